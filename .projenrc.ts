@@ -1,0 +1,78 @@
+import { cdk8s, javascript } from 'projen';
+
+// jsii 6 prints an end-of-life banner on Node 20, the Node these machines run.
+const quietJsii = { JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION: '20' };
+
+const project = new cdk8s.ConstructLibraryCdk8s({
+  name: 'cdk8s-postgres-cluster',
+  description:
+    'A highly available PostgreSQL cluster (Patroni, streaming replication, pgBackRest) as plain Kubernetes YAML, with no operator.',
+  author: 'cdk8s-postgres-cluster maintainers',
+  authorAddress: 'maintainers@example.com',
+  repositoryUrl: 'https://github.com/cdk8s-postgres-cluster/cdk8s-postgres-cluster.git',
+  keywords: ['cdk8s', 'postgres', 'postgresql', 'patroni', 'kubernetes', 'high-availability', 'pgbackrest'],
+  defaultReleaseBranch: 'main',
+  packageManager: javascript.NodePackageManager.NPM,
+  projenrcTs: true,
+  cdk8sVersion: '2.70.0',
+  constructsVersion: '10.4.2',
+  jsiiVersion: '~6.0.0',
+  // cdk8s-plus-27 is a peer: users bring the one their app already uses.
+  peerDeps: ['cdk8s-plus-27@^2.9.5'],
+  devDeps: [
+    'cdk8s-plus-27@^2.9.5',
+    // Official Kubernetes OpenAPI schemas (CommonJS line), used by the tests to validate every object.
+    'kubernetes-models@^4.5.1',
+    'fast-check@^3',
+  ],
+  github: false,
+  release: false,
+  jestOptions: {
+    // Snapshots must be able to fail: `npm test` never rewrites them (`npm run test:update` does).
+    updateSnapshot: javascript.UpdateSnapshot.NEVER,
+    jestConfig: {
+      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/e2e/'],
+      testTimeout: 60_000,
+    },
+  },
+  tsconfigDev: {
+    include: ['../examples/**/*.ts', '../bench/**/*.ts'],
+    compilerOptions: {},
+  },
+  eslintOptions: {
+    dirs: ['src', 'test', 'examples', 'bench'],
+  },
+  gitignore: ['/bench/results/', '/.e2e/'],
+});
+
+project.addPackageIgnore('/examples/');
+project.addPackageIgnore('/bench/');
+project.addPackageIgnore('/.ci/');
+project.addPackageIgnore('/BENCHMARKS.md');
+
+for (const [k, v] of Object.entries(quietJsii)) project.tasks.addEnvironment(k, v);
+
+// Type-check tests, examples and benchmarks (ts-jest only transpiles them).
+const typecheck = project.addTask('typecheck', {
+  description: 'Type-check src, test, examples and bench',
+  exec: 'tsc --noEmit -p test/tsconfig.json',
+});
+project.testTask.prependSpawn(typecheck);
+
+project.addTask('synth', {
+  description: 'Synthesize every example under examples/ to dist/examples/<example>/*.k8s.yaml',
+  exec: 'ts-node --transpile-only examples/synth.ts',
+});
+
+project.addTask('test:e2e', {
+  description:
+    'End-to-end: run the synthesized cluster with real PostgreSQL, Patroni, etcd and pgBackRest on loopback (root, Debian packages)',
+  exec: 'jest --config test/e2e/jest.config.json --runInBand --ci',
+});
+
+project.addTask('bench', {
+  description: 'Synthesis benchmarks (see BENCHMARKS.md)',
+  exec: 'ts-node --transpile-only bench/synth-bench.ts',
+});
+
+project.synth();
