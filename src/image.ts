@@ -1,0 +1,132 @@
+/**
+ * What the library needs to know about a custom PostgreSQL image.
+ */
+export interface PostgresImageOptions {
+  /** Image reference, pinned by tag or digest (for example `registry.example.com/pg:17.10-1`). */
+  readonly image: string;
+
+  /** PostgreSQL major version inside the image (15 to 18). */
+  readonly postgresVersion: number;
+
+  /**
+   * Directory holding `postgres`, `initdb`, `pg_ctl`, `pg_isready`, ...
+   * @default `/usr/pgsql-<postgresVersion>/bin` (PGDG RPM layout)
+   */
+  readonly binDir?: string;
+
+  /**
+   * Numeric uid the image runs PostgreSQL as. Its passwd entry must be named like the
+   * superuser (`postgres`): Patroni connects over the local socket with peer authentication.
+   * @default 26
+   */
+  readonly uid?: number;
+
+  /**
+   * Numeric gid of that user (also the pod's fsGroup, so volumes are writable).
+   * @default 26
+   */
+  readonly gid?: number;
+
+  /**
+   * Major version of the Patroni it bundles (must be 4 or later).
+   * @default 4
+   */
+  readonly patroniMajorVersion?: number;
+}
+
+/** Pinned tags of Percona Distribution for PostgreSQL (the images Percona's operator 3.0 runs). */
+const PERCONA_TAGS: Record<number, string> = { 16: '16.14-1', 17: '17.10-1', 18: '18.3-2' };
+
+/** Pinned tags of Crunchy Data's crunchy-postgres (the images PGO 5.8.9 runs). */
+const CRUNCHY_TAGS: Record<number, string> = { 15: 'ubi9-15.19-2633', 16: 'ubi9-16.15-2633', 17: 'ubi9-17.11-2633', 18: 'ubi9-18.6-2633' };
+
+/**
+ * A container image bundling PostgreSQL, Patroni 4 and pgBackRest, with what the generated
+ * configuration needs to know about its layout.
+ *
+ * Both named profiles are UBI 9 images from the PGO lineage: binaries under `/usr/pgsql-<major>/bin`,
+ * uid/gid 26, `patroni`, `pgbackrest`, `python3` and `bash` on the PATH.
+ */
+export class PostgresImage {
+  /**
+   * Percona Distribution for PostgreSQL (`docker.io/percona/percona-distribution-postgresql`),
+   * the image of Percona's operator. Open source (PostgreSQL licence; Patroni and pgBackRest MIT;
+   * Dockerfiles Apache-2.0) and free to run in production. The default.
+   *
+   * @param postgresVersion PostgreSQL major version: 16, 17 or 18.
+   */
+  public static percona(postgresVersion: number): PostgresImage {
+    const tag = PERCONA_TAGS[postgresVersion];
+    if (!tag) throw new Error(`PostgresImage.percona: no pinned image for PostgreSQL ${postgresVersion}; supported: ${supported(PERCONA_TAGS)}`);
+    return new PostgresImage({ image: `docker.io/percona/percona-distribution-postgresql:${tag}`, postgresVersion });
+  }
+
+  /**
+   * Crunchy Data's `crunchy-postgres` image (registry.developers.crunchydata.com), the image of PGO.
+   * Subject to the Crunchy Data Developer Program terms: as Crunchy states them, production use
+   * without a subscription is limited (individuals and small organisations); read the terms first.
+   *
+   * @param postgresVersion PostgreSQL major version: 15, 16, 17 or 18.
+   */
+  public static crunchy(postgresVersion: number): PostgresImage {
+    const tag = CRUNCHY_TAGS[postgresVersion];
+    if (!tag) throw new Error(`PostgresImage.crunchy: no pinned image for PostgreSQL ${postgresVersion}; supported: ${supported(CRUNCHY_TAGS)}`);
+    return new PostgresImage({ image: `registry.developers.crunchydata.com/crunchydata/crunchy-postgres:${tag}`, postgresVersion });
+  }
+
+  /**
+   * Any other image with PostgreSQL, Patroni 4 (with its Kubernetes support) and `python3` on the PATH.
+   */
+  public static custom(options: PostgresImageOptions): PostgresImage {
+    return new PostgresImage(options);
+  }
+
+  /** PostgreSQL major versions the default (Percona) profile has pinned images for. */
+  public static readonly SUPPORTED_DEFAULT_VERSIONS: number[] = Object.keys(PERCONA_TAGS).map(Number);
+
+  /** Image reference. */
+  public readonly image: string;
+  /** PostgreSQL major version in the image. */
+  public readonly postgresVersion: number;
+  /** Directory of the PostgreSQL binaries. */
+  public readonly binDir: string;
+  /** uid PostgreSQL runs as. */
+  public readonly uid: number;
+  /** gid PostgreSQL runs as. */
+  public readonly gid: number;
+  /** Major version of the bundled Patroni. */
+  public readonly patroniMajorVersion: number;
+
+  private constructor(options: PostgresImageOptions) {
+    this.image = options.image;
+    this.postgresVersion = options.postgresVersion;
+    this.binDir = options.binDir ?? `/usr/pgsql-${options.postgresVersion}/bin`;
+    this.uid = options.uid ?? 26;
+    this.gid = options.gid ?? 26;
+    this.patroniMajorVersion = options.patroniMajorVersion ?? 4;
+  }
+
+  /**
+   * The rules this image breaks, empty when it is usable.
+   */
+  public violations(): string[] {
+    const out: string[] = [];
+    if (!/^[^\s]+(:[\w][\w.-]{0,127}|@sha256:[0-9a-f]{64})$/.test(this.image) || this.image.endsWith(':latest')) {
+      out.push(`image "${this.image}" must be pinned by a tag other than latest or by a sha256 digest`);
+    }
+    if (!Number.isInteger(this.postgresVersion) || this.postgresVersion < 15 || this.postgresVersion > 18) {
+      out.push(`postgresVersion ${this.postgresVersion} is not supported (15 to 18)`);
+    }
+    if (!this.binDir.startsWith('/')) out.push(`binDir "${this.binDir}" must be an absolute path`);
+    if (!Number.isInteger(this.uid) || this.uid < 1) out.push(`uid ${this.uid} must be a non-root uid (1 or more)`);
+    if (!Number.isInteger(this.gid) || this.gid < 1) out.push(`gid ${this.gid} must be a non-root gid (1 or more)`);
+    if (!Number.isInteger(this.patroniMajorVersion) || this.patroniMajorVersion < 4) {
+      out.push(`patroniMajorVersion ${this.patroniMajorVersion} is not supported (the configuration targets Patroni 4 or later)`);
+    }
+    return out;
+  }
+}
+
+function supported(tags: Record<number, string>): string {
+  return Object.keys(tags).join(', ');
+}

@@ -1,0 +1,27 @@
+/** Label on every object of a cluster; its value is the cluster name (Patroni's scope label). */
+export const CLUSTER_LABEL = 'postgres.cdk8s.io/cluster';
+/** Label Patroni sets on each member pod to its current role. */
+export const ROLE_LABEL = 'postgres.cdk8s.io/role';
+/** Label telling the preferred primary's pod from the replica set's pods. */
+export const NODE_SET_LABEL = 'postgres.cdk8s.io/node-set';
+/** Role label value of the leader: the read-write Service selects it. */
+export const LEADER_ROLE = 'primary';
+/** Role label value of a streaming replica: the read-only Service selects it. */
+export const FOLLOWER_ROLE = 'replica';
+/** Annotation carrying a hash of a pod's configuration, so a configuration change rolls the pods. */
+export const CONFIG_HASH_ANNOTATION = 'postgres.cdk8s.io/config-hash';
+
+/** Labels every object of the cluster carries. */
+export function clusterLabels(clusterName: string): Record<string, string> {
+  return {
+    'app.kubernetes.io/name': 'postgresql',
+    'app.kubernetes.io/instance': clusterName,
+    'app.kubernetes.io/managed-by': 'cdk8s-postgres-cluster',
+    [CLUSTER_LABEL]: clusterName,
+  };
+}
+
+/** The labels that select every member pod of the cluster. */
+export function memberSelector(clusterName: string): Record<string, string> {
+  return { 'app.kubernetes.io/name': 'postgresql', [CLUSTER_LABEL]: clusterName };
+}

@@ -1,0 +1,30 @@
+import { FailoverTiming } from './failover-timing';
+import { PostgresImage } from './image';
+
+/**
+ * What a node set (the preferred primary or the replicas) needs from its cluster.
+ * Nothing here depends on the number of replicas, so scaling never touches the primary.
+ *
+ * @internal
+ */
+export interface MemberContext {
+  readonly clusterName: string;
+  readonly image: PostgresImage;
+  readonly timing: FailoverTiming;
+  readonly synchronous: { readonly enabled: boolean; readonly strict: boolean; readonly standbys: number };
+  readonly maximumLagOnFailoverBytes: number;
+  readonly maxConnections: number;
+  readonly useEndpoints: boolean;
+  readonly port: number;
+  readonly restApiPort: number;
+  readonly superuser: string;
+  readonly replicationUser: string;
+  readonly superuserSecretName: string;
+  readonly replicationSecretName: string;
+  readonly serviceAccountName: string;
+  readonly headlessServiceName: string;
+  readonly primaryServiceName: string;
+  readonly scriptsConfigMapName: string;
+  readonly scriptsHash: string;
+  readonly requireSeparateNodes: boolean;
+}

@@ -1,0 +1,283 @@
+import { createHash } from 'crypto';
+import { Size } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
+import { propError } from './errors';
+import {
+  CLUSTER_LABEL, CONFIG_HASH_ANNOTATION, FOLLOWER_ROLE, LEADER_ROLE, NODE_SET_LABEL, ROLE_LABEL,
+  clusterLabels, memberSelector,
+} from './labels';
+import { MemberContext } from './member-context';
+import { tuneFromLimits } from './render/memory-tuning';
+import { renderPatroniConfig } from './render/patroni-config';
+import { defaultHbaRules, renderHbaRule } from './render/pg-hba';
+import { clusterParameters, memberParameters } from './render/postgresql-parameters';
+import { k8sMebibytes, parseCpuCores } from './render/units';
+import { Resources } from './resources';
+import { StorageOptions } from './storage';
+
+const k8s = kplus.k8s;
+
+/** Mount paths inside the postgres container. */
+export const PATHS = {
+  data: '/pgdata',
+  patroniConfigDir: '/etc/patroni',
+  scripts: '/opt/cdk8s-postgres',
+  tmp: '/tmp',
+  shm: '/dev/shm',
+} as const;
+
+/** Smallest volume a member may have. */
+export const MIN_STORAGE_GIB = 1;
+/** Most WAL senders and slots, fixed so that scaling replicas never changes the cluster-wide settings. */
+export const MAX_WAL_SENDERS = 16;
+/** Most replicas: leaves WAL senders for pg_basebackup, pg_rewind and backups. */
+export const MAX_REPLICAS = MAX_WAL_SENDERS - 4;
+
+/**
+ * One StatefulSet of cluster members (the preferred primary, or the replicas) with its Patroni
+ * configuration.
+ *
+ * @internal
+ */
+export interface MemberSetSpec {
+  /** `primary` or `replica`. */
+  readonly nodeSet: string;
+  readonly statefulSetName: string;
+  readonly replicas: number;
+  readonly resources: Resources;
+  readonly storage: StorageOptions;
+  /** Wait in an init container until a leader answers before a member with no data starts. */
+  readonly waitForLeader: boolean;
+  /** Property prefix for error messages (`primary` or `replicas`). */
+  readonly propertyPrefix: string;
+}
+
+/** The objects of one member set. @internal */
+export interface MemberSetObjects {
+  readonly statefulSet: kplus.k8s.KubeStatefulSet;
+  readonly configMap: kplus.k8s.KubeConfigMap;
+}
+
+/** A memory quantity in bytes. */
+function bytesOf(size: Size): number {
+  return size.toKibibytes() * 1024;
+}
+
+/**
+ * Emits the ConfigMap (Patroni configuration) and StatefulSet of one member set.
+ *
+ * @internal
+ */
+export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberSetSpec): MemberSetObjects {
+  const image = ctx.image;
+  const res = spec.resources;
+  const memoryLimit = bytesOf(res.memoryLimit);
+  const memoryRequest = bytesOf(res.memoryRequest);
+  const cpuLimit = parseCpuCores(res.cpuLimit.amount);
+  const cpuRequest = parseCpuCores(res.cpuRequest.amount);
+  const p = spec.propertyPrefix;
+  if (memoryRequest > memoryLimit) {
+    throw propError(scope, `${p}.resources.memory`, res.memoryRequest.toMebibytes() + 'Mi', `must not exceed the memory limit (${res.memoryLimit.toMebibytes()}Mi)`);
+  }
+  if (cpuRequest > cpuLimit) {
+    throw propError(scope, `${p}.resources.cpu`, res.cpuRequest.amount, `must not exceed the CPU limit (${res.cpuLimit.amount})`);
+  }
+  if (memoryLimit < 256 * 2 ** 20) {
+    throw propError(scope, `${p}.resources.memoryLimit`, res.memoryLimit.toMebibytes() + 'Mi', 'must be at least 256Mi for a PostgreSQL member');
+  }
+  if (cpuLimit < 0.1) {
+    throw propError(scope, `${p}.resources.cpuLimit`, res.cpuLimit.amount, 'must be at least 100m for a PostgreSQL member');
+  }
+  const storageSize = spec.storage.size ?? Size.gibibytes(10);
+  const storageBytes = bytesOf(storageSize);
+  if (storageBytes < MIN_STORAGE_GIB * 2 ** 30) {
+    throw propError(scope, `${p}.storage.size`, storageSize.toMebibytes() + 'Mi', `must be at least ${MIN_STORAGE_GIB}Gi`);
+  }
+
+  const tuning = tuneFromLimits({ memoryBytes: memoryLimit, cpus: cpuLimit, maxConnections: ctx.maxConnections });
+  const dataDir = `${PATHS.data}/pg${image.postgresVersion}`;
+  const patroniYaml = renderPatroniConfig({
+    scope: ctx.clusterName,
+    kubernetes: {
+      labels: { 'app.kubernetes.io/name': 'postgresql' },
+      scopeLabel: CLUSTER_LABEL,
+      roleLabel: ROLE_LABEL,
+      leaderLabelValue: LEADER_ROLE,
+      followerLabelValue: FOLLOWER_ROLE,
+      useEndpoints: ctx.useEndpoints,
+    },
+    ttl: ctx.timing.ttlSeconds,
+    loopWait: ctx.timing.loopWaitSeconds,
+    retryTimeout: ctx.timing.retryTimeoutSeconds,
+    maximumLagOnFailover: ctx.maximumLagOnFailoverBytes,
+    synchronous: ctx.synchronous,
+    clusterParameters: clusterParameters({
+      maxConnections: ctx.maxConnections,
+      maxWalSenders: MAX_WAL_SENDERS,
+      maxReplicationSlots: MAX_WAL_SENDERS,
+      maxWorkerProcesses: tuning.maxWorkerProcesses,
+    }),
+    memberParameters: memberParameters({
+      postgresVersion: image.postgresVersion,
+      tuning,
+      storageBytes,
+      socketDirectory: PATHS.tmp,
+    }),
+    hba: defaultHbaRules({ superuser: ctx.superuser, replicationUser: ctx.replicationUser }).map(renderHbaRule),
+    dataDir,
+    binDir: image.binDir,
+    pgpassPath: `${PATHS.tmp}/pgpass`,
+    port: ctx.port,
+    restApiPort: ctx.restApiPort,
+    superuser: ctx.superuser,
+    replicationUser: ctx.replicationUser,
+    tags: { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false },
+  });
+
+  const labels = { ...clusterLabels(ctx.clusterName), [NODE_SET_LABEL]: spec.nodeSet };
+  const configMapName = `${spec.statefulSetName}-config`;
+  const configMap = new k8s.KubeConfigMap(scope, 'Config', {
+    metadata: { name: configMapName, labels },
+    data: { 'patroni.yaml': patroniYaml },
+  });
+
+  const selector = { ...memberSelector(ctx.clusterName), [NODE_SET_LABEL]: spec.nodeSet };
+  const configHash = createHash('sha256').update(patroniYaml).update(ctx.scriptsHash).digest('hex').slice(0, 16);
+  const containerSecurity: kplus.k8s.SecurityContext = {
+    allowPrivilegeEscalation: false,
+    privileged: false,
+    readOnlyRootFilesystem: true,
+    runAsNonRoot: true,
+    capabilities: { drop: ['ALL'] },
+    seccompProfile: { type: 'RuntimeDefault' },
+  };
+  const quantity = (v: string) => k8s.Quantity.fromString(v);
+  const resources: kplus.k8s.ResourceRequirements = {
+    requests: { cpu: quantity(res.cpuRequest.amount), memory: quantity(k8sMebibytes(memoryRequest)) },
+    limits: { cpu: quantity(res.cpuLimit.amount), memory: quantity(k8sMebibytes(memoryLimit)) },
+  };
+  const timing = ctx.timing;
+  const probe = (path: string, periodSeconds: number, failureThreshold: number): kplus.k8s.Probe => ({
+    httpGet: { path, port: k8s.IntOrString.fromString('patroni'), scheme: 'HTTP' },
+    periodSeconds,
+    timeoutSeconds: Math.max(1, Math.min(5, Math.floor(periodSeconds / 2))),
+    failureThreshold,
+  });
+  const secretEnv = (name: string, secret: string): kplus.k8s.EnvVar => ({
+    name, valueFrom: { secretKeyRef: { name: secret, key: 'password' } },
+  });
+  const env: kplus.k8s.EnvVar[] = [
+    { name: 'PATRONI_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+    { name: 'PATRONI_KUBERNETES_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+    { name: 'PATRONI_KUBERNETES_POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+    { name: 'PATRONI_POSTGRESQL_CONNECT_ADDRESS', value: `$(PATRONI_KUBERNETES_POD_IP):${ctx.port}` },
+    { name: 'PATRONI_RESTAPI_CONNECT_ADDRESS', value: `$(PATRONI_KUBERNETES_POD_IP):${ctx.restApiPort}` },
+    secretEnv('PATRONI_SUPERUSER_PASSWORD', ctx.superuserSecretName),
+    secretEnv('PATRONI_REPLICATION_PASSWORD', ctx.replicationSecretName),
+    { name: 'PGDATA', value: dataDir },
+    { name: 'PGHOST', value: PATHS.tmp },
+    { name: 'PGPORT', value: String(ctx.port) },
+    { name: 'PGUSER', value: ctx.superuser },
+  ];
+  const mounts: kplus.k8s.VolumeMount[] = [
+    { name: 'pgdata', mountPath: PATHS.data },
+    { name: 'patroni-config', mountPath: PATHS.patroniConfigDir, readOnly: true },
+    { name: 'tmp', mountPath: PATHS.tmp },
+    { name: 'dshm', mountPath: PATHS.shm },
+  ];
+  const initContainers: kplus.k8s.Container[] = [];
+  if (spec.waitForLeader) {
+    initContainers.push({
+      name: 'wait-for-leader',
+      image: image.image,
+      command: ['/bin/bash', `${PATHS.scripts}/wait-for-leader.sh`],
+      env: [
+        { name: 'PGDATA', value: dataDir },
+        { name: 'PG_BIN_DIR', value: image.binDir },
+        { name: 'PGC_LEADER_HOST', value: ctx.primaryServiceName },
+        { name: 'PGC_PORT', value: String(ctx.port) },
+      ],
+      volumeMounts: [
+        { name: 'pgdata', mountPath: PATHS.data, readOnly: true },
+        { name: 'scripts', mountPath: PATHS.scripts, readOnly: true },
+      ],
+      resources: {
+        requests: { cpu: quantity('50m'), memory: quantity('64Mi') },
+        limits: { cpu: quantity('100m'), memory: quantity('64Mi') },
+      },
+      securityContext: containerSecurity,
+    });
+  }
+
+  const spreadConstraint = (topologyKey: string, hard: boolean): kplus.k8s.TopologySpreadConstraint => ({
+    topologyKey,
+    maxSkew: 1,
+    whenUnsatisfiable: hard ? 'DoNotSchedule' : 'ScheduleAnyway',
+    labelSelector: { matchLabels: memberSelector(ctx.clusterName) },
+  });
+
+  const statefulSet = new k8s.KubeStatefulSet(scope, 'StatefulSet', {
+    metadata: { name: spec.statefulSetName, labels },
+    spec: {
+      serviceName: ctx.headlessServiceName,
+      replicas: spec.replicas,
+      podManagementPolicy: 'Parallel',
+      updateStrategy: { type: 'RollingUpdate' },
+      selector: { matchLabels: selector },
+      template: {
+        metadata: { labels, annotations: { [CONFIG_HASH_ANNOTATION]: configHash } },
+        spec: {
+          serviceAccountName: ctx.serviceAccountName,
+          automountServiceAccountToken: true,
+          enableServiceLinks: false,
+          terminationGracePeriodSeconds: 60,
+          securityContext: {
+            runAsUser: image.uid,
+            runAsGroup: image.gid,
+            fsGroup: image.gid,
+            fsGroupChangePolicy: 'OnRootMismatch',
+            runAsNonRoot: true,
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
+          topologySpreadConstraints: [
+            spreadConstraint('kubernetes.io/hostname', ctx.requireSeparateNodes),
+            spreadConstraint('topology.kubernetes.io/zone', false),
+          ],
+          initContainers: initContainers.length > 0 ? initContainers : undefined,
+          containers: [{
+            name: 'postgres',
+            image: image.image,
+            command: ['patroni', `${PATHS.patroniConfigDir}/patroni.yaml`],
+            ports: [
+              { name: 'postgres', containerPort: ctx.port, protocol: 'TCP' },
+              { name: 'patroni', containerPort: ctx.restApiPort, protocol: 'TCP' },
+            ],
+            env,
+            resources,
+            securityContext: containerSecurity,
+            volumeMounts: mounts,
+            startupProbe: probe('/liveness', 5, 120),
+            livenessProbe: probe('/liveness', timing.loopWaitSeconds, Math.ceil(timing.ttlSeconds / timing.loopWaitSeconds)),
+            readinessProbe: probe('/readiness', Math.min(5, timing.loopWaitSeconds), 3),
+          }],
+          volumes: [
+            { name: 'patroni-config', configMap: { name: configMapName, defaultMode: 0o444 } },
+            ...(spec.waitForLeader ? [{ name: 'scripts', configMap: { name: ctx.scriptsConfigMapName, defaultMode: 0o555 } }] : []),
+            { name: 'tmp', emptyDir: { sizeLimit: quantity('64Mi') } },
+            { name: 'dshm', emptyDir: { medium: 'Memory', sizeLimit: quantity(k8sMebibytes(tuning.sharedMemoryVolume)) } },
+          ],
+        },
+      },
+      volumeClaimTemplates: [{
+        metadata: { name: 'pgdata', labels: clusterLabels(ctx.clusterName) },
+        spec: {
+          accessModes: [spec.storage.accessMode ?? kplus.PersistentVolumeAccessMode.READ_WRITE_ONCE],
+          storageClassName: spec.storage.storageClassName,
+          resources: { requests: { storage: quantity(k8sMebibytes(storageBytes)) } },
+        },
+      }],
+    },
+  });
+  return { statefulSet, configMap };
+}

@@ -1,0 +1,298 @@
+import { createHash } from 'crypto';
+import { Chart, Size } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
+import { CredentialsJob, GeneratedSecret } from './credentials';
+import { propError, requireDnsLabel, requireInteger } from './errors';
+import { FailoverTiming } from './failover-timing';
+import { PostgresImage } from './image';
+import { clusterLabels, memberSelector } from './labels';
+import { MemberContext } from './member-context';
+import { MAX_REPLICAS, PATHS } from './member-statefulset';
+import { PrimaryNode, PrimaryNodeOptions } from './primary-node';
+import { ENSURE_SECRETS_SCRIPT, WAIT_FOR_LEADER_SCRIPT } from './render/scripts';
+import { DEFAULT_REPLICAS, ReplicaSet, ReplicaSetOptions } from './replica-set';
+import { ReplicationMode } from './replication';
+import { Resources } from './resources';
+import { StorageOptions } from './storage';
+
+const k8s = kplus.k8s;
+
+/** Longest cluster name: keeps every derived name (`<name>-credentials-<hash>`, pod names, Patroni's ConfigMaps) within Kubernetes limits. */
+const MAX_CLUSTER_NAME = 40;
+
+/**
+ * Where Patroni keeps the leader lock and cluster state in the Kubernetes API.
+ */
+export enum PatroniDcs {
+  /** ConfigMaps `<cluster>-leader`, `-config`, `-sync`, `-failover` (the Endpoints API is deprecated since Kubernetes 1.33). */
+  CONFIGMAPS = 'configmaps',
+  /** Endpoints objects, as older operators do. Needs rights on endpoints and to create Services. */
+  ENDPOINTS = 'endpoints',
+}
+
+/**
+ * Properties of a {@link PostgresCluster}. Every one is optional: `new PostgresCluster(chart, 'db')`
+ * is a working HA cluster of one primary and two asynchronous replicas.
+ */
+export interface PostgresClusterProps {
+  /**
+   * Name of the cluster: the prefix of every object's name and Patroni's scope.
+   * A DNS label of at most 40 characters.
+   * @default - the construct id
+   */
+  readonly clusterName?: string;
+
+  /**
+   * PostgreSQL major version, used to pick the default image.
+   * @default 17
+   */
+  readonly postgresVersion?: number;
+
+  /**
+   * The image bundling PostgreSQL, Patroni and pgBackRest.
+   * @default PostgresImage.percona(postgresVersion)
+   */
+  readonly image?: PostgresImage;
+
+  /**
+   * The streaming replicas.
+   * @default - 2 asynchronous replicas
+   */
+  readonly replicas?: ReplicaSetOptions;
+
+  /**
+   * Settings of the preferred primary that differ from the cluster's.
+   * @default - the cluster's resources and storage
+   */
+  readonly primary?: PrimaryNodeOptions;
+
+  /**
+   * CPU and memory of each member's postgres container. PostgreSQL's memory settings and the
+   * `/dev/shm` size are derived from the memory limit.
+   * @default Resources.SMALL (500m CPU, 1 GiB, Guaranteed QoS)
+   */
+  readonly resources?: Resources;
+
+  /**
+   * Each member's persistent volume.
+   * @default - 10 GiB, ReadWriteOnce, the cluster's default StorageClass
+   */
+  readonly storage?: StorageOptions;
+
+  /**
+   * Patroni's leader-election timings: how fast a lost primary is replaced.
+   * @default FailoverTiming.DEFAULT (ttl 30 s, loop_wait 10 s, retry_timeout 10 s)
+   */
+  readonly failoverTiming?: FailoverTiming;
+
+  /**
+   * Where Patroni keeps its state in the Kubernetes API.
+   * @default PatroniDcs.CONFIGMAPS
+   */
+  readonly dcs?: PatroniDcs;
+
+  /**
+   * max_connections, equal on every member.
+   * @default 100
+   */
+  readonly maxConnections?: number;
+
+  /**
+   * Refuse to schedule two members on one node (hard topology spread). Otherwise members are
+   * spread across nodes and zones when the scheduler can.
+   * @default false
+   */
+  readonly requireSeparateNodes?: boolean;
+
+  /**
+   * Your own Secret with the `postgres` superuser's password under the key `password`.
+   * @default - `<cluster>-superuser`, created in the cluster with a random password by a Job
+   */
+  readonly superuserSecret?: kplus.ISecret;
+
+  /**
+   * Your own Secret with the replication user's password under the key `password`.
+   * @default - `<cluster>-replication`, created in the cluster with a random password by a Job
+   */
+  readonly replicationSecret?: kplus.ISecret;
+}
+
+/**
+ * A highly available PostgreSQL cluster as plain Kubernetes objects, with no operator.
+ *
+ * Every member runs Patroni, which starts PostgreSQL as its child, elects a leader through the
+ * Kubernetes API and fails over. Composes a {@link PrimaryNode} (the preferred primary and the
+ * read-write Service) and a {@link ReplicaSet} (streaming replicas and the read-only Service),
+ * plus what they share: the headless Service, RBAC for Patroni, a PodDisruptionBudget and the
+ * Job that creates the credential Secrets in the cluster.
+ */
+export class PostgresCluster extends Construct {
+  /** The cluster name (prefix of every object name, Patroni scope). */
+  public readonly clusterName: string;
+  /** The image members run. */
+  public readonly image: PostgresImage;
+  /** The preferred primary. */
+  public readonly primary: PrimaryNode;
+  /** The streaming replicas. */
+  public readonly replicas: ReplicaSet;
+  /** Resources of each member unless overridden per node set. */
+  public readonly resources: Resources;
+  /** Storage of each member unless overridden per node set. */
+  public readonly storage: StorageOptions;
+  /** DNS name of the read-write Service (always the current leader). */
+  public readonly primaryHost: string;
+  /** DNS name of the read-only Service (streaming replicas). */
+  public readonly replicasHost: string;
+  /** PostgreSQL port of both Services. */
+  public readonly port: number;
+  /** Name of the Secret holding the superuser (`postgres`) password (key `password`). */
+  public readonly superuserSecretName: string;
+  /** Name of the Secret holding the replication user's password (key `password`). */
+  public readonly replicationSecretName: string;
+  /** Name of the headless Service giving each member a DNS name. */
+  public readonly headlessServiceName: string;
+
+  /** @internal */
+  public readonly _memberContext: MemberContext;
+
+  constructor(scope: Construct, id: string, props: PostgresClusterProps = {}) {
+    super(scope, id);
+    const name = requireDnsLabel(this, 'clusterName', props.clusterName ?? id, MAX_CLUSTER_NAME);
+    this.clusterName = name;
+
+    const postgresVersion = props.postgresVersion ?? 17;
+    if (props.image === undefined && !PostgresImage.SUPPORTED_DEFAULT_VERSIONS.includes(postgresVersion)) {
+      throw propError(this, 'postgresVersion', postgresVersion,
+        `the default image has PostgreSQL ${PostgresImage.SUPPORTED_DEFAULT_VERSIONS.join(', ')}; pass \`image\` for another version`);
+    }
+    const image = props.image ?? PostgresImage.percona(postgresVersion);
+    const imageProblems = image.violations();
+    if (imageProblems.length > 0) throw propError(this, 'image', image.image, imageProblems.join('; '));
+    if (props.postgresVersion !== undefined && image.postgresVersion !== props.postgresVersion) {
+      throw propError(this, 'postgresVersion', props.postgresVersion, `must match the image's PostgreSQL ${image.postgresVersion}`);
+    }
+    this.image = image;
+
+    const timing = props.failoverTiming ?? FailoverTiming.DEFAULT;
+    const timingProblems = timing.violations();
+    if (timingProblems.length > 0) {
+      throw propError(this, 'failoverTiming', { ttl: timing.ttlSeconds, loopWait: timing.loopWaitSeconds, retryTimeout: timing.retryTimeoutSeconds },
+        `Patroni 4 refuses these timings: ${timingProblems.join('; ')}`);
+    }
+
+    const replicaOptions = props.replicas ?? {};
+    const count = requireInteger(this, 'replicas.count', replicaOptions.count ?? DEFAULT_REPLICAS, 0, MAX_REPLICAS);
+    const mode = replicaOptions.mode ?? ReplicationMode.ASYNCHRONOUS;
+    const synchronous = mode !== ReplicationMode.ASYNCHRONOUS;
+    let standbys = 1;
+    if (synchronous) {
+      if (count === 0) {
+        throw propError(this, 'replicas.mode', mode, 'synchronous replication needs at least one replica (replicas.count is 0)');
+      }
+      standbys = requireInteger(this, 'replicas.synchronousStandbys', replicaOptions.synchronousStandbys ?? 1, 1, count);
+    } else if (replicaOptions.synchronousStandbys !== undefined) {
+      throw propError(this, 'replicas.synchronousStandbys', replicaOptions.synchronousStandbys,
+        'only applies with ReplicationMode.SYNCHRONOUS or SYNCHRONOUS_STRICT');
+    }
+    const maxLag = replicaOptions.maximumLagOnFailover ?? Size.mebibytes(32);
+    const maxLagBytes = maxLag.toKibibytes() * 1024;
+    if (maxLagBytes < 1024 * 1024) {
+      throw propError(this, 'replicas.maximumLagOnFailover', `${maxLag.toKibibytes()}Ki`, 'must be at least 1Mi');
+    }
+    const maxConnections = requireInteger(this, 'maxConnections', props.maxConnections ?? 100, 10, 10000);
+
+    this.resources = props.resources ?? Resources.SMALL;
+    this.storage = props.storage ?? {};
+    this.port = 5432;
+    const labels = clusterLabels(name);
+    const namespace = Chart.of(this).namespace;
+    const host = (service: string) => (namespace ? `${service}.${namespace}.svc` : service);
+
+    this.superuserSecretName = props.superuserSecret?.name ?? `${name}-superuser`;
+    this.replicationSecretName = props.replicationSecret?.name ?? `${name}-replication`;
+    this.headlessServiceName = `${name}-pods`;
+    const scriptsConfigMapName = `${name}-scripts`;
+    const scripts = {
+      'ensure-secrets.py': ENSURE_SECRETS_SCRIPT,
+      'wait-for-leader.sh': WAIT_FOR_LEADER_SCRIPT,
+    };
+    const useEndpoints = (props.dcs ?? PatroniDcs.CONFIGMAPS) === PatroniDcs.ENDPOINTS;
+
+    this._memberContext = {
+      clusterName: name,
+      image,
+      timing,
+      synchronous: { enabled: synchronous, strict: mode === ReplicationMode.SYNCHRONOUS_STRICT, standbys },
+      maximumLagOnFailoverBytes: maxLagBytes,
+      maxConnections,
+      useEndpoints,
+      port: this.port,
+      restApiPort: 8008,
+      superuser: 'postgres',
+      replicationUser: 'replicator',
+      superuserSecretName: this.superuserSecretName,
+      replicationSecretName: this.replicationSecretName,
+      serviceAccountName: name,
+      headlessServiceName: this.headlessServiceName,
+      primaryServiceName: `${name}-primary`,
+      scriptsConfigMapName,
+      scriptsHash: createHash('sha256').update(JSON.stringify(scripts)).digest('hex'),
+      requireSeparateNodes: props.requireSeparateNodes ?? false,
+    };
+
+    new k8s.KubeConfigMap(this, 'Scripts', { metadata: { name: scriptsConfigMapName, labels }, data: scripts });
+
+    // Patroni's rights: only what its Kubernetes DCS uses in the chosen mode, in this namespace.
+    new k8s.KubeServiceAccount(this, 'ServiceAccount', { metadata: { name, labels }, automountServiceAccountToken: false });
+    const dcsRules: kplus.k8s.PolicyRule[] = useEndpoints
+      ? [
+        { apiGroups: [''], resources: ['endpoints'], verbs: ['create', 'get', 'list', 'patch', 'update', 'watch'] },
+        { apiGroups: [''], resources: ['services'], verbs: ['create'] },
+      ]
+      : [{ apiGroups: [''], resources: ['configmaps'], verbs: ['create', 'get', 'list', 'patch', 'update', 'watch'] }];
+    new k8s.KubeRole(this, 'Role', {
+      metadata: { name: `${name}-patroni`, labels },
+      rules: [...dcsRules, { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'patch', 'update', 'watch'] }],
+    });
+    new k8s.KubeRoleBinding(this, 'RoleBinding', {
+      metadata: { name: `${name}-patroni`, labels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `${name}-patroni` },
+      subjects: [{ kind: 'ServiceAccount', name }],
+    });
+
+    new k8s.KubeService(this, 'Headless', {
+      metadata: { name: this.headlessServiceName, labels },
+      spec: {
+        clusterIp: 'None',
+        publishNotReadyAddresses: true,
+        selector: memberSelector(name),
+        ports: [
+          { name: 'postgres', port: this.port, targetPort: k8s.IntOrString.fromString('postgres'), protocol: 'TCP' },
+          { name: 'patroni', port: 8008, targetPort: k8s.IntOrString.fromString('patroni'), protocol: 'TCP' },
+        ],
+      },
+    });
+
+    // One budget over every member: at most one down at a time, and a single-member cluster can
+    // always be drained (maxUnavailable 1 never blocks it).
+    new k8s.KubePodDisruptionBudget(this, 'DisruptionBudget', {
+      metadata: { name, labels },
+      spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: memberSelector(name) } },
+    });
+
+    const generated: GeneratedSecret[] = [];
+    if (!props.superuserSecret) generated.push({ secretName: this.superuserSecretName, username: 'postgres' });
+    if (!props.replicationSecret) generated.push({ secretName: this.replicationSecretName, username: 'replicator' });
+    if (generated.length > 0) {
+      new CredentialsJob(this, 'Credentials', {
+        clusterName: name, image, secrets: generated, scriptsConfigMapName, scriptsMountPath: PATHS.scripts,
+      });
+    }
+
+    this.primary = new PrimaryNode(this, 'Primary', { ...props.primary, cluster: this });
+    this.replicas = new ReplicaSet(this, 'Replicas', { ...replicaOptions, count, cluster: this });
+    this.primaryHost = host(this.primary.serviceName);
+    this.replicasHost = host(this.replicas.serviceName);
+  }
+}

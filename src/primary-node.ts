@@ -1,0 +1,74 @@
+import * as kplus from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
+import { CLUSTER_LABEL, LEADER_ROLE, ROLE_LABEL, clusterLabels } from './labels';
+import { addMemberSet } from './member-statefulset';
+import type { PostgresCluster } from './postgres-cluster';
+import { Resources } from './resources';
+import { StorageOptions } from './storage';
+
+/**
+ * Settings of the preferred primary.
+ */
+export interface PrimaryNodeOptions {
+  /**
+   * CPU and memory of the postgres container.
+   * @default - the cluster's `resources`
+   */
+  readonly resources?: Resources;
+
+  /**
+   * The member's persistent volume.
+   * @default - the cluster's `storage`
+   */
+  readonly storage?: StorageOptions;
+}
+
+/**
+ * Properties of a {@link PrimaryNode}.
+ */
+export interface PrimaryNodeProps extends PrimaryNodeOptions {
+  /** The cluster this member belongs to. */
+  readonly cluster: PostgresCluster;
+}
+
+/**
+ * The preferred primary: a one-pod StatefulSet `<cluster>-primary` that bootstraps a new cluster,
+ * and the read-write Service `<cluster>-primary`.
+ *
+ * "Preferred" because after a failover any member may lead: the Service does not select this pod
+ * but whichever pod Patroni has labelled leader, so clients always reach the current primary.
+ * Created by {@link PostgresCluster}; reach it as `cluster.primary`.
+ */
+export class PrimaryNode extends Construct {
+  /** Name of the StatefulSet (its pod is `<name>-0`). */
+  public readonly statefulSetName: string;
+  /** Name of the read-write Service. */
+  public readonly serviceName: string;
+  /** The StatefulSet (L1), for escape-hatch changes. */
+  public readonly statefulSet: kplus.k8s.KubeStatefulSet;
+
+  constructor(scope: Construct, id: string, props: PrimaryNodeProps) {
+    super(scope, id);
+    const ctx = props.cluster._memberContext;
+    this.statefulSetName = `${ctx.clusterName}-primary`;
+    this.serviceName = ctx.primaryServiceName;
+    const { statefulSet } = addMemberSet(this, ctx, {
+      nodeSet: 'primary',
+      statefulSetName: this.statefulSetName,
+      replicas: 1,
+      resources: props.resources ?? props.cluster.resources,
+      storage: { ...props.cluster.storage, ...props.storage },
+      waitForLeader: false,
+      propertyPrefix: 'primary',
+    });
+    this.statefulSet = statefulSet;
+    new kplus.k8s.KubeService(this, 'Service', {
+      metadata: { name: this.serviceName, labels: clusterLabels(ctx.clusterName) },
+      spec: {
+        type: 'ClusterIP',
+        selector: { [CLUSTER_LABEL]: ctx.clusterName, [ROLE_LABEL]: LEADER_ROLE },
+        ports: [{ name: 'postgres', port: ctx.port, targetPort: kplus.k8s.IntOrString.fromString('postgres'), protocol: 'TCP' }],
+      },
+    });
+  }
+}

@@ -1,0 +1,126 @@
+import { Yaml } from 'cdk8s';
+import { Parameters } from './postgresql-parameters';
+
+/** How Patroni uses the Kubernetes API as its distributed configuration store. */
+export interface KubernetesDcsInput {
+  /** Labels Patroni puts on (and selects) the objects it manages: the cluster's selector labels. */
+  readonly labels: Record<string, string>;
+  /** Label key holding the cluster name. */
+  readonly scopeLabel: string;
+  /** Label key Patroni sets on each pod to its role. */
+  readonly roleLabel: string;
+  /** Role label value of the leader (what the read-write Service selects). */
+  readonly leaderLabelValue: string;
+  /** Role label value of a streaming replica (what the read-only Service selects). */
+  readonly followerLabelValue: string;
+  /** Keep leader/config state in Endpoints (true) or ConfigMaps (false). */
+  readonly useEndpoints: boolean;
+}
+
+/** Synchronous replication as Patroni configures it. */
+export interface SynchronousInput {
+  /** Whether commits wait for synchronous standbys. */
+  readonly enabled: boolean;
+  /** Never fall back to asynchronous commits when no standby is available. */
+  readonly strict: boolean;
+  /** How many standbys confirm each commit. */
+  readonly standbys: number;
+}
+
+/** Everything one member's Patroni configuration is rendered from. */
+export interface PatroniConfigInput {
+  /** Patroni scope: the cluster name. */
+  readonly scope: string;
+  readonly kubernetes: KubernetesDcsInput;
+  readonly ttl: number;
+  readonly loopWait: number;
+  readonly retryTimeout: number;
+  /** A replica further behind than this many bytes is not promoted. */
+  readonly maximumLagOnFailover: number;
+  readonly synchronous: SynchronousInput;
+  /** Parameters equal on every member, kept in the DCS. */
+  readonly clusterParameters: Parameters;
+  /** This member's own parameters. */
+  readonly memberParameters: Parameters;
+  /** pg_hba.conf lines. */
+  readonly hba: string[];
+  readonly dataDir: string;
+  readonly binDir: string;
+  readonly pgpassPath: string;
+  readonly port: number;
+  readonly restApiPort: number;
+  readonly superuser: string;
+  readonly replicationUser: string;
+  /** Member tags (for example `nofailover`). */
+  readonly tags: Record<string, boolean>;
+}
+
+/**
+ * The Patroni configuration file of one member, as a plain object.
+ *
+ * Per-pod values are not in the file: Patroni reads them from the environment the pod spec sets
+ * (PATRONI_NAME, PATRONI_KUBERNETES_NAMESPACE, PATRONI_KUBERNETES_POD_IP,
+ * PATRONI_POSTGRESQL_CONNECT_ADDRESS, PATRONI_RESTAPI_CONNECT_ADDRESS) and passwords from Secrets
+ * (PATRONI_SUPERUSER_PASSWORD, PATRONI_REPLICATION_PASSWORD).
+ */
+export function patroniConfig(input: PatroniConfigInput): Record<string, unknown> {
+  const k = input.kubernetes;
+  return {
+    scope: input.scope,
+    log: { level: 'INFO' },
+    restapi: { listen: `0.0.0.0:${input.restApiPort}` },
+    kubernetes: {
+      labels: { ...k.labels },
+      scope_label: k.scopeLabel,
+      role_label: k.roleLabel,
+      leader_label_value: k.leaderLabelValue,
+      follower_label_value: k.followerLabelValue,
+      standby_leader_label_value: k.leaderLabelValue,
+      use_endpoints: k.useEndpoints,
+      bypass_api_service: true,
+    },
+    bootstrap: {
+      dcs: {
+        ttl: input.ttl,
+        loop_wait: input.loopWait,
+        retry_timeout: input.retryTimeout,
+        maximum_lag_on_failover: input.maximumLagOnFailover,
+        failsafe_mode: true,
+        synchronous_mode: input.synchronous.enabled,
+        synchronous_mode_strict: input.synchronous.strict,
+        synchronous_node_count: input.synchronous.standbys,
+        postgresql: {
+          use_pg_rewind: true,
+          use_slots: true,
+          parameters: { ...input.clusterParameters },
+        },
+      },
+      initdb: [{ encoding: 'UTF8' }, 'data-checksums'],
+    },
+    postgresql: {
+      listen: `*:${input.port}`,
+      data_dir: input.dataDir,
+      bin_dir: input.binDir,
+      pgpass: input.pgpassPath,
+      use_unix_socket: true,
+      use_unix_socket_repl: false,
+      authentication: {
+        superuser: { username: input.superuser },
+        replication: { username: input.replicationUser },
+      },
+      parameters: { ...input.memberParameters },
+      pg_hba: [...input.hba],
+      create_replica_methods: ['basebackup'],
+      basebackup: [{ checkpoint: 'fast' }, { 'wal-method': 'stream' }],
+      remove_data_directory_on_rewind_failure: true,
+      remove_data_directory_on_diverged_timelines: true,
+    },
+    watchdog: { mode: 'off' },
+    tags: { ...input.tags },
+  };
+}
+
+/** The Patroni configuration file of one member, as YAML. */
+export function renderPatroniConfig(input: PatroniConfigInput): string {
+  return Yaml.stringify(patroniConfig(input));
+}

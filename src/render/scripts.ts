@@ -1,0 +1,94 @@
+/**
+ * Shell and Python programs the pods run, shipped in a ConfigMap. Each is plain text with no
+ * templating: what they need comes from the environment the pod spec sets.
+ */
+
+/**
+ * Init container of replica pods: a member with no data waits until a leader answers on the
+ * read-write Service, so only the preferred primary bootstraps a new cluster and replicas always
+ * clone from a running leader. A member that already has data starts at once (it may have to lead).
+ *
+ * Environment: PGDATA, PG_BIN_DIR, PGC_LEADER_HOST, PGC_PORT.
+ */
+export const WAIT_FOR_LEADER_SCRIPT = `#!/bin/bash
+set -euo pipefail
+if [ -s "$PGDATA/PG_VERSION" ]; then
+  echo "data directory $PGDATA exists: starting without waiting for a leader"
+  exit 0
+fi
+until "$PG_BIN_DIR/pg_isready" -q -h "$PGC_LEADER_HOST" -p "$PGC_PORT"; do
+  echo "waiting for a leader at $PGC_LEADER_HOST:$PGC_PORT before cloning"
+  sleep 2
+done
+echo "leader at $PGC_LEADER_HOST:$PGC_PORT answers"
+`;
+
+/**
+ * Creates the cluster's credential Secrets when they do not exist yet, with random passwords made
+ * inside the cluster (never in the synthesized YAML). Idempotent: an existing Secret is left as is,
+ * so re-applying the manifests never rotates a password. Talks to the Kubernetes API with the
+ * pod's service account token; standard library only.
+ *
+ * Environment: SECRETS (space-separated `name=username` pairs), KUBERNETES_SERVICE_HOST,
+ * KUBERNETES_SERVICE_PORT, optional SA_DIR (defaults to the service account mount).
+ */
+export const ENSURE_SECRETS_SCRIPT = `#!/usr/bin/env python3
+import base64, json, os, secrets, ssl, sys, urllib.error, urllib.request
+
+sa_dir = os.environ.get("SA_DIR", "/var/run/secrets/kubernetes.io/serviceaccount")
+host = os.environ["KUBERNETES_SERVICE_HOST"]
+if ":" in host:
+    host = "[" + host + "]"
+api = "https://%s:%s" % (host, os.environ.get("KUBERNETES_SERVICE_PORT", "443"))
+with open(os.path.join(sa_dir, "token")) as f:
+    token = f.read().strip()
+with open(os.path.join(sa_dir, "namespace")) as f:
+    namespace = f.read().strip()
+ctx = ssl.create_default_context(cafile=os.path.join(sa_dir, "ca.crt"))
+
+
+def call(method, path, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(api + path, data=data, method=method)
+    req.add_header("Authorization", "Bearer " + token)
+    req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, context=ctx, timeout=30) as resp:
+            return resp.status
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
+def b64(text):
+    return base64.b64encode(text.encode()).decode()
+
+
+failed = False
+for pair in os.environ["SECRETS"].split():
+    name, username = pair.split("=", 1)
+    path = "/api/v1/namespaces/%s/secrets" % namespace
+    status = call("GET", path + "/" + name)
+    if status == 200:
+        print("secret %s exists, left unchanged" % name)
+        continue
+    if status != 404:
+        print("secret %s: unexpected status %d on read" % (name, status), file=sys.stderr)
+        failed = True
+        continue
+    body = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "labels": json.loads(os.environ.get("SECRET_LABELS", "{}"))},
+        "type": "kubernetes.io/basic-auth",
+        "data": {"username": b64(username), "password": b64(secrets.token_urlsafe(32))},
+    }
+    status = call("POST", path, body)
+    if status in (200, 201):
+        print("secret %s created" % name)
+    elif status == 409:
+        print("secret %s was created concurrently, left unchanged" % name)
+    else:
+        print("secret %s: unexpected status %d on create" % (name, status), file=sys.stderr)
+        failed = True
+sys.exit(1 if failed else 0)
+`;

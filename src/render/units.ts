@@ -1,0 +1,27 @@
+/** Bytes in one mebibyte. */
+export const MiB = 1024 * 1024;
+
+/**
+ * Formats a byte count as a PostgreSQL memory setting in whole megabytes (PostgreSQL's `MB` is 1024 kB),
+ * rounding down and never below 1MB.
+ */
+export function pgMegabytes(bytes: number): string {
+  return `${Math.max(1, Math.floor(bytes / MiB))}MB`;
+}
+
+/**
+ * Formats a byte count as a Kubernetes quantity in whole mebibytes, rounding down and never below 1Mi.
+ */
+export function k8sMebibytes(bytes: number): string {
+  return `${Math.max(1, Math.floor(bytes / MiB))}Mi`;
+}
+
+/**
+ * Parses a Kubernetes CPU quantity ("500m", "2", "1.5") into cores.
+ */
+export function parseCpuCores(amount: string): number {
+  const m = /^([0-9]+(?:\.[0-9]+)?)(m?)$/.exec(amount.trim());
+  if (!m) throw new Error(`not a CPU quantity: ${JSON.stringify(amount)} (expected e.g. "500m" or "2")`);
+  const n = Number(m[1]);
+  return m[2] === 'm' ? n / 1000 : n;
+}

@@ -1,0 +1,60 @@
+/** Minimal loopback networking helpers shared by the etcd and Patroni helpers. */
+import * as http from 'node:http';
+import * as net from 'node:net';
+
+/** Result of {@link httpRequest}. */
+export interface HttpResponse {
+  readonly status: number;
+  readonly body: string;
+}
+
+/** Options for {@link httpRequest}. */
+export interface HttpRequestOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly path: string;
+  readonly method?: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  /** Serialised as JSON when given. */
+  readonly json?: unknown;
+  readonly timeoutMs?: number;
+}
+
+/** Performs one HTTP request without keep-alive (no sockets left open between tests). */
+export function httpRequest(options: HttpRequestOptions): Promise<HttpResponse> {
+  const payload = options.json === undefined ? undefined : JSON.stringify(options.json);
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        host: options.host,
+        port: options.port,
+        path: options.path,
+        method: options.method ?? 'GET',
+        agent: false,
+        headers: payload === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
+    req.setTimeout(options.timeoutMs ?? 3_000, () => {
+      req.destroy(new Error(`${options.method ?? 'GET'} http://${options.host}:${options.port}${options.path} timed out`));
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+/** Returns a TCP port that is currently free on `host`. */
+export function findFreePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
