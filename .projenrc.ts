@@ -24,6 +24,8 @@ const project = new cdk8s.ConstructLibraryCdk8s({
     // Official Kubernetes OpenAPI schemas (CommonJS line), used by the tests to validate every object.
     'kubernetes-models@^4.5.1',
     'fast-check@^3',
+    // Parses synthesized YAML in the tests and the end-to-end harness.
+    'yaml@^2',
   ],
   github: false,
   release: false,
@@ -52,6 +54,18 @@ project.addPackageIgnore('/BENCHMARKS.md');
 
 for (const [k, v] of Object.entries(quietJsii)) project.tasks.addEnvironment(k, v);
 
+// examples/ and bench/ get their own type-check-only configs so the editor and eslint's project
+// service find one next to each file (the test config type-checks them too).
+for (const dir of ['examples', 'bench']) {
+  const cfg = new javascript.TypescriptConfig(project, {
+    fileName: `${dir}/tsconfig.json`,
+    include: ['**/*.ts'],
+    exclude: ['node_modules'],
+    compilerOptions: { noEmit: true, rootDir: '..', isolatedModules: true },
+  });
+  cfg.addExtends(project.tsconfig!);
+}
+
 // Type-check tests, examples and benchmarks (ts-jest only transpiles them).
 const typecheck = project.addTask('typecheck', {
   description: 'Type-check src, test, examples and bench',
@@ -67,12 +81,16 @@ project.addTask('synth', {
 project.addTask('test:e2e', {
   description:
     'End-to-end: run the synthesized cluster with real PostgreSQL, Patroni, etcd and pgBackRest on loopback (root, Debian packages)',
-  exec: 'jest --config test/e2e/jest.config.json --runInBand --ci',
+  steps: [
+    { exec: 'bash test/e2e/install-deps.sh' },
+    { exec: 'jest --config test/e2e/jest.config.json --runInBand --ci' },
+  ],
 });
 
-project.addTask('bench', {
-  description: 'Synthesis benchmarks (see BENCHMARKS.md)',
-  exec: 'ts-node --transpile-only bench/synth-bench.ts',
+const bench = project.addTask('bench', {
+  description: 'Synthesis benchmarks from the compiled library (see BENCHMARKS.md)',
 });
+bench.spawn(project.compileTask);
+bench.exec('ts-node --transpile-only bench/synth-bench.ts');
 
 project.synth();

@@ -1,8 +1,8 @@
 import { createHash } from 'crypto';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { clusterLabels } from './labels';
 import { PostgresImage } from './image';
+import { clusterLabels } from './labels';
 import { ENSURE_SECRETS_SCRIPT } from './render/scripts';
 
 const k8s = kplus.k8s;
@@ -34,7 +34,9 @@ export interface CredentialsJobProps {
 export class CredentialsJob extends Construct {
   constructor(scope: Construct, id: string, props: CredentialsJobProps) {
     super(scope, id);
-    const labels = clusterLabels(props.clusterName);
+    // Not the members' `app.kubernetes.io/name`: the Job's pod must stay outside the member
+    // selectors (headless Service, PodDisruptionBudget, topology spread).
+    const labels = { ...clusterLabels(props.clusterName), 'app.kubernetes.io/name': 'postgresql-credentials' };
     const name = `${props.clusterName}-credentials`;
     new k8s.KubeServiceAccount(this, 'ServiceAccount', { metadata: { name, labels }, automountServiceAccountToken: false });
     new k8s.KubeRole(this, 'Role', {

@@ -44,11 +44,9 @@ export class FailoverTiming {
    * Custom timings, validated when the cluster is synthesized.
    */
   public static of(options: FailoverTimingOptions): FailoverTiming {
-    return new FailoverTiming(
-      options.ttl.toSeconds(),
-      options.loopWait.toSeconds(),
-      options.retryTimeout.toSeconds(),
-    );
+    // Milliseconds, so that a fractional second reaches violations() and its clear error.
+    const seconds = (d: Duration) => d.toMilliseconds() / 1000;
+    return new FailoverTiming(seconds(options.ttl), seconds(options.loopWait), seconds(options.retryTimeout));
   }
 
   /** Lease time in seconds. */

@@ -34,6 +34,9 @@ export interface PostgresImageOptions {
   readonly patroniMajorVersion?: number;
 }
 
+/** `[registry[:port]/]path[:tag][@sha256:digest]` with a tag or a digest (a tag follows the last `/`). */
+const PINNED_IMAGE = /^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)*((:[\w][\w.-]{0,127})(@sha256:[0-9a-f]{64})?|@sha256:[0-9a-f]{64})$/;
+
 /** Pinned tags of Percona Distribution for PostgreSQL (the images Percona's operator 3.0 runs). */
 const PERCONA_TAGS: Record<number, string> = { 16: '16.14-1', 17: '17.10-1', 18: '18.3-2' };
 
@@ -48,6 +51,9 @@ const CRUNCHY_TAGS: Record<number, string> = { 15: 'ubi9-15.19-2633', 16: 'ubi9-
  * uid/gid 26, `patroni`, `pgbackrest`, `python3` and `bash` on the PATH.
  */
 export class PostgresImage {
+  /** PostgreSQL major versions the default (Percona) profile has pinned images for. */
+  public static readonly SUPPORTED_DEFAULT_VERSIONS: number[] = Object.keys(PERCONA_TAGS).map(Number);
+
   /**
    * Percona Distribution for PostgreSQL (`docker.io/percona/percona-distribution-postgresql`),
    * the image of Percona's operator. Open source (PostgreSQL licence; Patroni and pgBackRest MIT;
@@ -81,9 +87,6 @@ export class PostgresImage {
     return new PostgresImage(options);
   }
 
-  /** PostgreSQL major versions the default (Percona) profile has pinned images for. */
-  public static readonly SUPPORTED_DEFAULT_VERSIONS: number[] = Object.keys(PERCONA_TAGS).map(Number);
-
   /** Image reference. */
   public readonly image: string;
   /** PostgreSQL major version in the image. */
@@ -111,7 +114,7 @@ export class PostgresImage {
    */
   public violations(): string[] {
     const out: string[] = [];
-    if (!/^[^\s]+(:[\w][\w.-]{0,127}|@sha256:[0-9a-f]{64})$/.test(this.image) || this.image.endsWith(':latest')) {
+    if (!PINNED_IMAGE.test(this.image) || this.image.endsWith(':latest')) {
       out.push(`image "${this.image}" must be pinned by a tag other than latest or by a sha256 digest`);
     }
     if (!Number.isInteger(this.postgresVersion) || this.postgresVersion < 15 || this.postgresVersion > 18) {

@@ -1,8 +1,8 @@
-export { PostgresCluster, PostgresClusterProps, PatroniDcs } from './postgres-cluster';
-export { PrimaryNode, PrimaryNodeOptions, PrimaryNodeProps } from './primary-node';
-export { ReplicaSet, ReplicaSetOptions, ReplicaSetProps } from './replica-set';
-export { ReplicationMode } from './replication';
-export { FailoverTiming, FailoverTimingOptions } from './failover-timing';
-export { PostgresImage, PostgresImageOptions } from './image';
-export { Resources, ResourcesOptions } from './resources';
-export { StorageOptions } from './storage';
+export * from './postgres-cluster';
+export * from './primary-node';
+export * from './replica-set';
+export * from './replication';
+export * from './failover-timing';
+export * from './image';
+export * from './resources';
+export * from './storage';

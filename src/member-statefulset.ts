@@ -1,5 +1,5 @@
 import { createHash } from 'crypto';
-import { Size } from 'cdk8s';
+import { Size, SizeRoundingBehavior } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { propError } from './errors';
@@ -12,7 +12,7 @@ import { tuneFromLimits } from './render/memory-tuning';
 import { renderPatroniConfig } from './render/patroni-config';
 import { defaultHbaRules, renderHbaRule } from './render/pg-hba';
 import { clusterParameters, memberParameters } from './render/postgresql-parameters';
-import { k8sMebibytes, parseCpuCores } from './render/units';
+import { formatQuantity, k8sMebibytes, parseCpuCores } from './render/units';
 import { Resources } from './resources';
 import { StorageOptions } from './storage';
 
@@ -29,6 +29,8 @@ export const PATHS = {
 
 /** Smallest volume a member may have. */
 export const MIN_STORAGE_GIB = 1;
+/** Replicas when `replicas.count` is not given. */
+export const DEFAULT_REPLICAS = 2;
 /** Most WAL senders and slots, fixed so that scaling replicas never changes the cluster-wide settings. */
 export const MAX_WAL_SENDERS = 16;
 /** Most replicas: leaves WAL senders for pg_basebackup, pg_rewind and backups. */
@@ -49,8 +51,10 @@ export interface MemberSetSpec {
   readonly storage: StorageOptions;
   /** Wait in an init container until a leader answers before a member with no data starts. */
   readonly waitForLeader: boolean;
-  /** Property prefix for error messages (`primary` or `replicas`). */
-  readonly propertyPrefix: string;
+  /** Property that set `resources`, for error messages (`resources`, `primary.resources`, ...). */
+  readonly resourcesProperty: string;
+  /** Property that set `storage`, for error messages. */
+  readonly storageProperty: string;
 }
 
 /** The objects of one member set. @internal */
@@ -61,7 +65,7 @@ export interface MemberSetObjects {
 
 /** A memory quantity in bytes. */
 function bytesOf(size: Size): number {
-  return size.toKibibytes() * 1024;
+  return size.toKibibytes({ rounding: SizeRoundingBehavior.NONE }) * 1024;
 }
 
 /**
@@ -76,23 +80,23 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
   const memoryRequest = bytesOf(res.memoryRequest);
   const cpuLimit = parseCpuCores(res.cpuLimit.amount);
   const cpuRequest = parseCpuCores(res.cpuRequest.amount);
-  const p = spec.propertyPrefix;
+  const r = spec.resourcesProperty;
   if (memoryRequest > memoryLimit) {
-    throw propError(scope, `${p}.resources.memory`, res.memoryRequest.toMebibytes() + 'Mi', `must not exceed the memory limit (${res.memoryLimit.toMebibytes()}Mi)`);
+    throw propError(scope, `${r}.memory`, formatQuantity(memoryRequest), `must not exceed the memory limit (${formatQuantity(memoryLimit)})`);
   }
   if (cpuRequest > cpuLimit) {
-    throw propError(scope, `${p}.resources.cpu`, res.cpuRequest.amount, `must not exceed the CPU limit (${res.cpuLimit.amount})`);
+    throw propError(scope, `${r}.cpu`, res.cpuRequest.amount, `must not exceed the CPU limit (${res.cpuLimit.amount})`);
   }
   if (memoryLimit < 256 * 2 ** 20) {
-    throw propError(scope, `${p}.resources.memoryLimit`, res.memoryLimit.toMebibytes() + 'Mi', 'must be at least 256Mi for a PostgreSQL member');
+    throw propError(scope, `${r}.memoryLimit`, formatQuantity(memoryLimit), 'must be at least 256Mi for a PostgreSQL member');
   }
   if (cpuLimit < 0.1) {
-    throw propError(scope, `${p}.resources.cpuLimit`, res.cpuLimit.amount, 'must be at least 100m for a PostgreSQL member');
+    throw propError(scope, `${r}.cpuLimit`, res.cpuLimit.amount, 'must be at least 100m for a PostgreSQL member');
   }
   const storageSize = spec.storage.size ?? Size.gibibytes(10);
   const storageBytes = bytesOf(storageSize);
   if (storageBytes < MIN_STORAGE_GIB * 2 ** 30) {
-    throw propError(scope, `${p}.storage.size`, storageSize.toMebibytes() + 'Mi', `must be at least ${MIN_STORAGE_GIB}Gi`);
+    throw propError(scope, `${spec.storageProperty}.size`, formatQuantity(storageBytes), `must be at least ${MIN_STORAGE_GIB}Gi`);
   }
 
   const tuning = tuneFromLimits({ memoryBytes: memoryLimit, cpus: cpuLimit, maxConnections: ctx.maxConnections });

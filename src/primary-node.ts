@@ -59,7 +59,8 @@ export class PrimaryNode extends Construct {
       resources: props.resources ?? props.cluster.resources,
       storage: { ...props.cluster.storage, ...props.storage },
       waitForLeader: false,
-      propertyPrefix: 'primary',
+      resourcesProperty: props.resources ? 'primary.resources' : 'resources',
+      storageProperty: props.storage?.size ? 'primary.storage' : 'storage',
     });
     this.statefulSet = statefulSet;
     new kplus.k8s.KubeService(this, 'Service', {

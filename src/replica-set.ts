@@ -2,14 +2,11 @@ import { Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { CLUSTER_LABEL, FOLLOWER_ROLE, ROLE_LABEL, clusterLabels } from './labels';
-import { addMemberSet } from './member-statefulset';
+import { DEFAULT_REPLICAS, addMemberSet } from './member-statefulset';
 import type { PostgresCluster } from './postgres-cluster';
 import { ReplicationMode } from './replication';
 import { Resources } from './resources';
 import { StorageOptions } from './storage';
-
-/** Replicas when `count` is not given. */
-export const DEFAULT_REPLICAS = 2;
 
 /**
  * Settings of the streaming replicas.
@@ -91,7 +88,8 @@ export class ReplicaSet extends Construct {
       resources: props.resources ?? props.cluster.resources,
       storage: { ...props.cluster.storage, ...props.storage },
       waitForLeader: true,
-      propertyPrefix: 'replicas',
+      resourcesProperty: props.resources ? 'replicas.resources' : 'resources',
+      storageProperty: props.storage?.size ? 'replicas.storage' : 'storage',
     });
     this.statefulSet = statefulSet;
     new kplus.k8s.KubeService(this, 'Service', {

@@ -111,7 +111,7 @@ export function patroniConfig(input: PatroniConfigInput): Record<string, unknown
       parameters: { ...input.memberParameters },
       pg_hba: [...input.hba],
       create_replica_methods: ['basebackup'],
-      basebackup: [{ checkpoint: 'fast' }, { 'wal-method': 'stream' }],
+      basebackup: [{ checkpoint: 'fast' }],
       remove_data_directory_on_rewind_failure: true,
       remove_data_directory_on_diverged_timelines: true,
     },

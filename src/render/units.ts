@@ -25,3 +25,11 @@ export function parseCpuCores(amount: string): number {
   const n = Number(m[1]);
   return m[2] === 'm' ? n / 1000 : n;
 }
+
+/** Formats a byte count as a Kubernetes quantity for messages: Gi, Mi or Ki, whichever is exact. */
+export function formatQuantity(bytes: number): string {
+  for (const [unit, size] of [['Gi', 1024 * MiB], ['Mi', MiB], ['Ki', 1024]] as const) {
+    if (bytes % size === 0) return `${bytes / size}${unit}`;
+  }
+  return `${bytes}`;
+}

@@ -104,7 +104,11 @@ export function spawnGroup(options: SpawnGroupOptions): ProcessGroup {
       ],
       { cwd: options.cwd, env: { ...BASE_ENV, ...options.env }, detached: true, stdio: ['ignore', fd, fd] },
     );
-    if (child.pid === undefined) throw new Error(`failed to spawn ${options.name} (${options.command})`);
+    if (child.pid === undefined) {
+      child.once('error', () => undefined); // reported by the throw below
+      removeCgroup(cgroup);
+      throw new Error(`failed to spawn ${options.name} (${options.command}); cwd ${options.cwd ?? process.cwd()}`);
+    }
     // A forgotten group must not keep the test runner alive: the exit hook kills it.
     child.unref();
     const group: GroupRecord = { name: options.name, pid: child.pid, cgroup, logFile: options.logFile, exitStatus: undefined };

@@ -1,0 +1,238 @@
+import { Testing } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
+import { parse } from 'yaml';
+import { PatroniDcs, PostgresCluster, ReplicationMode } from '../src';
+import {
+  Manifest, buildCluster, exampleNames, exampleYaml, find, ofKind, podTemplates, synthCluster, synthWith,
+} from './helpers/manifests';
+
+function patroni(manifests: Manifest[], sts: string): any {
+  return parse(find(manifests, 'ConfigMap', `${sts}-config`).data['patroni.yaml']);
+}
+
+function key(m: Manifest): string {
+  return `${m.kind}/${m.metadata.name}`;
+}
+
+describe('PostgresCluster with zero props', () => {
+  const manifests = synthCluster();
+
+  test('one primary pod and two replicas', () => {
+    expect(find(manifests, 'StatefulSet', 'db-primary').spec.replicas).toBe(1);
+    expect(find(manifests, 'StatefulSet', 'db-replica').spec.replicas).toBe(2);
+    expect(ofKind(manifests, 'StatefulSet')).toHaveLength(2);
+  });
+
+  test('read-write, read-only and headless Services', () => {
+    expect(ofKind(manifests, 'Service').map((s) => s.metadata.name).sort()).toEqual(['db-pods', 'db-primary', 'db-replicas']);
+    expect(find(manifests, 'Service', 'db-pods').spec.clusterIP).toBe('None');
+    expect(find(manifests, 'Service', 'db-primary').spec.selector['postgres.cdk8s.io/role']).toBe('primary');
+    expect(find(manifests, 'Service', 'db-replicas').spec.selector['postgres.cdk8s.io/role']).toBe('replica');
+    for (const name of ['db-primary', 'db-replicas']) {
+      expect(find(manifests, 'Service', name).spec.ports).toEqual([{ name: 'postgres', port: 5432, targetPort: 'postgres', protocol: 'TCP' }]);
+    }
+  });
+
+  test('asynchronous replication, Patroni defaults, configmaps DCS, failsafe on', () => {
+    const dcs = patroni(manifests, 'db-primary').bootstrap.dcs;
+    expect(dcs).toMatchObject({
+      ttl: 30, loop_wait: 10, retry_timeout: 10, synchronous_mode: false, failsafe_mode: true, maximum_lag_on_failover: 32 * 1024 * 1024,
+    });
+    expect(patroni(manifests, 'db-primary').kubernetes.use_endpoints).toBe(false);
+    expect(dcs.postgresql.parameters.max_connections).toBe(100);
+  });
+
+  test('Resources.SMALL and a 10Gi volume on every member; soft spreading', () => {
+    for (const sts of ofKind(manifests, 'StatefulSet')) {
+      expect(sts.spec.template.spec.containers[0].resources).toEqual({
+        requests: { cpu: '500m', memory: '1024Mi' }, limits: { cpu: '500m', memory: '1024Mi' },
+      });
+      expect(sts.spec.volumeClaimTemplates[0].spec).toEqual({ accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '10240Mi' } } });
+      expect(sts.spec.template.spec.topologySpreadConstraints.map((c: any) => c.whenUnsatisfiable)).toEqual(['ScheduleAnyway', 'ScheduleAnyway']);
+    }
+  });
+
+  test('only replicas wait for a leader before cloning', () => {
+    expect(find(manifests, 'StatefulSet', 'db-primary').spec.template.spec.initContainers).toBeUndefined();
+    const init = find(manifests, 'StatefulSet', 'db-replica').spec.template.spec.initContainers;
+    expect(init.map((c: any) => c.name)).toEqual(['wait-for-leader']);
+    expect(init[0].env).toContainEqual({ name: 'PGC_LEADER_HOST', value: 'db-primary' });
+  });
+
+  test('a credentials Job creates both Secrets', () => {
+    const jobs = ofKind(manifests, 'Job');
+    expect(jobs).toHaveLength(1);
+    expect(jobs[0].metadata.name).toMatch(/^db-credentials-[0-9a-f]{8}$/);
+    const env = jobs[0].spec.template.spec.containers[0].env;
+    expect(env).toContainEqual({ name: 'SECRETS', value: 'db-superuser=postgres db-replication=replicator' });
+  });
+
+  test('outputs without a chart namespace', () => {
+    const { cluster } = buildCluster();
+    expect(cluster.clusterName).toBe('db');
+    expect(cluster.primaryHost).toBe('db-primary');
+    expect(cluster.replicasHost).toBe('db-replicas');
+    expect(cluster.port).toBe(5432);
+    expect(cluster.superuserSecretName).toBe('db-superuser');
+    expect(cluster.replicationSecretName).toBe('db-replication');
+    expect(cluster.headlessServiceName).toBe('db-pods');
+    expect(cluster.primary.statefulSetName).toBe('db-primary');
+    expect(cluster.replicas.statefulSetName).toBe('db-replica');
+    expect(cluster.replicas.count).toBe(2);
+  });
+
+  test('outputs with a chart namespace', () => {
+    const { cluster, chart } = buildCluster({}, { namespace: 'shop' });
+    expect(cluster.primaryHost).toBe('db-primary.shop.svc');
+    expect(cluster.replicasHost).toBe('db-replicas.shop.svc');
+    expect(cluster.port).toBe(5432);
+    expect(cluster.superuserSecretName).toBe('db-superuser');
+    for (const m of Testing.synth(chart)) expect(m.metadata.namespace).toBe('shop');
+  });
+
+  test('clusterName overrides the construct id in every name', () => {
+    const named = synthCluster({ clusterName: 'orders' });
+    for (const m of named) expect(m.metadata.name.startsWith('orders')).toBe(true);
+    expect(patroni(named, 'orders-primary').scope).toBe('orders');
+  });
+});
+
+describe('replication modes', () => {
+  test('synchronous mode renders synchronous_mode and synchronous_node_count', () => {
+    const m = synthCluster({ replicas: { count: 3, mode: ReplicationMode.SYNCHRONOUS, synchronousStandbys: 2 } });
+    for (const sts of ['db-primary', 'db-replica']) {
+      expect(patroni(m, sts).bootstrap.dcs).toMatchObject({ synchronous_mode: true, synchronous_mode_strict: false, synchronous_node_count: 2 });
+    }
+  });
+
+  test('synchronous mode defaults to one standby', () => {
+    const m = synthCluster({ replicas: { mode: ReplicationMode.SYNCHRONOUS } });
+    expect(patroni(m, 'db-primary').bootstrap.dcs).toMatchObject({ synchronous_mode: true, synchronous_node_count: 1 });
+  });
+
+  test('SYNCHRONOUS_STRICT sets synchronous_mode_strict', () => {
+    const m = synthCluster({ replicas: { mode: ReplicationMode.SYNCHRONOUS_STRICT } });
+    expect(patroni(m, 'db-primary').bootstrap.dcs).toMatchObject({ synchronous_mode: true, synchronous_mode_strict: true, synchronous_node_count: 1 });
+  });
+});
+
+describe('user-supplied secrets', () => {
+  const build = (both: boolean) => synthWith((chart) => {
+    new PostgresCluster(chart, 'db', {
+      superuserSecret: kplus.Secret.fromSecretName(chart, 'su', 'my-superuser'),
+      replicationSecret: both ? kplus.Secret.fromSecretName(chart, 'repl', 'my-replication') : undefined,
+    });
+  });
+
+  test('suppress the credentials Job and are referenced by every member', () => {
+    const m = build(true);
+    expect(ofKind(m, 'Job')).toEqual([]);
+    expect(m.filter((x) => x.metadata.name.startsWith('db-credentials'))).toEqual([]);
+    for (const t of podTemplates(m)) {
+      const env = t.spec.containers[0].env;
+      expect(env).toContainEqual({ name: 'PATRONI_SUPERUSER_PASSWORD', valueFrom: { secretKeyRef: { name: 'my-superuser', key: 'password' } } });
+      expect(env).toContainEqual({ name: 'PATRONI_REPLICATION_PASSWORD', valueFrom: { secretKeyRef: { name: 'my-replication', key: 'password' } } });
+    }
+    expect(ofKind(m, 'Secret')).toEqual([]);
+  });
+
+  test('the outputs name the user secrets', () => {
+    const chart = Testing.chart();
+    const cluster = new PostgresCluster(chart, 'db', { superuserSecret: kplus.Secret.fromSecretName(chart, 'su', 'my-superuser') });
+    expect(cluster.superuserSecretName).toBe('my-superuser');
+    expect(cluster.replicationSecretName).toBe('db-replication');
+  });
+
+  test('with one user secret, the Job creates only the other', () => {
+    const m = build(false);
+    const jobs = ofKind(m, 'Job');
+    expect(jobs).toHaveLength(1);
+    expect(jobs[0].spec.template.spec.containers[0].env).toContainEqual({ name: 'SECRETS', value: 'db-replication=replicator' });
+    const role = find(m, 'Role', 'db-credentials');
+    expect(role.rules.find((r: any) => r.resourceNames).resourceNames).toEqual(['db-replication']);
+  });
+});
+
+describe('DCS mode', () => {
+  test('ENDPOINTS grants endpoints and services instead of configmaps, and sets use_endpoints', () => {
+    const m = synthCluster({ dcs: PatroniDcs.ENDPOINTS });
+    const resources = find(m, 'Role', 'db-patroni').rules.flatMap((r: any) => r.resources).sort();
+    expect(resources).toEqual(['endpoints', 'pods', 'services']);
+    expect(find(m, 'Role', 'db-patroni').rules.find((r: any) => r.resources.includes('services')).verbs).toEqual(['create']);
+    expect(patroni(m, 'db-primary').kubernetes.use_endpoints).toBe(true);
+    expect(patroni(m, 'db-replica').kubernetes.use_endpoints).toBe(true);
+  });
+
+  test('CONFIGMAPS (the default) grants configmaps only', () => {
+    const m = synthCluster({ dcs: PatroniDcs.CONFIGMAPS });
+    expect(find(m, 'Role', 'db-patroni').rules.flatMap((r: any) => r.resources).sort()).toEqual(['configmaps', 'pods']);
+    expect(patroni(m, 'db-primary').kubernetes.use_endpoints).toBe(false);
+  });
+});
+
+describe('scheduling', () => {
+  test('requireSeparateNodes makes the hostname spread hard (DoNotSchedule); zones stay soft', () => {
+    const m = synthCluster({ requireSeparateNodes: true });
+    for (const sts of ofKind(m, 'StatefulSet')) {
+      const constraints = sts.spec.template.spec.topologySpreadConstraints;
+      expect(constraints.find((c: any) => c.topologyKey === 'kubernetes.io/hostname').whenUnsatisfiable).toBe('DoNotSchedule');
+      expect(constraints.find((c: any) => c.topologyKey === 'topology.kubernetes.io/zone').whenUnsatisfiable).toBe('ScheduleAnyway');
+      // the spread counts every member of the cluster, not only this StatefulSet's
+      for (const c of constraints) expect(c.labelSelector.matchLabels).toEqual({ 'app.kubernetes.io/name': 'postgresql', 'postgres.cdk8s.io/cluster': 'db' });
+    }
+  });
+});
+
+describe('scaling', () => {
+  test('replicas 2 -> 3 changes only the replica StatefulSet', () => {
+    const before = synthCluster({ replicas: { count: 2 } });
+    const after = synthCluster({ replicas: { count: 3 } });
+    expect(after.map(key)).toEqual(before.map(key));
+    const changed: string[] = [];
+    for (const [i, m] of before.entries()) {
+      if (JSON.stringify(m) !== JSON.stringify(after[i])) changed.push(key(m));
+    }
+    expect(changed).toEqual(['StatefulSet/db-replica']);
+    const sts = (ms: Manifest[]) => find(ms, 'StatefulSet', 'db-replica');
+    expect(sts(after).spec.replicas).toBe(3);
+    expect({ ...sts(after).spec, replicas: 2 }).toEqual(sts(before).spec);
+  });
+
+  test('scaling a synchronous cluster changes only the replica StatefulSet too', () => {
+    const props = (count: number) => ({ replicas: { count, mode: ReplicationMode.SYNCHRONOUS } });
+    const before = synthCluster(props(2));
+    const after = synthCluster(props(5));
+    const changed = before.filter((m, i) => JSON.stringify(m) !== JSON.stringify(after[i])).map(key);
+    expect(changed).toEqual(['StatefulSet/db-replica']);
+  });
+});
+
+describe('determinism', () => {
+  test.each(exampleNames())('two synths of example %s are byte-identical', (name) => {
+    expect(exampleYaml(name)).toBe(exampleYaml(name));
+  });
+
+  test('two synths of the same chart are byte-identical', () => {
+    const { chart } = buildCluster({ replicas: { mode: ReplicationMode.SYNCHRONOUS } });
+    const a = JSON.stringify(Testing.synth(chart));
+    const b = JSON.stringify(Testing.synth(chart));
+    expect(a).toBe(b);
+    expect(JSON.stringify(synthCluster({ replicas: { mode: ReplicationMode.SYNCHRONOUS } }))).toBe(a);
+  });
+
+  test('a configuration change rolls the pods (config hash annotation) and renames the credentials Job only when its spec changes', () => {
+    const hash = (m: Manifest[], sts: string) => find(m, 'StatefulSet', sts).spec.template.metadata.annotations['postgres.cdk8s.io/config-hash'];
+    const a = synthCluster();
+    const b = synthCluster({ maxConnections: 200 });
+    expect(hash(a, 'db-primary')).toMatch(/^[0-9a-f]{16}$/);
+    expect(hash(b, 'db-primary')).not.toBe(hash(a, 'db-primary'));
+    expect(hash(b, 'db-replica')).not.toBe(hash(a, 'db-replica'));
+    expect(ofKind(b, 'Job')[0].metadata.name).toBe(ofKind(a, 'Job')[0].metadata.name);
+  });
+});
+
+describe('snapshots', () => {
+  test.each(exampleNames())('example %s', (name) => {
+    expect(exampleYaml(name)).toMatchSnapshot();
+  });
+});

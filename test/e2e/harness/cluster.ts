@@ -1,0 +1,419 @@
+/**
+ * Runs the members of a synthesized PostgresCluster as processes on loopback: one cgroup and one
+ * loopback IP per pod, configured from the YAML (ConfigMaps, pod templates, Services), changed
+ * only as listed in ./differences.ts.
+ */
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { HOST_BIN_DIR, HOST_PATRONI } from './differences';
+import { Manifest, findObject, loadManifests, objectsOfKind, selects } from './manifests';
+import { Endpoint, ServiceProxy } from './service-proxy';
+import { makeServiceDir, writeServiceFile } from '../lib/fsutil';
+import { httpRequest } from '../lib/net';
+import { PatroniMember } from '../lib/patroni';
+import { PgTarget } from '../lib/pg';
+import { ProcessGroup, killAndWait, spawnGroup, terminateGroup, waitFor, waitForGroupExit } from '../lib/processes';
+
+/** Options of {@link LoopbackCluster}. */
+export interface LoopbackClusterOptions {
+  /** The synthesized YAML (`*.k8s.yaml`). */
+  readonly manifestFile: string;
+  /** Scratch directory for volumes and logs. */
+  readonly workDir: string;
+  /** `host:port` of the etcd that replaces the Kubernetes DCS. */
+  readonly etcdEndpoint: string;
+}
+
+/** The outcome of running a Kubernetes probe against a member. */
+export interface ProbeResult {
+  /** HTTP status, or undefined when the connection failed (a probe failure for Kubernetes). */
+  readonly status: number | undefined;
+  /** What Kubernetes concludes: 200-399 succeeds. */
+  readonly success: boolean;
+}
+
+type Container = Record<string, any>;
+type PodSpec = Record<string, any>;
+
+/** One pod of a StatefulSet, run as a process group. */
+export class Member implements PatroniMember {
+  public group: ProcessGroup | undefined;
+  public readonly apiPort: number;
+  public readonly pgPort: number;
+
+  constructor(
+    public readonly name: string,
+    public readonly statefulSet: string,
+    public readonly host: string,
+    public readonly dir: string,
+    public readonly podLabels: Record<string, string>,
+    private readonly podSpec: PodSpec,
+  ) {
+    const ports = this.mainContainer.ports as Array<{ name: string; containerPort: number }>;
+    this.apiPort = ports.find((p) => p.name === 'patroni')!.containerPort;
+    this.pgPort = ports.find((p) => p.name === 'postgres')!.containerPort;
+  }
+
+  get mainContainer(): Container {
+    return this.podSpec.containers[0];
+  }
+
+  get spec(): PodSpec {
+    return this.podSpec;
+  }
+
+  /** Whether the member's processes are running. */
+  get running(): boolean {
+    return this.group !== undefined && this.group.exitStatus === undefined;
+  }
+
+  /** Host directory standing for a volume of this pod. */
+  volumeDir(volume: string): string {
+    return path.join(this.dir, 'volumes', volume);
+  }
+
+  /** Runs the container's probe (`startupProbe`, `livenessProbe`, `readinessProbe`) as the kubelet would. */
+  async probe(kind: 'startupProbe' | 'livenessProbe' | 'readinessProbe'): Promise<ProbeResult> {
+    const probe = this.mainContainer[kind];
+    if (!probe?.httpGet) throw new Error(`${this.name}: container has no httpGet ${kind}`);
+    const port = typeof probe.httpGet.port === 'number'
+      ? probe.httpGet.port
+      : (this.mainContainer.ports as any[]).find((p) => p.name === probe.httpGet.port)?.containerPort;
+    if (port === undefined) throw new Error(`${this.name}: ${kind} names port ${probe.httpGet.port}, which the container does not declare`);
+    try {
+      const res = await httpRequest({ host: this.host, port, path: probe.httpGet.path, timeoutMs: (probe.timeoutSeconds ?? 1) * 1000 });
+      return { status: res.status, success: res.status >= 200 && res.status < 400 };
+    } catch {
+      return { status: undefined, success: false };
+    }
+  }
+}
+
+/** A synthesized cluster running on loopback. */
+export class LoopbackCluster {
+  public readonly members = new Map<string, Member>();
+  public readonly passwords = new Map<string, { username: string; password: string }>();
+  private manifests: Manifest[];
+  private readonly proxies = new Map<string, { proxy: ServiceProxy; ip: string }>();
+  private nextMemberIp = 11;
+  private nextServiceIp = 2;
+
+  constructor(private readonly options: LoopbackClusterOptions) {
+    this.manifests = loadManifests(options.manifestFile);
+    this.generateSecrets();
+  }
+
+  /** The manifests currently applied. */
+  get objects(): readonly Manifest[] {
+    return this.manifests;
+  }
+
+  /** Members in StatefulSet order (primary set first). */
+  memberList(): Member[] {
+    return [...this.members.values()];
+  }
+
+  /** Running members. */
+  running(): Member[] {
+    return this.memberList().filter((m) => m.running);
+  }
+
+  /** Loopback IP of a ClusterIP Service's proxy. */
+  serviceIp(service: string): string {
+    const entry = this.proxies.get(service);
+    if (!entry) throw new Error(`Service ${service} is not running`);
+    return entry.ip;
+  }
+
+  /** The endpoints a Service has now. */
+  serviceEndpoints(service: string): readonly Endpoint[] {
+    return this.proxies.get(service)!.proxy.endpoints;
+  }
+
+  /** A psql target through a Service (or a member) as the superuser from the generated Secret. */
+  superuserVia(hostOrService: string, port = 5432): PgTarget {
+    const host = this.proxies.get(hostOrService)?.ip ?? this.members.get(hostOrService)?.host ?? hostOrService;
+    const secret = [...this.passwords.values()].find((p) => p.username === 'postgres');
+    if (!secret) throw new Error('no superuser secret');
+    return { host, port, user: secret.username, password: secret.password };
+  }
+
+  /** Starts the Service proxies and every member of every StatefulSet (in parallel, like `Parallel` pod management). */
+  async start(): Promise<void> {
+    for (const svc of objectsOfKind(this.manifests, 'Service')) {
+      if (svc.spec.clusterIP === 'None' || svc.spec.clusterIp === 'None') continue;
+      await this.startService(svc);
+    }
+    const starts: Promise<void>[] = [];
+    for (const sts of objectsOfKind(this.manifests, 'StatefulSet')) {
+      for (let i = 0; i < sts.spec.replicas; i++) starts.push(this.startMember(this.memberFor(sts, i)));
+    }
+    await Promise.all(starts);
+  }
+
+  /**
+   * Applies a new synthesized YAML: StatefulSets scale to their new replica counts (new ordinals
+   * start; the highest ordinals stop gracefully, as the StatefulSet controller does).
+   */
+  async apply(manifestFile: string): Promise<{ started: string[]; stopped: string[] }> {
+    this.manifests = loadManifests(manifestFile);
+    const started: string[] = [];
+    const stopped: string[] = [];
+    for (const sts of objectsOfKind(this.manifests, 'StatefulSet')) {
+      const want = sts.spec.replicas as number;
+      const have = this.memberList().filter((m) => m.statefulSet === sts.metadata.name);
+      for (const m of have) {
+        const ordinal = Number(m.name.slice(sts.metadata.name.length + 1));
+        if (ordinal >= want && m.running) {
+          await this.stop(m.name);
+          stopped.push(m.name);
+        }
+      }
+      for (let i = 0; i < want; i++) {
+        const m = this.memberFor(sts, i);
+        if (!m.running) {
+          await this.startMember(m);
+          started.push(m.name);
+        }
+      }
+    }
+    return { started, stopped };
+  }
+
+  /** Node loss: SIGKILL every process of the member at once. */
+  async kill(name: string): Promise<void> {
+    const m = this.member(name);
+    if (m.group) await killAndWait(m.group);
+  }
+
+  /** Pod deletion: SIGTERM to the container's main process (Patroni), SIGKILL after the grace period. */
+  async stop(name: string): Promise<void> {
+    const m = this.member(name);
+    const grace = (m.spec.terminationGracePeriodSeconds ?? 30) * 1000;
+    if (m.group) await terminateGroup(m.group, grace);
+  }
+
+  /** Starts a stopped member again on its existing volumes (a pod rescheduled onto its claim). */
+  async restart(name: string): Promise<void> {
+    await this.startMember(this.member(name));
+  }
+
+  /** The member of this name. */
+  member(name: string): Member {
+    const m = this.members.get(name);
+    if (!m) throw new Error(`no member ${name}`);
+    return m;
+  }
+
+  /** Stops the proxies (members are stopped by the process registry's stopAll). */
+  async closeServices(): Promise<void> {
+    for (const { proxy } of this.proxies.values()) await proxy.close();
+    this.proxies.clear();
+  }
+
+  /** Current role as the member's Patroni reports it (`primary`/`master`, `replica`), undefined when unreachable. */
+  async role(m: Member): Promise<string | undefined> {
+    try {
+      const res = await httpRequest({ host: m.host, port: m.apiPort, path: '/patroni', timeoutMs: 1000 });
+      return JSON.parse(res.body).role as string;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The labels the pod would carry now: its template's plus the role label Patroni would set. */
+  async liveLabels(m: Member): Promise<Record<string, string>> {
+    const cfg = this.patroniConfigOf(m);
+    const role = await this.role(m);
+    const labels = { ...m.podLabels };
+    if (role === 'primary' || role === 'master') labels[cfg.kubernetes.role_label] = cfg.kubernetes.leader_label_value;
+    else if (role === 'replica') labels[cfg.kubernetes.role_label] = cfg.kubernetes.follower_label_value;
+    return labels;
+  }
+
+  private async startService(svc: Manifest): Promise<void> {
+    const name = svc.metadata.name;
+    if (this.proxies.has(name)) return;
+    const ip = `127.0.0.${this.nextServiceIp++}`;
+    const port = svc.spec.ports[0];
+    const proxy = await ServiceProxy.start({
+      name,
+      listenHost: ip,
+      listenPort: port.port,
+      endpoints: async () => {
+        const eps: Endpoint[] = [];
+        for (const m of this.running()) {
+          if (!selects(svc.spec.selector, await this.liveLabels(m))) continue;
+          if (!(await m.probe('readinessProbe')).success) continue;
+          const target = typeof port.targetPort === 'number'
+            ? port.targetPort
+            : (m.mainContainer.ports as any[]).find((p) => p.name === port.targetPort).containerPort;
+          eps.push({ name: m.name, host: m.host, port: target });
+        }
+        return eps;
+      },
+    });
+    this.proxies.set(name, { proxy, ip });
+  }
+
+  /** Generates the passwords of the Secrets the credentials Job would create. */
+  private generateSecrets(): void {
+    for (const job of objectsOfKind(this.manifests, 'Job')) {
+      const env = (job.spec.template.spec.containers[0].env ?? []) as Array<{ name: string; value?: string }>;
+      const secrets = env.find((e) => e.name === 'SECRETS')?.value;
+      if (!secrets) continue;
+      for (const pair of secrets.split(' ')) {
+        const [secretName, username] = pair.split('=');
+        if (!this.passwords.has(secretName)) {
+          this.passwords.set(secretName, { username, password: randomBytes(18).toString('base64url') });
+        }
+      }
+    }
+  }
+
+  private memberFor(sts: Manifest, ordinal: number): Member {
+    const name = `${sts.metadata.name}-${ordinal}`;
+    let m = this.members.get(name);
+    if (!m) {
+      const dir = makeServiceDir(path.join(this.options.workDir, name));
+      m = new Member(name, sts.metadata.name, `127.0.0.${this.nextMemberIp++}`, dir,
+        sts.spec.template.metadata.labels, sts.spec.template.spec);
+      this.members.set(name, m);
+    }
+    return m;
+  }
+
+  private patroniConfigOf(m: Member): any {
+    const volume = (m.spec.volumes as any[]).find((v) => v.name === 'patroni-config');
+    const cm = findObject(this.manifests, 'ConfigMap', volume.configMap.name);
+    return parseYaml(cm.data['patroni.yaml']);
+  }
+
+  /** Maps a path inside the container to the member's directory for the volume mounted there. */
+  private hostPath(m: Member, mounts: Array<{ name: string; mountPath: string }>, p: string): string {
+    const mount = [...mounts]
+      .sort((a, b) => b.mountPath.length - a.mountPath.length)
+      .find((v) => p === v.mountPath || p.startsWith(v.mountPath + '/'));
+    return mount ? m.volumeDir(mount.name) + p.slice(mount.mountPath.length) : p;
+  }
+
+  /** Materializes the pod's volumes: ConfigMap files, emptyDirs, and the claim (kept across restarts). */
+  private prepareVolumes(m: Member): void {
+    for (const v of m.spec.volumes as any[]) {
+      const dir = m.volumeDir(v.name);
+      if (v.emptyDir) {
+        fs.rmSync(dir, { recursive: true, force: true }); // an emptyDir is new for each pod
+        makeServiceDir(dir);
+      } else if (v.configMap) {
+        makeServiceDir(dir, 0o755);
+        const cm = findObject(this.manifests, 'ConfigMap', v.configMap.name);
+        for (const [key, value] of Object.entries(cm.data as Record<string, string>)) {
+          const content = key === 'patroni.yaml' ? this.adaptPatroniConfig(m, value) : value;
+          writeServiceFile(path.join(dir, key), content, v.configMap.defaultMode ?? 0o644);
+        }
+      } else {
+        throw new Error(`${m.name}: volume ${v.name} has a type the harness does not emulate`);
+      }
+    }
+    makeServiceDir(m.volumeDir('pgdata')); // the volumeClaimTemplate: persists across restarts
+  }
+
+  /** The Patroni configuration as synthesized, changed only as ./differences.ts lists. */
+  private adaptPatroniConfig(m: Member, yamlText: string): string {
+    const cfg = parseYaml(yamlText);
+    delete cfg.kubernetes;
+    cfg.etcd3 = { hosts: [this.options.etcdEndpoint] };
+    const mounts = this.mainMounts(m);
+    const rewrite = (v: any): any => {
+      if (typeof v === 'string' && v.startsWith('/')) return this.hostPath(m, mounts, v);
+      if (Array.isArray(v)) return v.map(rewrite);
+      if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, rewrite(x)]));
+      return v;
+    };
+    const out = rewrite(cfg);
+    out.postgresql.bin_dir = HOST_BIN_DIR;
+    out.restapi.listen = out.restapi.listen.replace(/^(0\.0\.0\.0|\*|::)?:/, `${m.host}:`);
+    out.postgresql.listen = out.postgresql.listen.replace(/^(0\.0\.0\.0|\*|::)?:/, `${m.host}:`);
+    return stringifyYaml(out);
+  }
+
+  private mainMounts(m: Member): Array<{ name: string; mountPath: string }> {
+    return [...(m.mainContainer.volumeMounts ?? []), { name: 'scripts', mountPath: '/opt/cdk8s-postgres' }];
+  }
+
+  /** The container's environment as the kubelet resolves it, then changed as ./differences.ts lists. */
+  private environment(m: Member, c: Container): Record<string, string> {
+    const env: Record<string, string> = {};
+    const mounts = c.volumeMounts ?? [];
+    const imageBinDir = (() => {
+      const cm = this.patroniConfigOf(m);
+      return cm.postgresql.bin_dir as string;
+    })();
+    for (const e of (c.env ?? []) as any[]) {
+      let value: string;
+      if (e.value !== undefined) {
+        value = String(e.value).replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (all, name) => env[name] ?? all);
+      } else if (e.valueFrom?.fieldRef) {
+        const field = e.valueFrom.fieldRef.fieldPath;
+        value = field === 'metadata.name' ? m.name : field === 'metadata.namespace' ? 'default' : field === 'status.podIP' ? m.host : '';
+        if (value === '') throw new Error(`${m.name}: fieldRef ${field} is not emulated`);
+      } else if (e.valueFrom?.secretKeyRef) {
+        const ref = e.valueFrom.secretKeyRef;
+        const secret = this.passwords.get(ref.name);
+        if (!secret) throw new Error(`${m.name}: Secret ${ref.name} is neither created by the credentials Job nor supplied`);
+        value = ref.key === 'password' ? secret.password : secret.username;
+      } else {
+        throw new Error(`${m.name}: env ${e.name} has a source the harness does not emulate`);
+      }
+      env[e.name] = value;
+    }
+    for (const [k, v] of Object.entries(env)) {
+      let out = v === imageBinDir ? HOST_BIN_DIR : v.startsWith('/') ? this.hostPath(m, mounts, v) : v;
+      for (const [svc, { ip }] of this.proxies) {
+        if (out === svc || out.startsWith(`${svc}.`)) out = ip;
+      }
+      env[k] = out;
+    }
+    for (const k of Object.keys(env)) if (k.startsWith('PATRONI_KUBERNETES_')) delete env[k];
+    return env;
+  }
+
+  private resolveCommand(m: Member, c: Container): { command: string; args: string[] } {
+    const mounts = [...(c.volumeMounts ?? [])];
+    const argv = [...(c.command ?? []), ...(c.args ?? [])].map((a: string) => (a.startsWith('/') ? this.hostPath(m, mounts, a) : a));
+    const command = argv[0] === 'patroni' ? HOST_PATRONI : argv[0];
+    return { command, args: argv.slice(1) };
+  }
+
+  private async startMember(m: Member): Promise<void> {
+    if (m.running) return;
+    this.prepareVolumes(m);
+    for (const init of (m.spec.initContainers ?? []) as Container[]) {
+      const { command, args } = this.resolveCommand(m, init);
+      const group = spawnGroup({
+        name: `${m.name}-${init.name}`,
+        command,
+        args,
+        env: this.environment(m, init),
+        cwd: m.dir,
+        logFile: path.join(m.dir, `${init.name}.log`),
+      });
+      await waitForGroupExit(group, 300_000);
+      await killAndWait(group).catch(() => undefined);
+      if (group.exitStatus !== 0) throw new Error(`${m.name}: init container ${init.name} exited with ${group.exitStatus}`);
+    }
+    const c = m.mainContainer;
+    const { command, args } = this.resolveCommand(m, c);
+    m.group = spawnGroup({
+      name: m.name, command, args, env: this.environment(m, c), cwd: m.dir, logFile: path.join(m.dir, `${c.name}.log`),
+    });
+    // The startup probe gates the others, as in Kubernetes.
+    const startup = c.startupProbe;
+    await waitFor(async () => (await m.probe('startupProbe')).success || undefined,
+      startup.periodSeconds * startup.failureThreshold * 1000, 200, `${m.name} startup probe`);
+  }
+}
+
+export { waitFor };

@@ -1,0 +1,47 @@
+/**
+ * Every way a member run by this harness differs from the pod the manifests describe, in one
+ * place, each with its reason. Everything not listed here is used exactly as synthesized:
+ * the Patroni configuration (timings, synchronous mode, postgresql parameters, pg_hba, initdb,
+ * authentication), the scripts, the container commands and arguments, the environment, the
+ * probes and the ports.
+ */
+
+/** Where the Debian packages put PostgreSQL and Patroni on these machines. */
+export const HOST_BIN_DIR = '/usr/lib/postgresql/15/bin';
+export const HOST_PATRONI = '/usr/bin/patroni';
+
+/** The list, printed in the test log and the README. */
+export const DIFFERENCES: ReadonlyArray<{ readonly what: string; readonly why: string }> = [
+  {
+    what: 'Patroni DCS: the `kubernetes` section is replaced by `etcd3: {hosts: [<local etcd>]}` and PATRONI_KUBERNETES_* variables are not passed to Patroni',
+    why: 'there is no Kubernetes API server here; etcd is Patroni\'s other production DCS and implements the same leader lease (ttl) semantics',
+  },
+  {
+    what: 'Role labels: the emulated Services select members by the role Patroni reports on its REST API, mapped to the configured leader/follower label values',
+    why: 'with etcd Patroni labels no pods; the mapping is the one Patroni applies to pod labels in Kubernetes',
+  },
+  {
+    what: 'Volume mount paths (/pgdata, /etc/patroni, /opt/cdk8s-postgres, /tmp, /dev/shm) are rewritten to per-member directories in the Patroni configuration, commands and environment',
+    why: 'all members share one file system; each pod has its own volumes',
+  },
+  {
+    what: `The image's PostgreSQL binary directory becomes ${HOST_BIN_DIR} and \`patroni\` becomes ${HOST_PATRONI}`,
+    why: 'Debian bookworm ships PostgreSQL 15 and Patroni 3.0.2 where the image has PostgreSQL 16-18 and Patroni 4.x; the data directory keeps its name',
+  },
+  {
+    what: 'Wildcard listen addresses (0.0.0.0, *) become the member\'s loopback IP (127.0.0.11, .12, ...); status.podIP is that IP; metadata.namespace is "default"',
+    why: 'members share one network namespace; a distinct loopback IP per member keeps the pod\'s ports (5432, 8008)',
+  },
+  {
+    what: 'ClusterIP Services are TCP proxies on their own loopback IP (127.0.0.2, .3, ...); their DNS names in environment values are replaced by that IP',
+    why: 'there is no kube-proxy or cluster DNS; the proxy routes each connection to a ready member whose role matches the selector, as kube-proxy does',
+  },
+  {
+    what: 'secretKeyRef values are random passwords the harness generates for the Secrets the credentials Job would create (usernames read from the Job\'s SECRETS variable)',
+    why: 'the Job needs an API server; its Python script is tested on its own',
+  },
+  {
+    what: 'Processes run as the Debian `postgres` user (not uid 26) in a cgroup per member, without the container\'s memory/CPU limits',
+    why: 'no container runtime; the cgroup makes `kill -9` of a member take down Patroni and every postgres process at once, like losing the node',
+  },
+];

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the end-to-end suite runs (PostgreSQL 15, Patroni, etcd, pgBackRest)
+# when they are missing. Needs root (the suite itself runs members as the unprivileged postgres user).
+set -euo pipefail
+need=()
+[ -x /usr/lib/postgresql/15/bin/postgres ] || need+=(postgresql-15)
+[ -x /usr/bin/patroni ] || need+=(patroni)
+command -v etcd >/dev/null || need+=(etcd-server)
+command -v pgbackrest >/dev/null || need+=(pgbackrest)
+/usr/bin/python3 -c 'import psycopg2' 2>/dev/null || need+=(python3-psycopg2)
+/usr/bin/python3 -c 'import etcd3' 2>/dev/null || need+=(python3-etcd3)
+if [ ${#need[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "The end-to-end suite needs these Debian packages: ${need[*]}; run as root or install them first." >&2
+  exit 1
+fi
+echo "installing ${need[*]}"
+# Keep the packages' own services (a 'main' PostgreSQL cluster, an etcd) from starting.
+policy=/usr/sbin/policy-rc.d
+created_policy=false
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && created_policy=true
+fi
+trap '[ "$created_policy" = true ] && rm -f "$policy"' EXIT
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

@@ -1,0 +1,471 @@
+/**
+ * Cross-object invariants of every synthesized output: what schema validation cannot see
+ * (selectors that miss their pods, dangling references, names, RBAC, security, resources).
+ */
+import { parse } from 'yaml';
+import { allCases } from './helpers/cases';
+import { Manifest, PodTemplate, allContainers, find, ofKind, podTemplates, selects } from './helpers/manifests';
+
+const ROLE_LABEL = 'postgres.cdk8s.io/role';
+
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const LABEL_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
+const IANA_SVC_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+function isDnsLabel(s: string): boolean {
+  return typeof s === 'string' && s.length <= 63 && DNS1123_LABEL.test(s);
+}
+
+function isDnsSubdomain(s: string): boolean {
+  return typeof s === 'string' && s.length <= 253 && DNS1123_SUBDOMAIN.test(s);
+}
+
+function isLabelKey(key: string): boolean {
+  const parts = key.split('/');
+  if (parts.length > 2) return false;
+  const name = parts[parts.length - 1];
+  if (parts.length === 2 && !isDnsSubdomain(parts[0])) return false;
+  return name.length <= 63 && LABEL_NAME.test(name);
+}
+
+function isLabelValue(value: string): boolean {
+  return typeof value === 'string' && (value === '' || (value.length <= 63 && LABEL_NAME.test(value)));
+}
+
+/** Kinds whose names must be DNS labels (they become host names, label values or DNS names). */
+const LABEL_NAMED_KINDS = new Set(['Service', 'Namespace', 'StatefulSet', 'Job', 'CronJob', 'Deployment']);
+
+/** Namespaced core resources a Role may grant. */
+const NAMESPACED_RESOURCES = new Set(['configmaps', 'endpoints', 'pods', 'services', 'secrets', 'persistentvolumeclaims', 'events', 'leases']);
+
+/** The `patroni.yaml` of a member StatefulSet, parsed from its `<sts>-config` ConfigMap. */
+function patroniConfigOf(manifests: Manifest[], sts: Manifest): any {
+  const configMap = find(manifests, 'ConfigMap', `${sts.metadata.name}-config`);
+  const text = configMap.data?.['patroni.yaml'];
+  expect(typeof text).toBe('string');
+  return parse(text);
+}
+
+/** Every label set in an object: metadata, pod template, claim templates and selectors. */
+function labelSets(m: Manifest): Array<[string, Record<string, string>]> {
+  const out: Array<[string, Record<string, string>]> = [];
+  const add = (where: string, labels: Record<string, string> | undefined) => {
+    if (labels) out.push([`${m.kind}/${m.metadata.name} ${where}`, labels]);
+  };
+  add('metadata.labels', m.metadata.labels);
+  add('spec.selector', m.kind === 'Service' ? m.spec?.selector : m.spec?.selector?.matchLabels);
+  add('spec.template.metadata.labels', m.spec?.template?.metadata?.labels);
+  for (const [i, t] of (m.spec?.volumeClaimTemplates ?? []).entries()) add(`volumeClaimTemplates[${i}]`, t.metadata?.labels);
+  for (const [i, c] of (m.spec?.template?.spec?.topologySpreadConstraints ?? []).entries()) {
+    add(`topologySpreadConstraints[${i}]`, c.labelSelector?.matchLabels);
+  }
+  return out;
+}
+
+/** The credential Secrets the credentials Job creates (its SECRETS env var: `name=user` pairs). */
+function jobCreatedSecrets(manifests: Manifest[]): string[] {
+  const out: string[] = [];
+  for (const job of ofKind(manifests, 'Job')) {
+    for (const c of job.spec.template.spec.containers) {
+      const secrets = (c.env ?? []).find((e: any) => e.name === 'SECRETS');
+      if (secrets) out.push(...String(secrets.value).split(/\s+/).filter(Boolean).map((pair) => pair.split('=')[0]));
+    }
+  }
+  return out;
+}
+
+/** The objects a pod template refers to, as `Kind/name`. */
+function references(t: PodTemplate): string[] {
+  const refs: string[] = [];
+  const spec = t.spec;
+  if (spec.serviceAccountName) refs.push(`ServiceAccount/${spec.serviceAccountName}`);
+  for (const s of spec.imagePullSecrets ?? []) refs.push(`Secret/${s.name}`);
+  for (const v of spec.volumes ?? []) {
+    if (v.configMap) refs.push(`ConfigMap/${v.configMap.name}`);
+    if (v.secret) refs.push(`Secret/${v.secret.secretName}`);
+    if (v.persistentVolumeClaim) refs.push(`PersistentVolumeClaim/${v.persistentVolumeClaim.claimName}`);
+    for (const src of v.projected?.sources ?? []) {
+      if (src.configMap) refs.push(`ConfigMap/${src.configMap.name}`);
+      if (src.secret) refs.push(`Secret/${src.secret.name}`);
+    }
+  }
+  for (const c of allContainers(spec)) {
+    for (const e of c.env ?? []) {
+      if (e.valueFrom?.configMapKeyRef) refs.push(`ConfigMap/${e.valueFrom.configMapKeyRef.name}`);
+      if (e.valueFrom?.secretKeyRef) refs.push(`Secret/${e.valueFrom.secretKeyRef.name}`);
+    }
+    for (const e of c.envFrom ?? []) {
+      if (e.configMapRef) refs.push(`ConfigMap/${e.configMapRef.name}`);
+      if (e.secretRef) refs.push(`Secret/${e.secretRef.name}`);
+    }
+  }
+  return refs;
+}
+
+function portNames(container: any): string[] {
+  return (container.ports ?? []).map((p: any) => p.name).filter((n: unknown) => n !== undefined);
+}
+
+function probePorts(container: any): Array<string | number> {
+  const out: Array<string | number> = [];
+  for (const probe of [container.livenessProbe, container.readinessProbe, container.startupProbe]) {
+    if (!probe) continue;
+    if (probe.httpGet) out.push(probe.httpGet.port);
+    if (probe.tcpSocket) out.push(probe.tcpSocket.port);
+    if (probe.grpc) out.push(probe.grpc.port);
+  }
+  return out;
+}
+
+/** Parses a Kubernetes quantity into a number (bytes or cores). */
+function quantity(q: string | number): number {
+  if (typeof q === 'number') return q;
+  const m = /^([0-9.]+)(m|k|Ki|M|Mi|G|Gi|T|Ti)?$/.exec(q);
+  if (!m) throw new Error(`unparseable quantity ${q}`);
+  const factors: Record<string, number> = {
+    '': 1, 'm': 1e-3, 'k': 1e3, 'Ki': 1024, 'M': 1e6, 'Mi': 1024 ** 2, 'G': 1e9, 'Gi': 1024 ** 3, 'T': 1e12, 'Ti': 1024 ** 4,
+  };
+  return Number(m[1]) * factors[m[2] ?? ''];
+}
+
+const PASSWORD_NAME = /(^|[_.-])(password|passwd|pwd|secret_?key|token)($|[_.-])/i;
+
+describe.each(allCases().map((c) => [c.name, c] as const))('invariants: %s', (_name, c) => {
+  const manifests = c.manifests();
+  const statefulSets = ofKind(manifests, 'StatefulSet');
+  const templates = podTemplates(manifests);
+  const memberTemplates = templates.filter((t) => t.owner.kind === 'StatefulSet');
+
+  test('has member StatefulSets and Services', () => {
+    expect(statefulSets.length).toBeGreaterThanOrEqual(2);
+    expect(ofKind(manifests, 'Service').length).toBeGreaterThanOrEqual(3);
+  });
+
+  test('every StatefulSet selector matches its own pod template', () => {
+    for (const sts of statefulSets) {
+      expect(selects(sts.spec.selector.matchLabels, sts.spec.template.metadata.labels)).toBe(true);
+    }
+  });
+
+  test('every Service selects the pods of some StatefulSet; the role label has the Patroni leader/follower value', () => {
+    for (const svc of ofKind(manifests, 'Service')) {
+      const selector: Record<string, string> = svc.spec.selector ?? {};
+      expect(Object.keys(selector).length).toBeGreaterThan(0);
+      const { [ROLE_LABEL]: role, ...staticPart } = selector;
+      const matched = statefulSets.filter((sts) => selects(staticPart, sts.spec.template.metadata.labels));
+      if (matched.length === 0) throw new Error(`Service/${svc.metadata.name} selects no StatefulSet's pods: ${JSON.stringify(selector)}`);
+      if (role !== undefined) {
+        const configs = matched.map((sts) => patroniConfigOf(manifests, sts));
+        for (const cfg of configs) {
+          expect(cfg.kubernetes.role_label).toBe(ROLE_LABEL);
+          expect([cfg.kubernetes.leader_label_value, cfg.kubernetes.follower_label_value]).toContain(role);
+        }
+        const k = configs[0].kubernetes;
+        if (svc.metadata.name.endsWith('-primary')) expect(role).toBe(k.leader_label_value);
+        if (svc.metadata.name.endsWith('-replicas')) expect(role).toBe(k.follower_label_value);
+      }
+    }
+  });
+
+  test('the read-write and read-only Services select by role, the headless Service selects every member', () => {
+    const services = ofKind(manifests, 'Service');
+    const byRole = services.filter((s) => s.spec.selector?.[ROLE_LABEL] !== undefined);
+    expect(byRole.map((s) => s.metadata.name).sort()).toEqual(services.filter((s) => /-(primary|replicas)$/.test(s.metadata.name)).map((s) => s.metadata.name).sort());
+    const headless = services.filter((s) => s.spec.clusterIP === 'None');
+    expect(headless).toHaveLength(1);
+    for (const sts of statefulSets) {
+      expect(sts.spec.serviceName).toBe(headless[0].metadata.name);
+      expect(selects(headless[0].spec.selector, sts.spec.template.metadata.labels)).toBe(true);
+    }
+  });
+
+  test('Patroni configs: the scope label and kubernetes.labels are on every member pod; all members agree', () => {
+    const configs = statefulSets.map((sts) => [sts, patroniConfigOf(manifests, sts)] as const);
+    const scopes = new Set(configs.map(([, cfg]) => cfg.scope));
+    expect(scopes.size).toBe(1);
+    for (const [sts, cfg] of configs) {
+      const labels = sts.spec.template.metadata.labels;
+      expect(labels[cfg.kubernetes.scope_label]).toBe(cfg.scope);
+      expect(selects(cfg.kubernetes.labels, labels)).toBe(true);
+      expect(cfg.kubernetes.leader_label_value).toEqual(expect.any(String));
+      expect(cfg.kubernetes.follower_label_value).toEqual(expect.any(String));
+      expect(cfg.kubernetes.leader_label_value).not.toBe(cfg.kubernetes.follower_label_value);
+      expect(isLabelValue(cfg.kubernetes.leader_label_value) && isLabelValue(cfg.kubernetes.follower_label_value)).toBe(true);
+      // The pod template must not fix the role label: Patroni owns it.
+      expect(labels[ROLE_LABEL]).toBeUndefined();
+      expect(sts.spec.selector.matchLabels[ROLE_LABEL]).toBeUndefined();
+    }
+    const kube = configs.map(([, cfg]) => JSON.stringify(cfg.kubernetes));
+    expect(new Set(kube).size).toBe(1);
+  });
+
+  test('every referenced ConfigMap, Secret, ServiceAccount and PersistentVolumeClaim exists', () => {
+    const emitted = new Set(manifests.map((m) => `${m.kind}/${m.metadata.name}`));
+    const allowed = new Set([...jobCreatedSecrets(manifests), ...c.userSecrets].map((s) => `Secret/${s}`));
+    const dangling: string[] = [];
+    for (const t of templates) {
+      for (const ref of references(t)) {
+        if (!emitted.has(ref) && !allowed.has(ref)) dangling.push(`${t.owner.kind}/${t.owner.metadata.name} -> ${ref}`);
+      }
+    }
+    expect(dangling).toEqual([]);
+  });
+
+  test('the credentials Job creates exactly the Secrets the members need and the user did not pass', () => {
+    const needed = new Set<string>();
+    for (const t of memberTemplates) for (const ref of references(t)) if (ref.startsWith('Secret/')) needed.add(ref.slice('Secret/'.length));
+    const created = jobCreatedSecrets(manifests);
+    expect(created.sort()).toEqual([...needed].filter((s) => !c.userSecrets.includes(s)).sort());
+    expect(ofKind(manifests, 'Job')).toHaveLength(created.length > 0 ? 1 : 0);
+    for (const job of ofKind(manifests, 'Job')) {
+      const sa = job.spec.template.spec.serviceAccountName;
+      const binding = ofKind(manifests, 'RoleBinding').find((b) => b.subjects.some((s: any) => s.kind === 'ServiceAccount' && s.name === sa));
+      expect(binding).toBeDefined();
+      const role = find(manifests, 'Role', binding!.roleRef.name);
+      const getRule = role.rules.find((r: any) => r.verbs.includes('get'));
+      expect([...getRule.resourceNames].sort()).toEqual([...created].sort());
+    }
+  });
+
+  test('every volume mount names a volume or a claim template', () => {
+    for (const t of templates) {
+      const volumes = new Set<string>([
+        ...(t.spec.volumes ?? []).map((v: any) => v.name),
+        ...(t.owner.spec.volumeClaimTemplates ?? []).map((v: any) => v.metadata.name),
+      ]);
+      for (const ctr of allContainers(t.spec)) {
+        for (const mount of ctr.volumeMounts ?? []) expect(volumes.has(mount.name)).toBe(true);
+      }
+    }
+  });
+
+  test('every RoleBinding binds an emitted Role to emitted ServiceAccounts', () => {
+    for (const b of ofKind(manifests, 'RoleBinding')) {
+      expect(b.roleRef.kind).toBe('Role');
+      expect(b.roleRef.apiGroup).toBe('rbac.authorization.k8s.io');
+      find(manifests, 'Role', b.roleRef.name);
+      for (const s of b.subjects) {
+        expect(s.kind).toBe('ServiceAccount');
+        find(manifests, 'ServiceAccount', s.name);
+      }
+    }
+  });
+
+  test('every named probe port and Service targetPort exists on the container', () => {
+    for (const t of templates) {
+      for (const ctr of allContainers(t.spec)) {
+        for (const port of probePorts(ctr)) {
+          if (typeof port === 'string') expect(portNames(ctr)).toContain(port);
+          else expect((ctr.ports ?? []).map((p: any) => p.containerPort)).toContain(port);
+        }
+      }
+    }
+    for (const svc of ofKind(manifests, 'Service')) {
+      const { [ROLE_LABEL]: _role, ...staticPart } = svc.spec.selector ?? {};
+      const matched = memberTemplates.filter((t) => selects(staticPart, t.metadata.labels));
+      expect(matched.length).toBeGreaterThan(0);
+      for (const p of svc.spec.ports) {
+        const target = p.targetPort ?? p.port;
+        for (const t of matched) {
+          const containers = t.spec.containers;
+          if (typeof target === 'string') expect(containers.flatMap(portNames)).toContain(target);
+          else expect(containers.flatMap((x: any) => (x.ports ?? []).map((q: any) => q.containerPort))).toContain(target);
+        }
+      }
+    }
+  });
+
+  test('container, port and volume names are valid', () => {
+    for (const t of templates) {
+      const ctrs = allContainers(t.spec);
+      expect(new Set(ctrs.map((x) => x.name)).size).toBe(ctrs.length);
+      for (const ctr of ctrs) {
+        expect(isDnsLabel(ctr.name)).toBe(true);
+        for (const name of portNames(ctr)) {
+          expect(name.length <= 15 && IANA_SVC_NAME.test(name) && /[a-z]/.test(name) && !name.includes('--')).toBe(true);
+        }
+      }
+      for (const v of t.spec.volumes ?? []) expect(isDnsLabel(v.name)).toBe(true);
+    }
+  });
+
+  test('every object name is a valid DNS-1123 label or subdomain as its kind requires', () => {
+    const bad: string[] = [];
+    for (const m of manifests) {
+      const ok = LABEL_NAMED_KINDS.has(m.kind) ? isDnsLabel(m.metadata.name) : isDnsSubdomain(m.metadata.name);
+      if (!ok) bad.push(`${m.kind}/${m.metadata.name}`);
+      if (m.metadata.namespace !== undefined && !isDnsLabel(m.metadata.namespace)) bad.push(`${m.kind}/${m.metadata.name} namespace`);
+    }
+    // StatefulSet pods are `<name>-<ordinal>` and carry a controller-revision-hash label `<name>-<hash>`.
+    for (const sts of statefulSets) if (sts.metadata.name.length > 52) bad.push(`StatefulSet/${sts.metadata.name} too long`);
+    expect(bad).toEqual([]);
+  });
+
+  test('every label key and value is valid', () => {
+    const bad: string[] = [];
+    for (const m of manifests) {
+      for (const [where, labels] of labelSets(m)) {
+        for (const [k, v] of Object.entries(labels)) {
+          if (!isLabelKey(k) || !isLabelValue(v)) bad.push(`${where}: ${k}=${v}`);
+        }
+      }
+    }
+    expect(bad).toEqual([]);
+  });
+
+  test('no two objects share kind and name', () => {
+    const keys = manifests.map((m) => `${m.kind}/${m.metadata.namespace ?? ''}/${m.metadata.name}`);
+    const dupes = keys.filter((k, i) => keys.indexOf(k) !== i);
+    expect(dupes).toEqual([]);
+  });
+
+  test('RBAC is namespaced and has no wildcards', () => {
+    expect(ofKind(manifests, 'ClusterRole')).toEqual([]);
+    expect(ofKind(manifests, 'ClusterRoleBinding')).toEqual([]);
+    for (const role of ofKind(manifests, 'Role')) {
+      for (const rule of role.rules) {
+        for (const field of ['apiGroups', 'resources', 'verbs', 'resourceNames']) {
+          for (const v of rule[field] ?? []) expect(v).not.toContain('*');
+        }
+        expect(rule.apiGroups).toEqual(['']);
+        for (const r of rule.resources) expect(NAMESPACED_RESOURCES.has(r)).toBe(true);
+        expect(rule.nonResourceURLs).toBeUndefined();
+      }
+    }
+  });
+
+  test('the Patroni Role has exactly the verbs of its DCS mode', () => {
+    const sa = statefulSets[0].spec.template.spec.serviceAccountName;
+    for (const sts of statefulSets) expect(sts.spec.template.spec.serviceAccountName).toBe(sa);
+    const bindings = ofKind(manifests, 'RoleBinding').filter((b) => b.subjects.some((s: any) => s.name === sa));
+    expect(bindings).toHaveLength(1);
+    const role = find(manifests, 'Role', bindings[0].roleRef.name);
+    const grants: Record<string, string[]> = {};
+    for (const rule of role.rules) {
+      expect(rule.resourceNames).toBeUndefined();
+      for (const r of rule.resources) grants[r] = [...(grants[r] ?? []), ...rule.verbs].sort();
+    }
+    const useEndpoints = patroniConfigOf(manifests, statefulSets[0]).kubernetes.use_endpoints;
+    const dcsVerbs = ['create', 'get', 'list', 'patch', 'update', 'watch'];
+    const podVerbs = ['get', 'list', 'patch', 'update', 'watch'];
+    expect(typeof useEndpoints).toBe('boolean');
+    if (useEndpoints) {
+      expect(grants).toEqual({ endpoints: dcsVerbs, services: ['create'], pods: podVerbs });
+    } else {
+      expect(grants).toEqual({ configmaps: dcsVerbs, pods: podVerbs });
+    }
+  });
+
+  test('the PodDisruptionBudget selects every member and allows one down', () => {
+    const pdbs = ofKind(manifests, 'PodDisruptionBudget');
+    expect(pdbs).toHaveLength(1);
+    const pdb = pdbs[0];
+    expect(pdb.spec.maxUnavailable).toBe(1);
+    expect(pdb.spec.minAvailable).toBeUndefined();
+    for (const sts of statefulSets) expect(selects(pdb.spec.selector.matchLabels, sts.spec.template.metadata.labels)).toBe(true);
+  });
+
+  test('member selectors (PodDisruptionBudget, headless Service) select only member pods', () => {
+    // A maxUnavailable budget that covers a Job's pod cannot be computed (Jobs have no scale
+    // subresource), so the disruption controller allows no eviction at all.
+    const selectors: Array<[string, Record<string, string>]> = [
+      ...ofKind(manifests, 'PodDisruptionBudget').map((p) => [`PodDisruptionBudget/${p.metadata.name}`, p.spec.selector.matchLabels] as [string, any]),
+      ...ofKind(manifests, 'Service').map((s) => [`Service/${s.metadata.name}`, s.spec.selector] as [string, any]),
+    ];
+    const wrong: string[] = [];
+    for (const [who, selector] of selectors) {
+      for (const t of templates.filter((x) => x.owner.kind !== 'StatefulSet')) {
+        if (selects(selector, t.metadata.labels)) wrong.push(`${who} selects the pods of ${t.owner.kind}/${t.owner.metadata.name}`);
+      }
+    }
+    expect(wrong).toEqual([]);
+  });
+
+  test('every container has cpu and memory requests and limits, limits >= requests', () => {
+    for (const t of templates) {
+      for (const ctr of allContainers(t.spec)) {
+        const r = ctr.resources ?? {};
+        for (const res of ['cpu', 'memory']) {
+          expect(r.requests?.[res]).toBeDefined();
+          expect(r.limits?.[res]).toBeDefined();
+          expect(quantity(r.limits[res])).toBeGreaterThanOrEqual(quantity(r.requests[res]));
+          expect(quantity(r.requests[res])).toBeGreaterThan(0);
+        }
+      }
+    }
+  });
+
+  test('every pod meets the Pod Security Standards restricted profile', () => {
+    for (const t of templates) {
+      const spec = t.spec;
+      const where = `${t.owner.kind}/${t.owner.metadata.name}`;
+      expect([where, spec.hostNetwork ?? false, spec.hostPID ?? false, spec.hostIPC ?? false]).toEqual([where, false, false, false]);
+      expect(spec.securityContext?.runAsNonRoot).toBe(true);
+      expect(spec.securityContext?.runAsUser ?? 1).toBeGreaterThan(0);
+      expect(spec.securityContext?.seccompProfile?.type).toBe('RuntimeDefault');
+      for (const v of spec.volumes ?? []) {
+        expect(v.hostPath).toBeUndefined();
+        // restricted allows only these volume types
+        const types = Object.keys(v).filter((k) => k !== 'name');
+        expect(types).toHaveLength(1);
+        expect(['configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'persistentVolumeClaim', 'projected', 'secret']).toContain(types[0]);
+      }
+      for (const ctr of allContainers(spec)) {
+        const sc = ctr.securityContext ?? {};
+        expect(sc.allowPrivilegeEscalation).toBe(false);
+        expect(sc.privileged ?? false).toBe(false);
+        expect(sc.capabilities?.drop).toContain('ALL');
+        expect(sc.capabilities?.add ?? []).toEqual([]);
+        expect(sc.runAsNonRoot ?? spec.securityContext.runAsNonRoot).toBe(true);
+        expect(sc.runAsUser ?? 1).toBeGreaterThan(0);
+        expect((sc.seccompProfile ?? spec.securityContext.seccompProfile).type).toBe('RuntimeDefault');
+        for (const p of ctr.ports ?? []) expect(p.hostPort).toBeUndefined();
+      }
+    }
+  });
+
+  test('/dev/shm is a Memory emptyDir with a size limit in every member pod', () => {
+    for (const t of memberTemplates) {
+      const mount = t.spec.containers[0].volumeMounts.find((m: any) => m.mountPath === '/dev/shm');
+      expect(mount).toBeDefined();
+      const volume = t.spec.volumes.find((v: any) => v.name === mount.name);
+      expect(volume.emptyDir.medium).toBe('Memory');
+      const size = quantity(volume.emptyDir.sizeLimit);
+      expect(size).toBeGreaterThanOrEqual(64 * 1024 ** 2);
+      expect(size).toBeLessThan(quantity(t.spec.containers[0].resources.limits.memory));
+    }
+  });
+
+  test('no Secret objects and no password-looking literals in env or ConfigMap data', () => {
+    expect(ofKind(manifests, 'Secret')).toEqual([]);
+    const leaks: string[] = [];
+    for (const t of templates) {
+      for (const ctr of allContainers(t.spec)) {
+        for (const e of ctr.env ?? []) {
+          if (PASSWORD_NAME.test(e.name) && e.value !== undefined) leaks.push(`${t.owner.metadata.name}/${ctr.name} env ${e.name}`);
+          if (typeof e.value === 'string' && /password\s*[=:]/i.test(e.value)) leaks.push(`${t.owner.metadata.name}/${ctr.name} env ${e.name}`);
+        }
+      }
+    }
+    const walk = (where: string, v: unknown): void => {
+      if (Array.isArray(v)) {v.forEach((x, i) => walk(`${where}[${i}]`, x));} else if (v && typeof v === 'object') {
+        for (const [k, x] of Object.entries(v)) {
+          if (PASSWORD_NAME.test(k) && !/encryption|_file$/.test(k)) leaks.push(`${where}.${k}`);
+          walk(`${where}.${k}`, x);
+        }
+      }
+    };
+    for (const cm of ofKind(manifests, 'ConfigMap')) {
+      for (const [key, text] of Object.entries<string>(cm.data ?? {})) {
+        const where = `ConfigMap/${cm.metadata.name}[${key}]`;
+        if (/\.ya?ml$/.test(key)) walk(where, parse(text));
+        // a quoted literal assigned to something named like a password
+        if (/pass(word)?["']?\s*[:=]\s*["'][^"'\s]+["']/i.test(text)) leaks.push(where);
+        if (/PGPASSWORD=|:\/\/[^/\s:@]+:[^/\s@]+@/.test(text)) leaks.push(where);
+      }
+      walk(`ConfigMap/${cm.metadata.name}`, cm.data);
+    }
+    expect(leaks).toEqual([]);
+  });
+});

@@ -1,0 +1,56 @@
+import { HbaRule, defaultHbaRules, renderHbaRule } from '../../src/render/pg-hba';
+
+describe('renderHbaRule', () => {
+  test.each<[HbaRule, string]>([
+    [{ type: 'local', database: 'all', user: 'postgres', method: 'peer' }, 'local all postgres peer'],
+    [{ type: 'local', database: 'all', user: 'all', method: 'trust' }, 'local all all trust'],
+    [{ type: 'host', database: 'replication', user: 'replicator', address: '10.0.0.0/8', method: 'scram-sha-256' }, 'host replication replicator 10.0.0.0/8 scram-sha-256'],
+    [{ type: 'hostssl', database: 'app', user: 'app', address: '::/0', method: 'cert' }, 'hostssl app app ::/0 cert'],
+    [{ type: 'hostnossl', database: 'all', user: 'all', address: '0.0.0.0/0', method: 'reject' }, 'hostnossl all all 0.0.0.0/0 reject'],
+  ])('%j -> %s', (rule, line) => {
+    expect(renderHbaRule(rule)).toBe(line);
+  });
+
+  test.each<HbaRule['type']>(['host', 'hostssl', 'hostnossl'])('trust over %s is refused', (type) => {
+    expect(() => renderHbaRule({ type, database: 'all', user: 'all', address: '127.0.0.1/32', method: 'trust' }))
+      .toThrow('pg_hba: trust is never allowed from the network');
+  });
+
+  test('a local rule takes no address', () => {
+    expect(() => renderHbaRule({ type: 'local', database: 'all', user: 'all', address: '0.0.0.0/0', method: 'peer' }))
+      .toThrow('pg_hba: a local rule takes no address (got 0.0.0.0/0)');
+  });
+
+  test('an address rule needs an address', () => {
+    expect(() => renderHbaRule({ type: 'host', database: 'all', user: 'all', method: 'scram-sha-256' })).toThrow('pg_hba: a host rule needs an address');
+  });
+});
+
+describe('defaultHbaRules', () => {
+  const rules = defaultHbaRules({ superuser: 'postgres', replicationUser: 'replicator' });
+
+  test('render to the expected lines, in order (first match wins)', () => {
+    expect(rules.map(renderHbaRule)).toEqual([
+      'local all postgres peer',
+      'local all all scram-sha-256',
+      'host replication replicator 0.0.0.0/0 scram-sha-256',
+      'host replication replicator ::/0 scram-sha-256',
+      'host all all 0.0.0.0/0 scram-sha-256',
+      'host all all ::/0 scram-sha-256',
+    ]);
+  });
+
+  test('nothing is trusted; network rules use passwords; replication is only for the replication role', () => {
+    for (const r of rules) {
+      expect(['trust', 'password', 'md5']).not.toContain(r.method);
+      if (r.type !== 'local') expect(r.method).toBe('scram-sha-256');
+      if (r.database === 'replication') expect(r.user).toBe('replicator');
+    }
+  });
+
+  test('uses the given role names', () => {
+    const lines = defaultHbaRules({ superuser: 'admin', replicationUser: 'standby' }).map(renderHbaRule);
+    expect(lines[0]).toBe('local all admin peer');
+    expect(lines[2]).toBe('host replication standby 0.0.0.0/0 scram-sha-256');
+  });
+});

@@ -1,0 +1,59 @@
+import { execFileSync } from 'child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import { ENSURE_SECRETS_SCRIPT, WAIT_FOR_LEADER_SCRIPT } from '../../src/render/scripts';
+
+describe('scripts', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'pg-scripts-'));
+  });
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('wait-for-leader.sh passes bash -n', () => {
+    const file = join(dir, 'wait-for-leader.sh');
+    writeFileSync(file, WAIT_FOR_LEADER_SCRIPT);
+    expect(() => execFileSync('bash', ['-n', file], { stdio: 'pipe' })).not.toThrow();
+    expect(WAIT_FOR_LEADER_SCRIPT.startsWith('#!/bin/bash\nset -euo pipefail\n')).toBe(true);
+  });
+
+  test('bash -n catches a broken script (the check is real)', () => {
+    const file = join(dir, 'broken.sh');
+    writeFileSync(file, 'if [ -s x ]; then\n  echo\n');
+    expect(() => execFileSync('bash', ['-n', file], { stdio: 'pipe' })).toThrow();
+  });
+
+  test('wait-for-leader.sh exits at once when the data directory exists', () => {
+    const pgdata = join(dir, 'pgdata');
+    execFileSync('mkdir', ['-p', pgdata]);
+    writeFileSync(join(pgdata, 'PG_VERSION'), '17\n');
+    const file = join(dir, 'wait-for-leader.sh');
+    writeFileSync(file, WAIT_FOR_LEADER_SCRIPT);
+    const out = execFileSync('bash', [file], {
+      env: { PATH: process.env.PATH, PGDATA: pgdata, PG_BIN_DIR: '/nonexistent', PGC_LEADER_HOST: 'x', PGC_PORT: '5432' },
+      timeout: 10000,
+    }).toString();
+    expect(out).toContain('starting without waiting for a leader');
+  });
+
+  test('ensure-secrets.py passes python3 -m py_compile', () => {
+    const file = join(dir, 'ensure_secrets.py');
+    writeFileSync(file, ENSURE_SECRETS_SCRIPT);
+    expect(() => execFileSync('python3', ['-m', 'py_compile', file], { stdio: 'pipe' })).not.toThrow();
+  });
+
+  test('py_compile catches a broken script (the check is real)', () => {
+    const file = join(dir, 'broken.py');
+    writeFileSync(file, 'def f(:\n  pass\n');
+    expect(() => execFileSync('python3', ['-m', 'py_compile', file], { stdio: 'pipe' })).toThrow();
+  });
+
+  test('ensure-secrets.py never prints or embeds a password, and only creates (never updates) Secrets', () => {
+    expect(ENSURE_SECRETS_SCRIPT).toContain('secrets.token_urlsafe(32)');
+    expect(ENSURE_SECRETS_SCRIPT).not.toMatch(/print\([^)]*password/i);
+    expect(ENSURE_SECRETS_SCRIPT).not.toMatch(/call\("(PUT|PATCH|DELETE)"/);
+  });
+});
