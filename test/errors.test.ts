@@ -175,10 +175,12 @@ describe('failoverTiming', () => {
   });
 
   test('fractional seconds are refused (when the timing is built, naming the value)', () => {
-    const timing = (ttl: Duration, loopWait: Duration) => ({ failoverTiming: FailoverTiming.of({ ttl, loopWait, retryTimeout: Duration.seconds(3) }) });
-    expect(errorOf(timing(Duration.millis(20500), Duration.seconds(2))))
+    const props = (ttl: Duration, loopWait: Duration) => ({
+      failoverTiming: FailoverTiming.of({ ttl, loopWait, retryTimeout: Duration.seconds(3) }),
+    });
+    expect(errorOf(props(Duration.millis(20500), Duration.seconds(2))))
       .toMatch(/^test\/db: invalid failoverTiming = .*ttl must be a whole number of seconds \(got 20\.5\)/);
-    expect(errorOf(timing(Duration.seconds(30), Duration.millis(2500))))
+    expect(errorOf(props(Duration.seconds(30), Duration.millis(2500))))
       .toMatch(/^test\/db: invalid failoverTiming = .*loop_wait must be a whole number of seconds \(got 2\.5\)/);
   });
 
