@@ -51,6 +51,7 @@ project.addPackageIgnore('/examples/');
 project.addPackageIgnore('/bench/');
 project.addPackageIgnore('/.ci/');
 project.addPackageIgnore('/BENCHMARKS.md');
+project.addPackageIgnore('/.e2e/');
 
 for (const [k, v] of Object.entries(quietJsii)) project.tasks.addEnvironment(k, v);
 
@@ -83,6 +84,8 @@ project.addTask('test:e2e', {
     'End-to-end: run the synthesized cluster with real PostgreSQL, Patroni, etcd and pgBackRest on loopback (root, Debian packages)',
   steps: [
     { exec: 'bash test/e2e/install-deps.sh' },
+    // The package as users meet it: npm pack, installed into a fresh cdk8s app, cdk8s synth.
+    { exec: 'bash test/package/smoke.sh' },
     { exec: 'jest --config test/e2e/jest.config.json --runInBand --ci' },
   ],
 });

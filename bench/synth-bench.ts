@@ -27,7 +27,7 @@ const CASES: Record<string, string> = {
   floor: `${PRELUDE}
 const app = Testing.app();
 const chart = new Chart(app, 'floor');
-new kplus.StatefulSet(chart, 'sts', { containers: [{ image: 'postgres:17' }] });
+new kplus.StatefulSet(chart, 'sts', { containers: [{ image: 'postgres:17', portNumber: 5432 }] });
 const yaml = app.synthYaml();${REPORT}`,
   default: `${PRELUDE}
 const { PostgresCluster } = require('./lib');
