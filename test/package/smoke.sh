@@ -23,7 +23,7 @@ console.error(`read-write host: ${db.primaryHost}`);
 app.synth();
 JS
 printf 'language: typescript\napp: node main.js\n' > cdk8s.yaml
-npx cdk8s synth >/dev/null
+npx cdk8s synth > synth.log 2>&1 || { cat synth.log >&2; exit 1; }
 out=dist/smoke.k8s.yaml
 for want in 'kind: StatefulSet' 'name: db-primary' 'name: db-replica' 'synchronous_mode: true' 'kind: PodDisruptionBudget'; do
   grep -q "$want" "$out" || { echo "package smoke: '$want' missing from $out" >&2; exit 1; }
