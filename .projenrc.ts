@@ -67,6 +67,10 @@ for (const dir of ['examples', 'bench']) {
   cfg.addExtends(project.tsconfig!);
 }
 
+// Benchmarks and examples are dev-only code: they may import devDependencies.
+project.eslint?.allowDevDeps('bench/**');
+project.eslint?.allowDevDeps('examples/**');
+
 // Type-check tests, examples and benchmarks (ts-jest only transpiles them).
 const typecheck = project.addTask('typecheck', {
   description: 'Type-check src, test, examples and bench',

@@ -6,3 +6,5 @@ export * from './failover-timing';
 export * from './image';
 export * from './resources';
 export * from './storage';
+export * from './node-config';
+export * from './access-rules';

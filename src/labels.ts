@@ -4,6 +4,8 @@ export const CLUSTER_LABEL = 'postgres.cdk8s.io/cluster';
 export const ROLE_LABEL = 'postgres.cdk8s.io/role';
 /** Label telling the preferred primary's pod from the replica set's pods. */
 export const NODE_SET_LABEL = 'postgres.cdk8s.io/node-set';
+/** Label on the pods the read-only Service may route to (not on delayed replicas). */
+export const SERVES_READS_LABEL = 'postgres.cdk8s.io/serves-reads';
 /** Role label value of the leader: the read-write Service selects it. */
 export const LEADER_ROLE = 'primary';
 /** Role label value of a streaming replica: the read-only Service selects it. */

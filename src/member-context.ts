@@ -1,5 +1,6 @@
 import { FailoverTiming } from './failover-timing';
 import { PostgresImage } from './image';
+import { NodeConfig } from './node-config';
 
 /**
  * What a node set (the preferred primary or the replicas) needs from its cluster.
@@ -11,9 +12,10 @@ export interface MemberContext {
   readonly clusterName: string;
   readonly image: PostgresImage;
   readonly timing: FailoverTiming;
+  readonly config: NodeConfig;
   readonly synchronous: { readonly enabled: boolean; readonly strict: boolean; readonly standbys: number };
-  readonly maximumLagOnFailoverBytes: number;
-  readonly maxConnections: number;
+  /** max_worker_processes: equal on every member, from the largest CPU limit of any node set. */
+  readonly maxWorkerProcesses: number;
   readonly useEndpoints: boolean;
   readonly port: number;
   readonly restApiPort: number;

@@ -2,17 +2,14 @@ import { createHash } from 'crypto';
 import { Size, SizeRoundingBehavior } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { propError } from './errors';
 import {
-  CLUSTER_LABEL, CONFIG_HASH_ANNOTATION, FOLLOWER_ROLE, LEADER_ROLE, NODE_SET_LABEL, ROLE_LABEL,
+  CLUSTER_LABEL, CONFIG_HASH_ANNOTATION, FOLLOWER_ROLE, LEADER_ROLE, NODE_SET_LABEL, ROLE_LABEL, SERVES_READS_LABEL,
   clusterLabels, memberSelector,
 } from './labels';
 import { MemberContext } from './member-context';
-import { tuneFromLimits } from './render/memory-tuning';
 import { renderPatroniConfig } from './render/patroni-config';
-import { defaultHbaRules, renderHbaRule } from './render/pg-hba';
-import { clusterParameters, memberParameters } from './render/postgresql-parameters';
-import { formatQuantity, k8sMebibytes, parseCpuCores } from './render/units';
+import { clusterParameters } from './render/postgresql-parameters';
+import { k8sMebibytes } from './render/units';
 import { Resources } from './resources';
 import { StorageOptions } from './storage';
 
@@ -27,8 +24,6 @@ export const PATHS = {
   shm: '/dev/shm',
 } as const;
 
-/** Smallest volume a member may have. */
-export const MIN_STORAGE_GIB = 1;
 /** Replicas when `replicas.count` is not given. */
 export const DEFAULT_REPLICAS = 2;
 /** Most WAL senders and slots, fixed so that scaling replicas never changes the cluster-wide settings. */
@@ -51,6 +46,12 @@ export interface MemberSetSpec {
   readonly storage: StorageOptions;
   /** Wait in an init container until a leader answers before a member with no data starts. */
   readonly waitForLeader: boolean;
+  /** Patroni tags of the members (nofailover, nosync, noloadbalance, clonefrom). */
+  readonly tags: Record<string, boolean>;
+  /** recovery_min_apply_delay of a delayed replica, in seconds. */
+  readonly applyDelaySeconds?: number;
+  /** Whether the read-only Service may route to these members. */
+  readonly servesReads: boolean;
   /** Property that set `resources`, for error messages (`resources`, `primary.resources`, ...). */
   readonly resourcesProperty: string;
   /** Property that set `storage`, for error messages. */
@@ -76,30 +77,20 @@ function bytesOf(size: Size): number {
 export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberSetSpec): MemberSetObjects {
   const image = ctx.image;
   const res = spec.resources;
+  const config = ctx.config;
+  const rendered = config._renderMember({
+    scope,
+    resources: res,
+    resourcesProperty: spec.resourcesProperty,
+    storage: spec.storage,
+    storageProperty: spec.storageProperty,
+    postgresVersion: image.postgresVersion,
+    socketDirectory: PATHS.tmp,
+    applyDelaySeconds: spec.applyDelaySeconds,
+  });
   const memoryLimit = bytesOf(res.memoryLimit);
   const memoryRequest = bytesOf(res.memoryRequest);
-  const cpuLimit = parseCpuCores(res.cpuLimit.amount);
-  const cpuRequest = parseCpuCores(res.cpuRequest.amount);
-  const r = spec.resourcesProperty;
-  if (memoryRequest > memoryLimit) {
-    throw propError(scope, `${r}.memory`, formatQuantity(memoryRequest), `must not exceed the memory limit (${formatQuantity(memoryLimit)})`);
-  }
-  if (cpuRequest > cpuLimit) {
-    throw propError(scope, `${r}.cpu`, res.cpuRequest.amount, `must not exceed the CPU limit (${res.cpuLimit.amount})`);
-  }
-  if (memoryLimit < 256 * 2 ** 20) {
-    throw propError(scope, `${r}.memoryLimit`, formatQuantity(memoryLimit), 'must be at least 256Mi for a PostgreSQL member');
-  }
-  if (cpuLimit < 0.1) {
-    throw propError(scope, `${r}.cpuLimit`, res.cpuLimit.amount, 'must be at least 100m for a PostgreSQL member');
-  }
-  const storageSize = spec.storage.size ?? Size.gibibytes(10);
-  const storageBytes = bytesOf(storageSize);
-  if (storageBytes < MIN_STORAGE_GIB * 2 ** 30) {
-    throw propError(scope, `${spec.storageProperty}.size`, formatQuantity(storageBytes), `must be at least ${MIN_STORAGE_GIB}Gi`);
-  }
-
-  const tuning = tuneFromLimits({ memoryBytes: memoryLimit, cpus: cpuLimit, maxConnections: ctx.maxConnections });
+  const storageBytes = bytesOf(spec.storage.size ?? Size.gibibytes(10));
   const dataDir = `${PATHS.data}/pg${image.postgresVersion}`;
   const patroniYaml = renderPatroniConfig({
     scope: ctx.clusterName,
@@ -114,32 +105,33 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
     ttl: ctx.timing.ttlSeconds,
     loopWait: ctx.timing.loopWaitSeconds,
     retryTimeout: ctx.timing.retryTimeoutSeconds,
-    maximumLagOnFailover: ctx.maximumLagOnFailoverBytes,
+    maximumLagOnFailover: config.maximumLagOnFailoverBytes,
     synchronous: ctx.synchronous,
     clusterParameters: clusterParameters({
-      maxConnections: ctx.maxConnections,
+      maxConnections: config.maxConnections,
       maxWalSenders: MAX_WAL_SENDERS,
       maxReplicationSlots: MAX_WAL_SENDERS,
-      maxWorkerProcesses: tuning.maxWorkerProcesses,
+      maxWorkerProcesses: ctx.maxWorkerProcesses,
+      overrides: config._clusterOverrides,
     }),
-    memberParameters: memberParameters({
-      postgresVersion: image.postgresVersion,
-      tuning,
-      storageBytes,
-      socketDirectory: PATHS.tmp,
-    }),
-    hba: defaultHbaRules({ superuser: ctx.superuser, replicationUser: ctx.replicationUser }).map(renderHbaRule),
+    memberParameters: rendered.parameters,
+    hba: config._hba,
     dataDir,
     binDir: image.binDir,
     pgpassPath: `${PATHS.tmp}/pgpass`,
+    listenHost: config.listenAddress,
     port: ctx.port,
     restApiPort: ctx.restApiPort,
     superuser: ctx.superuser,
     replicationUser: ctx.replicationUser,
-    tags: { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false },
+    tags: spec.tags,
+    useSlots: config.slots,
+    patroniLogLevel: config._patroniLogLevel,
+    postBootstrap: `${PATHS.scripts}/post-bootstrap.sh`,
   });
 
-  const labels = { ...clusterLabels(ctx.clusterName), [NODE_SET_LABEL]: spec.nodeSet };
+  const labels: Record<string, string> = { ...clusterLabels(ctx.clusterName), [NODE_SET_LABEL]: spec.nodeSet };
+  if (spec.servesReads) labels[SERVES_READS_LABEL] = 'true';
   const configMapName = `${spec.statefulSetName}-config`;
   const configMap = new k8s.KubeConfigMap(scope, 'Config', {
     metadata: { name: configMapName, labels },
@@ -157,9 +149,10 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
     seccompProfile: { type: 'RuntimeDefault' },
   };
   const quantity = (v: string) => k8s.Quantity.fromString(v);
+  const hugePages: Record<string, kplus.k8s.Quantity> = config._hugePagesBytes > 0 ? { 'hugepages-2Mi': quantity(k8sMebibytes(config._hugePagesBytes)) } : {};
   const resources: kplus.k8s.ResourceRequirements = {
-    requests: { cpu: quantity(res.cpuRequest.amount), memory: quantity(k8sMebibytes(memoryRequest)) },
-    limits: { cpu: quantity(res.cpuLimit.amount), memory: quantity(k8sMebibytes(memoryLimit)) },
+    requests: { cpu: quantity(res.cpuRequest.amount), memory: quantity(k8sMebibytes(memoryRequest)), ...hugePages },
+    limits: { cpu: quantity(res.cpuLimit.amount), memory: quantity(k8sMebibytes(memoryLimit)), ...hugePages },
   };
   const timing = ctx.timing;
   const probe = (path: string, periodSeconds: number, failureThreshold: number): kplus.k8s.Probe => ({
@@ -183,12 +176,15 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
     { name: 'PGHOST', value: PATHS.tmp },
     { name: 'PGPORT', value: String(ctx.port) },
     { name: 'PGUSER', value: ctx.superuser },
+    { name: 'PG_BIN_DIR', value: image.binDir },
+    { name: 'PGC_DATABASE', value: config.databaseName },
   ];
   const mounts: kplus.k8s.VolumeMount[] = [
     { name: 'pgdata', mountPath: PATHS.data },
     { name: 'patroni-config', mountPath: PATHS.patroniConfigDir, readOnly: true },
     { name: 'tmp', mountPath: PATHS.tmp },
     { name: 'dshm', mountPath: PATHS.shm },
+    { name: 'scripts', mountPath: PATHS.scripts, readOnly: true },
   ];
   const initContainers: kplus.k8s.Container[] = [];
   if (spec.waitForLeader) {
@@ -267,9 +263,9 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
           }],
           volumes: [
             { name: 'patroni-config', configMap: { name: configMapName, defaultMode: 0o444 } },
-            ...(spec.waitForLeader ? [{ name: 'scripts', configMap: { name: ctx.scriptsConfigMapName, defaultMode: 0o555 } }] : []),
+            { name: 'scripts', configMap: { name: ctx.scriptsConfigMapName, defaultMode: 0o555 } },
             { name: 'tmp', emptyDir: { sizeLimit: quantity('64Mi') } },
-            { name: 'dshm', emptyDir: { medium: 'Memory', sizeLimit: quantity(k8sMebibytes(tuning.sharedMemoryVolume)) } },
+            { name: 'dshm', emptyDir: { medium: 'Memory', sizeLimit: quantity(k8sMebibytes(rendered.sharedMemoryVolume)) } },
           ],
         },
       },

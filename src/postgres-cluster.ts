@@ -1,5 +1,5 @@
 import { createHash } from 'crypto';
-import { Chart, Size } from 'cdk8s';
+import { Chart } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { CredentialsJob, GeneratedSecret } from './credentials';
@@ -9,9 +9,11 @@ import { PostgresImage } from './image';
 import { clusterLabels, memberSelector } from './labels';
 import { MemberContext } from './member-context';
 import { DEFAULT_REPLICAS, MAX_REPLICAS, PATHS } from './member-statefulset';
+import { NodeConfig, NodeConfigProps } from './node-config';
 import { PrimaryNode, PrimaryNodeOptions } from './primary-node';
-import { ENSURE_SECRETS_SCRIPT, WAIT_FOR_LEADER_SCRIPT } from './render/scripts';
-import { ReplicaSet, ReplicaSetOptions } from './replica-set';
+import { ENSURE_SECRETS_SCRIPT, POST_BOOTSTRAP_SCRIPT, WAIT_FOR_LEADER_SCRIPT } from './render/scripts';
+import { parseCpuCores } from './render/units';
+import { DelayedReplicaOptions, ReplicaSet, ReplicaSetOptions } from './replica-set';
 import { ReplicationMode } from './replication';
 import { Resources } from './resources';
 import { StorageOptions } from './storage';
@@ -57,9 +59,15 @@ export interface PostgresClusterProps {
 
   /**
    * The streaming replicas.
-   * @default - 2 asynchronous replicas
+   * @default - 2 replicas
    */
   readonly replicas?: ReplicaSetOptions;
+
+  /**
+   * Delayed replicas, in a StatefulSet of their own.
+   * @default - none
+   */
+  readonly delayedReplicas?: DelayedReplicaOptions;
 
   /**
    * Settings of the preferred primary that differ from the cluster's.
@@ -68,11 +76,12 @@ export interface PostgresClusterProps {
   readonly primary?: PrimaryNodeOptions;
 
   /**
-   * CPU and memory of each member's postgres container. PostgreSQL's memory settings and the
-   * `/dev/shm` size are derived from the memory limit.
-   * @default Resources.SMALL (500m CPU, 1 GiB, Guaranteed QoS)
+   * How every member is configured: database, connections and authentication, replication,
+   * shared memory, resources and raw parameters.
+   * @default - see NodeConfigProps: database `app` on 5432, 100 connections, scram-sha-256,
+   * asynchronous replication with slots, Resources.SMALL, memory settings derived from the limits
    */
-  readonly resources?: Resources;
+  readonly config?: NodeConfigProps;
 
   /**
    * Each member's persistent volume.
@@ -91,12 +100,6 @@ export interface PostgresClusterProps {
    * @default PatroniDcs.CONFIGMAPS
    */
   readonly dcs?: PatroniDcs;
-
-  /**
-   * max_connections, equal on every member.
-   * @default 100
-   */
-  readonly maxConnections?: number;
 
   /**
    * Refuse to schedule two members on one node (hard topology spread). Otherwise members are
@@ -136,8 +139,12 @@ export class PostgresCluster extends Construct {
   public readonly primary: PrimaryNode;
   /** The streaming replicas. */
   public readonly replicas: ReplicaSet;
-  /** Resources of each member unless overridden per node set. */
-  public readonly resources: Resources;
+  /** The delayed replicas, when configured. */
+  public readonly delayedReplicas?: ReplicaSet;
+  /** The configuration of every member. */
+  public readonly config: NodeConfig;
+  /** Name of the application database created at bootstrap. */
+  public readonly databaseName: string;
   /** Storage of each member unless overridden per node set. */
   public readonly storage: StorageOptions;
   /** DNS name of the read-write Service (always the current leader). */
@@ -181,30 +188,30 @@ export class PostgresCluster extends Construct {
         `Patroni 4 refuses these timings: ${timingProblems.join('; ')}`);
     }
 
+    this.config = new NodeConfig(this, 'Config', props.config);
+    const config = this.config;
+    this.databaseName = config.databaseName;
     const replicaOptions = props.replicas ?? {};
+    const delayedOptions = props.delayedReplicas;
     const count = requireInteger(this, 'replicas.count', replicaOptions.count ?? DEFAULT_REPLICAS, 0, MAX_REPLICAS);
-    const mode = replicaOptions.mode ?? ReplicationMode.ASYNCHRONOUS;
+    const delayedCount = delayedOptions
+      ? requireInteger(this, 'delayedReplicas.count', delayedOptions.count ?? 1, 1, MAX_REPLICAS - count) : 0;
+    const mode = config.replicationMode;
     const synchronous = mode !== ReplicationMode.ASYNCHRONOUS;
-    let standbys = 1;
     if (synchronous) {
       if (count === 0) {
-        throw propError(this, 'replicas.mode', mode, 'synchronous replication needs at least one replica (replicas.count is 0)');
+        throw propError(this, 'config.replication.mode', mode,
+          'synchronous replication needs at least one replica (replicas.count is 0; delayed replicas are never synchronous)');
       }
-      standbys = requireInteger(this, 'replicas.synchronousStandbys', replicaOptions.synchronousStandbys ?? 1, 1, count);
-    } else if (replicaOptions.synchronousStandbys !== undefined) {
-      throw propError(this, 'replicas.synchronousStandbys', replicaOptions.synchronousStandbys,
-        'only applies with ReplicationMode.SYNCHRONOUS or SYNCHRONOUS_STRICT');
+      requireInteger(this, 'config.replication.synchronousStandbys', config.synchronousStandbys, 1, count);
     }
-    const maxLag = replicaOptions.maximumLagOnFailover ?? Size.mebibytes(32);
-    const maxLagBytes = maxLag.toKibibytes() * 1024;
-    if (maxLagBytes < 1024 * 1024) {
-      throw propError(this, 'replicas.maximumLagOnFailover', `${maxLag.toKibibytes()}Ki`, 'must be at least 1Mi');
+    if (delayedCount > 0 && !config.slots) {
+      throw propError(this, 'config.replication.slots', false,
+        'delayed replicas need replication slots: without one the primary recycles WAL they have not replayed yet');
     }
-    const maxConnections = requireInteger(this, 'maxConnections', props.maxConnections ?? 100, 10, 10000);
 
-    this.resources = props.resources ?? Resources.SMALL;
     this.storage = props.storage ?? {};
-    this.port = 5432;
+    this.port = config.port;
     const labels = clusterLabels(name);
     const namespace = Chart.of(this).namespace;
     const host = (service: string) => (namespace ? `${service}.${namespace}.svc` : service);
@@ -215,6 +222,7 @@ export class PostgresCluster extends Construct {
     const scriptsConfigMapName = `${name}-scripts`;
     const scripts = {
       'ensure-secrets.py': ENSURE_SECRETS_SCRIPT,
+      'post-bootstrap.sh': POST_BOOTSTRAP_SCRIPT,
       'wait-for-leader.sh': WAIT_FOR_LEADER_SCRIPT,
     };
     const useEndpoints = (props.dcs ?? PatroniDcs.CONFIGMAPS) === PatroniDcs.ENDPOINTS;
@@ -223,9 +231,11 @@ export class PostgresCluster extends Construct {
       clusterName: name,
       image,
       timing,
-      synchronous: { enabled: synchronous, strict: mode === ReplicationMode.SYNCHRONOUS_STRICT, standbys },
-      maximumLagOnFailoverBytes: maxLagBytes,
-      maxConnections,
+      config,
+      synchronous: { enabled: synchronous, strict: mode === ReplicationMode.SYNCHRONOUS_STRICT, standbys: config.synchronousStandbys },
+      maxWorkerProcesses: Math.max(8, 4 + Math.max(...[
+        config.resources, props.primary?.resources, replicaOptions.resources, delayedOptions?.resources,
+      ].filter((r): r is Resources => r !== undefined).map((r) => Math.floor(parseCpuCores(r.cpuLimit.amount))))),
       useEndpoints,
       port: this.port,
       restApiPort: 8008,
@@ -292,7 +302,10 @@ export class PostgresCluster extends Construct {
 
     this.primary = new PrimaryNode(this, 'Primary', { ...props.primary, cluster: this });
     this.replicas = new ReplicaSet(this, 'Replicas', { ...replicaOptions, count, cluster: this });
+    if (delayedOptions) {
+      this.delayedReplicas = new ReplicaSet(this, 'DelayedReplicas', { ...delayedOptions, count: delayedCount, cluster: this });
+    }
     this.primaryHost = host(this.primary.serviceName);
-    this.replicasHost = host(this.replicas.serviceName);
+    this.replicasHost = host(`${name}-replicas`);
   }
 }

@@ -56,10 +56,12 @@ export class PrimaryNode extends Construct {
       nodeSet: 'primary',
       statefulSetName: this.statefulSetName,
       replicas: 1,
-      resources: props.resources ?? props.cluster.resources,
+      resources: props.resources ?? props.cluster.config.resources,
       storage: { ...props.cluster.storage, ...props.storage },
       waitForLeader: false,
-      resourcesProperty: props.resources ? 'primary.resources' : 'resources',
+      tags: { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false },
+      servesReads: true,
+      resourcesProperty: props.resources ? 'primary.resources' : 'config.resources',
       storageProperty: props.storage?.size ? 'primary.storage' : 'storage',
     });
     this.statefulSet = statefulSet;

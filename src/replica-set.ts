@@ -1,10 +1,10 @@
-import { Size } from 'cdk8s';
+import { Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { CLUSTER_LABEL, FOLLOWER_ROLE, ROLE_LABEL, clusterLabels } from './labels';
+import { propError } from './errors';
+import { CLUSTER_LABEL, FOLLOWER_ROLE, ROLE_LABEL, SERVES_READS_LABEL, clusterLabels } from './labels';
 import { DEFAULT_REPLICAS, addMemberSet } from './member-statefulset';
 import type { PostgresCluster } from './postgres-cluster';
-import { ReplicationMode } from './replication';
 import { Resources } from './resources';
 import { StorageOptions } from './storage';
 
@@ -13,33 +13,15 @@ import { StorageOptions } from './storage';
  */
 export interface ReplicaSetOptions {
   /**
-   * Number of streaming replicas (0 for a single-instance cluster without failover, at most 12).
-   * Changing it touches only the replica StatefulSet.
+   * Number of streaming replicas (0 for a single-instance cluster without failover; replicas
+   * and delayed replicas together at most 12). Changing it touches only the replica StatefulSet.
    * @default 2
    */
   readonly count?: number;
 
   /**
-   * How commits are confirmed by the replicas.
-   * @default ReplicationMode.ASYNCHRONOUS
-   */
-  readonly mode?: ReplicationMode;
-
-  /**
-   * With a synchronous mode: how many replicas confirm each commit (at most `count`).
-   * @default 1
-   */
-  readonly synchronousStandbys?: number;
-
-  /**
-   * A replica further behind the primary than this is never promoted by a failover.
-   * @default Size.mebibytes(32)
-   */
-  readonly maximumLagOnFailover?: Size;
-
-  /**
    * CPU and memory of each replica's postgres container.
-   * @default - the cluster's `resources`
+   * @default - the cluster's `config.resources`
    */
   readonly resources?: Resources;
 
@@ -51,24 +33,42 @@ export interface ReplicaSetOptions {
 }
 
 /**
+ * Settings of delayed replicas: members that replay WAL a fixed time behind the primary, so a
+ * mistake (a dropped table) can be recovered from them before it reaches them. They are never
+ * promoted, never synchronous standbys and never behind the read-only Service.
+ */
+export interface DelayedReplicaOptions extends ReplicaSetOptions {
+  /** How far behind the primary they replay (recovery_min_apply_delay), in whole seconds. */
+  readonly applyDelay: Duration;
+}
+
+/**
  * Properties of a {@link ReplicaSet}.
  */
 export interface ReplicaSetProps extends ReplicaSetOptions {
   /** The cluster these members belong to. */
   readonly cluster: PostgresCluster;
+
+  /**
+   * Replay this far behind the primary: makes this a set of delayed replicas (`<cluster>-delayed`).
+   * @default - streaming replicas with no delay
+   */
+  readonly applyDelay?: Duration;
 }
 
 /**
- * The streaming replicas: a StatefulSet `<cluster>-replica` of N pods in the same Patroni cluster,
+ * Streaming replicas: a StatefulSet `<cluster>-replica` of N pods in the same Patroni cluster,
  * and the read-only Service `<cluster>-replicas`, which selects members Patroni labels replica.
  * A replica with no data waits for a leader, then clones it and streams through its own
- * replication slot. Created by {@link PostgresCluster}; reach it as `cluster.replicas`.
+ * replication slot. With `applyDelay`, a StatefulSet `<cluster>-delayed` of delayed replicas and
+ * no Service. Created by {@link PostgresCluster}; reach them as `cluster.replicas` and
+ * `cluster.delayedReplicas`.
  */
 export class ReplicaSet extends Construct {
   /** Name of the StatefulSet (pods `<name>-0` ... `<name>-<count-1>`). */
   public readonly statefulSetName: string;
-  /** Name of the read-only Service. */
-  public readonly serviceName: string;
+  /** Name of the read-only Service (undefined for delayed replicas, which no Service routes to). */
+  public readonly serviceName?: string;
   /** Number of replicas. */
   public readonly count: number;
   /** The StatefulSet (L1), for escape-hatch changes. */
@@ -79,26 +79,41 @@ export class ReplicaSet extends Construct {
     const ctx = props.cluster._memberContext;
     const count = props.count ?? DEFAULT_REPLICAS;
     this.count = count;
-    this.statefulSetName = `${ctx.clusterName}-replica`;
-    this.serviceName = `${ctx.clusterName}-replicas`;
+    const delayed = props.applyDelay !== undefined;
+    const prefix = delayed ? 'delayedReplicas' : 'replicas';
+    let applyDelaySeconds: number | undefined;
+    if (props.applyDelay) {
+      const ms = props.applyDelay.toMilliseconds();
+      if (ms % 1000 !== 0 || ms < 1000 || ms > 7 * 24 * 3600 * 1000) {
+        throw propError(this, 'delayedReplicas.applyDelay', `${ms}ms`, 'must be a whole number of seconds from 1 s to 7 days');
+      }
+      applyDelaySeconds = ms / 1000;
+    }
+    this.statefulSetName = `${ctx.clusterName}-${delayed ? 'delayed' : 'replica'}`;
     const { statefulSet } = addMemberSet(this, ctx, {
-      nodeSet: 'replica',
+      nodeSet: delayed ? 'delayed' : 'replica',
       statefulSetName: this.statefulSetName,
       replicas: count,
-      resources: props.resources ?? props.cluster.resources,
+      resources: props.resources ?? props.cluster.config.resources,
       storage: { ...props.cluster.storage, ...props.storage },
       waitForLeader: true,
-      resourcesProperty: props.resources ? 'replicas.resources' : 'resources',
-      storageProperty: props.storage?.size ? 'replicas.storage' : 'storage',
+      tags: { nofailover: delayed, noloadbalance: delayed, clonefrom: false, nosync: delayed },
+      applyDelaySeconds,
+      servesReads: !delayed,
+      resourcesProperty: props.resources ? `${prefix}.resources` : 'config.resources',
+      storageProperty: props.storage?.size ? `${prefix}.storage` : 'storage',
     });
     this.statefulSet = statefulSet;
-    new kplus.k8s.KubeService(this, 'Service', {
-      metadata: { name: this.serviceName, labels: clusterLabels(ctx.clusterName) },
-      spec: {
-        type: 'ClusterIP',
-        selector: { [CLUSTER_LABEL]: ctx.clusterName, [ROLE_LABEL]: FOLLOWER_ROLE },
-        ports: [{ name: 'postgres', port: ctx.port, targetPort: kplus.k8s.IntOrString.fromString('postgres'), protocol: 'TCP' }],
-      },
-    });
+    if (!delayed) {
+      this.serviceName = `${ctx.clusterName}-replicas`;
+      new kplus.k8s.KubeService(this, 'Service', {
+        metadata: { name: this.serviceName, labels: clusterLabels(ctx.clusterName) },
+        spec: {
+          type: 'ClusterIP',
+          selector: { [CLUSTER_LABEL]: ctx.clusterName, [ROLE_LABEL]: FOLLOWER_ROLE, [SERVES_READS_LABEL]: 'true' },
+          ports: [{ name: 'postgres', port: ctx.port, targetPort: kplus.k8s.IntOrString.fromString('postgres'), protocol: 'TCP' }],
+        },
+      });
+    }
   }
 }

@@ -23,4 +23,23 @@ export interface StorageOptions {
    * @default kplus.PersistentVolumeAccessMode.READ_WRITE_ONCE
    */
   readonly accessMode?: kplus.PersistentVolumeAccessMode;
+
+  /**
+   * The kind of disk, for the planner's I/O costs.
+   * @default StorageType.NETWORK_SSD
+   */
+  readonly type?: StorageType;
+}
+
+/**
+ * What kind of disk backs the volumes: a hint for the planner's I/O cost settings
+ * (random_page_cost, effective_io_concurrency).
+ */
+export enum StorageType {
+  /** Network-attached SSD (EBS gp3, Persistent Disk SSD, Azure Premium SSD): random_page_cost 1.1, effective_io_concurrency 64. */
+  NETWORK_SSD = 'network-ssd',
+  /** Local NVMe/SSD: random_page_cost 1.1, effective_io_concurrency 200. */
+  LOCAL_SSD = 'local-ssd',
+  /** Spinning disks: random_page_cost 4, effective_io_concurrency 2. */
+  HDD = 'hdd',
 }

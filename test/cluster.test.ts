@@ -99,19 +99,19 @@ describe('PostgresCluster with zero props', () => {
 
 describe('replication modes', () => {
   test('synchronous mode renders synchronous_mode and synchronous_node_count', () => {
-    const m = synthCluster({ replicas: { count: 3, mode: ReplicationMode.SYNCHRONOUS, synchronousStandbys: 2 } });
+    const m = synthCluster({ replicas: { count: 3 }, config: { replication: { mode: ReplicationMode.SYNCHRONOUS, synchronousStandbys: 2 } } });
     for (const sts of ['db-primary', 'db-replica']) {
       expect(patroni(m, sts).bootstrap.dcs).toMatchObject({ synchronous_mode: true, synchronous_mode_strict: false, synchronous_node_count: 2 });
     }
   });
 
   test('synchronous mode defaults to one standby', () => {
-    const m = synthCluster({ replicas: { mode: ReplicationMode.SYNCHRONOUS } });
+    const m = synthCluster({ config: { replication: { mode: ReplicationMode.SYNCHRONOUS } } });
     expect(patroni(m, 'db-primary').bootstrap.dcs).toMatchObject({ synchronous_mode: true, synchronous_node_count: 1 });
   });
 
   test('SYNCHRONOUS_STRICT sets synchronous_mode_strict', () => {
-    const m = synthCluster({ replicas: { mode: ReplicationMode.SYNCHRONOUS_STRICT } });
+    const m = synthCluster({ config: { replication: { mode: ReplicationMode.SYNCHRONOUS_STRICT } } });
     expect(patroni(m, 'db-primary').bootstrap.dcs).toMatchObject({ synchronous_mode: true, synchronous_mode_strict: true, synchronous_node_count: 1 });
   });
 });
@@ -199,7 +199,7 @@ describe('scaling', () => {
   });
 
   test('scaling a synchronous cluster changes only the replica StatefulSet too', () => {
-    const props = (count: number) => ({ replicas: { count, mode: ReplicationMode.SYNCHRONOUS } });
+    const props = (count: number) => ({ replicas: { count }, config: { replication: { mode: ReplicationMode.SYNCHRONOUS } } });
     const before = synthCluster(props(2));
     const after = synthCluster(props(5));
     const changed = before.filter((m, i) => JSON.stringify(m) !== JSON.stringify(after[i])).map(key);
@@ -213,17 +213,17 @@ describe('determinism', () => {
   });
 
   test('two synths of the same chart are byte-identical', () => {
-    const { chart } = buildCluster({ replicas: { mode: ReplicationMode.SYNCHRONOUS } });
+    const { chart } = buildCluster({ config: { replication: { mode: ReplicationMode.SYNCHRONOUS } } });
     const a = JSON.stringify(Testing.synth(chart));
     const b = JSON.stringify(Testing.synth(chart));
     expect(a).toBe(b);
-    expect(JSON.stringify(synthCluster({ replicas: { mode: ReplicationMode.SYNCHRONOUS } }))).toBe(a);
+    expect(JSON.stringify(synthCluster({ config: { replication: { mode: ReplicationMode.SYNCHRONOUS } } }))).toBe(a);
   });
 
   test('a configuration change rolls the pods (config hash annotation) and renames the credentials Job only when its spec changes', () => {
     const hash = (m: Manifest[], sts: string) => find(m, 'StatefulSet', sts).spec.template.metadata.annotations['postgres.cdk8s.io/config-hash'];
     const a = synthCluster();
-    const b = synthCluster({ maxConnections: 200 });
+    const b = synthCluster({ config: { connection: { maxConnections: 200 } } });
     expect(hash(a, 'db-primary')).toMatch(/^[0-9a-f]{16}$/);
     expect(hash(b, 'db-primary')).not.toBe(hash(a, 'db-primary'));
     expect(hash(b, 'db-replica')).not.toBe(hash(a, 'db-replica'));

@@ -46,8 +46,12 @@ async function run(existing: string[], createStatus = 201, readStatus?: number) 
   const port = (server.address() as AddressInfo).port;
   const child = spawn('/usr/bin/python3', [join(dir, 'ensure-secrets.py')], {
     env: {
-      PATH: '/usr/bin:/bin', SA_DIR: dir, KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(port),
-      SECRETS: 'db-superuser=postgres db-replication=replicator', SECRET_LABELS: '{"postgres.cdk8s.io/cluster":"db"}',
+      PATH: '/usr/bin:/bin',
+      SA_DIR: dir,
+      KUBERNETES_SERVICE_HOST: '127.0.0.1',
+      KUBERNETES_SERVICE_PORT: String(port),
+      SECRETS: 'db-superuser=postgres db-replication=replicator',
+      SECRET_LABELS: '{"postgres.cdk8s.io/cluster":"db"}',
     },
   });
   let output = '';

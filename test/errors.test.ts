@@ -1,6 +1,9 @@
 import { Duration, Size, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
-import { FailoverTiming, PostgresCluster, PostgresClusterProps, PostgresImage, ReplicationMode, Resources } from '../src';
+import {
+  ClientAuthMethod, FailoverTiming, HugePages, PostgresCluster, PostgresClusterProps, PostgresImage, ReplicationMode, Resources,
+} from '../src';
+import { OWNED_PARAMETERS } from '../src/render/postgresql-parameters';
 
 /** Builds `test/db` and returns the message it throws (fails the test if it does not throw). */
 function errorOf(props: PostgresClusterProps): string {
@@ -66,36 +69,39 @@ describe('replicas', () => {
   });
 
   test.each([ReplicationMode.SYNCHRONOUS, ReplicationMode.SYNCHRONOUS_STRICT])('%s with 0 replicas is refused', (mode) => {
-    expectError({ replicas: { count: 0, mode } }, 'test/db', 'replicas.mode', JSON.stringify(mode), /needs at least one replica/);
+    expectError({ replicas: { count: 0 }, config: { replication: { mode } } }, 'test/db', 'config.replication.mode', JSON.stringify(mode),
+      /synchronous replication needs at least one replica \(replicas.count is 0; delayed replicas are never synchronous\)/);
   });
 
   test.each([[0, 2], [3, 2], [2, 1]])('synchronousStandbys %p with count %p is refused', (standbys, count) => {
-    expectError({ replicas: { count, mode: ReplicationMode.SYNCHRONOUS, synchronousStandbys: standbys } },
-      'test/db', 'replicas.synchronousStandbys', String(standbys), new RegExp(`whole number from 1 to ${count}`));
+    expectError({ replicas: { count }, config: { replication: { mode: ReplicationMode.SYNCHRONOUS, synchronousStandbys: standbys } } },
+      'test/db', 'config.replication.synchronousStandbys', String(standbys), new RegExp(`whole number from 1 to ${count}`));
   });
 
   test('fractional synchronousStandbys is refused', () => {
-    expectError({ replicas: { count: 3, mode: ReplicationMode.SYNCHRONOUS_STRICT, synchronousStandbys: 1.5 } },
-      'test/db', 'replicas.synchronousStandbys', '1.5', /whole number/);
+    expectError({ replicas: { count: 3 }, config: { replication: { mode: ReplicationMode.SYNCHRONOUS_STRICT, synchronousStandbys: 1.5 } } },
+      'test/db', 'config.replication.synchronousStandbys', '1.5', /whole number/);
   });
 
   test.each([[undefined], [ReplicationMode.ASYNCHRONOUS]])('synchronousStandbys with asynchronous mode (%p) is refused', (mode) => {
-    expectError({ replicas: { mode, synchronousStandbys: 1 } }, 'test/db', 'replicas.synchronousStandbys', '1',
+    expectError({ config: { replication: { mode, synchronousStandbys: 1 } } }, 'test/db', 'config.replication.synchronousStandbys', '1',
       /only applies with ReplicationMode.SYNCHRONOUS or SYNCHRONOUS_STRICT/);
   });
 
   test('maximumLagOnFailover below 1Mi is refused', () => {
-    expectError({ replicas: { maximumLagOnFailover: Size.kibibytes(512) } }, 'test/db', 'replicas.maximumLagOnFailover', '"512Ki"', /at least 1Mi/);
+    expectError({ config: { replication: { maximumLagOnFailover: Size.kibibytes(512) } } }, 'test/db', 'config.replication.maximumLagOnFailover', '"512Ki"',
+      /at least 1Mi/);
   });
 
   test('maximumLagOnFailover of exactly 1Mi is accepted', () => {
-    expect(() => new PostgresCluster(Testing.chart(), 'db', { replicas: { maximumLagOnFailover: mib(1) } })).not.toThrow();
+    expect(() => new PostgresCluster(Testing.chart(), 'db', { config: { replication: { maximumLagOnFailover: mib(1) } } })).not.toThrow();
   });
 });
 
 describe('maxConnections', () => {
   test.each([[9], [0], [10001], [50.5]])('%p is refused', (maxConnections) => {
-    expectError({ maxConnections }, 'test/db', 'maxConnections', String(maxConnections), /whole number from 10 to 10000/);
+    expectError({ config: { connection: { maxConnections } } }, 'test/db', 'config.connection.maxConnections', String(maxConnections),
+      /whole number from 10 to 10000/);
   });
 });
 
@@ -198,21 +204,21 @@ describe('resources', () => {
   });
 
   test('memory request above the limit is refused', () => {
-    expectError({ resources: of({ memory: gib(2), memoryLimit: gib(1) }) }, 'test/db/Primary', 'resources.memory', '"2Gi"',
+    expectError({ config: { resources: of({ memory: gib(2), memoryLimit: gib(1) }) } }, 'test/db/Primary', 'config.resources.memory', '"2Gi"',
       /must not exceed the memory limit \(1Gi\)/);
   });
 
   test('cpu request above the limit is refused', () => {
-    expectError({ resources: of({ cpu: kplus.Cpu.units(2), cpuLimit: kplus.Cpu.units(1) }) }, 'test/db/Primary', 'resources.cpu', '"2"',
+    expectError({ config: { resources: of({ cpu: kplus.Cpu.units(2), cpuLimit: kplus.Cpu.units(1) }) } }, 'test/db/Primary', 'config.resources.cpu', '"2"',
       /must not exceed the CPU limit \(1\)/);
   });
 
   test('memory limit below 256Mi is refused', () => {
-    expectError({ resources: of({ memory: mib(128) }) }, 'test/db/Primary', 'resources.memoryLimit', '"128Mi"', /at least 256Mi/);
+    expectError({ config: { resources: of({ memory: mib(128) }) } }, 'test/db/Primary', 'config.resources.memoryLimit', '"128Mi"', /at least 256Mi/);
   });
 
   test('cpu limit below 100m is refused', () => {
-    expectError({ resources: of({ cpu: kplus.Cpu.millis(50) }) }, 'test/db/Primary', 'resources.cpuLimit', '"50m"', /at least 100m/);
+    expectError({ config: { resources: of({ cpu: kplus.Cpu.millis(50) }) } }, 'test/db/Primary', 'config.resources.cpuLimit', '"50m"', /at least 100m/);
   });
 
   test('a replica-only override is checked and named as such', () => {
@@ -220,7 +226,7 @@ describe('resources', () => {
   });
 
   test('256Mi and 100m are accepted', () => {
-    expect(() => new PostgresCluster(Testing.chart(), 'db', { resources: of({ memory: mib(256), cpu: kplus.Cpu.millis(100) }) })).not.toThrow();
+    expect(() => new PostgresCluster(Testing.chart(), 'db', { config: { resources: of({ memory: mib(256), cpu: kplus.Cpu.millis(100) }) } })).not.toThrow();
   });
 });
 
@@ -235,5 +241,348 @@ describe('storage', () => {
 
   test('exactly 1Gi is accepted', () => {
     expect(() => new PostgresCluster(Testing.chart(), 'db', { storage: { size: gib(1) } })).not.toThrow();
+  });
+});
+
+describe('config.database', () => {
+  test.each([
+    ['My_DB', 'upper case'],
+    ['1orders', 'leading digit'],
+    ['order-db', 'dash'],
+    ['', 'empty'],
+    ['a'.repeat(64), 'longer than 63'],
+  ])('name %j (%s) is refused', (name) => {
+    expectError({ config: { database: { name } } }, 'test/db', 'config.database.name', JSON.stringify(name),
+      /must be 1 to 63 lower-case letters, digits or underscores, not starting with a digit/);
+  });
+
+  test.each([['a'.repeat(63)], ['_orders'], ['orders_2']])('name %j is accepted', (name) => {
+    expect(() => new PostgresCluster(Testing.chart(), 'db', { config: { database: { name } } })).not.toThrow();
+  });
+
+  test.each([[80], [1023], [65536], [5432.5]])('port %p is out of range', (port) => {
+    expectError({ config: { database: { port } } }, 'test/db', 'config.database.port', String(port), /must be a whole number from 1024 to 65535/);
+  });
+
+  test("port 8008 is Patroni's REST API port", () => {
+    expectError({ config: { database: { port: 8008 } } }, 'test/db', 'config.database.port', '8008', /8008 is Patroni's REST API port/);
+  });
+
+  test.each([[1024], [65535], [6543]])('port %p is accepted', (port) => {
+    expect(() => new PostgresCluster(Testing.chart(), 'db', { config: { database: { port } } })).not.toThrow();
+  });
+
+  test.each([[Duration.days(25), '2160000000ms'], [Duration.millis(0), '0ms']])('logStatementsSlowerThan %s is out of range', (d, shown) => {
+    expectError({ config: { database: { logStatementsSlowerThan: d } } }, 'test/db', 'config.database.logStatementsSlowerThan', JSON.stringify(shown),
+      /must be from 1 ms to 24 days/);
+  });
+});
+
+describe('config.connection', () => {
+  test('superuserReservedConnections equal to maxConnections is refused', () => {
+    expectError({ config: { connection: { maxConnections: 10, superuserReservedConnections: 10 } } }, 'test/db',
+      'config.connection.superuserReservedConnections', '10', /must be below maxConnections \(10\)/);
+  });
+
+  test('superuserReservedConnections above maxConnections is refused', () => {
+    expectError({ config: { connection: { maxConnections: 20, superuserReservedConnections: 30 } } }, 'test/db',
+      'config.connection.superuserReservedConnections', '30', /must be below maxConnections \(20\)/);
+  });
+
+  test.each([[0], [51], [2.5]])('superuserReservedConnections %p is out of range', (n) => {
+    expectError({ config: { connection: { superuserReservedConnections: n } } }, 'test/db',
+      'config.connection.superuserReservedConnections', String(n), /must be a whole number from 1 to 50/);
+  });
+
+  test.each([
+    ['idle', Duration.millis(1500), '1500ms'],
+    ['idle', Duration.hours(3), '10800000ms'],
+    ['interval', Duration.millis(500), '500ms'],
+    ['interval', Duration.seconds(7201), '7201000ms'],
+  ] as const)('tcpKeepalives.%s %s is refused', (field, d, shown) => {
+    expectError({ config: { connection: { tcpKeepalives: { [field]: d } } } }, 'test/db', `config.connection.tcpKeepalives.${field}`,
+      JSON.stringify(shown), /must be a whole number of seconds from 1 to 7200/);
+  });
+
+  test.each([[0], [101], [2.5]])('tcpKeepalives.count %p is refused', (count) => {
+    expectError({ config: { connection: { tcpKeepalives: { count } } } }, 'test/db', 'config.connection.tcpKeepalives.count', String(count),
+      /must be a whole number from 1 to 100/);
+  });
+
+  test.each([[Duration.millis(1500), '1500ms'], [Duration.millis(500), '500ms'], [Duration.minutes(11), '660000ms']])(
+    'connectTimeout %s is refused', (d, shown) => {
+      expectError({ config: { connection: { connectTimeout: d } } }, 'test/db', 'config.connection.connectTimeout', JSON.stringify(shown),
+        /must be a whole number of seconds from 1 to 600/);
+    });
+
+  test.each([
+    ['statementTimeout', Duration.days(25), '2160000000ms'],
+    ['statementTimeout', Duration.millis(0), '0ms'],
+    ['idleInTransactionTimeout', Duration.days(30), '2592000000ms'],
+    ['idleSessionTimeout', Duration.days(25), '2160000000ms'],
+  ] as const)('%s %s is out of range', (field, d, shown) => {
+    expectError({ config: { connection: { [field]: d } } }, 'test/db', `config.connection.${field}`, JSON.stringify(shown),
+      /must be from 1 ms to 24 days/);
+  });
+
+  test('the boundary durations are accepted', () => {
+    expect(() => new PostgresCluster(Testing.chart(), 'db', {
+      config: {
+        connection: {
+          connectTimeout: Duration.seconds(600),
+          statementTimeout: Duration.millis(2 ** 31 - 1),
+          idleSessionTimeout: Duration.millis(1),
+          tcpKeepalives: { idle: Duration.seconds(7200), interval: Duration.seconds(1), count: 100 },
+        },
+      },
+    })).not.toThrow();
+  });
+
+  test.each([['10.0.0.0'], ['10.0.0.300/8'], ['10.0.0.0/33'], ['fd00::/129'], ['example.com/8'], ['']])('hba rule address %j is refused', (address) => {
+    expectError({ config: { connection: { hbaRules: [{ database: 'all', user: 'all', address, method: ClientAuthMethod.REJECT }] } } },
+      'test/db', 'config.connection.hbaRules[0].address', JSON.stringify(address), /must be a CIDR address such as 10.0.0.0\/8 or fd00::\/8/);
+  });
+
+  test.each([['user', 'bad user'], ['user', ''], ['database', 'app;drop'], ['database', 'a b']] as const)('hba rule %s %j is refused', (field, v) => {
+    const rules = [
+      { database: 'all', user: 'all', address: '10.0.0.0/8', method: ClientAuthMethod.SCRAM_SHA_256 },
+      { database: 'all', user: 'all', address: '10.1.0.0/16', method: ClientAuthMethod.REJECT, [field]: v },
+    ];
+    expectError({ config: { connection: { hbaRules: rules } } }, 'test/db', `config.connection.hbaRules[1].${field}`, JSON.stringify(v),
+      /must be names, `all` or `\+group`, comma-separated, without spaces/);
+  });
+
+  test('valid hba rules are accepted', () => {
+    expect(() => new PostgresCluster(Testing.chart(), 'db', {
+      config: {
+        connection: {
+          hbaRules: [
+            { database: 'app,reports', user: '+readers', address: '10.0.0.0/8', method: ClientAuthMethod.SCRAM_SHA_256 },
+            { database: 'all', user: 'all', address: 'fd00::/8', method: ClientAuthMethod.REJECT },
+          ],
+        },
+      },
+    })).not.toThrow();
+  });
+});
+
+describe('config.replication', () => {
+  test('synchronous mode with replicas 0 is refused even with delayed replicas', () => {
+    expectError({
+      replicas: { count: 0 },
+      delayedReplicas: { applyDelay: Duration.hours(1) },
+      config: { replication: { mode: ReplicationMode.SYNCHRONOUS } },
+    },
+    'test/db', 'config.replication.mode', '"synchronous"', /needs at least one replica/);
+  });
+
+  test('delayed replicas do not count as synchronous standbys', () => {
+    expectError({
+      replicas: { count: 1 },
+      delayedReplicas: { count: 2, applyDelay: Duration.hours(1) },
+      config: { replication: { mode: ReplicationMode.SYNCHRONOUS, synchronousStandbys: 2 } },
+    }, 'test/db', 'config.replication.synchronousStandbys', '2', /whole number from 1 to 1/);
+  });
+
+  test('WAL bounds above 80 % of the volume are refused (maxSlotWalKeepSize)', () => {
+    expectError({ config: { replication: { maxSlotWalKeepSize: gib(8) } } }, 'test/db/Primary', 'storage.size', '"10Gi"',
+      /WAL could fill the volume: max_wal_size 1280Mi \+ maxSlotWalKeepSize 8Gi \+ walKeepSize 512Mi must stay within 80 % of it/);
+  });
+
+  test('WAL bounds above 80 % of the volume are refused (walKeepSize)', () => {
+    expectError({ config: { replication: { walKeepSize: gib(7) } } }, 'test/db/Primary', 'storage.size', '"10Gi"',
+      /max_wal_size 1280Mi \+ maxSlotWalKeepSize 2560Mi \+ walKeepSize 7Gi must stay within 80 % of it/);
+  });
+
+  test('WAL bounds are checked against each node set\'s own volume', () => {
+    expectError({ replicas: { storage: { size: gib(1) } }, config: { replication: { maxSlotWalKeepSize: gib(1) } } },
+      'test/db/Replicas', 'replicas.storage.size', '"1Gi"', /WAL could fill the volume: max_wal_size 256Mi \+ maxSlotWalKeepSize 1Gi \+ walKeepSize 64Mi/);
+  });
+
+  test('WAL bounds of exactly 80 % are accepted', () => {
+    // 10Gi: 1280Mi + 6144Mi + 768Mi = 8192Mi = 80 %
+    expect(() => new PostgresCluster(Testing.chart(), 'db', {
+      config: { replication: { maxSlotWalKeepSize: mib(6144), walKeepSize: mib(768) } },
+    })).not.toThrow();
+  });
+});
+
+describe('config.sharedMemory', () => {
+  test('hugePages ON without hugePagesLimit is refused', () => {
+    expectError({ config: { sharedMemory: { hugePages: HugePages.ON } } }, 'test/db', 'config.sharedMemory.hugePages', '"on"',
+      /needs config.sharedMemory.hugePagesLimit, so the pod is granted huge pages/);
+  });
+
+  test.each([[undefined], [HugePages.OFF]])('hugePagesLimit with hugePages %p is refused', (hugePages) => {
+    expectError({ config: { sharedMemory: { hugePages, hugePagesLimit: mib(256) } } }, 'test/db', 'config.sharedMemory.hugePagesLimit', '"256Mi"',
+      /only applies with HugePages.ON/);
+  });
+
+  test.each([[mib(257), '257Mi'], [Size.kibibytes(300 * 1024 + 512), '307712Ki']])('hugePagesLimit %s not a multiple of 2Mi is refused', (limit, shown) => {
+    expectError({ config: { sharedMemory: { hugePages: HugePages.ON, hugePagesLimit: limit } } }, 'test/db', 'config.sharedMemory.hugePagesLimit',
+      JSON.stringify(shown), /must be a multiple of 2Mi/);
+  });
+
+  test('hugePagesLimit below shared_buffers + 10 % is refused', () => {
+    // Resources.SMALL: shared_buffers 128Mi, needs 140.8Mi
+    expectError({ config: { sharedMemory: { hugePages: HugePages.ON, hugePagesLimit: mib(140) } } }, 'test/db/Config',
+      'config.sharedMemory.hugePagesLimit', '"140Mi"', /must hold shared_buffers \(128Mi\) plus 10 %/);
+  });
+
+  test('hugePagesLimit is checked against an explicit sharedBuffers', () => {
+    expectError({ config: { sharedMemory: { sharedBuffers: mib(256), hugePages: HugePages.ON, hugePagesLimit: mib(256) } } }, 'test/db/Config',
+      'config.sharedMemory.hugePagesLimit', '"256Mi"', /must hold shared_buffers \(256Mi\) plus 10 %/);
+  });
+
+  test('hugePagesLimit of shared_buffers + 10 % rounded up to 2Mi is accepted', () => {
+    expect(() => new PostgresCluster(Testing.chart(), 'db', { config: { sharedMemory: { hugePages: HugePages.ON, hugePagesLimit: mib(142) } } })).not.toThrow();
+  });
+
+  test('sharedBuffers below 16Mi is refused', () => {
+    expectError({ config: { sharedMemory: { sharedBuffers: mib(8) } } }, 'test/db/Config', 'config.sharedMemory.sharedBuffers', '"8Mi"', /must be at least 16Mi/);
+  });
+
+  test('devShmSize below 16Mi is refused', () => {
+    expectError({ config: { sharedMemory: { devShmSize: mib(8) } } }, 'test/db/Config', 'config.sharedMemory.devShmSize', '"8Mi"', /must be at least 16Mi/);
+  });
+
+  test('/dev/shm too small for the parallel workers is refused, with the arithmetic', () => {
+    expectError({
+      config: {
+        resources: Resources.of({ cpu: kplus.Cpu.units(8), memory: gib(16) }),
+        sharedMemory: { devShmSize: mib(16) },
+        parameters: { work_mem: '64MB' },
+      },
+    }, 'test/db/Primary', 'config.sharedMemory.devShmSize', '"16Mi"',
+    /\/dev\/shm must hold what parallel query needs: \(max_parallel_workers 8 \+ 1\) x work_mem \+ 16Mi = 592Mi/);
+  });
+
+  test('a raw max_parallel_workers is used for the /dev/shm check', () => {
+    const config = { sharedMemory: { devShmSize: mib(32) }, parameters: { work_mem: '2MB' } };
+    // Resources.SMALL: 1 parallel worker, (1 + 1) x 2Mi + 16Mi = 20Mi fits
+    expect(() => new PostgresCluster(Testing.chart(), 'db', { config })).not.toThrow();
+    expectError({ config: { ...config, parameters: { ...config.parameters, max_parallel_workers: '8' } } },
+      'test/db/Primary', 'config.sharedMemory.devShmSize', '"32Mi"', /\(max_parallel_workers 8 \+ 1\) x work_mem \+ 16Mi = 34Mi/);
+  });
+});
+
+describe('memory budget', () => {
+  test('maxConnections 1000 on 256Mi does not fit; the message has the breakdown', () => {
+    expectError({ config: { resources: Resources.of({ cpu: kplus.Cpu.millis(250), memory: mib(256) }), connection: { maxConnections: 1000 } } },
+      'test/db/Primary', 'config.resources.memoryLimit', '"256Mi"',
+      new RegExp(escape('the worst case does not fit (shared_buffers 32Mi + /dev/shm 64Mi + max_connections 1000 x work_mem 1Mi'
+        + ' + maintenance_work_mem 16Mi + 3 x autovacuum_work_mem 8Mi = 1136Mi): raise the memory limit or lower maxConnections, work_mem or shared_buffers')));
+  });
+
+  test('a raw work_mem counts in the budget', () => {
+    expectError({ config: { parameters: { work_mem: '64MB' } } }, 'test/db/Primary', 'config.resources.memoryLimit', '"1Gi"',
+      /max_connections 100 x work_mem 64Mi/);
+  });
+
+  test('a raw maintenance_work_mem counts in the budget', () => {
+    expectError({ config: { parameters: { maintenance_work_mem: '1GB' } } }, 'test/db/Primary', 'config.resources.memoryLimit', '"1Gi"',
+      /maintenance_work_mem 1024Mi/);
+  });
+
+  test('an explicit sharedBuffers counts in the budget', () => {
+    expectError({ config: { sharedMemory: { sharedBuffers: mib(768) } } }, 'test/db/Primary', 'config.resources.memoryLimit', '"1Gi"',
+      /shared_buffers 768Mi \+ \/dev\/shm 128Mi/);
+  });
+
+  test('shared_buffers on huge pages is not charged to the memory limit', () => {
+    const props = (hugePages: boolean) => ({
+      config: {
+        resources: Resources.of({ cpu: kplus.Cpu.millis(500), memory: mib(512) }),
+        sharedMemory: hugePages ? { sharedBuffers: mib(300), hugePages: HugePages.ON, hugePagesLimit: mib(330) } : { sharedBuffers: mib(300) },
+      },
+    });
+    expect(errorOf(props(false))).toMatch(/^test\/db\/Primary: invalid config.resources.memoryLimit = "512Mi": the worst case does not fit/);
+    expect(() => new PostgresCluster(Testing.chart(), 'db', props(true))).not.toThrow();
+  });
+
+  test('replica and delayed replica resources are checked and named as such', () => {
+    const tiny = Resources.of({ cpu: kplus.Cpu.millis(250), memory: mib(256) });
+    const config = { connection: { maxConnections: 1000 } };
+    const big = Resources.of({ cpu: kplus.Cpu.units(1), memory: gib(4) });
+    expectError({ primary: { resources: big }, replicas: { resources: tiny }, config: { ...config, resources: big } },
+      'test/db/Replicas', 'replicas.resources.memoryLimit', '"256Mi"', /the worst case does not fit/);
+    expectError({ config: { ...config, resources: big }, delayedReplicas: { applyDelay: Duration.hours(1), resources: tiny } },
+      'test/db/DelayedReplicas', 'delayedReplicas.resources.memoryLimit', '"256Mi"', /the worst case does not fit/);
+  });
+});
+
+describe('config.parameters', () => {
+  test.each([['Work_Mem'], ['work-mem'], ['1param'], ['a.b.c'], ['work mem']])('name %j is not a parameter name', (name) => {
+    expectError({ config: { parameters: { [name]: '1MB' } } }, 'test/db', `config.parameters.${name}`, '"1MB"', /is not a PostgreSQL parameter name/);
+  });
+
+  test.each([
+    'listen_addresses', 'port', 'archive_command', 'restore_command', 'ssl_cert_file', 'unix_socket_directories', 'hot_standby',
+    'primary_conninfo', 'synchronous_standby_names', 'max_connections', 'shared_buffers', 'wal_level', 'recovery_min_apply_delay',
+  ])('owned %s is refused, naming the setting to use', (name) => {
+    expectError({ config: { parameters: { [name]: 'x' } } }, 'test/db', `config.parameters.${name}`, '"x"',
+      new RegExp(`is set by ${escape(OWNED_PARAMETERS[name])}, not as a raw parameter`));
+  });
+
+  test('the owned-parameter message names the typed setting', () => {
+    expect(errorOf({ config: { parameters: { port: '5433' } } }))
+      .toBe('test/db: invalid config.parameters.port = "5433": is set by config.database.port, not as a raw parameter');
+    expect(errorOf({ config: { parameters: { synchronous_standby_names: '*' } } })).toMatch(/is set by Patroni \(config.replication.mode\)/);
+  });
+
+  test('a multi-line value is refused', () => {
+    expectError({ config: { parameters: { shared_preload_libraries: 'pg_stat_statements\nauto_explain' } } }, 'test/db',
+      'config.parameters.shared_preload_libraries', JSON.stringify('pg_stat_statements\nauto_explain'), /must be a single-line string/);
+  });
+
+  test('a non-string value is refused', () => {
+    expectError({ config: { parameters: { jit: 1 as unknown as string } } }, 'test/db', 'config.parameters.jit', '1', /must be a single-line string/);
+  });
+
+  test.each([['work_mem', 'lots'], ['work_mem', '8Mi'], ['maintenance_work_mem', '1.5GB'], ['autovacuum_work_mem', '-1']])(
+    '%s %j is not a memory size', (name, value) => {
+      expectError({ config: { parameters: { [name]: value } } }, 'test/db/Config', `config.parameters.${name}`, JSON.stringify(value),
+        /must be a memory size such as 4MB, 512kB or 1GB/);
+    });
+
+  test('raw parameters the library does not own are accepted', () => {
+    expect(() => new PostgresCluster(Testing.chart(), 'db', {
+      config: { parameters: { 'work_mem': '4MB', 'shared_preload_libraries': 'pg_stat_statements', 'pg_stat_statements.track': 'top' } },
+    })).not.toThrow();
+  });
+});
+
+describe('delayedReplicas', () => {
+  test.each([[Duration.millis(1500), '1500ms'], [Duration.seconds(0), '0ms'], [Duration.days(8), '691200000ms']])(
+    'applyDelay %s is refused', (applyDelay, shown) => {
+      expectError({ delayedReplicas: { applyDelay } }, 'test/db/DelayedReplicas', 'delayedReplicas.applyDelay', JSON.stringify(shown),
+        /must be a whole number of seconds from 1 s to 7 days/);
+    });
+
+  test('delayed replicas without replication slots are refused', () => {
+    expectError({ delayedReplicas: { applyDelay: Duration.hours(1) }, config: { replication: { slots: false } } }, 'test/db',
+      'config.replication.slots', 'false', /delayed replicas need replication slots/);
+  });
+
+  test('slots false without delayed replicas is accepted', () => {
+    expect(() => new PostgresCluster(Testing.chart(), 'db', { config: { replication: { slots: false } } })).not.toThrow();
+  });
+
+  test.each([[10, 3, 2], [12, 1, 0], [2, 11, 10]])('replicas %p + delayed %p above 12 is refused', (count, delayed, max) => {
+    expectError({ replicas: { count }, delayedReplicas: { count: delayed, applyDelay: Duration.hours(1) } }, 'test/db', 'delayedReplicas.count',
+      String(delayed), new RegExp(`whole number from 1 to ${max}`));
+  });
+
+  test.each([[0], [1.5]])('delayed count %p is refused', (count) => {
+    expectError({ delayedReplicas: { count, applyDelay: Duration.hours(1) } }, 'test/db', 'delayedReplicas.count', String(count), /whole number from 1 to 10/);
+  });
+
+  test('replicas + delayed replicas = 12 is accepted', () => {
+    expect(() => new PostgresCluster(Testing.chart(), 'db', { replicas: { count: 9 }, delayedReplicas: { count: 3, applyDelay: Duration.hours(1) } })).not.toThrow();
+  });
+
+  test('a delayed-only storage size is checked and named as such', () => {
+    expectError({ delayedReplicas: { applyDelay: Duration.hours(1), storage: { size: mib(512) } } }, 'test/db/DelayedReplicas',
+      'delayedReplicas.storage.size', '"512Mi"', /at least 1Gi/);
   });
 });

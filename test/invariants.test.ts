@@ -200,6 +200,45 @@ describe.each(allCases().map((c) => [c.name, c] as const))('invariants: %s', (_n
     expect(new Set(kube).size).toBe(1);
   });
 
+  test('all members agree on the cluster-wide settings (bootstrap.dcs), pg_hba and the port', () => {
+    const configs = statefulSets.map((sts) => patroniConfigOf(manifests, sts));
+    expect(new Set(configs.map((cfg) => JSON.stringify(cfg.bootstrap.dcs))).size).toBe(1);
+    expect(new Set(configs.map((cfg) => JSON.stringify(cfg.postgresql.pg_hba))).size).toBe(1);
+    expect(new Set(configs.map((cfg) => cfg.postgresql.listen.split(':').pop())).size).toBe(1);
+    const port = Number(configs[0].postgresql.listen.split(':').pop());
+    for (const sts of statefulSets) {
+      expect(sts.spec.template.spec.containers[0].ports.find((p: any) => p.name === 'postgres').containerPort).toBe(port);
+    }
+    for (const svc of ofKind(manifests, 'Service')) {
+      expect(svc.spec.ports.find((p: any) => p.name === 'postgres').port).toBe(port);
+    }
+  });
+
+  test('the read-only Service never routes to members Patroni keeps out of load balancing (delayed replicas)', () => {
+    const readOnly = ofKind(manifests, 'Service').filter((s) => s.metadata.name.endsWith('-replicas'));
+    for (const svc of readOnly) {
+      const { [ROLE_LABEL]: _role, ...staticPart } = svc.spec.selector;
+      for (const sts of statefulSets) {
+        const cfg = patroniConfigOf(manifests, sts);
+        const selected = selects(staticPart, sts.spec.template.metadata.labels);
+        expect([sts.metadata.name, selected]).toEqual([sts.metadata.name, !cfg.tags.noloadbalance]);
+        // never promoted means never synchronous and never load-balanced either
+        if (cfg.tags.nofailover) expect(cfg.tags).toMatchObject({ nosync: true, noloadbalance: true });
+        const delay = cfg.postgresql.parameters.recovery_min_apply_delay;
+        expect([sts.metadata.name, delay !== undefined]).toEqual([sts.metadata.name, cfg.tags.nofailover === true]);
+      }
+    }
+  });
+
+  test('huge pages: requested equal to the limit exactly when PostgreSQL uses them', () => {
+    for (const sts of statefulSets) {
+      const r = sts.spec.template.spec.containers[0].resources;
+      const huge = patroniConfigOf(manifests, sts).postgresql.parameters.huge_pages;
+      expect(r.requests['hugepages-2Mi']).toBe(r.limits['hugepages-2Mi']);
+      expect([sts.metadata.name, r.limits['hugepages-2Mi'] !== undefined]).toEqual([sts.metadata.name, huge === 'on']);
+    }
+  });
+
   test('every referenced ConfigMap, Secret, ServiceAccount and PersistentVolumeClaim exists', () => {
     const emitted = new Set(manifests.map((m) => `${m.kind}/${m.metadata.name}`));
     const allowed = new Set([...jobCreatedSecrets(manifests), ...c.userSecrets].map((s) => `Secret/${s}`));

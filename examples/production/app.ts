@@ -1,9 +1,11 @@
 // A production-shaped cluster: synchronous replication, bigger resources, a storage class,
-// the fast failover timings and members on separate nodes.
-import { App, Chart, Size } from 'cdk8s';
+// the fast failover timings, members on separate nodes, a delayed replica, and every
+// NodeConfig setting spelled out.
+import { App, Chart, Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import {
-  FailoverTiming, PatroniDcs, PostgresCluster, PostgresImage, ReplicationMode, Resources,
+  ClientAuthMethod, FailoverTiming, HbaConnectionType, HugePages, ListenAddress, LogFormat, LogLevel,
+  PatroniDcs, PostgresCluster, PostgresImage, ReplicationMode, Resources, StorageType,
 } from '../../src';
 
 export function buildApp(outdir?: string): App {
@@ -12,13 +14,8 @@ export function buildApp(outdir?: string): App {
   const db = new PostgresCluster(chart, 'db', {
     clusterName: 'orders-db',
     image: PostgresImage.percona(17),
-    replicas: {
-      count: 2,
-      mode: ReplicationMode.SYNCHRONOUS,
-      synchronousStandbys: 1,
-      maximumLagOnFailover: Size.mebibytes(16),
-    },
-    resources: Resources.LARGE,
+    replicas: { count: 2 },
+    delayedReplicas: { count: 1, applyDelay: Duration.hours(1), resources: Resources.MEDIUM },
     primary: {
       resources: Resources.of({ cpu: kplus.Cpu.units(2), memory: Size.gibibytes(4), cpuLimit: kplus.Cpu.units(4) }),
     },
@@ -26,17 +23,64 @@ export function buildApp(outdir?: string): App {
       size: Size.gibibytes(100),
       storageClassName: 'fast-ssd',
       accessMode: kplus.PersistentVolumeAccessMode.READ_WRITE_ONCE,
+      type: StorageType.NETWORK_SSD,
     },
     failoverTiming: FailoverTiming.FAST,
     dcs: PatroniDcs.CONFIGMAPS,
-    maxConnections: 200,
     requireSeparateNodes: true,
+    config: {
+      resources: Resources.LARGE,
+      database: {
+        name: 'orders',
+        port: 5432,
+        listenAddress: ListenAddress.ALL,
+        logLevel: LogLevel.WARNING,
+        logFormat: LogFormat.TEXT,
+        logStatementsSlowerThan: Duration.seconds(2),
+      },
+      connection: {
+        maxConnections: 200,
+        superuserReservedConnections: 5,
+        clientAuth: ClientAuthMethod.SCRAM_SHA_256,
+        replicationAuth: ClientAuthMethod.SCRAM_SHA_256,
+        hbaRules: [
+          { type: HbaConnectionType.HOST, database: 'all', user: 'all', address: '169.254.0.0/16', method: ClientAuthMethod.REJECT },
+        ],
+        connectTimeout: Duration.seconds(30),
+        statementTimeout: Duration.minutes(5),
+        idleInTransactionTimeout: Duration.minutes(10),
+        idleSessionTimeout: Duration.hours(12),
+        tcpKeepalives: { idle: Duration.seconds(60), interval: Duration.seconds(10), count: 6 },
+      },
+      replication: {
+        mode: ReplicationMode.SYNCHRONOUS,
+        synchronousStandbys: 1,
+        maximumLagOnFailover: Size.mebibytes(16),
+        slots: true,
+        maxSlotWalKeepSize: Size.gibibytes(20),
+        walKeepSize: Size.gibibytes(1),
+      },
+      sharedMemory: {
+        sharedBuffers: Size.mebibytes(768),
+        devShmSize: Size.mebibytes(512),
+        hugePages: HugePages.OFF,
+      },
+      parameters: {
+        'shared_preload_libraries': 'pg_stat_statements',
+        'pg_stat_statements.track': 'top',
+      },
+    },
   });
 
   // What other constructs consume: the read-write host, its port and the credentials Secret.
   new kplus.ConfigMap(chart, 'app-settings', {
     metadata: { name: 'orders-app-settings' },
-    data: { DATABASE_HOST: db.primaryHost, DATABASE_PORT: String(db.port), DATABASE_READONLY_HOST: db.replicasHost },
+    data: {
+      DATABASE_HOST: db.primaryHost,
+      DATABASE_PORT: String(db.port),
+      DATABASE_NAME: db.databaseName,
+      DATABASE_READONLY_HOST: db.replicasHost,
+    },
   });
   return app;
 }

@@ -47,12 +47,20 @@ export interface PatroniConfigInput {
   readonly dataDir: string;
   readonly binDir: string;
   readonly pgpassPath: string;
+  /** Address PostgreSQL listens on (`*`, `0.0.0.0` or `::`). */
+  readonly listenHost: string;
   readonly port: number;
   readonly restApiPort: number;
   readonly superuser: string;
   readonly replicationUser: string;
   /** Member tags (for example `nofailover`). */
   readonly tags: Record<string, boolean>;
+  /** One replication slot per member on the leader. */
+  readonly useSlots: boolean;
+  /** Patroni's own log level (DEBUG, INFO, WARNING, ERROR). */
+  readonly patroniLogLevel: string;
+  /** Script Patroni runs once after initdb, with a superuser connection URL as its argument. */
+  readonly postBootstrap: string;
 }
 
 /**
@@ -67,7 +75,7 @@ export function patroniConfig(input: PatroniConfigInput): Record<string, unknown
   const k = input.kubernetes;
   return {
     scope: input.scope,
-    log: { level: 'INFO' },
+    log: { level: input.patroniLogLevel },
     restapi: { listen: `0.0.0.0:${input.restApiPort}` },
     kubernetes: {
       labels: { ...k.labels },
@@ -91,14 +99,15 @@ export function patroniConfig(input: PatroniConfigInput): Record<string, unknown
         synchronous_node_count: input.synchronous.standbys,
         postgresql: {
           use_pg_rewind: true,
-          use_slots: true,
+          use_slots: input.useSlots,
           parameters: { ...input.clusterParameters },
         },
       },
       initdb: [{ encoding: 'UTF8' }, 'data-checksums'],
+      post_bootstrap: input.postBootstrap,
     },
     postgresql: {
-      listen: `*:${input.port}`,
+      listen: `${input.listenHost}:${input.port}`,
       data_dir: input.dataDir,
       bin_dir: input.binDir,
       pgpass: input.pgpassPath,

@@ -26,29 +26,32 @@ export function renderHbaRule(rule: HbaRule): string {
   return [rule.type, rule.database, rule.user, rule.address, rule.method].filter((f) => f !== undefined).join(' ');
 }
 
-/** Who the default rules are for. */
-export interface DefaultHbaInput {
+/** Who the rules are for and how each client class authenticates. */
+export interface HbaInput {
   /** The superuser Patroni connects as over the local socket (peer: the OS user of the image). */
   readonly superuser: string;
   /** The streaming-replication role. */
   readonly replicationUser: string;
+  /** Method for network clients (the catch-all rule). */
+  readonly clientMethod: string;
+  /** Method for replication connections. */
+  readonly replicationMethod: string;
+  /** The user's own rules, matched before the catch-all. */
+  readonly extra: HbaRule[];
 }
 
 /**
- * The default access rules: the superuser over the local socket by peer authentication (Patroni's
- * own connections), everything else with scram-sha-256 passwords; replication only for the
- * replication role. Nothing is trusted.
+ * The access rules: the superuser over the local socket by peer authentication (Patroni's own
+ * connections), local passwords, replication only for the replication role, the user's rules,
+ * then every network client with the client method. Nothing is trusted.
  */
-export function defaultHbaRules(input: DefaultHbaInput): HbaRule[] {
-  const rules: HbaRule[] = [
+export function hbaRules(input: HbaInput): HbaRule[] {
+  const anywhere = ['0.0.0.0/0', '::/0'];
+  return [
     { type: 'local', database: 'all', user: input.superuser, method: 'peer' },
     { type: 'local', database: 'all', user: 'all', method: 'scram-sha-256' },
+    ...anywhere.map((address): HbaRule => ({ type: 'host', database: 'replication', user: input.replicationUser, address, method: input.replicationMethod })),
+    ...input.extra,
+    ...anywhere.map((address): HbaRule => ({ type: 'host', database: 'all', user: 'all', address, method: input.clientMethod })),
   ];
-  for (const address of ['0.0.0.0/0', '::/0']) {
-    rules.push({ type: 'host', database: 'replication', user: input.replicationUser, address, method: 'scram-sha-256' });
-  }
-  for (const address of ['0.0.0.0/0', '::/0']) {
-    rules.push({ type: 'host', database: 'all', user: 'all', address, method: 'scram-sha-256' });
-  }
-  return rules;
 }

@@ -24,6 +24,25 @@ echo "leader at $PGC_LEADER_HOST:$PGC_PORT answers"
 `;
 
 /**
+ * Run by Patroni once, right after initdb on the member that bootstraps the cluster, with a
+ * superuser connection URL as its argument: creates the application database.
+ *
+ * Environment: PG_BIN_DIR, PGC_DATABASE (empty or `postgres`: nothing to create).
+ */
+export const POST_BOOTSTRAP_SCRIPT = `#!/bin/bash
+set -euo pipefail
+if [ -z "\${PGC_DATABASE:-}" ] || [ "$PGC_DATABASE" = postgres ]; then
+  exit 0
+fi
+"$PG_BIN_DIR/psql" "$1" -X -v ON_ERROR_STOP=1 -v db="$PGC_DATABASE" <<'SQL'
+SELECT format('CREATE DATABASE %I', :'db')
+WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'db')
+\\gexec
+SQL
+echo "database $PGC_DATABASE is ready"
+`;
+
+/**
  * Creates the cluster's credential Secrets when they do not exist yet, with random passwords made
  * inside the cluster (never in the synthesized YAML). Idempotent: an existing Secret is left as is,
  * so re-applying the manifests never rotates a password. Talks to the Kubernetes API with the

@@ -33,3 +33,14 @@ export function formatQuantity(bytes: number): string {
   }
   return `${bytes}`;
 }
+
+/**
+ * Parses a PostgreSQL memory setting ("64kB", "4MB", "1GB", "1TB", or a bare number of kB) into
+ * bytes; undefined when it is not one.
+ */
+export function parsePgMemory(value: string): number | undefined {
+  const m = /^\s*(\d+)\s*(kB|MB|GB|TB)?\s*$/.exec(value);
+  if (!m) return undefined;
+  const unit = { kB: 1024, MB: MiB, GB: 1024 * MiB, TB: 1024 * 1024 * MiB }[(m[2] ?? 'kB') as 'kB'];
+  return Number(m[1]) * unit;
+}

@@ -12,9 +12,10 @@ import { record, summarize } from './harness/results';
 import { synthCluster } from './harness/synth';
 import { EtcdServer, startEtcd } from './lib/etcd';
 import { makeWorkDir } from './lib/fsutil';
+import { findFreePort } from './lib/net';
 import { getCluster, probe, switchover, waitForLeader, waitForStreaming } from './lib/patroni';
 import { PgTarget, psql } from './lib/pg';
-import { liveServiceProcesses, stopAll, waitFor } from './lib/processes';
+import { leftoverProcesses, stopAll, waitFor } from './lib/processes';
 
 let etcd: EtcdServer;
 let workDir: string;
@@ -23,12 +24,13 @@ beforeAll(async () => {
   // eslint-disable-next-line no-console
   console.log(['What the harness changes, and why:', ...DIFFERENCES.map((d) => `- ${d.what} (${d.why})`)].join('\n'));
   workDir = makeWorkDir('pg-e2e');
-  etcd = await startEtcd({ workDir });
+  // Free ports: a system etcd (Debian's etcd-server) may already hold 2379/2380.
+  etcd = await startEtcd({ workDir, clientPort: await findFreePort(), peerPort: await findFreePort() });
 });
 
 afterAll(async () => {
   await stopAll();
-  expect(liveServiceProcesses()).toEqual([]);
+  expect(leftoverProcesses()).toEqual([]);
   // Logs and data stay in workDir for inspection; E2E_KEEP=0 removes them.
   if (process.env.E2E_KEEP === '0') fs.rmSync(workDir, { recursive: true, force: true });
   // eslint-disable-next-line no-console
@@ -192,7 +194,8 @@ describe('synchronous replication with FailoverTiming.FAST', () => {
 
   beforeAll(async () => {
     const started = await startCluster('pgfast', {
-      replicas: { count: 2, mode: ReplicationMode.SYNCHRONOUS },
+      replicas: { count: 2 },
+      config: { replication: { mode: ReplicationMode.SYNCHRONOUS } },
       failoverTiming: FailoverTiming.FAST,
     });
     cluster = started.cluster;

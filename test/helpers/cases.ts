@@ -1,8 +1,10 @@
 /** The synthesized outputs the schema and invariant tests check: every example and a few prop variants. */
-import { Size } from 'cdk8s';
+import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Manifest, exampleManifests, exampleNames, synthCluster, synthWith } from './manifests';
-import { FailoverTiming, PatroniDcs, PostgresCluster, PostgresImage, ReplicationMode, Resources } from '../../src';
+import {
+  FailoverTiming, LogFormat, LogLevel, PatroniDcs, PostgresCluster, PostgresImage, ReplicationMode, Resources,
+} from '../../src';
 
 /** One synthesized output. */
 export interface SynthCase {
@@ -28,14 +30,36 @@ export function variantCases(): SynthCase[] {
       manifests: () => synthCluster({
         clusterName: 'ledger',
         image: PostgresImage.crunchy(16),
-        replicas: { count: 3, mode: ReplicationMode.SYNCHRONOUS_STRICT, synchronousStandbys: 2, resources: Resources.MEDIUM },
-        resources: Resources.of({
-          cpu: kplus.Cpu.millis(250), memory: Size.mebibytes(512), memoryLimit: Size.gibibytes(1), cpuLimit: kplus.Cpu.units(1),
-        }),
+        replicas: { count: 3, resources: Resources.MEDIUM },
+        config: {
+          resources: Resources.of({
+            cpu: kplus.Cpu.millis(250), memory: Size.mebibytes(512), memoryLimit: Size.gibibytes(1), cpuLimit: kplus.Cpu.units(1),
+          }),
+          connection: { maxConnections: 500 },
+          replication: { mode: ReplicationMode.SYNCHRONOUS_STRICT, synchronousStandbys: 2 },
+        },
         storage: { size: Size.gibibytes(1), storageClassName: 'standard' },
         failoverTiming: FailoverTiming.FAST,
         requireSeparateNodes: true,
-        maxConnections: 500,
+      }),
+      userSecrets: [],
+    },
+    {
+      name: 'delayed replicas, custom port, synchronous',
+      manifests: () => synthCluster({
+        replicas: { count: 2 },
+        delayedReplicas: { count: 2, applyDelay: Duration.minutes(30), resources: Resources.MEDIUM },
+        config: {
+          database: { name: 'shop', port: 6543 },
+          replication: { mode: ReplicationMode.SYNCHRONOUS, synchronousStandbys: 2 },
+        },
+      }, { namespace: 'shop' }),
+      userSecrets: [],
+    },
+    {
+      name: 'JSON file logging',
+      manifests: () => synthCluster({
+        config: { database: { logFormat: LogFormat.JSON, logLevel: LogLevel.INFO, logStatementsSlowerThan: Duration.millis(500) } },
       }),
       userSecrets: [],
     },

@@ -18,7 +18,7 @@ const { App, Chart } = require('cdk8s');
 const { PostgresCluster, ReplicationMode } = require('cdk8s-postgres-cluster');
 const app = new App();
 const chart = new Chart(app, 'smoke');
-const db = new PostgresCluster(chart, 'db', { replicas: { count: 2, mode: ReplicationMode.SYNCHRONOUS } });
+const db = new PostgresCluster(chart, 'db', { replicas: { count: 2 }, config: { replication: { mode: ReplicationMode.SYNCHRONOUS } } });
 console.error(`read-write host: ${db.primaryHost}`);
 app.synth();
 JS

@@ -23,11 +23,15 @@ function input(overrides: Partial<PatroniConfigInput> = {}): PatroniConfigInput 
     dataDir: '/pgdata/pg17',
     binDir: '/usr/pgsql-17/bin',
     pgpassPath: '/tmp/pgpass',
+    listenHost: '*',
     port: 5432,
     restApiPort: 8008,
     superuser: 'postgres',
     replicationUser: 'replicator',
     tags: { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false },
+    useSlots: true,
+    patroniLogLevel: 'WARNING',
+    postBootstrap: '/opt/cdk8s-postgres/post-bootstrap.sh',
     ...overrides,
   };
 }
@@ -95,6 +99,30 @@ describe('patroniConfig', () => {
       create_replica_methods: ['basebackup'],
     });
     expect(cfg.bootstrap.initdb).toEqual([{ encoding: 'UTF8' }, 'data-checksums']);
+  });
+
+  test('listen host and port', () => {
+    expect((patroniConfig(input({ listenHost: '0.0.0.0', port: 6543 })) as any).postgresql.listen).toBe('0.0.0.0:6543');
+    expect((patroniConfig(input({ listenHost: '::', port: 5433 })) as any).postgresql.listen).toBe(':::5433');
+  });
+
+  test('use_slots follows useSlots', () => {
+    expect(cfg.bootstrap.dcs.postgresql.use_slots).toBe(true);
+    expect((patroniConfig(input({ useSlots: false })) as any).bootstrap.dcs.postgresql.use_slots).toBe(false);
+  });
+
+  test("Patroni's log level", () => {
+    expect(cfg.log).toEqual({ level: 'WARNING' });
+    expect((patroniConfig(input({ patroniLogLevel: 'DEBUG' })) as any).log).toEqual({ level: 'DEBUG' });
+  });
+
+  test('post_bootstrap runs the given script', () => {
+    expect(cfg.bootstrap.post_bootstrap).toBe('/opt/cdk8s-postgres/post-bootstrap.sh');
+  });
+
+  test('tags are rendered as given (a delayed replica is never promoted, synchronous or load-balanced)', () => {
+    const tags = { nofailover: true, noloadbalance: true, clonefrom: false, nosync: true };
+    expect((patroniConfig(input({ tags })) as any).tags).toEqual(tags);
   });
 
   test('no password and no per-pod value is in the file (they come from the environment)', () => {

@@ -1,4 +1,8 @@
-import { HbaRule, defaultHbaRules, renderHbaRule } from '../../src/render/pg-hba';
+import { HbaInput, HbaRule, hbaRules, renderHbaRule } from '../../src/render/pg-hba';
+
+const defaults: HbaInput = {
+  superuser: 'postgres', replicationUser: 'replicator', clientMethod: 'scram-sha-256', replicationMethod: 'scram-sha-256', extra: [],
+};
 
 describe('renderHbaRule', () => {
   test.each<[HbaRule, string]>([
@@ -26,10 +30,10 @@ describe('renderHbaRule', () => {
   });
 });
 
-describe('defaultHbaRules', () => {
-  const rules = defaultHbaRules({ superuser: 'postgres', replicationUser: 'replicator' });
+describe('hbaRules', () => {
+  const rules = hbaRules(defaults);
 
-  test('render to the expected lines, in order (first match wins)', () => {
+  test('with no extra rules, render to the expected lines, in order (first match wins)', () => {
     expect(rules.map(renderHbaRule)).toEqual([
       'local all postgres peer',
       'local all all scram-sha-256',
@@ -49,8 +53,45 @@ describe('defaultHbaRules', () => {
   });
 
   test('uses the given role names', () => {
-    const lines = defaultHbaRules({ superuser: 'admin', replicationUser: 'standby' }).map(renderHbaRule);
+    const lines = hbaRules({ ...defaults, superuser: 'admin', replicationUser: 'standby' }).map(renderHbaRule);
     expect(lines[0]).toBe('local all admin peer');
     expect(lines[2]).toBe('host replication standby 0.0.0.0/0 scram-sha-256');
+  });
+
+  test('extra rules go after the local and replication rules and before the catch-all, in the order given', () => {
+    const extra: HbaRule[] = [
+      { type: 'host', database: 'all', user: 'all', address: '169.254.0.0/16', method: 'reject' },
+      { type: 'hostssl', database: 'app', user: '+readers', address: '10.0.0.0/8', method: 'scram-sha-256' },
+      { type: 'hostnossl', database: 'all', user: 'all', address: 'fd00::/8', method: 'reject' },
+    ];
+    expect(hbaRules({ ...defaults, extra }).map(renderHbaRule)).toEqual([
+      'local all postgres peer',
+      'local all all scram-sha-256',
+      'host replication replicator 0.0.0.0/0 scram-sha-256',
+      'host replication replicator ::/0 scram-sha-256',
+      'host all all 169.254.0.0/16 reject',
+      'hostssl app +readers 10.0.0.0/8 scram-sha-256',
+      'hostnossl all all fd00::/8 reject',
+      'host all all 0.0.0.0/0 scram-sha-256',
+      'host all all ::/0 scram-sha-256',
+    ]);
+  });
+
+  test('the client and replication methods go to their own rules only', () => {
+    const lines = hbaRules({ ...defaults, clientMethod: 'reject', replicationMethod: 'scram-sha-256' }).map(renderHbaRule);
+    expect(lines.slice(-2)).toEqual(['host all all 0.0.0.0/0 reject', 'host all all ::/0 reject']);
+    expect(lines.filter((l) => l.includes(' replication '))).toEqual([
+      'host replication replicator 0.0.0.0/0 scram-sha-256', 'host replication replicator ::/0 scram-sha-256',
+    ]);
+    const repl = hbaRules({ ...defaults, replicationMethod: 'reject' }).map(renderHbaRule);
+    expect(repl.filter((l) => l.includes(' replication ')).every((l) => l.endsWith(' reject'))).toBe(true);
+    expect(repl.slice(-2).every((l) => l.endsWith(' scram-sha-256'))).toBe(true);
+  });
+
+  test('does not share structure with its input', () => {
+    const extra: HbaRule[] = [{ type: 'host', database: 'all', user: 'all', address: '10.0.0.0/8', method: 'reject' }];
+    const out = hbaRules({ ...defaults, extra });
+    out.pop();
+    expect(extra).toHaveLength(1);
   });
 });

@@ -1,16 +1,28 @@
-import * as fc from 'fast-check';
 import { tuneFromLimits } from '../../src/render/memory-tuning';
-import { clusterParameters, memberParameters, sorted } from '../../src/render/postgresql-parameters';
+import { MemberParameterInput, OWNED_PARAMETERS, clusterParameters, memberParameters, sorted } from '../../src/render/postgresql-parameters';
 import { MiB } from '../../src/render/units';
 
 const GiB = 1024 * MiB;
-const tuning = tuneFromLimits({ memoryBytes: GiB, cpus: 0.5, maxConnections: 100 });
-const member = (storageBytes: number, postgresVersion = 17) => memberParameters({ postgresVersion, tuning, storageBytes, socketDirectory: '/tmp' });
-const mb = (v: unknown) => {
-  const m = /^(\d+)MB$/.exec(String(v));
-  if (!m) throw new Error(`not a MB setting: ${v}`);
-  return Number(m[1]) * MiB;
-};
+const tuning = tuneFromLimits({ memoryBytes: GiB, cpus: 0.5, maxConnections: 100, disk: 'network-ssd' });
+
+function input(overrides: Partial<MemberParameterInput> = {}): MemberParameterInput {
+  return {
+    postgresVersion: 17,
+    tuning,
+    maxWalSize: 1280 * MiB,
+    maxSlotWalKeepSize: 2560 * MiB,
+    walKeepSize: 512 * MiB,
+    socketDirectory: '/tmp',
+    hugePages: 'off',
+    logging: { minMessages: 'warning', toFiles: false, format: 'text' },
+    connection: {
+      superuserReservedConnections: 3, tcpKeepalivesIdleSeconds: 60, tcpKeepalivesIntervalSeconds: 10, tcpKeepalivesCount: 6,
+    },
+    overrides: {},
+    ...overrides,
+  };
+}
+const member = (overrides: Partial<MemberParameterInput> = {}) => memberParameters(input(overrides));
 
 function isSorted(keys: string[]): boolean {
   return keys.every((k, i) => i === 0 || keys[i - 1] < k);
@@ -39,12 +51,18 @@ describe('clusterParameters', () => {
 
 describe('memberParameters', () => {
   test('memory settings come from the tuning', () => {
-    const p = member(10 * GiB);
+    const p = member();
     expect(p.shared_buffers).toBe(`${tuning.sharedBuffers / MiB}MB`);
-    expect(p.work_mem).toBe(`${tuning.workMem / MiB}MB`);
+    expect(p.work_mem).toBe(`${tuning.workMem / 1024}kB`);
     expect(p.maintenance_work_mem).toBe(`${tuning.maintenanceWorkMem / MiB}MB`);
+    expect(p.autovacuum_work_mem).toBe(`${tuning.autovacuumWorkMem / MiB}MB`);
     expect(p.effective_cache_size).toBe(`${tuning.effectiveCacheSize / MiB}MB`);
+    expect(p.wal_buffers).toBe(`${tuning.walBuffers / 1024}kB`);
     expect(p.max_parallel_workers).toBe(tuning.maxParallelWorkers);
+    expect(p.max_parallel_workers_per_gather).toBe(tuning.maxParallelWorkersPerGather);
+    expect(p.max_parallel_maintenance_workers).toBe(tuning.maxParallelMaintenanceWorkers);
+    expect(p.random_page_cost).toBe(tuning.randomPageCost);
+    expect(p.effective_io_concurrency).toBe(tuning.effectiveIoConcurrency);
     expect(p.huge_pages).toBe('off');
     expect(p.dynamic_shared_memory_type).toBe('posix');
     expect(p.password_encryption).toBe('scram-sha-256');
@@ -53,52 +71,144 @@ describe('memberParameters', () => {
     expect(p.archive_mode).toBe('off');
   });
 
-  test.each([
-    // storage GiB -> max_wal_size, max_slot_wal_keep_size, wal_keep_size (MB)
-    [1, 256, 256, 64],
-    [10, 1280, 2560, 512],
-    [100, 12800, 25600, 512],
-    [1024, 16384, 262144, 512],
-  ])('WAL bounds for %p GiB', (gib, maxWal, slotKeep, keep) => {
-    const p = member(gib * GiB);
-    expect([p.max_wal_size, p.max_slot_wal_keep_size, p.wal_keep_size]).toEqual([`${maxWal}MB`, `${slotKeep}MB`, `${keep}MB`]);
+  test('work_mem is rendered in kB, never below 64kB', () => {
+    expect(member({ tuning: { ...tuning, workMem: 1536 * 1024 } }).work_mem).toBe('1536kB');
+    expect(member({ tuning: { ...tuning, workMem: 1000 } }).work_mem).toBe('64kB');
   });
 
-  test('WAL bounds relative to storage: max_wal_size 1/8 (256MB..16GB), slots 1/4, wal_keep_size 1/16 (at most 512MB)', () => {
-    fc.assert(fc.property(fc.integer({ min: 1024, max: 16 * 1024 * 1024 }), (storageMiB) => {
-      const storage = storageMiB * MiB;
-      const p = member(storage);
-      const maxWal = mb(p.max_wal_size);
-      const slotKeep = mb(p.max_slot_wal_keep_size);
-      const keep = mb(p.wal_keep_size);
-      expect(maxWal).toBeGreaterThanOrEqual(Math.min(256 * MiB, storage));
-      expect(maxWal).toBeLessThanOrEqual(Math.max(storage / 8, 256 * MiB));
-      expect(maxWal).toBeLessThanOrEqual(16 * GiB);
-      expect(slotKeep).toBeLessThanOrEqual(storage / 4);
-      expect(slotKeep).toBeGreaterThan(storage / 4 - MiB);
-      expect(keep).toBeLessThanOrEqual(Math.min(storage / 16, 512 * MiB));
-      // slots may never hold back more WAL than the volume can take next to the other WAL
-      expect(maxWal + slotKeep + keep).toBeLessThan(storage * 0.6);
-      expect(slotKeep).toBeGreaterThanOrEqual(keep);
-    }));
+  test('WAL bounds are rendered as given, in MB', () => {
+    const p = member({ maxWalSize: 256 * MiB, maxSlotWalKeepSize: 20 * GiB, walKeepSize: GiB + 5 });
+    expect([p.max_wal_size, p.max_slot_wal_keep_size, p.wal_keep_size]).toEqual(['256MB', '20480MB', '1024MB']);
+  });
+
+  test('huge_pages as given', () => {
+    expect(member({ hugePages: 'on' }).huge_pages).toBe('on');
+  });
+
+  test('text logs go to stderr without the collector', () => {
+    const p = member();
+    expect(p).toMatchObject({ logging_collector: 'off', log_destination: 'stderr', log_min_messages: 'warning' });
+    expect(p.log_directory).toBeUndefined();
+    expect(p.log_min_duration_statement).toBeUndefined();
+  });
+
+  test.each([
+    ['csv', 'csvlog'],
+    ['json', 'jsonlog'],
+  ] as const)('%s logs go to rotated files (%s) in log/', (format, destination) => {
+    const p = member({ logging: { minMessages: 'info', toFiles: true, format, slowStatementMs: 250 } });
+    expect(p).toMatchObject({
+      logging_collector: 'on',
+      log_destination: destination,
+      log_directory: 'log',
+      log_min_messages: 'info',
+      log_rotation_age: '1d',
+      log_truncate_on_rotation: 'on',
+      log_min_duration_statement: 250,
+    });
+  });
+
+  test('connection settings and timeouts; unset timeouts are left to PostgreSQL', () => {
+    const p = member({
+      connection: {
+        superuserReservedConnections: 5,
+        authenticationTimeoutSeconds: 30,
+        statementTimeoutMs: 300000,
+        idleInTransactionTimeoutMs: 600000,
+        idleSessionTimeoutMs: 1500,
+        tcpKeepalivesIdleSeconds: 120,
+        tcpKeepalivesIntervalSeconds: 15,
+        tcpKeepalivesCount: 4,
+      },
+    });
+    expect(p).toMatchObject({
+      superuser_reserved_connections: 5,
+      authentication_timeout: 30,
+      statement_timeout: 300000,
+      idle_in_transaction_session_timeout: 600000,
+      idle_session_timeout: 1500,
+      tcp_keepalives_idle: 120,
+      tcp_keepalives_interval: 15,
+      tcp_keepalives_count: 4,
+    });
+    const d = member();
+    for (const k of ['authentication_timeout', 'statement_timeout', 'idle_in_transaction_session_timeout', 'idle_session_timeout']) {
+      expect(d[k]).toBeUndefined();
+    }
+  });
+
+  test('recovery_min_apply_delay only for a delayed replica', () => {
+    expect(member().recovery_min_apply_delay).toBeUndefined();
+    expect(member({ applyDelaySeconds: 3600 }).recovery_min_apply_delay).toBe('3600s');
+  });
+
+  test('raw overrides win over derived values and add new parameters', () => {
+    const p = member({ overrides: { work_mem: '8MB', shared_preload_libraries: 'pg_stat_statements', jit: 'on' } });
+    expect(p.work_mem).toBe('8MB');
+    expect(p.jit).toBe('on');
+    expect(p.shared_preload_libraries).toBe('pg_stat_statements');
+    expect(isSorted(Object.keys(p))).toBe(true);
   });
 
   test('lz4 WAL compression from PostgreSQL 15', () => {
-    expect(member(10 * GiB, 15).wal_compression).toBe('lz4');
-    expect(member(10 * GiB, 18).wal_compression).toBe('lz4');
+    expect(member({ postgresVersion: 15 }).wal_compression).toBe('lz4');
+    expect(member({ postgresVersion: 18 }).wal_compression).toBe('lz4');
+    expect(member({ postgresVersion: 14 }).wal_compression).toBe('on');
   });
 
   test('keys are sorted', () => {
-    expect(isSorted(Object.keys(member(10 * GiB)))).toBe(true);
+    expect(isSorted(Object.keys(member()))).toBe(true);
+  });
+
+  test('renders none of the cluster-wide parameters (those live in the DCS)', () => {
+    const p = member();
+    const cluster = clusterParameters({ maxConnections: 100, maxWalSenders: 16, maxReplicationSlots: 16, maxWorkerProcesses: 8 });
+    for (const name of Object.keys(cluster)) expect(p[name]).toBeUndefined();
+  });
+});
+
+describe('OWNED_PARAMETERS', () => {
+  test.each([
+    'listen_addresses', 'port', 'archive_command', 'restore_command', 'ssl_cert_file', 'unix_socket_directories', 'hot_standby',
+    'primary_conninfo', 'synchronous_standby_names',
+  ])('owns %s', (name) => {
+    expect(OWNED_PARAMETERS[name]).toEqual(expect.any(String));
+    expect(OWNED_PARAMETERS[name].length).toBeGreaterThan(0);
+  });
+
+  test('names the typed setting to use for the ones it derives', () => {
+    expect(OWNED_PARAMETERS).toMatchObject({
+      listen_addresses: 'config.database.listenAddress',
+      port: 'config.database.port',
+      max_connections: 'config.connection.maxConnections',
+      shared_buffers: 'config.sharedMemory.sharedBuffers',
+      huge_pages: 'config.sharedMemory.hugePages',
+      recovery_min_apply_delay: 'delayedReplicas.applyDelay',
+      statement_timeout: 'config.connection.statementTimeout',
+      max_slot_wal_keep_size: 'config.replication.maxSlotWalKeepSize',
+      wal_keep_size: 'config.replication.walKeepSize',
+    });
+    expect(OWNED_PARAMETERS.synchronous_standby_names).toMatch(/config\.replication\.mode/);
+  });
+
+  test('owns every cluster-wide parameter Patroni keeps in the DCS', () => {
+    // Patroni ignores these in a member's local parameters, so a raw value would be silently dropped.
+    for (const name of ['max_connections', 'max_wal_senders', 'max_replication_slots', 'max_worker_processes', 'wal_level']) {
+      expect(OWNED_PARAMETERS[name]).toBeDefined();
+    }
+  });
+
+  test('keys are lower-case parameter names', () => {
+    for (const name of Object.keys(OWNED_PARAMETERS)) expect(name).toMatch(/^[a-z_]+$/);
   });
 });
 
 describe('sorted', () => {
   test('returns a copy with keys in order and the same values', () => {
-    const input = { b: 1, a: 'x', c: true };
-    const out = sorted(input);
+    const unsorted = { b: 1, a: 'x', c: true };
+    const out = sorted(unsorted);
     expect(Object.keys(out)).toEqual(['a', 'b', 'c']);
-    expect(out).toEqual(input);
-    expect(out).not.toBe(input);
+    expect(out).toEqual(unsorted);
+    expect(out).not.toBe(unsorted);
   });
 });

@@ -1,8 +1,8 @@
 import { execFileSync } from 'child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { ENSURE_SECRETS_SCRIPT, WAIT_FOR_LEADER_SCRIPT } from '../../src/render/scripts';
+import { ENSURE_SECRETS_SCRIPT, POST_BOOTSTRAP_SCRIPT, WAIT_FOR_LEADER_SCRIPT } from '../../src/render/scripts';
 
 describe('scripts', () => {
   let dir: string;
@@ -55,5 +55,50 @@ describe('scripts', () => {
     expect(ENSURE_SECRETS_SCRIPT).toContain('secrets.token_urlsafe(32)');
     expect(ENSURE_SECRETS_SCRIPT).not.toMatch(/print\([^)]*password/i);
     expect(ENSURE_SECRETS_SCRIPT).not.toMatch(/call\("(PUT|PATCH|DELETE)"/);
+  });
+
+  test('post-bootstrap.sh passes bash -n', () => {
+    const file = join(dir, 'post-bootstrap.sh');
+    writeFileSync(file, POST_BOOTSTRAP_SCRIPT);
+    expect(() => execFileSync('bash', ['-n', file], { stdio: 'pipe' })).not.toThrow();
+    expect(POST_BOOTSTRAP_SCRIPT.startsWith('#!/bin/bash\nset -euo pipefail\n')).toBe(true);
+  });
+
+  /** Runs post-bootstrap.sh with a fake psql that records its arguments and stdin. */
+  function runPostBootstrap(database: string | undefined): { out: string; calls: string } {
+    const bin = join(dir, 'fakebin');
+    execFileSync('mkdir', ['-p', bin]);
+    const log = join(dir, `psql-${database ?? 'unset'}.log`);
+    rmSync(log, { force: true });
+    writeFileSync(join(bin, 'psql'), `#!/bin/bash\nprintf '%s\\n' "$@" >> '${log}'\ncat >> '${log}'\n`, { mode: 0o755 });
+    const file = join(dir, 'post-bootstrap.sh');
+    writeFileSync(file, POST_BOOTSTRAP_SCRIPT);
+    const env: Record<string, string> = { PATH: process.env.PATH ?? '', PG_BIN_DIR: bin };
+    if (database !== undefined) env.PGC_DATABASE = database;
+    const out = execFileSync('bash', [file, 'postgres://postgres@localhost:5432/postgres'], { env, timeout: 10000 }).toString();
+    let calls = '';
+    try {
+      calls = readFileSync(log, 'utf8');
+    } catch {
+      calls = '';
+    }
+    return { out, calls };
+  }
+
+  test('post-bootstrap.sh creates the database through psql, the name passed as a variable (never spliced into SQL)', () => {
+    const { out, calls } = runPostBootstrap('shop');
+    expect(out).toContain('database shop is ready');
+    expect(calls).toContain('postgres://postgres@localhost:5432/postgres');
+    expect(calls).toContain('ON_ERROR_STOP=1');
+    expect(calls).toContain('db=shop');
+    expect(calls).toContain("format('CREATE DATABASE %I', :'db')");
+    expect(calls).toContain('WHERE NOT EXISTS');
+    expect(calls).toContain('\\gexec');
+    expect(POST_BOOTSTRAP_SCRIPT).not.toMatch(/CREATE DATABASE "?\$/);
+  });
+
+  test.each([[undefined], [''], ['postgres']])('post-bootstrap.sh does nothing for PGC_DATABASE %p', (database) => {
+    const { calls } = runPostBootstrap(database);
+    expect(calls).toBe('');
   });
 });

@@ -1,5 +1,5 @@
 import * as fc from 'fast-check';
-import { MiB, k8sMebibytes, parseCpuCores, pgMegabytes } from '../../src/render/units';
+import { MiB, formatQuantity, k8sMebibytes, parseCpuCores, parsePgMemory, pgMegabytes } from '../../src/render/units';
 
 describe('pgMegabytes', () => {
   test.each([
@@ -52,5 +52,54 @@ describe('parseCpuCores', () => {
 
   test.each([[''], ['m'], ['abc'], ['1Gi'], ['-1'], ['1.5.5'], ['2 cores'], ['1e3'], ['.5']])('%j is refused', (amount) => {
     expect(() => parseCpuCores(amount)).toThrow(`not a CPU quantity: ${JSON.stringify(amount)}`);
+  });
+});
+
+describe('parsePgMemory', () => {
+  test.each<[string, number]>([
+    ['64kB', 64 * 1024],
+    ['4MB', 4 * MiB],
+    ['1GB', 1024 * MiB],
+    ['1TB', 1024 * 1024 * MiB],
+    ['512', 512 * 1024],
+    [' 8MB ', 8 * MiB],
+    ['8 MB', 8 * MiB],
+    ['0', 0],
+  ])('%j -> %p bytes', (value, bytes) => {
+    expect(parsePgMemory(value)).toBe(bytes);
+  });
+
+  test.each([[''], ['lots'], ['8mb'], ['8Mi'], ['8 M'], ['1.5GB'], ['-1MB'], ['8MB8'], ['MB']])('%j is not a memory setting', (value) => {
+    expect(parsePgMemory(value)).toBeUndefined();
+  });
+
+  test('round-trips pgMegabytes', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 2 ** 20 }), (mb) => {
+      expect(parsePgMemory(pgMegabytes(mb * MiB))).toBe(mb * MiB);
+    }));
+  });
+});
+
+describe('formatQuantity', () => {
+  test.each<[number, string]>([
+    [1024 * MiB, '1Gi'],
+    [10 * 1024 * MiB, '10Gi'],
+    [512 * MiB, '512Mi'],
+    [1536 * MiB, '1536Mi'],
+    [512 * 1024, '512Ki'],
+    [MiB + 1024, '1025Ki'],
+    [1000, '1000'],
+    [0, '0Gi'],
+  ])('%p bytes -> %s', (bytes, expected) => {
+    expect(formatQuantity(bytes)).toBe(expected);
+  });
+
+  test('is exact: parses back to the same byte count', () => {
+    const factors: Record<string, number> = { 'Gi': 1024 * MiB, 'Mi': MiB, 'Ki': 1024, '': 1 };
+    fc.assert(fc.property(fc.integer({ min: 1, max: 2 ** 45 }), (bytes) => {
+      const m = /^(\d+)(Gi|Mi|Ki)?$/.exec(formatQuantity(bytes))!;
+      expect(m).not.toBeNull();
+      expect(Number(m[1]) * factors[m[2] ?? '']).toBe(bytes);
+    }));
   });
 });

@@ -125,8 +125,9 @@ export async function waitForLeader(
 }
 
 /**
- * Waits until the leader reports every replica in `pg_stat_replication`
- * with state `streaming` and each replica answers 200 on `/replica`.
+ * Waits until the leader reports every replica in `pg_stat_replication` with state `streaming`
+ * and each replica passes `/readiness` (what the pod's readiness probe asks; `/replica` would
+ * refuse members tagged noloadbalance, such as delayed replicas).
  */
 export async function waitForStreaming(
   leader: PatroniMember,
@@ -138,9 +139,9 @@ export async function waitForStreaming(
     const streaming = new Set((json?.replication ?? []).filter((r) => r.state === 'streaming').map((r) => r.application_name));
     const missing = replicas.filter((r) => !streaming.has(r.name)).map((r) => r.name);
     if (missing.length > 0) throw new Error(`not streaming from ${leader.name}: ${missing.join(', ')}`);
-    const statuses = await probeAll(replicas, 'replica');
+    const statuses = await probeAll(replicas, 'readiness');
     const notReady = replicas.filter((_, i) => statuses[i] !== 200).map((r) => r.name);
-    if (notReady.length > 0) throw new Error(`/replica not 200 on: ${notReady.join(', ')}`);
+    if (notReady.length > 0) throw new Error(`/readiness not 200 on: ${notReady.join(', ')}`);
     return true;
   }, options.timeoutMs ?? 60_000, options.intervalMs ?? 250, `${replicas.map((r) => r.name).join(', ')} streaming from ${leader.name}`);
 }

@@ -275,20 +275,19 @@ export async function waitFor<T>(
 }
 
 /**
- * Live (non-zombie) processes of {@link SERVICE_USER}, from /proc; for asserting that
- * nothing was left behind. Zombies are ignored: orphans are reparented to
- * PID 1, which may never reap them (it does not in the Firecracker test VM).
+ * Live (non-zombie) processes still inside a cgroup this test process created: after
+ * {@link stopAll} there must be none. Processes of other programs running as the same user
+ * (another test run, a benchmark) do not count.
  */
-export function liveServiceProcesses(): Array<{ pid: number; command: string }> {
-  const { uid } = serviceUserIds();
+export function leftoverProcesses(): Array<{ pid: number; command: string }> {
+  const marker = `/e2e-${process.pid}/`;
   const found: Array<{ pid: number; command: string }> = [];
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const status = fs.readFileSync(`/proc/${entry}/status`, 'utf8');
-      const state = /^State:\s+(\S)/m.exec(status)?.[1];
-      const realUid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]);
-      if (realUid !== uid || state === 'Z') continue;
+      if (!fs.readFileSync(`/proc/${entry}/cgroup`, 'utf8').includes(marker)) continue;
+      const state = /^State:\s+(\S)/m.exec(fs.readFileSync(`/proc/${entry}/status`, 'utf8'))?.[1];
+      if (state === 'Z') continue;
       const command = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
       found.push({ pid: Number(entry), command });
     } catch {

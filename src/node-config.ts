@@ -1,0 +1,574 @@
+import { Duration, Size, SizeRoundingBehavior } from 'cdk8s';
+import { Construct, IConstruct } from 'constructs';
+import { ClientAuthMethod, HbaConnectionType, HbaRule } from './access-rules';
+import { propError, requireInteger } from './errors';
+import { memoryBudget, requiredSharedMemory, tuneFromLimits, Tuning } from './render/memory-tuning';
+import { hbaRules, renderHbaRule } from './render/pg-hba';
+import { CLUSTER_WIDE_RAW_PARAMETERS, MemberParameterInput, OWNED_PARAMETERS, memberParameters } from './render/postgresql-parameters';
+import { formatQuantity, MiB, parseCpuCores, parsePgMemory } from './render/units';
+import { ReplicationMode } from './replication';
+import { Resources } from './resources';
+import { StorageOptions, StorageType } from './storage';
+
+/** How much PostgreSQL and Patroni log. */
+export enum LogLevel {
+  /** Debug messages (log_min_messages debug1; Patroni DEBUG). */
+  DEBUG = 'debug1',
+  /** Informational messages (log_min_messages info; Patroni INFO). */
+  INFO = 'info',
+  /** Notices and above (Patroni INFO). */
+  NOTICE = 'notice',
+  /** Warnings and above (PostgreSQL's own default; Patroni WARNING). */
+  WARNING = 'warning',
+  /** Errors only (Patroni ERROR). */
+  ERROR = 'error',
+}
+
+/** The format of PostgreSQL's log. */
+export enum LogFormat {
+  /** Plain text lines on the container's standard error (`kubectl logs`). */
+  TEXT = 'text',
+  /** CSV files in the data directory's `log/` folder (logging_collector). */
+  CSV = 'csv',
+  /** JSON lines in files in the data directory's `log/` folder (logging_collector). */
+  JSON = 'json',
+}
+
+/** Which addresses PostgreSQL listens on inside the pod. */
+export enum ListenAddress {
+  /** Every IPv4 and IPv6 address (`*`). */
+  ALL = '*',
+  /** Every IPv4 address (`0.0.0.0`). */
+  IPV4 = '0.0.0.0',
+  /** Every IPv6 address (`::`). */
+  IPV6 = '::',
+}
+
+/** Whether PostgreSQL puts shared memory on huge pages. */
+export enum HugePages {
+  /** Never (the default: huge pages present on a node but not granted to the pod crash initdb). */
+  OFF = 'off',
+  /** Use huge pages; needs `sharedMemory.hugePagesLimit` so the pod is granted them. */
+  ON = 'on',
+}
+
+/** Database settings. */
+export interface DatabaseSettings {
+  /**
+   * Application database created when the cluster is bootstrapped (owned by the superuser).
+   * @default 'app'
+   */
+  readonly name?: string;
+  /**
+   * PostgreSQL port, in the pods and on the Services.
+   * @default 5432
+   */
+  readonly port?: number;
+  /**
+   * Addresses PostgreSQL listens on inside the pod.
+   * @default ListenAddress.ALL
+   */
+  readonly listenAddress?: ListenAddress;
+  /**
+   * Log level of PostgreSQL (log_min_messages) and Patroni.
+   * @default LogLevel.WARNING
+   */
+  readonly logLevel?: LogLevel;
+  /**
+   * Log format. TEXT goes to the container log; CSV and JSON to rotated files in the data directory.
+   * @default LogFormat.TEXT
+   */
+  readonly logFormat?: LogFormat;
+  /**
+   * Log every statement that runs longer than this (log_min_duration_statement).
+   * @default - statements are not logged for their duration
+   */
+  readonly logStatementsSlowerThan?: Duration;
+}
+
+/** TCP keepalive probes on client connections (dead clients behind NAT or a load balancer are detected). */
+export interface TcpKeepalives {
+  /**
+   * Idle time before the first probe.
+   * @default Duration.seconds(60)
+   */
+  readonly idle?: Duration;
+  /**
+   * Time between probes.
+   * @default Duration.seconds(10)
+   */
+  readonly interval?: Duration;
+  /**
+   * Unanswered probes before the connection is dropped.
+   * @default 6
+   */
+  readonly count?: number;
+}
+
+/** Connection, authentication and timeout settings. */
+export interface ConnectionSettings {
+  /**
+   * max_connections, equal on every member (10 to 10000). Must fit the memory limit with work_mem.
+   * @default 100
+   */
+  readonly maxConnections?: number;
+  /**
+   * Connections kept for superusers (superuser_reserved_connections).
+   * @default 3
+   */
+  readonly superuserReservedConnections?: number;
+  /**
+   * How network clients authenticate.
+   * @default ClientAuthMethod.SCRAM_SHA_256
+   */
+  readonly clientAuth?: ClientAuthMethod;
+  /**
+   * How replicas authenticate to the primary.
+   * @default ClientAuthMethod.SCRAM_SHA_256
+   */
+  readonly replicationAuth?: ClientAuthMethod;
+  /**
+   * Extra pg_hba rules, matched before the catch-all client rule.
+   * @default - none
+   */
+  readonly hbaRules?: HbaRule[];
+  /**
+   * Time a client has to complete authentication (authentication_timeout, 1 s to 600 s).
+   * @default Duration.minutes(1)
+   */
+  readonly connectTimeout?: Duration;
+  /**
+   * Abort statements running longer than this (statement_timeout).
+   * @default - no limit
+   */
+  readonly statementTimeout?: Duration;
+  /**
+   * Close sessions idle inside a transaction for longer than this (idle_in_transaction_session_timeout).
+   * @default - no limit
+   */
+  readonly idleInTransactionTimeout?: Duration;
+  /**
+   * Close sessions idle outside a transaction for longer than this (idle_session_timeout).
+   * @default - no limit
+   */
+  readonly idleSessionTimeout?: Duration;
+  /**
+   * TCP keepalives on client connections.
+   * @default - idle 60 s, interval 10 s, 6 probes
+   */
+  readonly tcpKeepalives?: TcpKeepalives;
+}
+
+/** Replication settings. */
+export interface ReplicationSettings {
+  /**
+   * How commits are confirmed by the replicas.
+   * @default ReplicationMode.ASYNCHRONOUS
+   */
+  readonly mode?: ReplicationMode;
+  /**
+   * With a synchronous mode: how many replicas confirm each commit (at most the replica count).
+   * @default 1
+   */
+  readonly synchronousStandbys?: number;
+  /**
+   * A replica further behind the primary than this is never promoted by a failover.
+   * @default Size.mebibytes(32)
+   */
+  readonly maximumLagOnFailover?: Size;
+  /**
+   * One replication slot per member on the leader, so the primary keeps the WAL a replica still needs.
+   * @default true
+   */
+  readonly slots?: boolean;
+  /**
+   * Most WAL a slot may hold back (max_slot_wal_keep_size): past it a dead replica loses its slot
+   * and must re-clone, instead of filling the disk.
+   * @default - 1/4 of the volume
+   */
+  readonly maxSlotWalKeepSize?: Size;
+  /**
+   * WAL kept for replicas without a slot (wal_keep_size).
+   * @default - 1/16 of the volume, at most 512 MiB
+   */
+  readonly walKeepSize?: Size;
+}
+
+/** Shared memory settings. */
+export interface SharedMemorySettings {
+  /**
+   * shared_buffers.
+   * @default - 1/8 of the memory limit (at least 32 MiB)
+   */
+  readonly sharedBuffers?: Size;
+  /**
+   * Size limit of the `/dev/shm` memory volume (parallel query's dynamic shared memory). It is
+   * charged to the container's memory limit.
+   * @default - 1/8 of the memory limit, 64 MiB to 1 GiB
+   */
+  readonly devShmSize?: Size;
+  /**
+   * Huge pages for shared memory.
+   * @default HugePages.OFF
+   */
+  readonly hugePages?: HugePages;
+  /**
+   * 2 MiB huge pages requested for the container (`hugepages-2Mi`), at least shared_buffers plus
+   * 10 %. Required with HugePages.ON.
+   * @default - none
+   */
+  readonly hugePagesLimit?: Size;
+}
+
+/**
+ * How every member is configured: database, connections and authentication, replication, shared
+ * memory and resources. Memory, parallelism and I/O settings are derived from the container
+ * limits (see the README); explicit values win over derived ones.
+ */
+export interface NodeConfigProps {
+  /**
+   * Database settings.
+   * @default - database `app` on port 5432, text logs at WARNING
+   */
+  readonly database?: DatabaseSettings;
+  /**
+   * Connections, authentication and timeouts.
+   * @default - 100 connections, scram-sha-256, TCP keepalives on
+   */
+  readonly connection?: ConnectionSettings;
+  /**
+   * Replication.
+   * @default - asynchronous streaming through replication slots
+   */
+  readonly replication?: ReplicationSettings;
+  /**
+   * Shared memory.
+   * @default - derived from the memory limit
+   */
+  readonly sharedMemory?: SharedMemorySettings;
+  /**
+   * CPU and memory of each member's postgres container (its cgroup). `primary.resources` and
+   * `replicas.resources` override it per node set.
+   * @default Resources.SMALL (500m CPU, 1 GiB, Guaranteed QoS)
+   */
+  readonly resources?: Resources;
+  /**
+   * Raw postgresql.conf parameters, the escape hatch. They win over derived values; parameters
+   * the library owns (listen_addresses, port, archive and restore commands, ssl files, socket
+   * directories, hot_standby, primary_conninfo, synchronous_standby_names, ...) are refused with
+   * the setting to use instead.
+   * @default - none
+   */
+  readonly parameters?: { [name: string]: string };
+}
+
+/** One node set's member configuration, as rendered. @internal */
+export interface RenderedMember {
+  readonly tuning: Tuning;
+  readonly sharedMemoryVolume: number;
+  readonly parameters: Record<string, string | number | boolean>;
+}
+
+/** What a node set brings to its members' configuration. @internal */
+export interface NodeSetConfigInput {
+  readonly scope: IConstruct;
+  readonly resources: Resources;
+  readonly resourcesProperty: string;
+  readonly storage: StorageOptions;
+  readonly storageProperty: string;
+  readonly postgresVersion: number;
+  readonly socketDirectory: string;
+  readonly applyDelaySeconds?: number;
+}
+
+const RAW_NAME = /^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/;
+
+/**
+ * The configuration of every member of a {@link PostgresCluster}, validated when the cluster is
+ * built: memory must fit the container limit, `/dev/shm` must hold what parallel query needs,
+ * replication settings must be consistent. Created by the cluster from its `config` property;
+ * reach it as `cluster.config`.
+ */
+export class NodeConfig extends Construct {
+  /** Application database created at bootstrap. */
+  public readonly databaseName: string;
+  /** PostgreSQL port. */
+  public readonly port: number;
+  /** max_connections. */
+  public readonly maxConnections: number;
+  /** Replication mode. */
+  public readonly replicationMode: ReplicationMode;
+  /** Synchronous standbys per commit (1 when asynchronous, unused). */
+  public readonly synchronousStandbys: number;
+  /** Default resources of each member. */
+  public readonly resources: Resources;
+  /** Whether each member gets a replication slot on the leader. */
+  public readonly slots: boolean;
+  /** maximum_lag_on_failover in bytes. */
+  public readonly maximumLagOnFailoverBytes: number;
+  /** The address PostgreSQL listens on. */
+  public readonly listenAddress: ListenAddress;
+
+  private readonly props: NodeConfigProps;
+  private readonly hba: string[];
+
+  constructor(scope: Construct, id: string, props: NodeConfigProps = {}) {
+    super(scope, id);
+    this.props = props;
+    const db = props.database ?? {};
+    const conn = props.connection ?? {};
+    const repl = props.replication ?? {};
+    const shm = props.sharedMemory ?? {};
+    const owner = scope;
+
+    this.databaseName = db.name ?? 'app';
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(this.databaseName)) {
+      throw propError(owner, 'config.database.name', this.databaseName,
+        'must be 1 to 63 lower-case letters, digits or underscores, not starting with a digit');
+    }
+    this.port = requireInteger(owner, 'config.database.port', db.port ?? 5432, 1024, 65535);
+    if (this.port === 8008) throw propError(owner, 'config.database.port', 8008, "8008 is Patroni's REST API port");
+    this.listenAddress = db.listenAddress ?? ListenAddress.ALL;
+    this.maxConnections = requireInteger(owner, 'config.connection.maxConnections', conn.maxConnections ?? 100, 10, 10000);
+    const reserved = requireInteger(owner, 'config.connection.superuserReservedConnections', conn.superuserReservedConnections ?? 3, 1, 50);
+    if (reserved >= this.maxConnections) {
+      throw propError(owner, 'config.connection.superuserReservedConnections', reserved, `must be below maxConnections (${this.maxConnections})`);
+    }
+    const ka = conn.tcpKeepalives ?? {};
+    requireInteger(owner, 'config.connection.tcpKeepalives.count', ka.count ?? 6, 1, 100);
+    for (const [name, d] of [['idle', ka.idle], ['interval', ka.interval]] as const) {
+      if (d) wholeSeconds(owner, `config.connection.tcpKeepalives.${name}`, d, 1, 7200);
+    }
+    if (conn.connectTimeout) wholeSeconds(owner, 'config.connection.connectTimeout', conn.connectTimeout, 1, 600);
+    for (const [name, d] of [
+      ['statementTimeout', conn.statementTimeout], ['idleInTransactionTimeout', conn.idleInTransactionTimeout],
+      ['idleSessionTimeout', conn.idleSessionTimeout], ['logStatementsSlowerThan', db.logStatementsSlowerThan],
+    ] as const) {
+      if (d && (d.toMilliseconds() < 1 || d.toMilliseconds() > 2 ** 31 - 1)) {
+        throw propError(owner, name === 'logStatementsSlowerThan' ? `config.database.${name}` : `config.connection.${name}`,
+          `${d.toMilliseconds()}ms`, 'must be from 1 ms to 24 days');
+      }
+    }
+
+    this.replicationMode = repl.mode ?? ReplicationMode.ASYNCHRONOUS;
+    this.synchronousStandbys = repl.synchronousStandbys ?? 1;
+    if (this.replicationMode === ReplicationMode.ASYNCHRONOUS && repl.synchronousStandbys !== undefined) {
+      throw propError(owner, 'config.replication.synchronousStandbys', repl.synchronousStandbys,
+        'only applies with ReplicationMode.SYNCHRONOUS or SYNCHRONOUS_STRICT');
+    }
+    const maxLag = bytes(repl.maximumLagOnFailover ?? Size.mebibytes(32));
+    if (maxLag < MiB) throw propError(owner, 'config.replication.maximumLagOnFailover', formatQuantity(maxLag), 'must be at least 1Mi');
+    this.maximumLagOnFailoverBytes = maxLag;
+    this.slots = repl.slots ?? true;
+
+    if ((shm.hugePages ?? HugePages.OFF) === HugePages.ON && !shm.hugePagesLimit) {
+      throw propError(owner, 'config.sharedMemory.hugePages', 'on', 'needs config.sharedMemory.hugePagesLimit, so the pod is granted huge pages');
+    }
+    if (shm.hugePagesLimit && (shm.hugePages ?? HugePages.OFF) !== HugePages.ON) {
+      throw propError(owner, 'config.sharedMemory.hugePagesLimit', formatQuantity(bytes(shm.hugePagesLimit)), 'only applies with HugePages.ON');
+    }
+    if (shm.hugePagesLimit && bytes(shm.hugePagesLimit) % (2 * MiB) !== 0) {
+      throw propError(owner, 'config.sharedMemory.hugePagesLimit', formatQuantity(bytes(shm.hugePagesLimit)), 'must be a multiple of 2Mi');
+    }
+
+    for (const [name, value] of Object.entries(props.parameters ?? {})) {
+      if (!RAW_NAME.test(name)) throw propError(owner, `config.parameters.${name}`, value, 'is not a PostgreSQL parameter name');
+      const owned = OWNED_PARAMETERS[name];
+      if (owned) throw propError(owner, `config.parameters.${name}`, value, `is set by ${owned}, not as a raw parameter`);
+      if (typeof value !== 'string' || value.includes('\n')) {
+        throw propError(owner, `config.parameters.${name}`, value, 'must be a single-line string');
+      }
+    }
+
+    const method = (m: ClientAuthMethod | undefined) => m ?? ClientAuthMethod.SCRAM_SHA_256;
+    (conn.hbaRules ?? []).forEach((r, i) => {
+      const where = `config.connection.hbaRules[${i}]`;
+      if (!isCidr(r.address)) throw propError(owner, `${where}.address`, r.address, 'must be a CIDR address such as 10.0.0.0/8 or fd00::/8');
+      for (const [field, v] of [['database', r.database], ['user', r.user]] as const) {
+        if (!/^[A-Za-z0-9_+,.-]+$/.test(v)) throw propError(owner, `${where}.${field}`, v, 'must be names, `all` or `+group`, comma-separated, without spaces');
+      }
+    });
+    this.hba = hbaRules({
+      superuser: 'postgres',
+      replicationUser: 'replicator',
+      clientMethod: method(conn.clientAuth),
+      replicationMethod: method(conn.replicationAuth),
+      extra: (conn.hbaRules ?? []).map((r) => ({
+        type: r.type ?? HbaConnectionType.HOST, database: r.database, user: r.user, address: r.address, method: r.method,
+      })),
+    }).map(renderHbaRule);
+    this.resources = props.resources ?? Resources.SMALL;
+  }
+
+  /** Raw parameters that belong to the cluster-wide (DCS) set. @internal */
+  public get _clusterOverrides(): Record<string, string> {
+    const raw = this.props.parameters ?? {};
+    return Object.fromEntries(Object.entries(raw).filter(([k]) => CLUSTER_WIDE_RAW_PARAMETERS.includes(k)));
+  }
+
+  /** pg_hba.conf lines of every member. @internal */
+  public get _hba(): string[] {
+    return [...this.hba];
+  }
+
+  /** Log level of Patroni for this configuration. @internal */
+  public get _patroniLogLevel(): string {
+    const level = this.props.database?.logLevel ?? LogLevel.WARNING;
+    return level === LogLevel.DEBUG ? 'DEBUG' : level === LogLevel.WARNING ? 'WARNING' : level === LogLevel.ERROR ? 'ERROR' : 'INFO';
+  }
+
+  /** Huge pages requested per member, in bytes (0 when off). @internal */
+  public get _hugePagesBytes(): number {
+    const limit = this.props.sharedMemory?.hugePagesLimit;
+    return limit ? bytes(limit) : 0;
+  }
+
+  /**
+   * Renders and validates the parameters of one node set's members.
+   * @internal
+   */
+  public _renderMember(input: NodeSetConfigInput): RenderedMember {
+    const scope = input.scope;
+    const props = this.props;
+    const shm = props.sharedMemory ?? {};
+    const repl = props.replication ?? {};
+    const conn = props.connection ?? {};
+    const db = props.database ?? {};
+    const res = input.resources;
+    const r = input.resourcesProperty;
+    const memoryLimit = bytes(res.memoryLimit);
+    const memoryRequest = bytes(res.memoryRequest);
+    const cpuLimit = parseCpuCores(res.cpuLimit.amount);
+    const cpuRequest = parseCpuCores(res.cpuRequest.amount);
+    if (memoryRequest > memoryLimit) {
+      throw propError(scope, `${r}.memory`, formatQuantity(memoryRequest), `must not exceed the memory limit (${formatQuantity(memoryLimit)})`);
+    }
+    if (cpuRequest > cpuLimit) {
+      throw propError(scope, `${r}.cpu`, res.cpuRequest.amount, `must not exceed the CPU limit (${res.cpuLimit.amount})`);
+    }
+    if (memoryLimit < 256 * MiB) {
+      throw propError(scope, `${r}.memoryLimit`, formatQuantity(memoryLimit), 'must be at least 256Mi for a PostgreSQL member');
+    }
+    if (cpuLimit < 0.1) {
+      throw propError(scope, `${r}.cpuLimit`, res.cpuLimit.amount, 'must be at least 100m for a PostgreSQL member');
+    }
+    const storageBytes = bytes(input.storage.size ?? Size.gibibytes(10));
+    if (storageBytes < 2 ** 30) {
+      throw propError(scope, `${input.storageProperty}.size`, formatQuantity(storageBytes), 'must be at least 1Gi');
+    }
+
+    const derived = tuneFromLimits({
+      memoryBytes: memoryLimit, cpus: cpuLimit, maxConnections: this.maxConnections, disk: input.storage.type ?? StorageType.NETWORK_SSD,
+    });
+    const raw = props.parameters ?? {};
+    const rawMemory = (name: string): number | undefined => {
+      if (raw[name] === undefined) return undefined;
+      const v = parsePgMemory(raw[name]);
+      if (v === undefined) throw propError(this, `config.parameters.${name}`, raw[name], 'must be a memory size such as 4MB, 512kB or 1GB');
+      return v;
+    };
+    const tuning: Tuning = {
+      ...derived,
+      sharedBuffers: shm.sharedBuffers ? bytes(shm.sharedBuffers) : derived.sharedBuffers,
+      sharedMemoryVolume: shm.devShmSize ? bytes(shm.devShmSize) : derived.sharedMemoryVolume,
+      workMem: rawMemory('work_mem') ?? derived.workMem,
+      maintenanceWorkMem: rawMemory('maintenance_work_mem') ?? derived.maintenanceWorkMem,
+      autovacuumWorkMem: rawMemory('autovacuum_work_mem') ?? derived.autovacuumWorkMem,
+    };
+    if (tuning.sharedBuffers < 16 * MiB) {
+      throw propError(this, 'config.sharedMemory.sharedBuffers', formatQuantity(tuning.sharedBuffers), 'must be at least 16Mi');
+    }
+    if (tuning.sharedMemoryVolume < 16 * MiB) {
+      throw propError(this, 'config.sharedMemory.devShmSize', formatQuantity(tuning.sharedMemoryVolume), 'must be at least 16Mi');
+    }
+    const hugePages = this._hugePagesBytes;
+    if (hugePages > 0 && hugePages < tuning.sharedBuffers * 1.1) {
+      throw propError(this, 'config.sharedMemory.hugePagesLimit', formatQuantity(hugePages),
+        `must hold shared_buffers (${formatQuantity(tuning.sharedBuffers)}) plus 10 %`);
+    }
+
+    // shared_buffers on huge pages is charged to the hugepages limit, not the memory limit.
+    const budget = memoryBudget({
+      memoryLimit,
+      sharedBuffers: hugePages > 0 ? 0 : tuning.sharedBuffers,
+      sharedMemoryVolume: tuning.sharedMemoryVolume,
+      maxConnections: this.maxConnections,
+      workMem: tuning.workMem,
+      maintenanceWorkMem: tuning.maintenanceWorkMem,
+      autovacuumWorkMem: tuning.autovacuumWorkMem,
+    });
+    if (!budget.fits) {
+      throw propError(scope, `${r}.memoryLimit`, formatQuantity(memoryLimit),
+        `the worst case does not fit (${budget.breakdown}): raise the memory limit or lower maxConnections, work_mem or shared_buffers`);
+    }
+    const maxParallel = raw.max_parallel_workers !== undefined ? Number(raw.max_parallel_workers) : tuning.maxParallelWorkers;
+    if (!Number.isInteger(maxParallel) || maxParallel < 0) {
+      throw propError(this, 'config.parameters.max_parallel_workers', raw.max_parallel_workers, 'must be a whole number');
+    }
+    const needShm = requiredSharedMemory(maxParallel, tuning.workMem);
+    if (tuning.sharedMemoryVolume < needShm) {
+      throw propError(scope, 'config.sharedMemory.devShmSize', formatQuantity(tuning.sharedMemoryVolume),
+        `/dev/shm must hold what parallel query needs: (max_parallel_workers ${maxParallel} + 1) x work_mem + 16Mi = ${formatQuantity(Math.ceil(needShm / MiB) * MiB)}`);
+    }
+
+    const maxSlotKeep = repl.maxSlotWalKeepSize ? bytes(repl.maxSlotWalKeepSize) : storageBytes / 4;
+    const walKeep = repl.walKeepSize ? bytes(repl.walKeepSize) : Math.min(storageBytes / 16, 512 * MiB);
+    const maxWal = Math.min(Math.max(storageBytes / 8, 256 * MiB), 16 * 2 ** 30);
+    if (maxWal + maxSlotKeep + walKeep > storageBytes * 0.8) {
+      throw propError(scope, `${input.storageProperty}.size`, formatQuantity(storageBytes),
+        `WAL could fill the volume: max_wal_size ${formatQuantity(Math.floor(maxWal / MiB) * MiB)} + maxSlotWalKeepSize`
+        + ` ${formatQuantity(Math.floor(maxSlotKeep / MiB) * MiB)} + walKeepSize ${formatQuantity(Math.floor(walKeep / MiB) * MiB)} must stay within 80 % of it`);
+    }
+
+    const format = db.logFormat ?? LogFormat.TEXT;
+    const ka = conn.tcpKeepalives ?? {};
+    const seconds = (d: Duration | undefined) => (d ? d.toSeconds() : undefined);
+    const millis = (d: Duration | undefined) => (d ? d.toMilliseconds() : undefined);
+    const paramInput: MemberParameterInput = {
+      postgresVersion: input.postgresVersion,
+      tuning,
+      maxWalSize: maxWal,
+      maxSlotWalKeepSize: maxSlotKeep,
+      walKeepSize: walKeep,
+      socketDirectory: input.socketDirectory,
+      hugePages: hugePages > 0 ? 'on' : 'off',
+      logging: {
+        minMessages: db.logLevel ?? LogLevel.WARNING,
+        toFiles: format !== LogFormat.TEXT,
+        format,
+        slowStatementMs: millis(db.logStatementsSlowerThan),
+      },
+      connection: {
+        superuserReservedConnections: conn.superuserReservedConnections ?? 3,
+        authenticationTimeoutSeconds: seconds(conn.connectTimeout),
+        statementTimeoutMs: millis(conn.statementTimeout),
+        idleInTransactionTimeoutMs: millis(conn.idleInTransactionTimeout),
+        idleSessionTimeoutMs: millis(conn.idleSessionTimeout),
+        tcpKeepalivesIdleSeconds: seconds(ka.idle) ?? 60,
+        tcpKeepalivesIntervalSeconds: seconds(ka.interval) ?? 10,
+        tcpKeepalivesCount: ka.count ?? 6,
+      },
+      applyDelaySeconds: input.applyDelaySeconds,
+      overrides: raw,
+    };
+    return { tuning, sharedMemoryVolume: tuning.sharedMemoryVolume, parameters: memberParameters(paramInput) };
+  }
+}
+
+function bytes(size: Size): number {
+  return size.toKibibytes({ rounding: SizeRoundingBehavior.NONE }) * 1024;
+}
+
+function wholeSeconds(scope: IConstruct, property: string, d: Duration, min: number, max: number): void {
+  const ms = d.toMilliseconds();
+  if (ms % 1000 !== 0 || ms / 1000 < min || ms / 1000 > max) {
+    throw propError(scope, property, `${ms}ms`, `must be a whole number of seconds from ${min} to ${max}`);
+  }
+}
+
+function isCidr(address: string): boolean {
+  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(address);
+  if (v4) return v4.slice(1, 5).every((o) => Number(o) <= 255) && Number(v4[5]) <= 32;
+  const v6 = /^([0-9a-fA-F:]+)\/(\d{1,3})$/.exec(address);
+  return !!v6 && v6[1].includes(':') && Number(v6[2]) <= 128;
+}
