@@ -23,6 +23,8 @@ const project = new cdk8s.ConstructLibraryCdk8s({
     'cdk8s-plus-27@^2.9.5',
     // Official Kubernetes OpenAPI schemas (CommonJS line), used by the tests to validate every object.
     'kubernetes-models@^4.5.1',
+    // Upstream Prometheus Operator schemas, to validate the PodMonitor the library emits.
+    '@kubernetes-models/prometheus-operator@^4.4.4',
     'fast-check@^3',
     // Parses synthesized YAML in the tests and the end-to-end harness.
     'yaml@^2',
@@ -92,6 +94,11 @@ project.addTask('test:e2e', {
     { exec: 'bash test/package/smoke.sh' },
     { exec: 'jest --config test/e2e/jest.config.json --runInBand --ci' },
   ],
+});
+
+project.addTask('import', {
+  description: 'Regenerate the typed CRD classes in src/imports/ from crds/ (cdk8s import)',
+  exec: 'npx -y cdk8s-cli@2 import crds/podmonitors.monitoring.coreos.com.yaml --language typescript --output src/imports',
 });
 
 const bench = project.addTask('bench', {

@@ -114,9 +114,7 @@ export class PostgresImage {
    */
   public violations(): string[] {
     const out: string[] = [];
-    if (!PINNED_IMAGE.test(this.image) || this.image.endsWith(':latest')) {
-      out.push(`image "${this.image}" must be pinned by a tag other than latest or by a sha256 digest`);
-    }
+    out.push(...pinnedImageProblems(this.image));
     if (!Number.isInteger(this.postgresVersion) || this.postgresVersion < 15 || this.postgresVersion > 18) {
       out.push(`postgresVersion ${this.postgresVersion} is not supported (15 to 18)`);
     }
@@ -128,6 +126,19 @@ export class PostgresImage {
     }
     return out;
   }
+}
+
+/**
+ * The rules an image reference breaks: it must be pinned by a tag other than `latest` or by a
+ * sha256 digest. Empty when it is fine.
+ *
+ * @internal
+ */
+export function pinnedImageProblems(image: string): string[] {
+  if (!PINNED_IMAGE.test(image) || image.endsWith(':latest')) {
+    return [`image "${image}" must be pinned by a tag other than latest or by a sha256 digest`];
+  }
+  return [];
 }
 
 function supported(tags: Record<number, string>): string {

@@ -8,3 +8,4 @@ export * from './resources';
 export * from './storage';
 export * from './node-config';
 export * from './access-rules';
+export * from './monitoring';

@@ -1,6 +1,8 @@
 import { FailoverTiming } from './failover-timing';
 import { PostgresImage } from './image';
+import { SidecarOptions } from './monitoring';
 import { NodeConfig } from './node-config';
+import { Resources } from './resources';
 
 /**
  * What a node set (the preferred primary or the replicas) needs from its cluster.
@@ -29,4 +31,17 @@ export interface MemberContext {
   readonly scriptsConfigMapName: string;
   readonly scriptsHash: string;
   readonly requireSeparateNodes: boolean;
+  readonly heartbeat: {
+    readonly intervalSeconds: number;
+    readonly timeoutSeconds: number;
+    readonly failureThreshold: number;
+    readonly maxLagBytes: number;
+    readonly maxLagSeconds: number;
+    readonly resources: Resources;
+  };
+  /** The exporter sidecar, when enabled. */
+  readonly metrics?: { readonly image: string; readonly resources: Resources };
+  readonly monitoringSecretName: string;
+  /** The user's own sidecars; read when the pods are rendered, so addSidecar() may come later. */
+  readonly sidecars: SidecarOptions[];
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'crypto';
-import { Size, SizeRoundingBehavior } from 'cdk8s';
+import { Lazy, Size, SizeRoundingBehavior } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
@@ -7,6 +7,8 @@ import {
   clusterLabels, memberSelector,
 } from './labels';
 import { MemberContext } from './member-context';
+import { SidecarOptions } from './monitoring';
+import { HEARTBEAT_PORT, INIT_RESOURCES, METRICS_PORT, MONITORING_USER } from './monitoring-defaults';
 import { renderPatroniConfig } from './render/patroni-config';
 import { clusterParameters } from './render/postgresql-parameters';
 import { k8sMebibytes } from './render/units';
@@ -178,6 +180,8 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
     { name: 'PGUSER', value: ctx.superuser },
     { name: 'PG_BIN_DIR', value: image.binDir },
     { name: 'PGC_DATABASE', value: config.databaseName },
+    { name: 'PGC_MONITOR_USER', value: MONITORING_USER },
+    { name: 'PGC_MONITOR_PASSWORD', valueFrom: { secretKeyRef: { name: ctx.monitoringSecretName, key: 'password' } } },
   ];
   const mounts: kplus.k8s.VolumeMount[] = [
     { name: 'pgdata', mountPath: PATHS.data },
@@ -202,13 +206,27 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
         { name: 'pgdata', mountPath: PATHS.data, readOnly: true },
         { name: 'scripts', mountPath: PATHS.scripts, readOnly: true },
       ],
-      resources: {
-        requests: { cpu: quantity('50m'), memory: quantity('64Mi') },
-        limits: { cpu: quantity('100m'), memory: quantity('64Mi') },
-      },
+      resources: resourceRequirements(INIT_RESOURCES),
       securityContext: containerSecurity,
     });
   }
+
+  const postgres: kplus.k8s.Container = {
+    name: 'postgres',
+    image: image.image,
+    command: ['patroni', `${PATHS.patroniConfigDir}/patroni.yaml`],
+    ports: [
+      { name: 'postgres', containerPort: ctx.port, protocol: 'TCP' },
+      { name: 'patroni', containerPort: ctx.restApiPort, protocol: 'TCP' },
+    ],
+    env,
+    resources,
+    securityContext: containerSecurity,
+    volumeMounts: mounts,
+    startupProbe: probe('/liveness', 5, 120),
+    livenessProbe: probe('/liveness', timing.loopWaitSeconds, Math.ceil(timing.ttlSeconds / timing.loopWaitSeconds)),
+    readinessProbe: probe('/readiness', Math.min(5, timing.loopWaitSeconds), 3),
+  };
 
   const spreadConstraint = (topologyKey: string, hard: boolean): kplus.k8s.TopologySpreadConstraint => ({
     topologyKey,
@@ -245,22 +263,14 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
             spreadConstraint('topology.kubernetes.io/zone', false),
           ],
           initContainers: initContainers.length > 0 ? initContainers : undefined,
-          containers: [{
-            name: 'postgres',
-            image: image.image,
-            command: ['patroni', `${PATHS.patroniConfigDir}/patroni.yaml`],
-            ports: [
-              { name: 'postgres', containerPort: ctx.port, protocol: 'TCP' },
-              { name: 'patroni', containerPort: ctx.restApiPort, protocol: 'TCP' },
+          // Lazy: sidecars added with addSidecar() after the cluster was built still land in every pod.
+          containers: Lazy.any({
+            produce: () => [
+              postgres,
+              ...monitoringSidecars(ctx, containerSecurity, spec.applyDelaySeconds),
+              ...ctx.sidecars.map((o) => userSidecar(o, containerSecurity)),
             ],
-            env,
-            resources,
-            securityContext: containerSecurity,
-            volumeMounts: mounts,
-            startupProbe: probe('/liveness', 5, 120),
-            livenessProbe: probe('/liveness', timing.loopWaitSeconds, Math.ceil(timing.ttlSeconds / timing.loopWaitSeconds)),
-            readinessProbe: probe('/readiness', Math.min(5, timing.loopWaitSeconds), 3),
-          }],
+          }) as any,
           volumes: [
             { name: 'patroni-config', configMap: { name: configMapName, defaultMode: 0o444 } },
             { name: 'scripts', configMap: { name: ctx.scriptsConfigMapName, defaultMode: 0o555 } },
@@ -280,4 +290,102 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
     },
   });
   return { statefulSet, configMap };
+}
+
+/** Container resources as Kubernetes takes them. */
+function resourceRequirements(res: Resources): kplus.k8s.ResourceRequirements {
+  const q = (v: string) => k8s.Quantity.fromString(v);
+  return {
+    requests: { cpu: q(res.cpuRequest.amount), memory: q(k8sMebibytes(bytesOf(res.memoryRequest))) },
+    limits: { cpu: q(res.cpuLimit.amount), memory: q(k8sMebibytes(bytesOf(res.memoryLimit))) },
+  };
+}
+
+/** The heartbeat sidecar (always) and the metrics exporter (unless disabled). */
+function monitoringSidecars(ctx: MemberContext, securityContext: kplus.k8s.SecurityContext, applyDelaySeconds?: number): kplus.k8s.Container[] {
+  const hb = ctx.heartbeat;
+  // A delayed replica is meant to be behind: its heartbeat is applyDelay old and its unreplayed
+  // WAL grows without bound, so only "not streaming" or lag beyond the delay makes it unready.
+  const maxLagSeconds = hb.maxLagSeconds + (applyDelaySeconds ?? 0);
+  const maxLagBytes = applyDelaySeconds !== undefined ? 2 ** 50 : hb.maxLagBytes;
+  const out: kplus.k8s.Container[] = [{
+    name: 'heartbeat',
+    image: ctx.image.image,
+    command: ['python3', `${PATHS.scripts}/heartbeat.py`],
+    env: [
+      { name: 'HB_LISTEN', value: '0.0.0.0' },
+      { name: 'HB_PORT', value: String(HEARTBEAT_PORT) },
+      { name: 'HB_INTERVAL_SECONDS', value: String(hb.intervalSeconds) },
+      { name: 'HB_TIMEOUT_SECONDS', value: String(hb.timeoutSeconds) },
+      { name: 'HB_FAILURE_THRESHOLD', value: String(hb.failureThreshold) },
+      { name: 'HB_MAX_LAG_BYTES', value: String(maxLagBytes) },
+      { name: 'HB_MAX_LAG_SECONDS', value: String(maxLagSeconds) },
+      { name: 'PGHOST', value: PATHS.tmp },
+      { name: 'PGPORT', value: String(ctx.port) },
+      { name: 'PGUSER', value: ctx.superuser },
+    ],
+    ports: [{ name: 'heartbeat', containerPort: HEARTBEAT_PORT, protocol: 'TCP' }],
+    resources: resourceRequirements(hb.resources),
+    securityContext,
+    volumeMounts: [
+      { name: 'tmp', mountPath: PATHS.tmp },
+      { name: 'scripts', mountPath: PATHS.scripts, readOnly: true },
+    ],
+    // The script applies the failure threshold itself: one failed probe is its verdict.
+    readinessProbe: {
+      httpGet: { path: '/ready', port: k8s.IntOrString.fromString('heartbeat'), scheme: 'HTTP' },
+      periodSeconds: hb.intervalSeconds,
+      timeoutSeconds: Math.max(1, Math.min(hb.timeoutSeconds, hb.intervalSeconds)),
+      failureThreshold: 1,
+    },
+    livenessProbe: {
+      httpGet: { path: '/status', port: k8s.IntOrString.fromString('heartbeat'), scheme: 'HTTP' },
+      periodSeconds: 10,
+      timeoutSeconds: 5,
+      failureThreshold: 3,
+    },
+  }];
+  if (ctx.metrics) {
+    out.push({
+      name: 'metrics',
+      image: ctx.metrics.image,
+      args: ['--extend.query-path=/etc/postgres-exporter/exporter-queries.yaml', `--web.listen-address=:${METRICS_PORT}`],
+      env: [
+        // Over the Unix socket: independent of listen addresses, TLS and network pg_hba rules.
+        { name: 'DATA_SOURCE_URI', value: `:${ctx.port}/postgres?host=${PATHS.tmp}&sslmode=disable` },
+        { name: 'DATA_SOURCE_USER', value: MONITORING_USER },
+        { name: 'DATA_SOURCE_PASS', valueFrom: { secretKeyRef: { name: ctx.monitoringSecretName, key: 'password' } } },
+      ],
+      ports: [{ name: 'metrics', containerPort: METRICS_PORT, protocol: 'TCP' }],
+      resources: resourceRequirements(ctx.metrics.resources),
+      securityContext,
+      volumeMounts: [
+        { name: 'scripts', mountPath: '/etc/postgres-exporter', readOnly: true },
+        { name: 'tmp', mountPath: PATHS.tmp },
+      ],
+      // No readiness probe: a broken exporter must never take the database out of its Services.
+      livenessProbe: {
+        tcpSocket: { port: k8s.IntOrString.fromString('metrics') },
+        periodSeconds: 10,
+        timeoutSeconds: 5,
+        failureThreshold: 6,
+      },
+    });
+  }
+  return out;
+}
+
+/** A container of the user's, under the pod's security context and with its declared resources. */
+function userSidecar(o: SidecarOptions, securityContext: kplus.k8s.SecurityContext): kplus.k8s.Container {
+  return {
+    name: o.name,
+    image: o.image,
+    command: o.command,
+    args: o.args,
+    env: o.env ? Object.keys(o.env).sort().map((name) => ({ name, value: o.env![name] })) : undefined,
+    ports: o.ports ? Object.keys(o.ports).sort().map((name) => ({ name, containerPort: o.ports![name], protocol: 'TCP' })) : undefined,
+    resources: resourceRequirements(o.resources),
+    securityContext,
+    volumeMounts: o.socketMountPath ? [{ name: 'tmp', mountPath: o.socketMountPath }] : undefined,
+  };
 }

@@ -1,16 +1,21 @@
 import { createHash } from 'crypto';
-import { Chart } from 'cdk8s';
+import { Chart, Duration, Size, SizeRoundingBehavior } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { CredentialsJob, GeneratedSecret } from './credentials';
 import { propError, requireDnsLabel, requireInteger } from './errors';
 import { FailoverTiming } from './failover-timing';
-import { PostgresImage } from './image';
+import { PostgresImage, pinnedImageProblems } from './image';
+import { PodMonitor } from './imports/monitoring.coreos.com';
 import { clusterLabels, memberSelector } from './labels';
 import { MemberContext } from './member-context';
 import { DEFAULT_REPLICAS, MAX_REPLICAS, PATHS } from './member-statefulset';
+import { HeartbeatOptions, MonitoringOptions, SidecarOptions } from './monitoring';
+import { HEARTBEAT_PORT, HEARTBEAT_RESOURCES, METRICS_PORT, METRICS_RESOURCES, MONITORING_USER } from './monitoring-defaults';
 import { NodeConfig, NodeConfigProps } from './node-config';
 import { PrimaryNode, PrimaryNodeOptions } from './primary-node';
+import { exporterQueries } from './render/exporter-queries';
+import { HEARTBEAT_SCRIPT } from './render/heartbeat';
 import { ENSURE_SECRETS_SCRIPT, POST_BOOTSTRAP_SCRIPT, WAIT_FOR_LEADER_SCRIPT } from './render/scripts';
 import { parseCpuCores } from './render/units';
 import { DelayedReplicaOptions, ReplicaSet, ReplicaSetOptions } from './replica-set';
@@ -102,6 +107,18 @@ export interface PostgresClusterProps {
   readonly dcs?: PatroniDcs;
 
   /**
+   * Heartbeat monitoring (drives readiness) and the metrics exporter.
+   * @default - heartbeat every 5 s; exporter on port 9187; no PodMonitor
+   */
+  readonly monitoring?: MonitoringOptions;
+
+  /**
+   * Containers of your own added to every member pod. More can be added with `addSidecar()`.
+   * @default - none
+   */
+  readonly sidecars?: SidecarOptions[];
+
+  /**
    * Refuse to schedule two members on one node (hard topology spread). Otherwise members are
    * spread across nodes and zones when the scheduler can.
    * @default false
@@ -160,8 +177,12 @@ export class PostgresCluster extends Construct {
   /** Name of the headless Service giving each member a DNS name. */
   public readonly headlessServiceName: string;
 
+  /** Name of the Secret with the monitoring role's password (key `password`). */
+  public readonly monitoringSecretName: string;
+
   /** @internal */
   public readonly _memberContext: MemberContext;
+  private readonly sidecars: SidecarOptions[] = [];
 
   constructor(scope: Construct, id: string, props: PostgresClusterProps = {}) {
     super(scope, id);
@@ -217,11 +238,14 @@ export class PostgresCluster extends Construct {
     const host = (service: string) => (namespace ? `${service}.${namespace}.svc` : service);
 
     this.superuserSecretName = props.superuserSecret?.name ?? `${name}-superuser`;
+    this.monitoringSecretName = `${name}-monitoring`;
     this.replicationSecretName = props.replicationSecret?.name ?? `${name}-replication`;
     this.headlessServiceName = `${name}-pods`;
     const scriptsConfigMapName = `${name}-scripts`;
     const scripts = {
       'ensure-secrets.py': ENSURE_SECRETS_SCRIPT,
+      'exporter-queries.yaml': exporterQueries(),
+      'heartbeat.py': HEARTBEAT_SCRIPT,
       'post-bootstrap.sh': POST_BOOTSTRAP_SCRIPT,
       'wait-for-leader.sh': WAIT_FOR_LEADER_SCRIPT,
     };
@@ -249,6 +273,13 @@ export class PostgresCluster extends Construct {
       scriptsConfigMapName,
       scriptsHash: createHash('sha256').update(JSON.stringify(scripts)).digest('hex'),
       requireSeparateNodes: props.requireSeparateNodes ?? false,
+      heartbeat: resolveHeartbeat(this, props.monitoring?.heartbeat),
+      metrics: (props.monitoring?.metrics?.enabled ?? true) ? {
+        image: checkedImage(this, 'monitoring.metrics.image', props.monitoring?.metrics?.image ?? DEFAULT_EXPORTER_IMAGE),
+        resources: checkedResources(this, 'monitoring.metrics.resources', props.monitoring?.metrics?.resources ?? METRICS_RESOURCES),
+      } : undefined,
+      monitoringSecretName: this.monitoringSecretName,
+      sidecars: this.sidecars,
     };
 
     new k8s.KubeConfigMap(this, 'Scripts', { metadata: { name: scriptsConfigMapName, labels }, data: scripts });
@@ -294,7 +325,8 @@ export class PostgresCluster extends Construct {
     const generated: GeneratedSecret[] = [];
     if (!props.superuserSecret) generated.push({ secretName: this.superuserSecretName, username: 'postgres' });
     if (!props.replicationSecret) generated.push({ secretName: this.replicationSecretName, username: 'replicator' });
-    if (generated.length > 0) {
+    generated.push({ secretName: this.monitoringSecretName, username: MONITORING_USER });
+    {
       new CredentialsJob(this, 'Credentials', {
         clusterName: name, image, secrets: generated, scriptsConfigMapName, scriptsMountPath: PATHS.scripts,
       });
@@ -305,7 +337,117 @@ export class PostgresCluster extends Construct {
     if (delayedOptions) {
       this.delayedReplicas = new ReplicaSet(this, 'DelayedReplicas', { ...delayedOptions, count: delayedCount, cluster: this });
     }
+    for (const sidecar of props.sidecars ?? []) this.addSidecar(sidecar);
+    if (props.monitoring?.metrics?.podMonitor) {
+      if (!this._memberContext.metrics) {
+        throw propError(this, 'monitoring.metrics.podMonitor', true, 'needs the exporter (monitoring.metrics.enabled is false)');
+      }
+      const interval = props.monitoring.metrics.scrapeInterval ?? Duration.seconds(30);
+      const ms = interval.toMilliseconds();
+      if (ms % 1000 !== 0 || ms < 1000) {
+        throw propError(this, 'monitoring.metrics.scrapeInterval', `${ms}ms`, 'must be a whole number of seconds, at least 1 s');
+      }
+      new PodMonitor(this, 'PodMonitor', {
+        metadata: { name, labels },
+        spec: {
+          selector: { matchLabels: memberSelector(name) },
+          podMetricsEndpoints: [
+            { port: 'metrics', path: '/metrics', interval: `${interval.toSeconds()}s` },
+            { port: 'heartbeat', path: '/metrics', interval: `${interval.toSeconds()}s` },
+          ],
+        },
+      });
+    }
     this.primaryHost = host(this.primary.serviceName);
     this.replicasHost = host(`${name}-replicas`);
   }
+
+  /**
+   * Adds a container of your own to every member pod. It runs under the pod's restricted
+   * security context and must declare resources (requests not above limits).
+   */
+  public addSidecar(options: SidecarOptions): void {
+    const where = `sidecars[${options.name}]`;
+    requireDnsLabel(this, `${where}.name`, options.name, 63);
+    if (RESERVED_CONTAINERS.includes(options.name) || this.sidecars.some((s) => s.name === options.name)) {
+      throw propError(this, `${where}.name`, options.name, `is already a container of the member pods (${[...RESERVED_CONTAINERS, ...this.sidecars.map((s) => s.name)].join(', ')})`);
+    }
+    const problems = pinnedImageProblems(options.image);
+    if (problems.length > 0) throw propError(this, `${where}.image`, options.image, problems.join('; '));
+    checkedResources(this, `${where}.resources`, options.resources);
+    const taken = [...TAKEN_PORTS(this), ...this.sidecars.flatMap((s) => Object.values(s.ports ?? {}))];
+    const takenNames = [...RESERVED_PORT_NAMES, ...this.sidecars.flatMap((s) => Object.keys(s.ports ?? {}))];
+    for (const [port, n] of Object.entries(options.ports ?? {})) {
+      if (!/^[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$/.test(port) || !/[a-z]/.test(port) || takenNames.includes(port)) {
+        throw propError(this, `${where}.ports`, port,
+          `port names must be 1 to 15 lower-case letters, digits or '-' with a letter, and not already used (${takenNames.join(', ')})`);
+      }
+      if (!Number.isInteger(n) || n < 1 || n > 65535 || taken.includes(n)) {
+        throw propError(this, `${where}.ports.${port}`, n, `must be a free port from 1 to 65535 (taken: ${taken.join(', ')})`);
+      }
+    }
+    for (const name of Object.keys(options.env ?? {})) {
+      if (!/^[-._a-zA-Z][-._a-zA-Z0-9]*$/.test(name)) {
+        throw propError(this, `${where}.env`, name, 'environment variable names are letters, digits, "_", "-" and "." and do not start with a digit');
+      }
+    }
+    if (options.socketMountPath !== undefined && !/^\/[^\0]*$/.test(options.socketMountPath)) {
+      throw propError(this, `${where}.socketMountPath`, options.socketMountPath, 'must be an absolute path');
+    }
+    this.sidecars.push(options);
+  }
+}
+
+/** Containers the library puts in every member pod. */
+const RESERVED_CONTAINERS = ['postgres', 'heartbeat', 'metrics', 'wait-for-leader'];
+const TAKEN_PORTS = (c: PostgresCluster) => [c.port, 8008, HEARTBEAT_PORT, METRICS_PORT];
+const RESERVED_PORT_NAMES = ['postgres', 'patroni', 'heartbeat', 'metrics'];
+
+/** Requests may not exceed limits (the API server would reject the pod). */
+function checkedResources(scope: Construct, property: string, r: Resources): Resources {
+  if (parseCpuCores(r.cpuRequest.amount) > parseCpuCores(r.cpuLimit.amount)) {
+    throw propError(scope, `${property}.cpu`, r.cpuRequest.amount, `must not exceed the CPU limit (${r.cpuLimit.amount})`);
+  }
+  const kib = (v: Size) => v.toKibibytes({ rounding: SizeRoundingBehavior.NONE });
+  if (kib(r.memoryRequest) > kib(r.memoryLimit)) {
+    throw propError(scope, `${property}.memory`, `${kib(r.memoryRequest)}Ki`, `must not exceed the memory limit (${kib(r.memoryLimit)}Ki)`);
+  }
+  return r;
+}
+
+/** The default exporter image. */
+const DEFAULT_EXPORTER_IMAGE = 'quay.io/prometheuscommunity/postgres-exporter:v0.15.0';
+
+function checkedImage(scope: Construct, property: string, image: string): string {
+  const problems = pinnedImageProblems(image);
+  if (problems.length > 0) throw propError(scope, property, image, problems.join('; '));
+  return image;
+}
+
+function resolveHeartbeat(scope: Construct, o: HeartbeatOptions = {}): MemberContext['heartbeat'] {
+  const secs = (prop: string, d: Duration | undefined, def: number, min: number, max: number) => {
+    if (!d) return def;
+    const ms = d.toMilliseconds();
+    if (ms % 1000 !== 0 || ms / 1000 < min || ms / 1000 > max) {
+      throw propError(scope, `monitoring.heartbeat.${prop}`, `${ms}ms`, `must be a whole number of seconds from ${min} to ${max}`);
+    }
+    return ms / 1000;
+  };
+  const interval = secs('interval', o.interval, 5, 1, 300);
+  const timeout = secs('timeout', o.timeout, 3, 1, 300);
+  if (timeout > interval) throw propError(scope, 'monitoring.heartbeat.timeout', `${timeout}s`, `must not exceed the interval (${interval}s)`);
+  const maxLagBytes = (o.maxLag ?? Size.mebibytes(16)).toKibibytes({ rounding: SizeRoundingBehavior.NONE }) * 1024;
+  if (maxLagBytes < 64 * 1024) throw propError(scope, 'monitoring.heartbeat.maxLag', `${maxLagBytes} bytes`, 'must be at least 64Ki');
+  const maxLagSeconds = secs('maxLagTime', o.maxLagTime, 30, 1, 86400);
+  if (maxLagSeconds <= interval) {
+    throw propError(scope, 'monitoring.heartbeat.maxLagTime', `${maxLagSeconds}s`, `must exceed the interval (${interval}s): the heartbeat is written once per interval`);
+  }
+  return {
+    intervalSeconds: interval,
+    timeoutSeconds: timeout,
+    failureThreshold: requireInteger(scope, 'monitoring.heartbeat.failureThreshold', o.failureThreshold ?? 3, 1, 100),
+    maxLagBytes: Math.floor(maxLagBytes),
+    maxLagSeconds,
+    resources: checkedResources(scope, 'monitoring.heartbeat.resources', o.resources ?? HEARTBEAT_RESOURCES),
+  };
 }

@@ -59,12 +59,14 @@ describe('PostgresCluster with zero props', () => {
     expect(init[0].env).toContainEqual({ name: 'PGC_LEADER_HOST', value: 'db-primary' });
   });
 
-  test('a credentials Job creates both Secrets', () => {
+  test('a credentials Job creates the superuser, replication and monitoring Secrets', () => {
     const jobs = ofKind(manifests, 'Job');
     expect(jobs).toHaveLength(1);
     expect(jobs[0].metadata.name).toMatch(/^db-credentials-[0-9a-f]{8}$/);
     const env = jobs[0].spec.template.spec.containers[0].env;
-    expect(env).toContainEqual({ name: 'SECRETS', value: 'db-superuser=postgres db-replication=replicator' });
+    expect(env).toContainEqual({ name: 'SECRETS', value: 'db-superuser=postgres db-replication=replicator db-monitoring=cdk8s_monitor' });
+    const role = find(manifests, 'Role', 'db-credentials');
+    expect(role.rules.find((r: any) => r.resourceNames).resourceNames).toEqual(['db-superuser', 'db-replication', 'db-monitoring']);
   });
 
   test('outputs without a chart namespace', () => {
@@ -76,6 +78,7 @@ describe('PostgresCluster with zero props', () => {
     expect(cluster.superuserSecretName).toBe('db-superuser');
     expect(cluster.replicationSecretName).toBe('db-replication');
     expect(cluster.headlessServiceName).toBe('db-pods');
+    expect(cluster.monitoringSecretName).toBe('db-monitoring');
     expect(cluster.primary.statefulSetName).toBe('db-primary');
     expect(cluster.replicas.statefulSetName).toBe('db-replica');
     expect(cluster.replicas.count).toBe(2);
@@ -124,14 +127,22 @@ describe('user-supplied secrets', () => {
     });
   });
 
-  test('suppress the credentials Job and are referenced by every member', () => {
+  test('are never generated (the Job only creates the monitoring Secret) and are referenced by every member', () => {
     const m = build(true);
-    expect(ofKind(m, 'Job')).toEqual([]);
-    expect(m.filter((x) => x.metadata.name.startsWith('db-credentials'))).toEqual([]);
-    for (const t of podTemplates(m)) {
+    const jobs = ofKind(m, 'Job');
+    expect(jobs).toHaveLength(1);
+    const jobEnv = jobs[0].spec.template.spec.containers[0].env;
+    expect(jobEnv).toContainEqual({ name: 'SECRETS', value: 'db-monitoring=cdk8s_monitor' });
+    expect(JSON.stringify(jobs[0])).not.toMatch(/my-superuser|my-replication|db-superuser|db-replication/);
+    const role = find(m, 'Role', 'db-credentials');
+    expect(role.rules.find((r: any) => r.resourceNames).resourceNames).toEqual(['db-monitoring']);
+    const members = podTemplates(m).filter((t) => t.owner.kind === 'StatefulSet');
+    expect(members.map((t) => t.owner.metadata.name).sort()).toEqual(['db-primary', 'db-replica']);
+    for (const t of members) {
       const env = t.spec.containers[0].env;
       expect(env).toContainEqual({ name: 'PATRONI_SUPERUSER_PASSWORD', valueFrom: { secretKeyRef: { name: 'my-superuser', key: 'password' } } });
       expect(env).toContainEqual({ name: 'PATRONI_REPLICATION_PASSWORD', valueFrom: { secretKeyRef: { name: 'my-replication', key: 'password' } } });
+      expect(env).toContainEqual({ name: 'PGC_MONITOR_PASSWORD', valueFrom: { secretKeyRef: { name: 'db-monitoring', key: 'password' } } });
     }
     expect(ofKind(m, 'Secret')).toEqual([]);
   });
@@ -143,13 +154,13 @@ describe('user-supplied secrets', () => {
     expect(cluster.replicationSecretName).toBe('db-replication');
   });
 
-  test('with one user secret, the Job creates only the other', () => {
+  test('with one user secret, the Job creates only the other and the monitoring Secret', () => {
     const m = build(false);
     const jobs = ofKind(m, 'Job');
     expect(jobs).toHaveLength(1);
-    expect(jobs[0].spec.template.spec.containers[0].env).toContainEqual({ name: 'SECRETS', value: 'db-replication=replicator' });
+    expect(jobs[0].spec.template.spec.containers[0].env).toContainEqual({ name: 'SECRETS', value: 'db-replication=replicator db-monitoring=cdk8s_monitor' });
     const role = find(m, 'Role', 'db-credentials');
-    expect(role.rules.find((r: any) => r.resourceNames).resourceNames).toEqual(['db-replication']);
+    expect(role.rules.find((r: any) => r.resourceNames).resourceNames).toEqual(['db-replication', 'db-monitoring']);
   });
 });
 

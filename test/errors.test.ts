@@ -3,6 +3,7 @@ import * as kplus from 'cdk8s-plus-27';
 import {
   ClientAuthMethod, FailoverTiming, HugePages, PostgresCluster, PostgresClusterProps, PostgresImage, ReplicationMode, Resources,
 } from '../src';
+import { HeartbeatOptions, SidecarOptions } from '../src/monitoring';
 import { OWNED_PARAMETERS } from '../src/render/postgresql-parameters';
 
 /** Builds `test/db` and returns the message it throws (fails the test if it does not throw). */
@@ -584,5 +585,176 @@ describe('delayedReplicas', () => {
   test('a delayed-only storage size is checked and named as such', () => {
     expectError({ delayedReplicas: { applyDelay: Duration.hours(1), storage: { size: mib(512) } } }, 'test/db/DelayedReplicas',
       'delayedReplicas.storage.size', '"512Mi"', /at least 1Gi/);
+  });
+});
+
+describe('sidecars', () => {
+  const resources = Resources.of({ cpu: kplus.Cpu.millis(50), memory: mib(64) });
+  const sidecar = (overrides: Partial<SidecarOptions> = {}): SidecarOptions => ({
+    name: 'shipper', image: 'docker.io/fluent/fluent-bit:3.1.9', resources, ...overrides,
+  });
+
+  /** The message addSidecar() throws on a fresh `test/db` (fails the test if it does not throw). */
+  function addError(...sidecars: SidecarOptions[]): string {
+    const cluster = new PostgresCluster(Testing.chart(), 'db');
+    try {
+      for (const s of sidecars) cluster.addSidecar(s);
+    } catch (err) {
+      return (err as Error).message;
+    }
+    throw new Error(`expected addSidecar(${JSON.stringify(sidecars.map((s) => s.name))}) to throw`);
+  }
+
+  function expectAddError(sidecars: SidecarOptions[], property: string, value: string, rule: RegExp): void {
+    const message = addError(...sidecars);
+    expect(message).toMatch(new RegExp(`^test/db: invalid ${escape(property)} = ${escape(value)}: `));
+    expect(message).toMatch(rule);
+    // the same rule applies to the sidecars prop
+    expectError({ sidecars }, 'test/db', property, value, rule);
+  }
+
+  test.each([['postgres'], ['heartbeat'], ['metrics'], ['wait-for-leader']])('the reserved name %p is refused', (name) => {
+    expectAddError([sidecar({ name })], `sidecars[${name}].name`, JSON.stringify(name),
+      /is already a container of the member pods \(postgres, heartbeat, metrics, wait-for-leader\)/);
+  });
+
+  test('a duplicate name is refused and the existing sidecars are listed', () => {
+    expectAddError([sidecar(), sidecar()], 'sidecars[shipper].name', '"shipper"', /is already a container of the member pods \(.*wait-for-leader, shipper\)/);
+  });
+
+  test.each([['Shipper'], ['log_shipper'], ['-shipper'], ['shipper-'], ['a.b'], [''], ['a'.repeat(64)]])('the name %p is not a DNS label', (name) => {
+    expectAddError([sidecar({ name })], `sidecars[${name}].name`, JSON.stringify(name), /at most 63 characters .*RFC 1123 DNS label/);
+  });
+
+  test('a 63-character name is accepted', () => {
+    expect(() => new PostgresCluster(Testing.chart(), 'db', { sidecars: [sidecar({ name: 'a'.repeat(63) })] })).not.toThrow();
+  });
+
+  test.each([
+    ['docker.io/fluent/fluent-bit:latest'],
+    ['docker.io/fluent/fluent-bit'],
+    ['fluent-bit'],
+    ['registry.example.com:5000/fluent-bit'],
+    ['docker.io/fluent/fluent-bit@sha256:abc'],
+  ])('the unpinned image %p is refused', (image) => {
+    expectAddError([sidecar({ image })], 'sidecars[shipper].image', JSON.stringify(image),
+      /must be pinned by a tag other than latest or by a sha256 digest/);
+  });
+
+  test.each([['registry.example.com:5000/team/agent:1.2.3'], [`docker.io/fluent/fluent-bit@sha256:${'0'.repeat(64)}`]])('the pinned image %p is accepted', (image) => {
+    expect(() => new PostgresCluster(Testing.chart(), 'db', { sidecars: [sidecar({ image })] })).not.toThrow();
+  });
+
+  test('a CPU request above the limit is refused', () => {
+    expectAddError([sidecar({ resources: Resources.of({ cpu: kplus.Cpu.millis(500), cpuLimit: kplus.Cpu.millis(200), memory: mib(64) }) })],
+      'sidecars[shipper].resources.cpu', '"500m"', /must not exceed the CPU limit \(200m\)/);
+  });
+
+  test('a memory request above the limit is refused', () => {
+    expectAddError([sidecar({ resources: Resources.of({ cpu: kplus.Cpu.millis(50), memory: mib(256), memoryLimit: mib(128) }) })],
+      'sidecars[shipper].resources.memory', '"262144Ki"', /must not exceed the memory limit \(131072Ki\)/);
+  });
+
+  test('requests equal to limits are accepted', () => {
+    expect(() => new PostgresCluster(Testing.chart(), 'db', {
+      sidecars: [sidecar({
+        resources: Resources.of({ cpu: kplus.Cpu.millis(100), cpuLimit: kplus.Cpu.millis(100), memory: mib(64), memoryLimit: mib(64) }),
+      })],
+    })).not.toThrow();
+  });
+
+  test.each([[5432], [8008], [8010], [9187]])('the taken port %p is refused', (port) => {
+    expectAddError([sidecar({ ports: { http: port } })], 'sidecars[shipper].ports.http', String(port),
+      /must be a free port from 1 to 65535 \(taken: 5432, 8008, 8010, 9187\)/);
+  });
+
+  test('the PostgreSQL port is taken wherever it is configured', () => {
+    expectError({ config: { database: { port: 6543 } }, sidecars: [sidecar({ ports: { http: 6543 } })] }, 'test/db', 'sidecars[shipper].ports.http', '6543',
+      /taken: 6543, 8008, 8010, 9187/);
+    expect(() => new PostgresCluster(Testing.chart(), 'db', { config: { database: { port: 6543 } }, sidecars: [sidecar({ ports: { http: 5432 } })] })).not.toThrow();
+  });
+
+  test.each([[0], [65536], [-1], [80.5]])('the port %p is out of range', (port) => {
+    expectAddError([sidecar({ ports: { http: port } })], 'sidecars[shipper].ports.http', String(port), /must be a free port from 1 to 65535/);
+  });
+
+  test.each([[1], [65535], [9100]])('the port %p is accepted', (port) => {
+    expect(() => new PostgresCluster(Testing.chart(), 'db', { sidecars: [sidecar({ ports: { http: port } })] })).not.toThrow();
+  });
+
+  test('a refused sidecar is not added', () => {
+    const chart = Testing.chart();
+    const cluster = new PostgresCluster(chart, 'db');
+    expect(() => cluster.addSidecar(sidecar({ image: 'x:latest' }))).toThrow();
+    const names = Testing.synth(chart).filter((m) => m.kind === 'StatefulSet').flatMap((m) => m.spec.template.spec.containers.map((c: any) => c.name));
+    expect(names).not.toContain('shipper');
+  });
+});
+
+describe('monitoring.heartbeat', () => {
+  const hb = (heartbeat: HeartbeatOptions): PostgresClusterProps => ({ monitoring: { heartbeat } });
+
+  test.each([
+    ['interval', Duration.millis(1500), '"1500ms"', 'from 1 to 300'],
+    ['interval', Duration.millis(500), '"500ms"', 'from 1 to 300'],
+    ['interval', Duration.seconds(301), '"301000ms"', 'from 1 to 300'],
+    ['interval', Duration.seconds(0), '"0ms"', 'from 1 to 300'],
+    ['timeout', Duration.millis(2500), '"2500ms"', 'from 1 to 300'],
+    ['timeout', Duration.seconds(0), '"0ms"', 'from 1 to 300'],
+    ['maxLagTime', Duration.millis(30500), '"30500ms"', 'from 1 to 86400'],
+    ['maxLagTime', Duration.days(2), '"172800000ms"', 'from 1 to 86400'],
+  ] as const)('%s %p is refused', (prop, value, shown, range) => {
+    expectError(hb({ [prop]: value }), 'test/db', `monitoring.heartbeat.${prop}`, shown, new RegExp(`must be a whole number of seconds ${range}`));
+  });
+
+  test('a timeout above the interval is refused', () => {
+    expectError(hb({ interval: Duration.seconds(5), timeout: Duration.seconds(6) }), 'test/db', 'monitoring.heartbeat.timeout', '"6s"',
+      /must not exceed the interval \(5s\)/);
+    expectError(hb({ interval: Duration.seconds(2) }), 'test/db', 'monitoring.heartbeat.timeout', '"3s"', /must not exceed the interval \(2s\)/);
+  });
+
+  test('a timeout equal to the interval is accepted', () => {
+    expect(() => new PostgresCluster(Testing.chart(), 'db', hb({ interval: Duration.seconds(3), timeout: Duration.seconds(3) }))).not.toThrow();
+  });
+
+  test('maxLag below 64Ki is refused', () => {
+    expectError(hb({ maxLag: Size.kibibytes(63) }), 'test/db', 'monitoring.heartbeat.maxLag', '"64512 bytes"', /must be at least 64Ki/);
+    expect(() => new PostgresCluster(Testing.chart(), 'db', hb({ maxLag: Size.kibibytes(64) }))).not.toThrow();
+  });
+
+  test('maxLagTime not above the interval is refused', () => {
+    expectError(hb({ interval: Duration.seconds(30), timeout: Duration.seconds(3) }), 'test/db', 'monitoring.heartbeat.maxLagTime', '"30s"',
+      /must exceed the interval \(30s\): the heartbeat is written once per interval/);
+    expectError(hb({ interval: Duration.seconds(10), maxLagTime: Duration.seconds(5) }), 'test/db', 'monitoring.heartbeat.maxLagTime', '"5s"',
+      /must exceed the interval \(10s\)/);
+    expect(() => new PostgresCluster(Testing.chart(), 'db', hb({ interval: Duration.seconds(30), maxLagTime: Duration.seconds(31) }))).not.toThrow();
+  });
+
+  test.each([[0], [101], [1.5], [-1]])('failureThreshold %p is refused', (failureThreshold) => {
+    expectError(hb({ failureThreshold }), 'test/db', 'monitoring.heartbeat.failureThreshold', String(failureThreshold), /must be a whole number from 1 to 100/);
+  });
+
+  test.each([[1], [100]])('failureThreshold %p is accepted', (failureThreshold) => {
+    expect(() => new PostgresCluster(Testing.chart(), 'db', hb({ failureThreshold }))).not.toThrow();
+  });
+});
+
+describe('monitoring.metrics', () => {
+  test.each([
+    ['quay.io/prometheuscommunity/postgres-exporter:latest'],
+    ['quay.io/prometheuscommunity/postgres-exporter'],
+    ['postgres-exporter'],
+  ])('the unpinned exporter image %p is refused', (image) => {
+    expectError({ monitoring: { metrics: { image } } }, 'test/db', 'monitoring.metrics.image', JSON.stringify(image),
+      /must be pinned by a tag other than latest or by a sha256 digest/);
+  });
+
+  test('an unpinned image is not checked when the exporter is disabled', () => {
+    expect(() => new PostgresCluster(Testing.chart(), 'db', { monitoring: { metrics: { enabled: false, image: 'x:latest' } } })).not.toThrow();
+  });
+
+  test('a PodMonitor without the exporter is refused', () => {
+    expectError({ monitoring: { metrics: { enabled: false, podMonitor: true } } }, 'test/db', 'monitoring.metrics.podMonitor', 'true',
+      /needs the exporter \(monitoring.metrics.enabled is false\)/);
   });
 });

@@ -421,18 +421,42 @@ describe.each(allCases().map((c) => [c.name, c] as const))('invariants: %s', (_n
     expect(wrong).toEqual([]);
   });
 
-  test('every container has cpu and memory requests and limits, limits >= requests', () => {
+  test('every container (init containers and Jobs too) has cpu and memory requests and limits, limits >= requests', () => {
+    const problems: string[] = [];
+    let checked = 0;
     for (const t of templates) {
       for (const ctr of allContainers(t.spec)) {
+        checked++;
+        const where = `${t.owner.kind}/${t.owner.metadata.name} ${ctr.name}`;
         const r = ctr.resources ?? {};
         for (const res of ['cpu', 'memory']) {
-          expect(r.requests?.[res]).toBeDefined();
-          expect(r.limits?.[res]).toBeDefined();
-          expect(quantity(r.limits[res])).toBeGreaterThanOrEqual(quantity(r.requests[res]));
-          expect(quantity(r.requests[res])).toBeGreaterThan(0);
+          const request = r.requests?.[res];
+          const limit = r.limits?.[res];
+          if (request === undefined) problems.push(`${where}: no ${res} request`);
+          if (limit === undefined) problems.push(`${where}: no ${res} limit`);
+          if (request === undefined || limit === undefined) continue;
+          if (!(quantity(request) > 0)) problems.push(`${where}: ${res} request ${request} is not positive`);
+          if (quantity(limit) < quantity(request)) problems.push(`${where}: ${res} limit ${limit} < request ${request}`);
         }
       }
     }
+    expect(problems).toEqual([]);
+    // the Job's container, both member containers and the replicas' init container at least
+    expect(checked).toBeGreaterThanOrEqual(templates.length);
+    // the credentials Job always exists: it creates the monitoring Secret at least
+    expect(templates.some((t) => t.owner.kind === 'Job')).toBe(true);
+  });
+
+  test('the postgres container is Guaranteed QoS (requests == limits) unless the case asks for less', () => {
+    const burstable = c.burstablePostgres ?? [];
+    for (const t of memberTemplates) {
+      const pg = t.spec.containers.find((x: any) => x.name === 'postgres');
+      expect(pg).toBeDefined();
+      const { requests, limits } = pg.resources;
+      const equal = ['cpu', 'memory'].every((res) => quantity(requests[res]) === quantity(limits[res]));
+      expect([t.owner.metadata.name, equal]).toEqual([t.owner.metadata.name, !burstable.includes(t.owner.metadata.name)]);
+    }
+    for (const name of burstable) expect(memberTemplates.map((t) => t.owner.metadata.name)).toContain(name);
   });
 
   test('every pod meets the Pod Security Standards restricted profile', () => {

@@ -101,7 +101,9 @@ describe('defaults', () => {
 
   test('post_bootstrap runs the post-bootstrap script shipped in the scripts ConfigMap', () => {
     const scripts = find(m, 'ConfigMap', 'db-scripts');
-    expect(Object.keys(scripts.data).sort()).toEqual(['ensure-secrets.py', 'post-bootstrap.sh', 'wait-for-leader.sh']);
+    expect(Object.keys(scripts.data).sort()).toEqual([
+      'ensure-secrets.py', 'exporter-queries.yaml', 'heartbeat.py', 'post-bootstrap.sh', 'wait-for-leader.sh',
+    ]);
     for (const sts of MEMBER_SETS) {
       const path: string = patroni(m, sts).bootstrap.post_bootstrap;
       const mount = container(m, sts).volumeMounts.find((v: any) => v.name === 'scripts');

@@ -41,8 +41,9 @@ export const AUTOVACUUM_WORKERS = 3;
  *
  * Unlike PGTune, which sizes for a whole machine, the container limit *is* the machine here:
  * the page cache, `/dev/shm` and shared_buffers are all charged to the same memory cgroup.
- * So shared_buffers takes 1/8 of the limit (measured on these machines inside a 2 GiB cgroup:
- * 1/4 double-buffers against the page cache and loses ~11 % on reads), `/dev/shm` gets 1/8
+ * So shared_buffers takes 1/8 of the limit, leaving the page cache room inside the cgroup (at 1/4
+ * the 2 GiB cgroup of bench/tuning-bench.sh ran at its limit, reclaiming constantly; throughput
+ * of all three configurations was within noise: see BENCHMARKS.md), `/dev/shm` gets 1/8
  * (64 MiB to 1 GiB, more if parallel query needs it), and work_mem is what is left of 3/4 of the
  * limit shared by three sort or hash nodes per connection and one per parallel participant.
  * The result always passes {@link memoryBudget} and {@link requiredSharedMemory}.

@@ -5,6 +5,7 @@ set -euo pipefail
 need=()
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need+=(postgresql-15)
 [ -x /usr/bin/patroni ] || need+=(patroni)
+[ -x /usr/bin/prometheus-postgres-exporter ] || need+=(prometheus-postgres-exporter)
 command -v etcd >/dev/null || need+=(etcd-server)
 command -v pgbackrest >/dev/null || need+=(pgbackrest)
 /usr/bin/python3 -c 'import psycopg2' 2>/dev/null || need+=(python3-psycopg2)

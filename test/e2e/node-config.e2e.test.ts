@@ -37,7 +37,7 @@ afterAll(async () => {
 function localSql(socketDir: string, port: number, sql: string): string {
   return execFileSync('setpriv', [`--reuid=${SERVICE_USER}`, `--regid=${SERVICE_USER}`, '--init-groups', '--',
     `${HOST_BIN_DIR}/psql`, '-X', '-A', '-t', '-q', '-h', socketDir, '-p', String(port), '-U', 'postgres', '-d', 'postgres',
-    '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'utf8' }).trim();
+    '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
 }
 
 const UNIT_BYTES: Record<string, number> = { 'B': 1, 'kB': 1024, 'MB': 1024 ** 2, 'GB': 1024 ** 3, 'TB': 1024 ** 4, '8kB': 8192, '16MB': 16 * 1024 ** 2 };

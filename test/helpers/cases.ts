@@ -12,11 +12,26 @@ export interface SynthCase {
   readonly manifests: () => Manifest[];
   /** Secrets the user passed in (they exist in the cluster but are not in the output). */
   readonly userSecrets: readonly string[];
+  /**
+   * Member StatefulSets whose postgres container the case deliberately gives requests below its
+   * limits (Burstable). Every other postgres container must be Guaranteed (requests == limits).
+   */
+  readonly burstablePostgres?: readonly string[];
 }
+
+/** StatefulSets of each example whose postgres container has requests below limits on purpose. */
+const EXAMPLE_BURSTABLE_POSTGRES: Record<string, readonly string[]> = {
+  production: ['orders-db-primary'],
+};
 
 /** Every example, synthesized through its buildApp() and parsed back from YAML. */
 export function exampleCases(): SynthCase[] {
-  return exampleNames().map((name) => ({ name: `example ${name}`, manifests: () => exampleManifests(name), userSecrets: [] }));
+  return exampleNames().map((name) => ({
+    name: `example ${name}`,
+    manifests: () => exampleManifests(name),
+    userSecrets: [],
+    burstablePostgres: EXAMPLE_BURSTABLE_POSTGRES[name] ?? [],
+  }));
 }
 
 /** Prop variants that exercise the other code paths. */
@@ -43,6 +58,7 @@ export function variantCases(): SynthCase[] {
         requireSeparateNodes: true,
       }),
       userSecrets: [],
+      burstablePostgres: ['ledger-primary'],
     },
     {
       name: 'delayed replicas, custom port, synchronous',
@@ -61,6 +77,34 @@ export function variantCases(): SynthCase[] {
       manifests: () => synthCluster({
         config: { database: { logFormat: LogFormat.JSON, logLevel: LogLevel.INFO, logStatementsSlowerThan: Duration.millis(500) } },
       }),
+      userSecrets: [],
+    },
+    {
+      name: 'PodMonitor and a user sidecar',
+      manifests: () => synthWith((chart) => {
+        const cluster = new PostgresCluster(chart, 'db', {
+          delayedReplicas: { applyDelay: Duration.hours(1) },
+          monitoring: {
+            heartbeat: { interval: Duration.seconds(10), maxLagTime: Duration.minutes(1) },
+            metrics: { podMonitor: true, scrapeInterval: Duration.seconds(15) },
+          },
+        });
+        cluster.addSidecar({
+          name: 'log-shipper',
+          image: 'docker.io/fluent/fluent-bit:3.1.9',
+          resources: Resources.of({
+            cpu: kplus.Cpu.millis(20), cpuLimit: kplus.Cpu.millis(100), memory: Size.mebibytes(32), memoryLimit: Size.mebibytes(64),
+          }),
+          env: { LOG_LEVEL: 'info' },
+          ports: { 'shipper-http': 2020 },
+          socketMountPath: '/var/run/postgresql',
+        });
+      }, { namespace: 'observability' }),
+      userSecrets: [],
+    },
+    {
+      name: 'metrics exporter disabled',
+      manifests: () => synthCluster({ monitoring: { metrics: { enabled: false } } }),
       userSecrets: [],
     },
     {

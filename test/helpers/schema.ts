@@ -1,8 +1,10 @@
 /**
- * Validates synthesized objects against the official Kubernetes OpenAPI schemas (kubernetes-models).
+ * Validates synthesized objects against the official Kubernetes OpenAPI schemas (kubernetes-models),
+ * and the Prometheus Operator's CRD schemas (@kubernetes-models/prometheus-operator) for its kinds.
  * These schemas catch wrong types, missing required fields and bad enum values; they do not catch
  * unknown fields, bad names or labels, or dangling references (the invariant tests do).
  */
+import { PodMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor';
 import { ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { CronJob, Job } from 'kubernetes-models/batch/v1';
@@ -50,6 +52,7 @@ const MODELS: Record<string, ModelClass> = {
   'rbac.authorization.k8s.io/v1/Role': Role,
   'rbac.authorization.k8s.io/v1/RoleBinding': RoleBinding,
   'storage.k8s.io/v1/StorageClass': StorageClass,
+  'monitoring.coreos.com/v1/PodMonitor': PodMonitor,
 };
 
 /** The model class of an object's apiVersion and kind; throws for a kind the tests have no model for. */

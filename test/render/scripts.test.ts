@@ -1,5 +1,6 @@
 import { execFileSync } from 'child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
+import { createHash, createHmac, pbkdf2Sync } from 'node:crypto';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { ENSURE_SECRETS_SCRIPT, POST_BOOTSTRAP_SCRIPT, WAIT_FOR_LEADER_SCRIPT } from '../../src/render/scripts';
@@ -64,41 +65,134 @@ describe('scripts', () => {
     expect(POST_BOOTSTRAP_SCRIPT.startsWith('#!/bin/bash\nset -euo pipefail\n')).toBe(true);
   });
 
-  /** Runs post-bootstrap.sh with a fake psql that records its arguments and stdin. */
-  function runPostBootstrap(database: string | undefined): { out: string; calls: string } {
-    const bin = join(dir, 'fakebin');
-    execFileSync('mkdir', ['-p', bin]);
-    const log = join(dir, `psql-${database ?? 'unset'}.log`);
-    rmSync(log, { force: true });
-    writeFileSync(join(bin, 'psql'), `#!/bin/bash\nprintf '%s\\n' "$@" >> '${log}'\ncat >> '${log}'\n`, { mode: 0o755 });
-    const file = join(dir, 'post-bootstrap.sh');
-    writeFileSync(file, POST_BOOTSTRAP_SCRIPT);
-    const env: Record<string, string> = { PATH: process.env.PATH ?? '', PG_BIN_DIR: bin };
-    if (database !== undefined) env.PGC_DATABASE = database;
-    const out = execFileSync('bash', [file, 'postgres://postgres@localhost:5432/postgres'], { env, timeout: 10000 }).toString();
-    let calls = '';
-    try {
-      calls = readFileSync(log, 'utf8');
-    } catch {
-      calls = '';
-    }
-    return { out, calls };
+  /** One psql invocation the fake psql recorded: its argv and what it read on stdin. */
+  interface PsqlCall {
+    readonly argv: string[];
+    readonly stdin: string;
+    /** PGC_MONITOR_VERIFIER as psql saw it. */
+    readonly verifier: string;
   }
 
+  /**
+   * Runs post-bootstrap.sh with a fake psql that records, per invocation, its arguments (NUL
+   * separated) and its stdin, and the environment it saw (to check what reaches a process' argv).
+   */
+  function runPostBootstrap(env: Record<string, string | undefined>): { out: string; calls: PsqlCall[]; raw: string } {
+    const run = mkdtempSync(join(dir, 'run-'));
+    const bin = join(run, 'bin');
+    execFileSync('mkdir', ['-p', bin]);
+    const log = join(run, 'calls');
+    execFileSync('mkdir', ['-p', log]);
+    writeFileSync(join(bin, 'psql'), [
+      '#!/bin/bash',
+      `n=$(ls '${log}' | wc -l)`,
+      `f='${log}'/$(printf '%03d' "$n")`,
+      'mkdir "$f"',
+      'printf \'%s\\0\' "$@" > "$f/argv"',
+      'cat > "$f/stdin"',
+      'printf \'%s\' "${PGC_MONITOR_VERIFIER:-}" > "$f/verifier"',
+      '',
+    ].join('\n'), { mode: 0o755 });
+    const file = join(run, 'post-bootstrap.sh');
+    writeFileSync(file, POST_BOOTSTRAP_SCRIPT);
+    const fullEnv: Record<string, string> = { PATH: process.env.PATH ?? '', PG_BIN_DIR: bin };
+    for (const [k, v] of Object.entries(env)) if (v !== undefined) fullEnv[k] = v;
+    const out = execFileSync('bash', [file, URL], { env: fullEnv, timeout: 10000 }).toString();
+    const calls = execFileSync('ls', [log]).toString().split('\n').filter((x) => x).sort().map((n) => ({
+      argv: readFileSync(join(log, n, 'argv'), 'utf8').split('\0').slice(0, -1),
+      stdin: readFileSync(join(log, n, 'stdin'), 'utf8'),
+      verifier: readFileSync(join(log, n, 'verifier'), 'utf8'),
+    }));
+    rmSync(run, { recursive: true, force: true });
+    return { out, calls, raw: calls.map((c) => [...c.argv, c.stdin].join('\n')).join('\n') };
+  }
+
+  const URL = 'postgres://postgres@localhost:5432/postgres';
+  const BASE_ARGV = [URL, '-X', '-q', '-v', 'ON_ERROR_STOP=1'];
+  const MONITOR_PASSWORD = 'S3cret-monitor-pw_xyz';
+
   test('post-bootstrap.sh creates the database through psql, the name passed as a variable (never spliced into SQL)', () => {
-    const { out, calls } = runPostBootstrap('shop');
+    const { out, calls } = runPostBootstrap({ PGC_DATABASE: 'shop' });
     expect(out).toContain('database shop is ready');
-    expect(calls).toContain('postgres://postgres@localhost:5432/postgres');
-    expect(calls).toContain('ON_ERROR_STOP=1');
-    expect(calls).toContain('db=shop');
-    expect(calls).toContain("format('CREATE DATABASE %I', :'db')");
-    expect(calls).toContain('WHERE NOT EXISTS');
-    expect(calls).toContain('\\gexec');
+    const db = calls.filter((c) => c.stdin.includes('CREATE DATABASE'));
+    expect(db).toHaveLength(1);
+    expect(db[0].argv).toEqual([...BASE_ARGV, '-v', 'db=shop']);
+    expect(db[0].stdin).toContain("format('CREATE DATABASE %I', :'db')");
+    expect(db[0].stdin).toContain('WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :\'db\')');
+    expect(db[0].stdin).toContain('\\gexec');
+    expect(db[0].stdin).not.toContain('shop');
     expect(POST_BOOTSTRAP_SCRIPT).not.toMatch(/CREATE DATABASE "?\$/);
   });
 
-  test.each([[undefined], [''], ['postgres']])('post-bootstrap.sh does nothing for PGC_DATABASE %p', (database) => {
-    const { calls } = runPostBootstrap(database);
-    expect(calls).toBe('');
+  test('post-bootstrap.sh always creates the heartbeat schema and table first, with ON_ERROR_STOP', () => {
+    const { calls } = runPostBootstrap({});
+    expect(calls).toHaveLength(1);
+    expect(calls[0].argv).toEqual(BASE_ARGV);
+    expect(calls[0].stdin).toContain('CREATE SCHEMA IF NOT EXISTS cdk8s_heartbeat;');
+    expect(calls[0].stdin).toMatch(
+      /CREATE TABLE IF NOT EXISTS cdk8s_heartbeat\.beat \(id int PRIMARY KEY, at timestamptz NOT NULL, lsn pg_lsn NOT NULL\);/);
+    const all = runPostBootstrap({ PGC_DATABASE: 'shop', PGC_MONITOR_USER: 'cdk8s_monitor', PGC_MONITOR_PASSWORD: MONITOR_PASSWORD }).calls;
+    expect(all).toHaveLength(3);
+    expect(all[0].stdin).toContain('CREATE SCHEMA IF NOT EXISTS cdk8s_heartbeat;');
+    expect(all[1].stdin).toContain('GRANT pg_monitor');
+    expect(all[2].stdin).toContain('CREATE DATABASE');
+  });
+
+  test.each([[undefined], [''], ['postgres']])('post-bootstrap.sh creates no database for PGC_DATABASE %p', (database) => {
+    const { out, calls } = runPostBootstrap({ PGC_DATABASE: database });
+    expect(calls).toHaveLength(1);
+    expect(calls[0].stdin).toContain('cdk8s_heartbeat');
+    expect(calls[0].stdin).not.toContain('DATABASE');
+    expect(out).not.toContain('database');
+  });
+
+  test('post-bootstrap.sh creates the monitoring role with pg_monitor, NOSUPERUSER and read access to the heartbeat', () => {
+    const { out, calls } = runPostBootstrap({ PGC_MONITOR_USER: 'cdk8s_monitor', PGC_MONITOR_PASSWORD: MONITOR_PASSWORD });
+    expect(out).toContain('monitoring role cdk8s_monitor is ready');
+    expect(calls).toHaveLength(2);
+    const role = calls[1];
+    expect(role.argv).toEqual([...BASE_ARGV, '-v', 'user=cdk8s_monitor']);
+    const sql = role.stdin;
+    expect(sql).toContain("format('CREATE ROLE %I LOGIN', :'user') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'user')");
+    expect(sql).toMatch(/ALTER ROLE %I WITH NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD %L', :'user', :'pw'\)/);
+    expect(sql).toContain("format('GRANT pg_monitor TO %I', :'user')");
+    expect(sql).toContain("format('GRANT USAGE ON SCHEMA cdk8s_heartbeat TO %I', :'user')");
+    expect(sql).toContain("format('GRANT SELECT ON cdk8s_heartbeat.beat TO %I', :'user')");
+    expect(sql.replace(/NOSUPERUSER/g, '')).not.toContain('SUPERUSER');
+    // Every generated statement is executed: one \gexec after each SELECT format(...).
+    expect((sql.match(/^SELECT format\(/gm) ?? []).length).toBe(5);
+    expect((sql.match(/^\\gexec$/gm) ?? []).length).toBe(5);
+  });
+
+  test('the monitoring password never reaches psql: only its SCRAM verifier, read from the environment with \\getenv', () => {
+    const { out, calls, raw } = runPostBootstrap({
+      PGC_DATABASE: 'shop', PGC_MONITOR_USER: 'cdk8s_monitor', PGC_MONITOR_PASSWORD: MONITOR_PASSWORD,
+    });
+    for (const c of calls) for (const a of c.argv) expect(a).not.toContain(MONITOR_PASSWORD);
+    expect(raw).not.toContain(MONITOR_PASSWORD);
+    expect(out).not.toContain(MONITOR_PASSWORD);
+    const role = calls.find((c) => c.stdin.includes('pg_monitor'))!;
+    expect(role.stdin.split('\n')[0]).toBe('\\getenv pw PGC_MONITOR_VERIFIER');
+    // Only a SCRAM-SHA-256 verifier of the password reaches psql, and it is a correct one.
+    const m = /^SCRAM-SHA-256\$4096:([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+):([A-Za-z0-9+/=]+)$/.exec(role.verifier);
+    expect(m).not.toBeNull();
+    const salted = pbkdf2Sync(MONITOR_PASSWORD, Buffer.from(m![1], 'base64'), 4096, 32, 'sha256');
+    const clientKey = createHmac('sha256', salted).update('Client Key').digest();
+    expect(createHash('sha256').update(clientKey).digest('base64')).toBe(m![2]);
+    expect(createHmac('sha256', salted).update('Server Key').digest('base64')).toBe(m![3]);
+    // The heredoc is quoted: the shell never expands the password into the SQL text either.
+    expect(POST_BOOTSTRAP_SCRIPT).not.toMatch(/\$\{?PGC_MONITOR_PASSWORD\}?[^:]/);
+    expect(POST_BOOTSTRAP_SCRIPT).toContain('\\getenv pw PGC_MONITOR_VERIFIER');
+  });
+
+  test.each([
+    ['no user', { PGC_MONITOR_PASSWORD: MONITOR_PASSWORD }],
+    ['no password', { PGC_MONITOR_USER: 'cdk8s_monitor' }],
+    ['empty password', { PGC_MONITOR_USER: 'cdk8s_monitor', PGC_MONITOR_PASSWORD: '' }],
+  ])('post-bootstrap.sh creates no monitoring role with %s', (_what, env) => {
+    const { out, calls } = runPostBootstrap(env);
+    expect(calls).toHaveLength(1);
+    expect(calls[0].stdin).not.toMatch(/ROLE|pg_monitor/);
+    expect(out).not.toContain('monitoring role');
   });
 });

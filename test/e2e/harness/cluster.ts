@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { HOST_BIN_DIR, HOST_PATRONI } from './differences';
+import { HOST_BIN_DIR, HOST_EXPORTER, HOST_PATRONI } from './differences';
 import { Manifest, findObject, loadManifests, objectsOfKind, selects } from './manifests';
 import { Endpoint, ServiceProxy } from './service-proxy';
 import { makeServiceDir, writeServiceFile } from '../lib/fsutil';
@@ -39,7 +39,8 @@ type PodSpec = Record<string, any>;
 
 /** One pod of a StatefulSet, run as a process group. */
 export class Member implements PatroniMember {
-  public group: ProcessGroup | undefined;
+  /** The running container processes of the pod, by container name. */
+  public readonly groups = new Map<string, ProcessGroup>();
   public readonly apiPort: number;
   public readonly pgPort: number;
 
@@ -64,9 +65,25 @@ export class Member implements PatroniMember {
     return this.podSpec;
   }
 
-  /** Whether the member's processes are running. */
+  /** Whether the member's main (postgres) container is running. */
   get running(): boolean {
-    return this.group !== undefined && this.group.exitStatus === undefined;
+    const main = this.groups.get(this.mainContainer.name);
+    return main !== undefined && main.exitStatus === undefined;
+  }
+
+  /** The container of this name in the pod spec. */
+  container(name: string): Container {
+    const c = (this.podSpec.containers as Container[]).find((x) => x.name === name);
+    if (!c) throw new Error(`${this.name}: no container ${name}`);
+    return c;
+  }
+
+  /** Whether Kubernetes would count the pod ready: every container's readiness probe passes. */
+  async ready(): Promise<boolean> {
+    for (const c of this.podSpec.containers as Container[]) {
+      if (c.readinessProbe && !(await this.probe('readinessProbe', c.name)).success) return false;
+    }
+    return this.running;
   }
 
   /** Host directory standing for a volume of this pod. */
@@ -74,13 +91,14 @@ export class Member implements PatroniMember {
     return path.join(this.dir, 'volumes', volume);
   }
 
-  /** Runs the container's probe (`startupProbe`, `livenessProbe`, `readinessProbe`) as the kubelet would. */
-  async probe(kind: 'startupProbe' | 'livenessProbe' | 'readinessProbe'): Promise<ProbeResult> {
-    const probe = this.mainContainer[kind];
-    if (!probe?.httpGet) throw new Error(`${this.name}: container has no httpGet ${kind}`);
+  /** Runs a container's probe (`startupProbe`, `livenessProbe`, `readinessProbe`) as the kubelet would. */
+  async probe(kind: 'startupProbe' | 'livenessProbe' | 'readinessProbe', containerName?: string): Promise<ProbeResult> {
+    const container = containerName ? this.container(containerName) : this.mainContainer;
+    const probe = container[kind];
+    if (!probe?.httpGet) throw new Error(`${this.name}: container ${container.name} has no httpGet ${kind}`);
     const port = typeof probe.httpGet.port === 'number'
       ? probe.httpGet.port
-      : (this.mainContainer.ports as any[]).find((p) => p.name === probe.httpGet.port)?.containerPort;
+      : (container.ports as any[]).find((p) => p.name === probe.httpGet.port)?.containerPort;
     if (port === undefined) throw new Error(`${this.name}: ${kind} names port ${probe.httpGet.port}, which the container does not declare`);
     try {
       const res = await httpRequest({ host: this.host, port, path: probe.httpGet.path, timeoutMs: (probe.timeoutSeconds ?? 1) * 1000 });
@@ -89,6 +107,21 @@ export class Member implements PatroniMember {
       return { status: undefined, success: false };
     }
   }
+}
+
+const WILDCARD = /^(0\.0\.0\.0|\*|::)$/;
+
+/** Where the programs the containers run live on this machine (see ./differences.ts). */
+const HOST_COMMANDS: Record<string, string> = {
+  patroni: HOST_PATRONI,
+  python3: '/usr/bin/python3',
+  postgres_exporter: HOST_EXPORTER,
+};
+
+/** The entrypoint of an image whose container spec gives none. */
+function imageEntrypoint(image: string): string {
+  if (/postgres-exporter/.test(image)) return 'postgres_exporter';
+  throw new Error(`the harness does not know the entrypoint of ${image}`);
 }
 
 /** A synthesized cluster running on loopback. */
@@ -182,17 +215,19 @@ export class LoopbackCluster {
     return { started, stopped };
   }
 
-  /** Node loss: SIGKILL every process of the member at once. */
+  /** Node loss: SIGKILL every process of every container of the member at once. */
   async kill(name: string): Promise<void> {
     const m = this.member(name);
-    if (m.group) await killAndWait(m.group);
+    await Promise.all([...m.groups.values()].map((g) => killAndWait(g)));
+    m.groups.clear();
   }
 
-  /** Pod deletion: SIGTERM to the container's main process (Patroni), SIGKILL after the grace period. */
+  /** Pod deletion: SIGTERM to each container's main process, SIGKILL after the grace period. */
   async stop(name: string): Promise<void> {
     const m = this.member(name);
     const grace = (m.spec.terminationGracePeriodSeconds ?? 30) * 1000;
-    if (m.group) await terminateGroup(m.group, grace);
+    await Promise.all([...m.groups.values()].map((g) => terminateGroup(g, grace)));
+    m.groups.clear();
   }
 
   /** Starts a stopped member again on its existing volumes (a pod rescheduled onto its claim). */
@@ -246,7 +281,7 @@ export class LoopbackCluster {
         const eps: Endpoint[] = [];
         for (const m of this.running()) {
           if (!selects(svc.spec.selector, await this.liveLabels(m))) continue;
-          if (!(await m.probe('readinessProbe')).success) continue;
+          if (!(await m.ready())) continue;
           const target = typeof port.targetPort === 'number'
             ? port.targetPort
             : (m.mainContainer.ports as any[]).find((p) => p.name === port.targetPort).containerPort;
@@ -371,6 +406,8 @@ export class LoopbackCluster {
     }
     for (const [k, v] of Object.entries(env)) {
       let out = v === imageBinDir ? HOST_BIN_DIR : v.startsWith('/') ? this.hostPath(m, mounts, v) : v;
+      if (/LISTEN$/.test(k) && WILDCARD.test(v)) out = m.host;
+      out = out.replace(/([?&]host=)(\/[^&]*)/, (_all, key, p) => `${key}${this.hostPath(m, mounts, p)}`);
       for (const [svc, { ip }] of this.proxies) {
         if (out === svc || out.startsWith(`${svc}.`)) out = ip;
       }
@@ -382,8 +419,12 @@ export class LoopbackCluster {
 
   private resolveCommand(m: Member, c: Container): { command: string; args: string[] } {
     const mounts = [...(c.volumeMounts ?? [])];
-    const argv = [...(c.command ?? []), ...(c.args ?? [])].map((a: string) => (a.startsWith('/') ? this.hostPath(m, mounts, a) : a));
-    const command = argv[0] === 'patroni' ? HOST_PATRONI : argv[0];
+    const entrypoint = c.command ?? [imageEntrypoint(c.image)];
+    const argv = [...entrypoint, ...(c.args ?? [])]
+      .map((a: string) => (a.startsWith('/') ? this.hostPath(m, mounts, a) : a))
+      .map((a: string) => a.replace(/^(--[\w.-]*listen[\w.-]*=)(0\.0\.0\.0|\*|::)?:(\d+)$/, `$1${m.host}:$3`))
+      .map((a: string) => (a.includes('=/') ? a.replace(/=(\/.*)$/, (_x, p) => `=${this.hostPath(m, mounts, p)}`) : a));
+    const command = HOST_COMMANDS[argv[0]] ?? argv[0];
     return { command, args: argv.slice(1) };
   }
 
@@ -404,11 +445,19 @@ export class LoopbackCluster {
       await killAndWait(group).catch(() => undefined);
       if (group.exitStatus !== 0) throw new Error(`${m.name}: init container ${init.name} exited with ${group.exitStatus}`);
     }
+    // Kubernetes starts every container of the pod at once.
+    for (const container of m.spec.containers as Container[]) {
+      const { command, args } = this.resolveCommand(m, container);
+      m.groups.set(container.name, spawnGroup({
+        name: `${m.name}-${container.name}`,
+        command,
+        args,
+        env: this.environment(m, container),
+        cwd: m.dir,
+        logFile: path.join(m.dir, `${container.name}.log`),
+      }));
+    }
     const c = m.mainContainer;
-    const { command, args } = this.resolveCommand(m, c);
-    m.group = spawnGroup({
-      name: m.name, command, args, env: this.environment(m, c), cwd: m.dir, logFile: path.join(m.dir, `${c.name}.log`),
-    });
     // The startup probe gates the others, as in Kubernetes.
     const startup = c.startupProbe;
     await waitFor(async () => (await m.probe('startupProbe')).success || undefined,

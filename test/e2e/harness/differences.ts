@@ -9,6 +9,7 @@
 /** Where the Debian packages put PostgreSQL and Patroni on these machines. */
 export const HOST_BIN_DIR = '/usr/lib/postgresql/15/bin';
 export const HOST_PATRONI = '/usr/bin/patroni';
+export const HOST_EXPORTER = '/usr/bin/prometheus-postgres-exporter';
 
 /** The list, printed in the test log and the README. */
 export const DIFFERENCES: ReadonlyArray<{ readonly what: string; readonly why: string }> = [
@@ -21,7 +22,7 @@ export const DIFFERENCES: ReadonlyArray<{ readonly what: string; readonly why: s
     why: 'with etcd Patroni labels no pods; the mapping is the one Patroni applies to pod labels in Kubernetes',
   },
   {
-    what: 'Volume mount paths (/pgdata, /etc/patroni, /opt/cdk8s-postgres, /tmp, /dev/shm) are rewritten to per-member directories in the Patroni configuration, commands and environment',
+    what: 'Volume mount paths (/pgdata, /etc/patroni, /opt/cdk8s-postgres, /tmp, /dev/shm) are rewritten to per-member directories in the Patroni configuration, commands, flags and environment (including a `host=/tmp` socket in a connection URI)',
     why: 'all members share one file system; each pod has its own volumes',
   },
   {
@@ -29,7 +30,11 @@ export const DIFFERENCES: ReadonlyArray<{ readonly what: string; readonly why: s
     why: 'Debian bookworm ships PostgreSQL 15 and Patroni 3.0.2 where the image has PostgreSQL 16-18 and Patroni 4.x; the data directory keeps its name',
   },
   {
-    what: 'Wildcard listen addresses (0.0.0.0, *) become the member\'s loopback IP (127.0.0.11, .12, ...); status.podIP is that IP; metadata.namespace is "default"',
+    what: `The metrics exporter image's postgres_exporter becomes ${'/usr/bin/prometheus-postgres-exporter'} and \`python3\` becomes /usr/bin/python3`,
+    why: 'Debian ships postgres_exporter 0.11.1 (the image has 0.15.0) with the same flags used here, and Python with psycopg2 as the images do',
+  },
+  {
+    what: 'Wildcard listen addresses (0.0.0.0, *, in Patroni\'s listen, *_LISTEN variables and --*listen*= flags) become the member\'s loopback IP (127.0.0.11, .12, ...); status.podIP is that IP; metadata.namespace is "default"',
     why: 'members share one network namespace; a distinct loopback IP per member keeps the pod\'s ports (5432, 8008)',
   },
   {
