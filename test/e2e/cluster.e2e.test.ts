@@ -47,6 +47,7 @@ async function startCluster(name: string, props: PostgresClusterProps) {
   await cluster.start();
   const leader = await waitForLeader(cluster.memberList(), { timeoutMs: 120_000 });
   await waitForStreaming(leader, cluster.memberList().filter((m) => m.name !== leader.name), { timeoutMs: 120_000 });
+  await cluster.waitUntilReady();
   return { cluster, dir, leader: leader as Member, seconds: (Date.now() - t0) / 1000 };
 }
 

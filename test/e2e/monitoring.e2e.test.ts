@@ -32,6 +32,7 @@ beforeAll(async () => {
   await cluster.start();
   const leader = await waitForLeader(cluster.memberList(), { timeoutMs: 120_000 });
   await waitForStreaming(leader, cluster.memberList().filter((m) => m.name !== leader.name), { timeoutMs: 120_000 });
+  await cluster.waitUntilReady();
 });
 
 afterAll(async () => {

@@ -126,6 +126,7 @@ describe('a cluster with a non-default NodeConfig', () => {
     await cluster.start();
     const leader = await waitForLeader(cluster.memberList(), { timeoutMs: 120_000 });
     await waitForStreaming(leader, cluster.memberList().filter((m) => m.name !== leader.name), { timeoutMs: 120_000 });
+    await cluster.waitUntilReady();
   });
 
   afterAll(async () => {

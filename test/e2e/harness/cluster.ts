@@ -7,11 +7,13 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { issueCertificates } from './cert-manager';
 import { HOST_BIN_DIR, HOST_EXPORTER, HOST_PATRONI } from './differences';
+import { addHost } from './hosts';
 import { Manifest, findObject, loadManifests, objectsOfKind, selects } from './manifests';
 import { Endpoint, ServiceProxy } from './service-proxy';
 import { makeServiceDir, writeServiceFile } from '../lib/fsutil';
-import { httpRequest } from '../lib/net';
+import { HttpsOptions, httpRequest } from '../lib/net';
 import { PatroniMember } from '../lib/patroni';
 import { PgTarget } from '../lib/pg';
 import { ProcessGroup, killAndWait, spawnGroup, terminateGroup, waitFor, waitForGroupExit } from '../lib/processes';
@@ -41,6 +43,8 @@ type PodSpec = Record<string, any>;
 export class Member implements PatroniMember {
   /** The running container processes of the pod, by container name. */
   public readonly groups = new Map<string, ProcessGroup>();
+  /** HTTPS to the REST API with the member's own certificate (it allows client auth), when TLS is on. */
+  public apiTls: HttpsOptions | undefined;
   public readonly apiPort: number;
   public readonly pgPort: number;
 
@@ -101,7 +105,11 @@ export class Member implements PatroniMember {
       : (container.ports as any[]).find((p) => p.name === probe.httpGet.port)?.containerPort;
     if (port === undefined) throw new Error(`${this.name}: ${kind} names port ${probe.httpGet.port}, which the container does not declare`);
     try {
-      const res = await httpRequest({ host: this.host, port, path: probe.httpGet.path, timeoutMs: (probe.timeoutSeconds ?? 1) * 1000 });
+      // The kubelet does not verify a probe's server certificate.
+      const res = await httpRequest({
+        host: this.host, port, path: probe.httpGet.path, timeoutMs: (probe.timeoutSeconds ?? 1) * 1000,
+        tls: probe.httpGet.scheme === 'HTTPS' ? {} : undefined,
+      });
       return { status: res.status, success: res.status >= 200 && res.status < 400 };
     } catch {
       return { status: undefined, success: false };
@@ -129,6 +137,8 @@ export class LoopbackCluster {
   public readonly members = new Map<string, Member>();
   public readonly passwords = new Map<string, { username: string; password: string }>();
   private manifests: Manifest[];
+  /** Directories holding each Secret's files: the certificates cert-manager would issue. */
+  private readonly secretDirs: Map<string, string>;
   private readonly proxies = new Map<string, { proxy: ServiceProxy; ip: string }>();
   private nextMemberIp = 11;
   private nextServiceIp = 2;
@@ -136,6 +146,14 @@ export class LoopbackCluster {
   constructor(private readonly options: LoopbackClusterOptions) {
     this.manifests = loadManifests(options.manifestFile);
     this.generateSecrets();
+    this.secretDirs = issueCertificates(this.manifests, path.join(options.workDir, 'secrets'));
+  }
+
+  /** A file of a Secret the harness issued (for example the CA a client verifies the server with). */
+  secretFile(secretName: string, key: string): string {
+    const dir = this.secretDirs.get(secretName);
+    if (!dir) throw new Error(`no Secret ${secretName} was issued`);
+    return path.join(dir, key);
   }
 
   /** The manifests currently applied. */
@@ -215,6 +233,16 @@ export class LoopbackCluster {
     return { started, stopped };
   }
 
+  /** Waits until every running member is ready as Kubernetes counts it (every container's readiness probe). */
+  async waitUntilReady(timeoutMs = 120_000): Promise<void> {
+    await waitFor(async () => {
+      const notReady: string[] = [];
+      for (const m of this.running()) if (!(await m.ready())) notReady.push(m.name);
+      if (notReady.length > 0) throw new Error(`not ready: ${notReady.join(', ')}`);
+      return true;
+    }, timeoutMs, 250, 'every member pod to be ready');
+  }
+
   /** Node loss: SIGKILL every process of every container of the member at once. */
   async kill(name: string): Promise<void> {
     const m = this.member(name);
@@ -291,6 +319,7 @@ export class LoopbackCluster {
       },
     });
     this.proxies.set(name, { proxy, ip });
+    addHost(name, ip);
   }
 
   /** Generates the passwords of the Secrets the credentials Job would create. */
@@ -316,6 +345,12 @@ export class LoopbackCluster {
       m = new Member(name, sts.metadata.name, `127.0.0.${this.nextMemberIp++}`, dir,
         sts.spec.template.metadata.labels, sts.spec.template.spec);
       this.members.set(name, m);
+      addHost(`${name}.${sts.spec.serviceName}`, m.host);
+      const tlsVolume = (m.spec.volumes as any[]).find((v) => v.name === 'tls-server');
+      if (tlsVolume) {
+        const read = (key: string) => fs.readFileSync(this.secretFile(tlsVolume.secret.secretName, key), 'utf8');
+        m.apiTls = { ca: read('ca.crt'), cert: read('tls.crt'), key: read('tls.key') };
+      }
     }
     return m;
   }
@@ -347,6 +382,14 @@ export class LoopbackCluster {
         for (const [key, value] of Object.entries(cm.data as Record<string, string>)) {
           const content = key === 'patroni.yaml' ? this.adaptPatroniConfig(m, value) : value;
           writeServiceFile(path.join(dir, key), content, v.configMap.defaultMode ?? 0o644);
+        }
+      } else if (v.secret) {
+        // Key files 0600 and owned by the postgres user: in the pod they are root-owned 0640.
+        makeServiceDir(dir, 0o755);
+        const source = this.secretDirs.get(v.secret.secretName);
+        if (!source) throw new Error(`${m.name}: Secret ${v.secret.secretName} is neither issued by a Certificate nor emulated`);
+        for (const key of ['tls.crt', 'tls.key', 'ca.crt']) {
+          writeServiceFile(path.join(dir, key), fs.readFileSync(path.join(source, key), 'utf8'), key.endsWith('.key') ? 0o600 : 0o644);
         }
       } else {
         throw new Error(`${m.name}: volume ${v.name} has a type the harness does not emulate`);

@@ -42,6 +42,14 @@ export const DIFFERENCES: ReadonlyArray<{ readonly what: string; readonly why: s
     why: 'there is no kube-proxy or cluster DNS; the proxy routes each connection to a ready member whose role matches the selector, as kube-proxy does',
   },
   {
+    what: 'cert-manager Certificates are issued by openssl from their spec (issuer chain, commonName, dnsNames, usages, ECDSA P-256); Secret volumes get those files, keys 0600 owned by the postgres user',
+    why: 'no cert-manager here; in the pod the key is root-owned 0640, which PostgreSQL accepts the same way',
+  },
+  {
+    what: 'Member DNS names (<pod>.<headless Service>) and Service names resolve through entries added to /etc/hosts for the run',
+    why: 'there is no cluster DNS; Patroni\'s REST connect address and TLS host-name checks use these names',
+  },
+  {
     what: 'secretKeyRef values are random passwords the harness generates for the Secrets the credentials Job would create (usernames read from the Job\'s SECRETS variable)',
     why: 'the Job needs an API server; its Python script is tested on its own',
   },

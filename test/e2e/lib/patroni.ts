@@ -1,5 +1,5 @@
 /** Helpers for the Patroni REST API of a set of members. */
-import { httpRequest } from './net';
+import { HttpsOptions, httpRequest } from './net';
 import { waitFor } from './processes';
 
 /** Addresses of one Patroni member (one "pod"). */
@@ -11,6 +11,8 @@ export interface PatroniMember {
   readonly apiPort: number;
   /** PostgreSQL port (5432 in a pod). */
   readonly pgPort: number;
+  /** HTTPS, when the REST API serves TLS: the CA and this client's certificate and key (PEM). */
+  readonly apiTls?: HttpsOptions;
 }
 
 /** Status code plus body, parsed as JSON when possible (`json` is undefined otherwise). */
@@ -52,7 +54,7 @@ export interface MemberStatus {
 export type HealthEndpoint = 'leader' | 'primary' | 'replica' | 'liveness' | 'readiness' | 'health';
 
 async function call<T>(member: PatroniMember, method: 'GET' | 'POST', path: string, json?: unknown): Promise<ApiResponse<T>> {
-  const res = await httpRequest({ host: member.host, port: member.apiPort, path, method, json });
+  const res = await httpRequest({ host: member.host, port: member.apiPort, path, method, json, tls: member.apiTls });
   let parsed: T | undefined;
   try {
     parsed = JSON.parse(res.body) as T;

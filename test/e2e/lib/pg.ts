@@ -11,6 +11,10 @@ export interface PgTarget {
   readonly password: string;
   /** Defaults to `postgres`. */
   readonly database?: string;
+  /** libpq sslmode (default `prefer`: TLS when the server offers it). */
+  readonly sslmode?: string;
+  /** CA file for sslmode verify-ca / verify-full. */
+  readonly sslrootcert?: string;
 }
 
 /** Options for {@link psql}. */
@@ -52,6 +56,8 @@ export function psql(target: PgTarget, sql: string, options: PsqlOptions = {}): 
     PGPASSWORD: target.password,
     PGCONNECT_TIMEOUT: String(options.connectTimeoutSec ?? 3),
     PGAPPNAME: 'e2e',
+    ...(target.sslmode ? { PGSSLMODE: target.sslmode } : {}),
+    ...(target.sslrootcert ? { PGSSLROOTCERT: target.sslrootcert } : {}),
   };
   return new Promise((resolve, reject) => {
     const child = execFile(PSQL, args, { env, timeout: options.timeoutMs ?? 15_000 }, (err, stdout, stderr) => {
