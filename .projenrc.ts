@@ -25,6 +25,7 @@ const project = new cdk8s.ConstructLibraryCdk8s({
     'kubernetes-models@^4.5.1',
     // Upstream Prometheus Operator schemas, to validate the PodMonitor the library emits.
     '@kubernetes-models/prometheus-operator@^4.4.4',
+    '@kubernetes-models/cert-manager@^4.4.4',
     'fast-check@^3',
     // Parses synthesized YAML in the tests and the end-to-end harness.
     'yaml@^2',
@@ -98,7 +99,7 @@ project.addTask('test:e2e', {
 
 project.addTask('import', {
   description: 'Regenerate the typed CRD classes in src/imports/ from crds/ (cdk8s import)',
-  exec: 'npx -y cdk8s-cli@2 import crds/podmonitors.monitoring.coreos.com.yaml --language typescript --output src/imports',
+  exec: 'npx -y cdk8s-cli@2 import crds/podmonitors.monitoring.coreos.com.yaml crds/cert-manager.io.yaml --language typescript --output src/imports',
 });
 
 const bench = project.addTask('bench', {

@@ -5,6 +5,11 @@
 export enum ClientAuthMethod {
   /** SCRAM-SHA-256 password authentication (passwords stored as SCRAM verifiers). */
   SCRAM_SHA_256 = 'scram-sha-256',
+  /**
+   * TLS client certificate whose common name is the role name (needs TLS). The default for
+   * replication when TLS is on.
+   */
+  CERT = 'cert',
   /** Refuse the connection. */
   REJECT = 'reject',
 }
@@ -26,7 +31,7 @@ export enum HbaConnectionType {
 export interface HbaRule {
   /**
    * Connection type.
-   * @default HbaConnectionType.HOST
+   * @default - HbaConnectionType.HOSTSSL with TLS (the default), HbaConnectionType.HOST without
    */
   readonly type?: HbaConnectionType;
   /** Database name, `all`, or a comma-separated list. */

@@ -53,3 +53,18 @@ export function requireDnsLabel(scope: IConstruct, property: string, value: stri
   }
   return value;
 }
+
+/** RFC 1123 DNS subdomain: what Kubernetes accepts for most object names. */
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/**
+ * Checks an object name against the RFC 1123 DNS subdomain rules; throws a {@link propError} otherwise.
+ *
+ * @internal
+ */
+export function requireDnsSubdomain(scope: IConstruct, property: string, value: string): string {
+  if (!DNS_SUBDOMAIN.test(value) || value.length > 253) {
+    throw propError(scope, property, value, 'must be a Kubernetes object name: lower-case letters, digits, "-" and ".", at most 253 characters');
+  }
+  return value;
+}

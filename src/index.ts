@@ -9,3 +9,5 @@ export * from './storage';
 export * from './node-config';
 export * from './access-rules';
 export * from './monitoring';
+export * from './tls';
+export * from './network-policy';

@@ -42,6 +42,8 @@ export interface MemberContext {
   /** The exporter sidecar, when enabled. */
   readonly metrics?: { readonly image: string; readonly resources: Resources };
   readonly monitoringSecretName: string;
+  /** TLS Secrets, when TLS is on. */
+  readonly tls?: { readonly serverSecretName: string; readonly replicationSecretName: string };
   /** The user's own sidecars; read when the pods are rendered, so addSidecar() may come later. */
   readonly sidecars: SidecarOptions[];
 }

@@ -24,6 +24,8 @@ export const PATHS = {
   scripts: '/opt/cdk8s-postgres',
   tmp: '/tmp',
   shm: '/dev/shm',
+  tlsServer: '/etc/postgres-tls/server',
+  tlsReplication: '/etc/postgres-tls/replication',
 } as const;
 
 /** Replicas when `replicas.count` is not given. */
@@ -89,6 +91,7 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
     postgresVersion: image.postgresVersion,
     socketDirectory: PATHS.tmp,
     applyDelaySeconds: spec.applyDelaySeconds,
+    ssl: ctx.tls ? { certFile: `${PATHS.tlsServer}/tls.crt`, keyFile: `${PATHS.tlsServer}/tls.key`, caFile: `${PATHS.tlsServer}/ca.crt` } : undefined,
   });
   const memoryLimit = bytesOf(res.memoryLimit);
   const memoryRequest = bytesOf(res.memoryRequest);
@@ -117,7 +120,7 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
       overrides: config._clusterOverrides,
     }),
     memberParameters: rendered.parameters,
-    hba: config._hba,
+    hba: config._hba(config.node.scope ?? scope, ctx.tls !== undefined),
     dataDir,
     binDir: image.binDir,
     pgpassPath: `${PATHS.tmp}/pgpass`,
@@ -130,6 +133,13 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
     useSlots: config.slots,
     patroniLogLevel: config._patroniLogLevel,
     postBootstrap: `${PATHS.scripts}/post-bootstrap.sh`,
+    tls: ctx.tls ? {
+      certFile: `${PATHS.tlsServer}/tls.crt`,
+      keyFile: `${PATHS.tlsServer}/tls.key`,
+      caFile: `${PATHS.tlsServer}/ca.crt`,
+      replicationCertFile: `${PATHS.tlsReplication}/tls.crt`,
+      replicationKeyFile: `${PATHS.tlsReplication}/tls.key`,
+    } : undefined,
   });
 
   const labels: Record<string, string> = { ...clusterLabels(ctx.clusterName), [NODE_SET_LABEL]: spec.nodeSet };
@@ -158,7 +168,7 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
   };
   const timing = ctx.timing;
   const probe = (path: string, periodSeconds: number, failureThreshold: number): kplus.k8s.Probe => ({
-    httpGet: { path, port: k8s.IntOrString.fromString('patroni'), scheme: 'HTTP' },
+    httpGet: { path, port: k8s.IntOrString.fromString('patroni'), scheme: ctx.tls ? 'HTTPS' : 'HTTP' },
     periodSeconds,
     timeoutSeconds: Math.max(1, Math.min(5, Math.floor(periodSeconds / 2))),
     failureThreshold,
@@ -171,7 +181,11 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
     { name: 'PATRONI_KUBERNETES_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
     { name: 'PATRONI_KUBERNETES_POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
     { name: 'PATRONI_POSTGRESQL_CONNECT_ADDRESS', value: `$(PATRONI_KUBERNETES_POD_IP):${ctx.port}` },
-    { name: 'PATRONI_RESTAPI_CONNECT_ADDRESS', value: `$(PATRONI_KUBERNETES_POD_IP):${ctx.restApiPort}` },
+    // With TLS, members reach each other's REST API by the DNS name their certificate carries.
+    {
+      name: 'PATRONI_RESTAPI_CONNECT_ADDRESS',
+      value: ctx.tls ? `$(PATRONI_NAME).${ctx.headlessServiceName}:${ctx.restApiPort}` : `$(PATRONI_KUBERNETES_POD_IP):${ctx.restApiPort}`,
+    },
     secretEnv('PATRONI_SUPERUSER_PASSWORD', ctx.superuserSecretName),
     secretEnv('PATRONI_REPLICATION_PASSWORD', ctx.replicationSecretName),
     { name: 'PGDATA', value: dataDir },
@@ -189,6 +203,10 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
     { name: 'tmp', mountPath: PATHS.tmp },
     { name: 'dshm', mountPath: PATHS.shm },
     { name: 'scripts', mountPath: PATHS.scripts, readOnly: true },
+    ...(ctx.tls ? [
+      { name: 'tls-server', mountPath: PATHS.tlsServer, readOnly: true },
+      { name: 'tls-replication', mountPath: PATHS.tlsReplication, readOnly: true },
+    ] : []),
   ];
   const initContainers: kplus.k8s.Container[] = [];
   if (spec.waitForLeader) {
@@ -276,6 +294,11 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
             { name: 'scripts', configMap: { name: ctx.scriptsConfigMapName, defaultMode: 0o555 } },
             { name: 'tmp', emptyDir: { sizeLimit: quantity('64Mi') } },
             { name: 'dshm', emptyDir: { medium: 'Memory', sizeLimit: quantity(k8sMebibytes(rendered.sharedMemoryVolume)) } },
+            // 0640: PostgreSQL accepts a root-owned key readable by its group (the pod's fsGroup).
+            ...(ctx.tls ? [
+              { name: 'tls-server', secret: { secretName: ctx.tls.serverSecretName, defaultMode: 0o640 } },
+              { name: 'tls-replication', secret: { secretName: ctx.tls.replicationSecretName, defaultMode: 0o640 } },
+            ] : []),
           ],
         },
       },

@@ -4,7 +4,7 @@ import { ClientAuthMethod, HbaConnectionType, HbaRule } from './access-rules';
 import { propError, requireInteger } from './errors';
 import { memoryBudget, requiredSharedMemory, tuneFromLimits, Tuning } from './render/memory-tuning';
 import { hbaRules, renderHbaRule } from './render/pg-hba';
-import { CLUSTER_WIDE_RAW_PARAMETERS, MemberParameterInput, OWNED_PARAMETERS, memberParameters } from './render/postgresql-parameters';
+import { CLUSTER_WIDE_RAW_PARAMETERS, MemberParameterInput, OWNED_PARAMETERS, SslFiles, memberParameters } from './render/postgresql-parameters';
 import { formatQuantity, MiB, parseCpuCores, parsePgMemory } from './render/units';
 import { ReplicationMode } from './replication';
 import { Resources } from './resources';
@@ -124,7 +124,7 @@ export interface ConnectionSettings {
   readonly clientAuth?: ClientAuthMethod;
   /**
    * How replicas authenticate to the primary.
-   * @default ClientAuthMethod.SCRAM_SHA_256
+   * @default - ClientAuthMethod.CERT with TLS (the default), ClientAuthMethod.SCRAM_SHA_256 without
    */
   readonly replicationAuth?: ClientAuthMethod;
   /**
@@ -279,6 +279,8 @@ export interface NodeSetConfigInput {
   readonly postgresVersion: number;
   readonly socketDirectory: string;
   readonly applyDelaySeconds?: number;
+  /** Server TLS files, when TLS is on. */
+  readonly ssl?: SslFiles;
 }
 
 const RAW_NAME = /^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/;
@@ -310,7 +312,6 @@ export class NodeConfig extends Construct {
   public readonly listenAddress: ListenAddress;
 
   private readonly props: NodeConfigProps;
-  private readonly hba: string[];
 
   constructor(scope: Construct, id: string, props: NodeConfigProps = {}) {
     super(scope, id);
@@ -380,7 +381,6 @@ export class NodeConfig extends Construct {
       }
     }
 
-    const method = (m: ClientAuthMethod | undefined) => m ?? ClientAuthMethod.SCRAM_SHA_256;
     (conn.hbaRules ?? []).forEach((r, i) => {
       const where = `config.connection.hbaRules[${i}]`;
       if (!isCidr(r.address)) throw propError(owner, `${where}.address`, r.address, 'must be a CIDR address such as 10.0.0.0/8 or fd00::/8');
@@ -388,15 +388,7 @@ export class NodeConfig extends Construct {
         if (!/^[A-Za-z0-9_+,.-]+$/.test(v)) throw propError(owner, `${where}.${field}`, v, 'must be names, `all` or `+group`, comma-separated, without spaces');
       }
     });
-    this.hba = hbaRules({
-      superuser: 'postgres',
-      replicationUser: 'replicator',
-      clientMethod: method(conn.clientAuth),
-      replicationMethod: method(conn.replicationAuth),
-      extra: (conn.hbaRules ?? []).map((r) => ({
-        type: r.type ?? HbaConnectionType.HOST, database: r.database, user: r.user, address: r.address, method: r.method,
-      })),
-    }).map(renderHbaRule);
+
     this.resources = props.resources ?? Resources.SMALL;
   }
 
@@ -406,9 +398,37 @@ export class NodeConfig extends Construct {
     return Object.fromEntries(Object.entries(raw).filter(([k]) => CLUSTER_WIDE_RAW_PARAMETERS.includes(k)));
   }
 
-  /** pg_hba.conf lines of every member. @internal */
-  public get _hba(): string[] {
-    return [...this.hba];
+  /**
+   * pg_hba.conf lines of every member. With TLS, replication defaults to client certificates;
+   * without it, client certificates cannot work and are refused.
+   * @internal
+   */
+  public _hba(scope: IConstruct, tls: boolean): string[] {
+    const conn = this.props.connection ?? {};
+    const rules = conn.hbaRules ?? [];
+    if (!tls) {
+      const where = [
+        ['config.connection.clientAuth', conn.clientAuth], ['config.connection.replicationAuth', conn.replicationAuth],
+        ...rules.map((r, i) => [`config.connection.hbaRules[${i}].method`, r.method]),
+      ].find(([, m]) => m === ClientAuthMethod.CERT);
+      if (where) throw propError(scope, where[0] as string, 'cert', 'client certificates need TLS (tls is Tls.disabled())');
+      const ssl = rules.findIndex((r) => r.type === HbaConnectionType.HOSTSSL);
+      if (ssl >= 0) throw propError(scope, `config.connection.hbaRules[${ssl}].type`, 'hostssl', 'needs TLS (tls is Tls.disabled())');
+    }
+    return hbaRules({
+      superuser: 'postgres',
+      replicationUser: 'replicator',
+      clientMethod: conn.clientAuth ?? ClientAuthMethod.SCRAM_SHA_256,
+      replicationMethod: conn.replicationAuth ?? (tls ? ClientAuthMethod.CERT : ClientAuthMethod.SCRAM_SHA_256),
+      extra: rules.map((r) => ({
+        type: r.type ?? (tls ? HbaConnectionType.HOSTSSL : HbaConnectionType.HOST),
+        database: r.database,
+        user: r.user,
+        address: r.address,
+        method: r.method,
+      })),
+      tls,
+    }).map(renderHbaRule);
   }
 
   /** Log level of Patroni for this configuration. @internal */
@@ -550,6 +570,7 @@ export class NodeConfig extends Construct {
       },
       applyDelaySeconds: input.applyDelaySeconds,
       overrides: raw,
+      ssl: input.ssl,
     };
     return { tuning, sharedMemoryVolume: tuning.sharedMemoryVolume, parameters: memberParameters(paramInput) };
   }

@@ -2,8 +2,9 @@ import { createHash } from 'crypto';
 import { Chart, Duration, Size, SizeRoundingBehavior } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
+import { ClusterCertificates } from './certificates';
 import { CredentialsJob, GeneratedSecret } from './credentials';
-import { propError, requireDnsLabel, requireInteger } from './errors';
+import { propError, requireDnsLabel, requireDnsSubdomain, requireInteger } from './errors';
 import { FailoverTiming } from './failover-timing';
 import { PostgresImage, pinnedImageProblems } from './image';
 import { PodMonitor } from './imports/monitoring.coreos.com';
@@ -12,6 +13,7 @@ import { MemberContext } from './member-context';
 import { DEFAULT_REPLICAS, MAX_REPLICAS, PATHS } from './member-statefulset';
 import { HeartbeatOptions, MonitoringOptions, SidecarOptions } from './monitoring';
 import { HEARTBEAT_PORT, HEARTBEAT_RESOURCES, METRICS_PORT, METRICS_RESOURCES, MONITORING_USER } from './monitoring-defaults';
+import { ClusterNetworkPolicies, NetworkOptions } from './network-policy';
 import { NodeConfig, NodeConfigProps } from './node-config';
 import { PrimaryNode, PrimaryNodeOptions } from './primary-node';
 import { exporterQueries } from './render/exporter-queries';
@@ -22,6 +24,7 @@ import { DelayedReplicaOptions, ReplicaSet, ReplicaSetOptions } from './replica-
 import { ReplicationMode } from './replication';
 import { Resources } from './resources';
 import { StorageOptions } from './storage';
+import { Tls } from './tls';
 
 const k8s = kplus.k8s;
 
@@ -107,6 +110,13 @@ export interface PostgresClusterProps {
   readonly dcs?: PatroniDcs;
 
   /**
+   * Where TLS certificates come from. TLS is on by default: clients must use TLS, replicas
+   * authenticate with client certificates, Patroni's REST API serves HTTPS.
+   * @default Tls.certManager() (needs cert-manager in the Kubernetes cluster)
+   */
+  readonly tls?: Tls;
+
+  /**
    * Heartbeat monitoring (drives readiness) and the metrics exporter.
    * @default - heartbeat every 5 s; exporter on port 9187; no PodMonitor
    */
@@ -117,6 +127,12 @@ export interface PostgresClusterProps {
    * @default - none
    */
   readonly sidecars?: SidecarOptions[];
+
+  /**
+   * Network isolation: NetworkPolicies for every pod of the cluster.
+   * @default - default deny; clients from the same namespace, metrics scrapers from any namespace
+   */
+  readonly network?: NetworkOptions;
 
   /**
    * Refuse to schedule two members on one node (hard topology spread). Otherwise members are
@@ -179,6 +195,13 @@ export class PostgresCluster extends Construct {
 
   /** Name of the Secret with the monitoring role's password (key `password`). */
   public readonly monitoringSecretName: string;
+  /** Where the certificates come from. */
+  public readonly tls: Tls;
+  /**
+   * Secret whose `ca.crt` clients trust to verify the server (`sslmode=verify-full`); undefined
+   * without TLS.
+   */
+  public readonly caSecretName?: string;
 
   /** @internal */
   public readonly _memberContext: MemberContext;
@@ -251,6 +274,35 @@ export class PostgresCluster extends Construct {
     };
     const useEndpoints = (props.dcs ?? PatroniDcs.CONFIGMAPS) === PatroniDcs.ENDPOINTS;
 
+    this.tls = props.tls ?? Tls.certManager();
+    let tlsSecrets: MemberContext['tls'];
+    if (this.tls.source === 'cert-manager') {
+      const o = this.tls._certManager;
+      // cert-manager refuses a renewBefore under 5 minutes; whole hours keep the rendered Go durations exact.
+      for (const [prop, d] of [['duration', o.duration], ['renewBefore', o.renewBefore]] as const) {
+        if (d && (d.toMinutes({ integral: false }) % 60 !== 0 || d.toHours({ integral: false }) < 1)) {
+          throw propError(this, `tls.${prop}`, `${d.toMinutes({ integral: false })}min`, 'must be a whole number of hours, at least 1 h');
+        }
+      }
+      const lifetime = (o.duration ?? Duration.days(90)).toHours({ integral: false });
+      const renew = (o.renewBefore ?? Duration.days(15)).toHours({ integral: false });
+      if (renew >= lifetime) throw propError(this, 'tls.renewBefore', `${renew}h`, `must be shorter than the certificate lifetime (${lifetime}h)`);
+      if (o.issuerName !== undefined) requireDnsSubdomain(this, 'tls.issuerName', o.issuerName);
+      const certs = new ClusterCertificates(this, 'Certificates', {
+        clusterName: name,
+        namespace,
+        serviceNames: [`${name}-primary`, `${name}-replicas`],
+        headlessServiceName: this.headlessServiceName,
+        options: o,
+      });
+      tlsSecrets = { serverSecretName: certs.serverSecretName, replicationSecretName: certs.replicationSecretName };
+      this.caSecretName = certs.caSecretName;
+    } else if (this.tls.source === 'secrets') {
+      const sec = this.tls._secrets!;
+      tlsSecrets = { serverSecretName: sec.server.name, replicationSecretName: sec.replicationClient.name };
+      this.caSecretName = sec.server.name;
+    }
+
     this._memberContext = {
       clusterName: name,
       image,
@@ -279,6 +331,7 @@ export class PostgresCluster extends Construct {
         resources: checkedResources(this, 'monitoring.metrics.resources', props.monitoring?.metrics?.resources ?? METRICS_RESOURCES),
       } : undefined,
       monitoringSecretName: this.monitoringSecretName,
+      tls: tlsSecrets,
       sidecars: this.sidecars,
     };
 
@@ -338,6 +391,18 @@ export class PostgresCluster extends Construct {
       this.delayedReplicas = new ReplicaSet(this, 'DelayedReplicas', { ...delayedOptions, count: delayedCount, cluster: this });
     }
     for (const sidecar of props.sidecars ?? []) this.addSidecar(sidecar);
+    for (const [i, cidr] of (props.network?.apiServerCidrs ?? []).entries()) {
+      if (!/^[0-9a-fA-F.:]+\/\d{1,3}$/.test(cidr)) throw propError(this, `network.apiServerCidrs[${i}]`, cidr, 'must be a CIDR block such as 10.0.0.1/32');
+    }
+    if (props.network?.policies ?? true) {
+      new ClusterNetworkPolicies(this, 'NetworkPolicies', {
+        clusterName: name,
+        port: this.port,
+        restApiPort: 8008,
+        metricsPorts: [HEARTBEAT_PORT, ...(this._memberContext.metrics ? [METRICS_PORT] : [])],
+        options: props.network ?? {},
+      });
+    }
     if (props.monitoring?.metrics?.podMonitor) {
       if (!this._memberContext.metrics) {
         throw propError(this, 'monitoring.metrics.podMonitor', true, 'needs the exporter (monitoring.metrics.enabled is false)');

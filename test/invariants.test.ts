@@ -4,7 +4,9 @@
  */
 import { parse } from 'yaml';
 import { allCases } from './helpers/cases';
-import { Manifest, PodTemplate, allContainers, find, ofKind, podTemplates, selects } from './helpers/manifests';
+import { synthCluster, Manifest, PodTemplate, allContainers, find, ofKind, podTemplates, selects } from './helpers/manifests';
+import { restrictedViolations } from './helpers/pod-security';
+import { secretLeaks } from './helpers/secret-scan';
 
 const ROLE_LABEL = 'postgres.cdk8s.io/role';
 
@@ -35,9 +37,6 @@ function isLabelValue(value: string): boolean {
 
 /** Kinds whose names must be DNS labels (they become host names, label values or DNS names). */
 const LABEL_NAMED_KINDS = new Set(['Service', 'Namespace', 'StatefulSet', 'Job', 'CronJob', 'Deployment']);
-
-/** Namespaced core resources a Role may grant. */
-const NAMESPACED_RESOURCES = new Set(['configmaps', 'endpoints', 'pods', 'services', 'secrets', 'persistentvolumeclaims', 'events', 'leases']);
 
 /** The `patroni.yaml` of a member StatefulSet, parsed from its `<sts>-config` ConfigMap. */
 function patroniConfigOf(manifests: Manifest[], sts: Manifest): any {
@@ -73,6 +72,11 @@ function jobCreatedSecrets(manifests: Manifest[]): string[] {
     }
   }
   return out;
+}
+
+/** The Secrets cert-manager creates for the Certificates in the output (their spec.secretName). */
+function certManagerSecrets(manifests: Manifest[]): string[] {
+  return manifests.filter((m) => m.apiVersion === 'cert-manager.io/v1' && m.kind === 'Certificate').map((m) => m.spec.secretName);
 }
 
 /** The objects a pod template refers to, as `Kind/name`. */
@@ -128,8 +132,6 @@ function quantity(q: string | number): number {
   };
   return Number(m[1]) * factors[m[2] ?? ''];
 }
-
-const PASSWORD_NAME = /(^|[_.-])(password|passwd|pwd|secret_?key|token)($|[_.-])/i;
 
 describe.each(allCases().map((c) => [c.name, c] as const))('invariants: %s', (_name, c) => {
   const manifests = c.manifests();
@@ -241,7 +243,7 @@ describe.each(allCases().map((c) => [c.name, c] as const))('invariants: %s', (_n
 
   test('every referenced ConfigMap, Secret, ServiceAccount and PersistentVolumeClaim exists', () => {
     const emitted = new Set(manifests.map((m) => `${m.kind}/${m.metadata.name}`));
-    const allowed = new Set([...jobCreatedSecrets(manifests), ...c.userSecrets].map((s) => `Secret/${s}`));
+    const allowed = new Set([...jobCreatedSecrets(manifests), ...certManagerSecrets(manifests), ...c.userSecrets].map((s) => `Secret/${s}`));
     const dangling: string[] = [];
     for (const t of templates) {
       for (const ref of references(t)) {
@@ -255,7 +257,8 @@ describe.each(allCases().map((c) => [c.name, c] as const))('invariants: %s', (_n
     const needed = new Set<string>();
     for (const t of memberTemplates) for (const ref of references(t)) if (ref.startsWith('Secret/')) needed.add(ref.slice('Secret/'.length));
     const created = jobCreatedSecrets(manifests);
-    expect(created.sort()).toEqual([...needed].filter((s) => !c.userSecrets.includes(s)).sort());
+    const certificates = certManagerSecrets(manifests);
+    expect(created.sort()).toEqual([...needed].filter((s) => !c.userSecrets.includes(s) && !certificates.includes(s)).sort());
     expect(ofKind(manifests, 'Job')).toHaveLength(created.length > 0 ? 1 : 0);
     for (const job of ofKind(manifests, 'Job')) {
       const sa = job.spec.template.spec.serviceAccountName;
@@ -265,6 +268,11 @@ describe.each(allCases().map((c) => [c.name, c] as const))('invariants: %s', (_n
       const getRule = role.rules.find((r: any) => r.verbs.includes('get'));
       expect([...getRule.resourceNames].sort()).toEqual([...created].sort());
     }
+  });
+
+  test('each Secret has one creator: the credentials Job, a cert-manager Certificate or the user', () => {
+    const creators = [...jobCreatedSecrets(manifests), ...certManagerSecrets(manifests), ...c.userSecrets];
+    expect(creators.filter((s, i) => creators.indexOf(s) !== i)).toEqual([]);
   });
 
   test('every volume mount names a volume or a claim template', () => {
@@ -359,43 +367,6 @@ describe.each(allCases().map((c) => [c.name, c] as const))('invariants: %s', (_n
     expect(dupes).toEqual([]);
   });
 
-  test('RBAC is namespaced and has no wildcards', () => {
-    expect(ofKind(manifests, 'ClusterRole')).toEqual([]);
-    expect(ofKind(manifests, 'ClusterRoleBinding')).toEqual([]);
-    for (const role of ofKind(manifests, 'Role')) {
-      for (const rule of role.rules) {
-        for (const field of ['apiGroups', 'resources', 'verbs', 'resourceNames']) {
-          for (const v of rule[field] ?? []) expect(v).not.toContain('*');
-        }
-        expect(rule.apiGroups).toEqual(['']);
-        for (const r of rule.resources) expect(NAMESPACED_RESOURCES.has(r)).toBe(true);
-        expect(rule.nonResourceURLs).toBeUndefined();
-      }
-    }
-  });
-
-  test('the Patroni Role has exactly the verbs of its DCS mode', () => {
-    const sa = statefulSets[0].spec.template.spec.serviceAccountName;
-    for (const sts of statefulSets) expect(sts.spec.template.spec.serviceAccountName).toBe(sa);
-    const bindings = ofKind(manifests, 'RoleBinding').filter((b) => b.subjects.some((s: any) => s.name === sa));
-    expect(bindings).toHaveLength(1);
-    const role = find(manifests, 'Role', bindings[0].roleRef.name);
-    const grants: Record<string, string[]> = {};
-    for (const rule of role.rules) {
-      expect(rule.resourceNames).toBeUndefined();
-      for (const r of rule.resources) grants[r] = [...(grants[r] ?? []), ...rule.verbs].sort();
-    }
-    const useEndpoints = patroniConfigOf(manifests, statefulSets[0]).kubernetes.use_endpoints;
-    const dcsVerbs = ['create', 'get', 'list', 'patch', 'update', 'watch'];
-    const podVerbs = ['get', 'list', 'patch', 'update', 'watch'];
-    expect(typeof useEndpoints).toBe('boolean');
-    if (useEndpoints) {
-      expect(grants).toEqual({ endpoints: dcsVerbs, services: ['create'], pods: podVerbs });
-    } else {
-      expect(grants).toEqual({ configmaps: dcsVerbs, pods: podVerbs });
-    }
-  });
-
   test('the PodDisruptionBudget selects every member and allows one down', () => {
     const pdbs = ofKind(manifests, 'PodDisruptionBudget');
     expect(pdbs).toHaveLength(1);
@@ -459,33 +430,9 @@ describe.each(allCases().map((c) => [c.name, c] as const))('invariants: %s', (_n
     for (const name of burstable) expect(memberTemplates.map((t) => t.owner.metadata.name)).toContain(name);
   });
 
-  test('every pod meets the Pod Security Standards restricted profile', () => {
-    for (const t of templates) {
-      const spec = t.spec;
-      const where = `${t.owner.kind}/${t.owner.metadata.name}`;
-      expect([where, spec.hostNetwork ?? false, spec.hostPID ?? false, spec.hostIPC ?? false]).toEqual([where, false, false, false]);
-      expect(spec.securityContext?.runAsNonRoot).toBe(true);
-      expect(spec.securityContext?.runAsUser ?? 1).toBeGreaterThan(0);
-      expect(spec.securityContext?.seccompProfile?.type).toBe('RuntimeDefault');
-      for (const v of spec.volumes ?? []) {
-        expect(v.hostPath).toBeUndefined();
-        // restricted allows only these volume types
-        const types = Object.keys(v).filter((k) => k !== 'name');
-        expect(types).toHaveLength(1);
-        expect(['configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'persistentVolumeClaim', 'projected', 'secret']).toContain(types[0]);
-      }
-      for (const ctr of allContainers(spec)) {
-        const sc = ctr.securityContext ?? {};
-        expect(sc.allowPrivilegeEscalation).toBe(false);
-        expect(sc.privileged ?? false).toBe(false);
-        expect(sc.capabilities?.drop).toContain('ALL');
-        expect(sc.capabilities?.add ?? []).toEqual([]);
-        expect(sc.runAsNonRoot ?? spec.securityContext.runAsNonRoot).toBe(true);
-        expect(sc.runAsUser ?? 1).toBeGreaterThan(0);
-        expect((sc.seccompProfile ?? spec.securityContext.seccompProfile).type).toBe('RuntimeDefault');
-        for (const p of ctr.ports ?? []) expect(p.hostPort).toBeUndefined();
-      }
-    }
+  test('every pod meets the Pod Security Standards restricted profile, rule by rule', () => {
+    expect(templates.length).toBeGreaterThanOrEqual(3);
+    expect(templates.flatMap((t) => restrictedViolations(t.owner, t.spec))).toEqual([]);
   });
 
   test('/dev/shm is a Memory emptyDir with a size limit in every member pod', () => {
@@ -500,35 +447,84 @@ describe.each(allCases().map((c) => [c.name, c] as const))('invariants: %s', (_n
     }
   });
 
-  test('no Secret objects and no password-looking literals in env or ConfigMap data', () => {
-    expect(ofKind(manifests, 'Secret')).toEqual([]);
-    const leaks: string[] = [];
-    for (const t of templates) {
-      for (const ctr of allContainers(t.spec)) {
-        for (const e of ctr.env ?? []) {
-          if (PASSWORD_NAME.test(e.name) && e.value !== undefined) leaks.push(`${t.owner.metadata.name}/${ctr.name} env ${e.name}`);
-          if (typeof e.value === 'string' && /password\s*[=:]/i.test(e.value)) leaks.push(`${t.owner.metadata.name}/${ctr.name} env ${e.name}`);
-        }
-      }
+  test('no Secret objects, no password-like literals in env or ConfigMap data, no key material', () => {
+    expect(secretLeaks(manifests)).toEqual([]);
+  });
+});
+
+describe('the restricted-profile checker itself', () => {
+  /** The primary's pod spec from a default cluster, deep-copied so a test can break it. */
+  const primary = () => {
+    const sts = find(synthCluster(), 'StatefulSet', 'db-primary');
+    return { owner: sts, spec: JSON.parse(JSON.stringify(sts.spec.template.spec)) };
+  };
+  const container = (spec: any, name: string) => spec.containers.find((x: any) => x.name === name);
+
+  test('passes an unmodified member pod', () => {
+    const { owner, spec } = primary();
+    expect(restrictedViolations(owner, spec)).toEqual([]);
+  });
+
+  test('names the object, the container and the rule: allowPrivilegeEscalation', () => {
+    const { owner, spec } = primary();
+    container(spec, 'postgres').securityContext.allowPrivilegeEscalation = true;
+    expect(restrictedViolations(owner, spec)).toEqual(['StatefulSet/db-primary container postgres: allowPrivilegeEscalation must be false']);
+  });
+
+  test('an unset allowPrivilegeEscalation is a violation too', () => {
+    const { owner, spec } = primary();
+    delete container(spec, 'heartbeat').securityContext.allowPrivilegeEscalation;
+    expect(restrictedViolations(owner, spec)).toEqual(['StatefulSet/db-primary container heartbeat: allowPrivilegeEscalation must be false']);
+  });
+
+  test.each<[string, (spec: any) => void, string[]]>([
+    ['capabilities not dropped', (s) => { container(s, 'postgres').securityContext.capabilities = { drop: ['NET_RAW'] }; },
+      ['StatefulSet/db-primary container postgres: capabilities.drop must include ALL']],
+    ['a capability added', (s) => { container(s, 'postgres').securityContext.capabilities.add = ['SYS_ADMIN']; },
+      ['StatefulSet/db-primary container postgres: capabilities.add must not include SYS_ADMIN']],
+    ['privileged', (s) => { container(s, 'postgres').securityContext.privileged = true; },
+      ['StatefulSet/db-primary container postgres: privileged must be false']],
+    ['runAsNonRoot false on a container', (s) => { container(s, 'metrics').securityContext.runAsNonRoot = false; },
+      ['StatefulSet/db-primary container metrics: runAsNonRoot must be true (pod or container)']],
+    ['runAsNonRoot at neither level', (s) => {
+      delete s.securityContext.runAsNonRoot;
+      for (const c of s.containers) delete c.securityContext.runAsNonRoot;
+    }, ['postgres', 'heartbeat', 'metrics'].map((c) => `StatefulSet/db-primary container ${c}: runAsNonRoot must be true (pod or container)`)],
+    ['seccomp at neither level', (s) => {
+      delete s.securityContext.seccompProfile;
+      delete container(s, 'postgres').securityContext.seccompProfile;
+    }, ['StatefulSet/db-primary container postgres: seccompProfile.type must be RuntimeDefault (pod or container)']],
+    ['seccomp Unconfined on a container', (s) => { container(s, 'postgres').securityContext.seccompProfile = { type: 'Unconfined' }; },
+      ['StatefulSet/db-primary container postgres: seccompProfile.type must be RuntimeDefault (pod or container)']],
+    ['hostNetwork', (s) => { s.hostNetwork = true; }, ['StatefulSet/db-primary: hostNetwork must be false']],
+    ['hostPID and hostIPC', (s) => { s.hostPID = true; s.hostIPC = true; },
+      ['StatefulSet/db-primary: hostPID must be false', 'StatefulSet/db-primary: hostIPC must be false']],
+    ['a hostPort', (s) => { container(s, 'postgres').ports[0].hostPort = 5432; },
+      ['StatefulSet/db-primary container postgres: port postgres must not set hostPort']],
+    ['a hostPath volume', (s) => { s.volumes.push({ name: 'host', hostPath: { path: '/var/run' } }); },
+      ['StatefulSet/db-primary volume host: hostPath volumes are not allowed']],
+    ['a disallowed volume type', (s) => { s.volumes.push({ name: 'share', nfs: { server: 'nfs', path: '/' } }); },
+      ['StatefulSet/db-primary volume share: nfs volumes are not allowed']],
+    ['root user', (s) => { s.securityContext.runAsUser = 0; }, ['StatefulSet/db-primary: runAsUser must not be 0']],
+  ])('%s', (_name, breakIt, expected) => {
+    const { owner, spec } = primary();
+    breakIt(spec);
+    expect(restrictedViolations(owner, spec)).toEqual(expected);
+  });
+
+  test('pod-level seccomp and runAsNonRoot cover containers that do not set them', () => {
+    const { owner, spec } = primary();
+    for (const c of spec.containers) {
+      delete c.securityContext.seccompProfile;
+      delete c.securityContext.runAsNonRoot;
     }
-    const walk = (where: string, v: unknown): void => {
-      if (Array.isArray(v)) {v.forEach((x, i) => walk(`${where}[${i}]`, x));} else if (v && typeof v === 'object') {
-        for (const [k, x] of Object.entries(v)) {
-          if (PASSWORD_NAME.test(k) && !/encryption|_file$/.test(k)) leaks.push(`${where}.${k}`);
-          walk(`${where}.${k}`, x);
-        }
-      }
-    };
-    for (const cm of ofKind(manifests, 'ConfigMap')) {
-      for (const [key, text] of Object.entries<string>(cm.data ?? {})) {
-        const where = `ConfigMap/${cm.metadata.name}[${key}]`;
-        if (/\.ya?ml$/.test(key)) walk(where, parse(text));
-        // a quoted literal assigned to something named like a password
-        if (/pass(word)?["']?\s*[:=]\s*["'][^"'\s]+["']/i.test(text)) leaks.push(where);
-        if (/PGPASSWORD=|:\/\/[^/\s:@]+:[^/\s@]+@/.test(text)) leaks.push(where);
-      }
-      walk(`ConfigMap/${cm.metadata.name}`, cm.data);
-    }
-    expect(leaks).toEqual([]);
+    expect(restrictedViolations(owner, spec)).toEqual([]);
+  });
+
+  test('init containers are checked', () => {
+    const sts = find(synthCluster(), 'StatefulSet', 'db-replica');
+    const spec = JSON.parse(JSON.stringify(sts.spec.template.spec));
+    spec.initContainers[0].securityContext.capabilities.drop = [];
+    expect(restrictedViolations(sts, spec)).toEqual(['StatefulSet/db-replica container wait-for-leader: capabilities.drop must include ALL']);
   });
 });

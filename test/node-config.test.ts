@@ -8,7 +8,7 @@ import * as fc from 'fast-check';
 import { parse } from 'yaml';
 import {
   ClientAuthMethod, HbaConnectionType, HugePages, ListenAddress, LogFormat, LogLevel, PostgresClusterProps, ReplicationMode,
-  Resources, StorageType,
+  Resources, StorageType, Tls,
 } from '../src';
 import { Manifest, buildCluster, find, ofKind, selects, synthCluster } from './helpers/manifests';
 
@@ -278,13 +278,15 @@ describe('config.connection', () => {
       expect(patroni(m, sts).postgresql.pg_hba).toEqual([
         'local all postgres peer',
         'local all all scram-sha-256',
-        'host replication replicator 0.0.0.0/0 scram-sha-256',
-        'host replication replicator ::/0 scram-sha-256',
-        'host all all 169.254.0.0/16 reject',
+        'hostssl replication replicator 0.0.0.0/0 cert',
+        'hostssl replication replicator ::/0 cert',
+        'hostssl all all 169.254.0.0/16 reject',
         'hostssl app +readers 10.0.0.0/8 scram-sha-256',
         'hostnossl all all fd00::/8 reject',
-        'host all all 0.0.0.0/0 scram-sha-256',
-        'host all all ::/0 scram-sha-256',
+        'hostssl all all 0.0.0.0/0 scram-sha-256',
+        'hostssl all all ::/0 scram-sha-256',
+        'hostnossl all all 0.0.0.0/0 reject',
+        'hostnossl all all ::/0 reject',
       ]);
     }
   });
@@ -299,17 +301,43 @@ describe('config.connection', () => {
       },
     });
     const hba: string[] = patroni(m, 'db-primary').postgresql.pg_hba;
+    expect(hba.slice(-5)).toEqual([
+      'hostssl app app 10.0.0.0/8 scram-sha-256', 'hostssl all all 0.0.0.0/0 reject', 'hostssl all all ::/0 reject',
+      'hostnossl all all 0.0.0.0/0 reject', 'hostnossl all all ::/0 reject',
+    ]);
+    expect(hba).toContain('hostssl replication replicator 0.0.0.0/0 cert');
+  });
+
+  test('clientAuth REJECT without TLS: host rules, replication by password', () => {
+    const m = synthCluster({
+      tls: Tls.disabled(),
+      config: {
+        connection: {
+          clientAuth: ClientAuthMethod.REJECT,
+          hbaRules: [{ database: 'app', user: 'app', address: '10.0.0.0/8', method: ClientAuthMethod.SCRAM_SHA_256 }],
+        },
+      },
+    });
+    const hba: string[] = patroni(m, 'db-primary').postgresql.pg_hba;
     expect(hba.slice(-3)).toEqual(['host app app 10.0.0.0/8 scram-sha-256', 'host all all 0.0.0.0/0 reject', 'host all all ::/0 reject']);
     expect(hba).toContain('host replication replicator 0.0.0.0/0 scram-sha-256');
+    expect(hba.filter((l) => l.startsWith('hostssl') || l.startsWith('hostnossl'))).toEqual([]);
+  });
+
+  test('replicationAuth SCRAM with TLS: replicas use passwords over TLS', () => {
+    const m = synthCluster({ config: { connection: { replicationAuth: ClientAuthMethod.SCRAM_SHA_256 } } });
+    expect(patroni(m, 'db-primary').postgresql.pg_hba.filter((l: string) => l.includes(' replication '))).toEqual([
+      'hostssl replication replicator 0.0.0.0/0 scram-sha-256', 'hostssl replication replicator ::/0 scram-sha-256',
+    ]);
   });
 
   test('replicationAuth REJECT closes replication from the network', () => {
     const m = synthCluster({ replicas: { count: 0 }, config: { connection: { replicationAuth: ClientAuthMethod.REJECT } } });
     const hba: string[] = patroni(m, 'db-primary').postgresql.pg_hba;
     expect(hba.filter((l) => l.includes(' replication '))).toEqual([
-      'host replication replicator 0.0.0.0/0 reject', 'host replication replicator ::/0 reject',
+      'hostssl replication replicator 0.0.0.0/0 reject', 'hostssl replication replicator ::/0 reject',
     ]);
-    expect(hba.slice(-1)).toEqual(['host all all ::/0 scram-sha-256']);
+    expect(hba.slice(-3)).toEqual(['hostssl all all ::/0 scram-sha-256', 'hostnossl all all 0.0.0.0/0 reject', 'hostnossl all all ::/0 reject']);
   });
 
   test('every member has the same pg_hba', () => {

@@ -4,8 +4,8 @@
 import { App, Chart, Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import {
-  ClientAuthMethod, FailoverTiming, HbaConnectionType, HugePages, ListenAddress, LogFormat, LogLevel,
-  PatroniDcs, PostgresCluster, PostgresImage, ReplicationMode, Resources, StorageType,
+  ClientAuthMethod, FailoverTiming, HbaConnectionType, HugePages, ListenAddress, LogFormat, LogLevel, NetworkPeer,
+  PatroniDcs, PostgresCluster, PostgresImage, ReplicationMode, Resources, StorageType, Tls,
 } from '../../src';
 
 export function buildApp(outdir?: string): App {
@@ -26,6 +26,16 @@ export function buildApp(outdir?: string): App {
       type: StorageType.NETWORK_SSD,
     },
     failoverTiming: FailoverTiming.FAST,
+    // TLS from cert-manager (the default), with a per-cluster CA and 60-day certificates.
+    tls: Tls.certManager({ duration: Duration.days(60), renewBefore: Duration.days(10) }),
+    network: {
+      allowFrom: [NetworkPeer.namespaces({ 'kubernetes.io/metadata.name': 'orders' }), NetworkPeer.pods({ 'app.kubernetes.io/part-of': 'orders' })],
+      metricsFrom: [NetworkPeer.namespaces({ 'kubernetes.io/metadata.name': 'monitoring' })],
+    },
+    monitoring: {
+      heartbeat: { interval: Duration.seconds(5), failureThreshold: 3, maxLag: Size.mebibytes(32), maxLagTime: Duration.seconds(30) },
+      metrics: { podMonitor: true, scrapeInterval: Duration.seconds(30) },
+    },
     dcs: PatroniDcs.CONFIGMAPS,
     requireSeparateNodes: true,
     config: {
@@ -42,9 +52,9 @@ export function buildApp(outdir?: string): App {
         maxConnections: 200,
         superuserReservedConnections: 5,
         clientAuth: ClientAuthMethod.SCRAM_SHA_256,
-        replicationAuth: ClientAuthMethod.SCRAM_SHA_256,
+        replicationAuth: ClientAuthMethod.CERT,
         hbaRules: [
-          { type: HbaConnectionType.HOST, database: 'all', user: 'all', address: '169.254.0.0/16', method: ClientAuthMethod.REJECT },
+          { type: HbaConnectionType.HOSTSSL, database: 'all', user: 'all', address: '169.254.0.0/16', method: ClientAuthMethod.REJECT },
         ],
         connectTimeout: Duration.seconds(30),
         statementTimeout: Duration.minutes(5),
@@ -80,6 +90,8 @@ export function buildApp(outdir?: string): App {
       DATABASE_PORT: String(db.port),
       DATABASE_NAME: db.databaseName,
       DATABASE_READONLY_HOST: db.replicasHost,
+      DATABASE_SSLMODE: 'verify-full',
+      DATABASE_CA_SECRET: db.caSecretName ?? '',
     },
   });
   return app;

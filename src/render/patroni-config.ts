@@ -61,6 +61,19 @@ export interface PatroniConfigInput {
   readonly patroniLogLevel: string;
   /** Script Patroni runs once after initdb, with a superuser connection URL as its argument. */
   readonly postBootstrap: string;
+  /** TLS files, when TLS is on. */
+  readonly tls?: PatroniTlsInput;
+}
+
+/** TLS of the REST API and of Patroni's own PostgreSQL connections. */
+export interface PatroniTlsInput {
+  /** Server certificate (also the client certificate for member-to-member REST calls). */
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly caFile: string;
+  /** Client certificate of the replication role (CN replicator). */
+  readonly replicationCertFile: string;
+  readonly replicationKeyFile: string;
 }
 
 /**
@@ -73,10 +86,16 @@ export interface PatroniConfigInput {
  */
 export function patroniConfig(input: PatroniConfigInput): Record<string, unknown> {
   const k = input.kubernetes;
+  const tls = input.tls;
   return {
     scope: input.scope,
     log: { level: input.patroniLogLevel },
-    restapi: { listen: `0.0.0.0:${input.restApiPort}` },
+    restapi: {
+      listen: `0.0.0.0:${input.restApiPort}`,
+      // verify_client optional: probes need no certificate, but anything that changes state does.
+      ...(tls ? { certfile: tls.certFile, keyfile: tls.keyFile, cafile: tls.caFile, verify_client: 'optional' } : {}),
+    },
+    ...(tls ? { ctl: { certfile: tls.certFile, keyfile: tls.keyFile, cacert: tls.caFile } } : {}),
     kubernetes: {
       labels: { ...k.labels },
       scope_label: k.scopeLabel,
@@ -114,8 +133,11 @@ export function patroniConfig(input: PatroniConfigInput): Record<string, unknown
       use_unix_socket: true,
       use_unix_socket_repl: false,
       authentication: {
-        superuser: { username: input.superuser },
-        replication: { username: input.replicationUser },
+        superuser: { username: input.superuser, ...(tls ? { sslmode: 'verify-ca', sslrootcert: tls.caFile } : {}) },
+        replication: {
+          username: input.replicationUser,
+          ...(tls ? { sslmode: 'verify-ca', sslrootcert: tls.caFile, sslcert: tls.replicationCertFile, sslkey: tls.replicationKeyFile } : {}),
+        },
       },
       parameters: { ...input.memberParameters },
       pg_hba: [...input.hba],

@@ -38,6 +38,8 @@ export interface HbaInput {
   readonly replicationMethod: string;
   /** The user's own rules, matched before the catch-all. */
   readonly extra: HbaRule[];
+  /** TLS is on: network rules are `hostssl` and plain TCP is refused. */
+  readonly tls: boolean;
 }
 
 /**
@@ -47,11 +49,14 @@ export interface HbaInput {
  */
 export function hbaRules(input: HbaInput): HbaRule[] {
   const anywhere = ['0.0.0.0/0', '::/0'];
+  const net = input.tls ? 'hostssl' : 'host';
   return [
     { type: 'local', database: 'all', user: input.superuser, method: 'peer' },
     { type: 'local', database: 'all', user: 'all', method: 'scram-sha-256' },
-    ...anywhere.map((address): HbaRule => ({ type: 'host', database: 'replication', user: input.replicationUser, address, method: input.replicationMethod })),
+    ...anywhere.map((address): HbaRule => ({ type: net, database: 'replication', user: input.replicationUser, address, method: input.replicationMethod })),
     ...input.extra,
-    ...anywhere.map((address): HbaRule => ({ type: 'host', database: 'all', user: 'all', address, method: input.clientMethod })),
+    ...anywhere.map((address): HbaRule => ({ type: net, database: 'all', user: 'all', address, method: input.clientMethod })),
+    // With TLS, a client that does not use it is refused outright.
+    ...(input.tls ? anywhere.map((address): HbaRule => ({ type: 'hostnossl', database: 'all', user: 'all', address, method: 'reject' })) : []),
   ];
 }

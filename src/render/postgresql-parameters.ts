@@ -139,6 +139,15 @@ export interface MemberParameterInput {
   readonly applyDelaySeconds?: number;
   /** Raw parameters from the user; they win over derived values (owned ones are refused earlier). */
   readonly overrides: Record<string, string>;
+  /** Server TLS files, when TLS is on. */
+  readonly ssl?: SslFiles;
+}
+
+/** Paths of a TLS key pair and its CA inside the pod. */
+export interface SslFiles {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly caFile: string;
 }
 
 /**
@@ -202,6 +211,15 @@ export function memberParameters(input: MemberParameterInput): Parameters {
   if (c.idleInTransactionTimeoutMs !== undefined) params.idle_in_transaction_session_timeout = c.idleInTransactionTimeoutMs;
   if (c.idleSessionTimeoutMs !== undefined) params.idle_session_timeout = c.idleSessionTimeoutMs;
   if (input.applyDelaySeconds !== undefined) params.recovery_min_apply_delay = `${input.applyDelaySeconds}s`;
+  if (input.ssl) {
+    Object.assign(params, {
+      ssl: 'on',
+      ssl_cert_file: input.ssl.certFile,
+      ssl_key_file: input.ssl.keyFile,
+      ssl_ca_file: input.ssl.caFile,
+      ssl_min_protocol_version: 'TLSv1.3',
+    });
+  }
   const own = Object.fromEntries(Object.entries(input.overrides).filter(([k]) => !CLUSTER_WIDE_RAW_PARAMETERS.includes(k)));
   return sorted({ ...params, ...own });
 }

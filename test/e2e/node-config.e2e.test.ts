@@ -11,6 +11,7 @@ import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { parse as parseYaml } from 'yaml';
 import { ReplicationMode, Resources } from '../../src';
+import { issueCertificates } from './harness/cert-manager';
 import { LoopbackCluster } from './harness/cluster';
 import { HOST_BIN_DIR } from './harness/differences';
 import { findObject, loadManifests } from './harness/manifests';
@@ -68,13 +69,23 @@ describe('rendered configuration accepted by a real PostgreSQL, for several cont
     const file = synthCluster(path.join(dir, 'manifests'), 'db', {
       config: { resources: Resources.of(profile as { memory: Size; cpu: kplus.Cpu }) },
     });
-    const cfg = parseYaml(findObject(loadManifests(file), 'ConfigMap', 'db-primary-config').data['patroni.yaml']);
+    const manifests = loadManifests(file);
+    const cfg = parseYaml(findObject(manifests, 'ConfigMap', 'db-primary-config').data['patroni.yaml']);
+    // The server certificate, issued from the synthesized Certificates as cert-manager would.
+    const issued = issueCertificates(manifests, path.join(dir, 'secrets')).get('db-server-tls')!;
+    const tlsDir = makeServiceDir(path.join(dir, 'tls'));
+    for (const key of ['tls.crt', 'tls.key', 'ca.crt']) {
+      writeServiceFile(path.join(tlsDir, key), fs.readFileSync(path.join(issued, key), 'utf8'), key === 'tls.key' ? 0o600 : 0o644);
+    }
     const params: Record<string, string | number | boolean> = {
       ...cfg.bootstrap.dcs.postgresql.parameters,
       ...cfg.postgresql.parameters,
       listen_addresses: '127.0.0.31',
       port: 5432,
       unix_socket_directories: makeServiceDir(path.join(dir, 'sock')),
+      ssl_cert_file: path.join(tlsDir, 'tls.crt'),
+      ssl_key_file: path.join(tlsDir, 'tls.key'),
+      ssl_ca_file: path.join(tlsDir, 'ca.crt'),
     };
     const data = path.join(dir, 'data');
     execFileSync('setpriv', [`--reuid=${SERVICE_USER}`, `--regid=${SERVICE_USER}`, '--init-groups', '--',

@@ -3,14 +3,14 @@ import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Manifest, exampleManifests, exampleNames, synthCluster, synthWith } from './manifests';
 import {
-  FailoverTiming, LogFormat, LogLevel, PatroniDcs, PostgresCluster, PostgresImage, ReplicationMode, Resources,
+  FailoverTiming, IssuerKind, LogFormat, LogLevel, NetworkPeer, PatroniDcs, PostgresCluster, PostgresImage, ReplicationMode, Resources, Tls,
 } from '../../src';
 
 /** One synthesized output. */
 export interface SynthCase {
   readonly name: string;
   readonly manifests: () => Manifest[];
-  /** Secrets the user passed in (they exist in the cluster but are not in the output). */
+  /** Secrets the user passed in (credentials or TLS: they exist in the cluster but are not in the output). */
   readonly userSecrets: readonly string[];
   /**
    * Member StatefulSets whose postgres container the case deliberately gives requests below its
@@ -124,6 +124,44 @@ export function variantCases(): SynthCase[] {
       }),
       userSecrets: ['my-superuser'],
     },
+    { name: 'TLS disabled', manifests: () => synthCluster({ tls: Tls.disabled() }), userSecrets: [] },
+    {
+      name: 'TLS from user Secrets',
+      manifests: () => synthWith((chart) => {
+        new PostgresCluster(chart, 'db', {
+          tls: Tls.fromSecrets({
+            server: kplus.Secret.fromSecretName(chart, 'server-tls', 'my-server-tls'),
+            replicationClient: kplus.Secret.fromSecretName(chart, 'replication-tls', 'my-replication-tls'),
+          }),
+        });
+      }, { namespace: 'team-b' }),
+      userSecrets: ['my-server-tls', 'my-replication-tls'],
+    },
+    {
+      name: 'cert-manager with an existing ClusterIssuer',
+      manifests: () => synthCluster({
+        tls: Tls.certManager({
+          issuerName: 'internal-ca', issuerKind: IssuerKind.CLUSTER_ISSUER, duration: Duration.days(30), renewBefore: Duration.days(10),
+        }),
+      }, { namespace: 'team-c' }),
+      userSecrets: [],
+    },
+    {
+      name: 'custom network peers',
+      manifests: () => synthCluster({
+        network: {
+          allowFrom: [
+            NetworkPeer.pods({ app: 'api' }),
+            NetworkPeer.podsInNamespaces({ app: 'reports' }, { 'kubernetes.io/metadata.name': 'analytics' }),
+            NetworkPeer.cidr('192.168.10.0/24'),
+          ],
+          metricsFrom: [NetworkPeer.namespaces({ 'kubernetes.io/metadata.name': 'monitoring' })],
+          apiServerCidrs: ['10.96.0.1/32', '172.18.0.2/32'],
+        },
+      }),
+      userSecrets: [],
+    },
+    { name: 'no NetworkPolicies', manifests: () => synthCluster({ network: { policies: false } }), userSecrets: [] },
   ];
 }
 

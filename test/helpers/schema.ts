@@ -1,9 +1,13 @@
 /**
  * Validates synthesized objects against the official Kubernetes OpenAPI schemas (kubernetes-models),
- * and the Prometheus Operator's CRD schemas (@kubernetes-models/prometheus-operator) for its kinds.
+ * the Prometheus Operator's CRD schemas (@kubernetes-models/prometheus-operator) and cert-manager's
+ * (@kubernetes-models/cert-manager) for their kinds.
  * These schemas catch wrong types, missing required fields and bad enum values; they do not catch
  * unknown fields, bad names or labels, or dangling references (the invariant tests do).
  */
+import { Certificate } from '@kubernetes-models/cert-manager/cert-manager.io/v1/Certificate';
+import { ClusterIssuer } from '@kubernetes-models/cert-manager/cert-manager.io/v1/ClusterIssuer';
+import { Issuer } from '@kubernetes-models/cert-manager/cert-manager.io/v1/Issuer';
 import { PodMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor';
 import { ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
@@ -53,6 +57,9 @@ const MODELS: Record<string, ModelClass> = {
   'rbac.authorization.k8s.io/v1/RoleBinding': RoleBinding,
   'storage.k8s.io/v1/StorageClass': StorageClass,
   'monitoring.coreos.com/v1/PodMonitor': PodMonitor,
+  'cert-manager.io/v1/Certificate': Certificate,
+  'cert-manager.io/v1/ClusterIssuer': ClusterIssuer,
+  'cert-manager.io/v1/Issuer': Issuer,
 };
 
 /** The model class of an object's apiVersion and kind; throws for a kind the tests have no model for. */

@@ -165,3 +165,31 @@ describe('renderPatroniConfig', () => {
     expect(renderPatroniConfig(input())).toBe(renderPatroniConfig(input()));
   });
 });
+
+describe('patroniConfig with TLS', () => {
+  const tls = {
+    certFile: '/s/tls.crt', keyFile: '/s/tls.key', caFile: '/s/ca.crt', replicationCertFile: '/r/tls.crt', replicationKeyFile: '/r/tls.key',
+  };
+  const cfg = patroniConfig(input({ tls })) as any;
+
+  test('HTTPS REST API asking for client certificates (required only for unsafe endpoints)', () => {
+    expect(cfg.restapi).toEqual({ listen: '0.0.0.0:8008', certfile: '/s/tls.crt', keyfile: '/s/tls.key', cafile: '/s/ca.crt', verify_client: 'optional' });
+  });
+
+  test('patronictl uses the server certificate and trusts the CA', () => {
+    expect(cfg.ctl).toEqual({ certfile: '/s/tls.crt', keyfile: '/s/tls.key', cacert: '/s/ca.crt' });
+  });
+
+  test('connections verify the CA; replication presents its client certificate', () => {
+    expect(cfg.postgresql.authentication).toEqual({
+      superuser: { username: 'postgres', sslmode: 'verify-ca', sslrootcert: '/s/ca.crt' },
+      replication: { username: 'replicator', sslmode: 'verify-ca', sslrootcert: '/s/ca.crt', sslcert: '/r/tls.crt', sslkey: '/r/tls.key' },
+    });
+  });
+
+  test('without TLS: no ctl section, no TLS keys', () => {
+    const plain = patroniConfig(input()) as any;
+    expect(plain.ctl).toBeUndefined();
+    expect(plain.postgresql.authentication).toEqual({ superuser: { username: 'postgres' }, replication: { username: 'replicator' } });
+  });
+});

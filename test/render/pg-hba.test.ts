@@ -1,7 +1,7 @@
 import { HbaInput, HbaRule, hbaRules, renderHbaRule } from '../../src/render/pg-hba';
 
 const defaults: HbaInput = {
-  superuser: 'postgres', replicationUser: 'replicator', clientMethod: 'scram-sha-256', replicationMethod: 'scram-sha-256', extra: [],
+  superuser: 'postgres', replicationUser: 'replicator', clientMethod: 'scram-sha-256', replicationMethod: 'scram-sha-256', extra: [], tls: false,
 };
 
 describe('renderHbaRule', () => {
@@ -93,5 +93,38 @@ describe('hbaRules', () => {
     const out = hbaRules({ ...defaults, extra });
     out.pop();
     expect(extra).toHaveLength(1);
+  });
+});
+
+describe('hbaRules with TLS', () => {
+  const tls: HbaInput = { ...defaults, replicationMethod: 'cert', tls: true };
+
+  test('network rules are hostssl, then plain TCP is refused from everywhere', () => {
+    expect(hbaRules(tls).map(renderHbaRule)).toEqual([
+      'local all postgres peer',
+      'local all all scram-sha-256',
+      'hostssl replication replicator 0.0.0.0/0 cert',
+      'hostssl replication replicator ::/0 cert',
+      'hostssl all all 0.0.0.0/0 scram-sha-256',
+      'hostssl all all ::/0 scram-sha-256',
+      'hostnossl all all 0.0.0.0/0 reject',
+      'hostnossl all all ::/0 reject',
+    ]);
+  });
+
+  test('no library rule is a plain host rule', () => {
+    expect(hbaRules(tls).filter((r) => r.type === 'host')).toEqual([]);
+  });
+
+  test('extra rules keep their own type and go before the catch-all and the hostnossl rejects', () => {
+    const extra: HbaRule[] = [{ type: 'hostssl', database: 'app', user: 'app', address: '10.0.0.0/8', method: 'cert' }];
+    const lines = hbaRules({ ...tls, extra }).map(renderHbaRule);
+    expect(lines.slice(4)).toEqual([
+      'hostssl app app 10.0.0.0/8 cert',
+      'hostssl all all 0.0.0.0/0 scram-sha-256',
+      'hostssl all all ::/0 scram-sha-256',
+      'hostnossl all all 0.0.0.0/0 reject',
+      'hostnossl all all ::/0 reject',
+    ]);
   });
 });

@@ -212,3 +212,22 @@ describe('sorted', () => {
     expect(out).not.toBe(unsorted);
   });
 });
+
+describe('memberParameters with TLS', () => {
+  const ssl = { certFile: '/tls/tls.crt', keyFile: '/tls/tls.key', caFile: '/tls/ca.crt' };
+
+  test('ssl on with the given files and TLS 1.3 at least', () => {
+    expect(member({ ssl })).toMatchObject({
+      ssl: 'on', ssl_cert_file: '/tls/tls.crt', ssl_key_file: '/tls/tls.key', ssl_ca_file: '/tls/ca.crt', ssl_min_protocol_version: 'TLSv1.3',
+    });
+    expect(isSorted(Object.keys(member({ ssl })))).toBe(true);
+  });
+
+  test('no ssl parameter without TLS', () => {
+    expect(Object.keys(member()).filter((k) => k.startsWith('ssl'))).toEqual([]);
+  });
+
+  test('the TLS files are owned parameters', () => {
+    for (const p of ['ssl', 'ssl_cert_file', 'ssl_key_file', 'ssl_ca_file']) expect(OWNED_PARAMETERS[p]).toBe('the TLS configuration');
+  });
+});

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { issueCertificates } from './cert-manager';
 import { HOST_BIN_DIR, HOST_EXPORTER, HOST_PATRONI } from './differences';
-import { addHost } from './hosts';
+import { addHost, removeHosts } from './hosts';
 import { Manifest, findObject, loadManifests, objectsOfKind, selects } from './manifests';
 import { Endpoint, ServiceProxy } from './service-proxy';
 import { makeServiceDir, writeServiceFile } from '../lib/fsutil';
@@ -107,7 +107,10 @@ export class Member implements PatroniMember {
     try {
       // The kubelet does not verify a probe's server certificate.
       const res = await httpRequest({
-        host: this.host, port, path: probe.httpGet.path, timeoutMs: (probe.timeoutSeconds ?? 1) * 1000,
+        host: this.host,
+        port,
+        path: probe.httpGet.path,
+        timeoutMs: (probe.timeoutSeconds ?? 1) * 1000,
         tls: probe.httpGet.scheme === 'HTTPS' ? {} : undefined,
       });
       return { status: res.status, success: res.status >= 200 && res.status < 400 };
@@ -270,16 +273,17 @@ export class LoopbackCluster {
     return m;
   }
 
-  /** Stops the proxies (members are stopped by the process registry's stopAll). */
+  /** Stops the proxies and removes the cluster's names from /etc/hosts (members are stopped by stopAll). */
   async closeServices(): Promise<void> {
     for (const { proxy } of this.proxies.values()) await proxy.close();
     this.proxies.clear();
+    removeHosts();
   }
 
   /** Current role as the member's Patroni reports it (`primary`/`master`, `replica`), undefined when unreachable. */
   async role(m: Member): Promise<string | undefined> {
     try {
-      const res = await httpRequest({ host: m.host, port: m.apiPort, path: '/patroni', timeoutMs: 1000 });
+      const res = await httpRequest({ host: m.host, port: m.apiPort, path: '/patroni', timeoutMs: 1000, tls: m.apiTls });
       return JSON.parse(res.body).role as string;
     } catch {
       return undefined;

@@ -27,8 +27,24 @@ export function removeHosts(): void {
   write();
 }
 
+/** Whether a process of this PID is alive. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Drops blocks left by runs whose process is gone (killed before it could clean up). */
+function withoutStaleBlocks(text: string): string {
+  return text.replace(/# cdk8s-postgres-cluster e2e (\d+) begin\n[\s\S]*?# cdk8s-postgres-cluster e2e \1 end\n?/g,
+    (block, pid) => (Number(pid) !== process.pid && !alive(Number(pid)) ? '' : block));
+}
+
 function write(): void {
-  const current = fs.readFileSync(FILE, 'utf8');
+  const current = withoutStaleBlocks(fs.readFileSync(FILE, 'utf8'));
   const start = current.indexOf(BEGIN);
   const stop = current.indexOf(END);
   const base = start >= 0 && stop > start ? current.slice(0, start) + current.slice(stop + END.length + 1) : current;

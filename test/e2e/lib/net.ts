@@ -48,7 +48,10 @@ export function httpRequest(options: HttpRequestOptions): Promise<HttpResponse> 
         headers: payload === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) },
         // The chain is verified against `ca`; the host name is not (members are reached by IP here).
         ...(tls ? {
-          ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: tls.ca !== undefined,
+          ca: tls.ca,
+          cert: tls.cert,
+          key: tls.key,
+          rejectUnauthorized: tls.ca !== undefined,
           checkServerIdentity: () => undefined,
         } : {}),
       },

@@ -1,0 +1,137 @@
+import * as kplus from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
+import { CLUSTER_LABEL, clusterLabels, memberSelector } from './labels';
+
+/**
+ * Who may open connections to the cluster (a NetworkPolicy peer).
+ */
+export class NetworkPeer {
+  /** Every pod in the cluster's own namespace. */
+  public static sameNamespace(): NetworkPeer {
+    return new NetworkPeer({ podSelector: {} });
+  }
+
+  /** Pods with these labels, in the cluster's own namespace. */
+  public static pods(labels: { [key: string]: string }): NetworkPeer {
+    return new NetworkPeer({ podSelector: { matchLabels: { ...labels } } });
+  }
+
+  /** Every pod of the namespaces with these labels (for example `kubernetes.io/metadata.name: monitoring`). */
+  public static namespaces(labels: { [key: string]: string }): NetworkPeer {
+    return new NetworkPeer({ namespaceSelector: { matchLabels: { ...labels } } });
+  }
+
+  /** Pods with `podLabels` in the namespaces with `namespaceLabels`. */
+  public static podsInNamespaces(podLabels: { [key: string]: string }, namespaceLabels: { [key: string]: string }): NetworkPeer {
+    return new NetworkPeer({ podSelector: { matchLabels: { ...podLabels } }, namespaceSelector: { matchLabels: { ...namespaceLabels } } });
+  }
+
+  /** Every pod of every namespace. */
+  public static anyNamespace(): NetworkPeer {
+    return new NetworkPeer({ namespaceSelector: {} });
+  }
+
+  /** Addresses in a CIDR block (clients outside the Kubernetes cluster). */
+  public static cidr(cidr: string): NetworkPeer {
+    return new NetworkPeer({ ipBlock: { cidr } });
+  }
+
+  /** @internal */
+  public readonly _peer: kplus.k8s.NetworkPolicyPeer;
+
+  private constructor(peer: kplus.k8s.NetworkPolicyPeer) {
+    this._peer = peer;
+  }
+}
+
+/**
+ * Network isolation of the cluster's pods.
+ */
+export interface NetworkOptions {
+  /**
+   * Emit NetworkPolicies: default deny for every pod of the cluster, then only what each part needs.
+   * @default true
+   */
+  readonly policies?: boolean;
+  /**
+   * Who may connect to PostgreSQL (the read-write and read-only Services).
+   * @default [NetworkPeer.sameNamespace()]
+   */
+  readonly allowFrom?: NetworkPeer[];
+  /**
+   * Who may scrape the metrics and heartbeat endpoints.
+   * @default [NetworkPeer.anyNamespace()]
+   */
+  readonly metricsFrom?: NetworkPeer[];
+  /**
+   * Where the Kubernetes API server is, for Patroni and the credentials Job (TCP 443 and 6443).
+   * @default ['0.0.0.0/0', '::/0'] (the API server's address is not known when synthesizing)
+   */
+  readonly apiServerCidrs?: string[];
+}
+
+/** @internal */
+export interface ClusterNetworkPoliciesProps {
+  readonly clusterName: string;
+  readonly port: number;
+  readonly restApiPort: number;
+  readonly metricsPorts: number[];
+  readonly options: NetworkOptions;
+}
+
+/**
+ * The cluster's NetworkPolicies: a default deny for every pod labelled with the cluster, then
+ * members may talk to each other (PostgreSQL, Patroni), clients reach PostgreSQL, scrapers reach
+ * the metrics ports, and members and Jobs reach DNS and the Kubernetes API.
+ *
+ * @internal
+ */
+export class ClusterNetworkPolicies extends Construct {
+  constructor(scope: Construct, id: string, props: ClusterNetworkPoliciesProps) {
+    super(scope, id);
+    const name = props.clusterName;
+    const labels = clusterLabels(name);
+    const members = { matchLabels: memberSelector(name) };
+    const o = props.options;
+    const tcp = (port: number): kplus.k8s.NetworkPolicyPort => ({ protocol: 'TCP', port: kplus.k8s.IntOrString.fromNumber(port) });
+    const dns: kplus.k8s.NetworkPolicyEgressRule = {
+      ports: [{ protocol: 'UDP', port: kplus.k8s.IntOrString.fromNumber(53) }, { protocol: 'TCP', port: kplus.k8s.IntOrString.fromNumber(53) }],
+    };
+    const api: kplus.k8s.NetworkPolicyEgressRule = {
+      to: (o.apiServerCidrs ?? ['0.0.0.0/0', '::/0']).map((cidr) => ({ ipBlock: { cidr } })),
+      ports: [tcp(443), tcp(6443)],
+    };
+    const peers = (list: NetworkPeer[] | undefined, def: NetworkPeer) => (list ?? [def]).map((p) => p._peer);
+
+    new kplus.k8s.KubeNetworkPolicy(this, 'DefaultDeny', {
+      metadata: { name: `${name}-default-deny`, labels },
+      spec: { podSelector: { matchLabels: { [CLUSTER_LABEL]: name } }, policyTypes: ['Ingress', 'Egress'] },
+    });
+    new kplus.k8s.KubeNetworkPolicy(this, 'Members', {
+      metadata: { name: `${name}-members`, labels },
+      spec: {
+        podSelector: members,
+        policyTypes: ['Ingress', 'Egress'],
+        ingress: [
+          { from: [{ podSelector: members }], ports: [tcp(props.port), tcp(props.restApiPort)] },
+          { from: peers(o.allowFrom, NetworkPeer.sameNamespace()), ports: [tcp(props.port)] },
+          ...(props.metricsPorts.length > 0
+            ? [{ from: peers(o.metricsFrom, NetworkPeer.anyNamespace()), ports: props.metricsPorts.map(tcp) }] : []),
+        ],
+        egress: [
+          { to: [{ podSelector: members }], ports: [tcp(props.port), tcp(props.restApiPort)] },
+          dns,
+          api,
+        ],
+      },
+    });
+    new kplus.k8s.KubeNetworkPolicy(this, 'Jobs', {
+      metadata: { name: `${name}-jobs`, labels },
+      spec: {
+        podSelector: { matchLabels: { [CLUSTER_LABEL]: name, 'app.kubernetes.io/name': 'postgresql-credentials' } },
+        policyTypes: ['Ingress', 'Egress'],
+        egress: [dns, api],
+      },
+    });
+  }
+}

@@ -1,0 +1,229 @@
+/**
+ * NetworkPolicies: a default deny over every pod of the cluster, then only what each part needs
+ * (members: each other, clients, scrapers, DNS, the API server; the credentials Job: DNS and the
+ * API server). Selectors are checked against the pod templates' labels, not just by name.
+ */
+import { Duration, Testing } from 'cdk8s';
+import { NetworkPeer, PostgresCluster, PostgresClusterProps } from '../src';
+import { Manifest, find, ofKind, podTemplates, synthCluster } from './helpers/manifests';
+
+const DNS = [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }];
+const API_PORTS = [{ protocol: 'TCP', port: 443 }, { protocol: 'TCP', port: 6443 }];
+const tcp = (...ports: number[]) => ports.map((port) => ({ protocol: 'TCP', port }));
+const MEMBERS = { podSelector: { matchLabels: { 'app.kubernetes.io/name': 'postgresql', 'postgres.cdk8s.io/cluster': 'db' } } };
+
+/** Equality-based label selection as the API server does it: an empty selector selects everything. */
+function matches(selector: { matchLabels?: Record<string, string>; matchExpressions?: unknown[] }, labels: Record<string, string> = {}): boolean {
+  if (selector.matchExpressions !== undefined) throw new Error('matchExpressions are not expected in these policies');
+  return Object.entries(selector.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
+}
+
+/** `Kind/name` of the pod templates a policy applies to. */
+function selectedPods(m: Manifest[], policy: Manifest): string[] {
+  return podTemplates(m).filter((t) => matches(policy.spec.podSelector, t.metadata.labels)).map((t) => `${t.owner.kind}/${t.owner.metadata.name}`).sort();
+}
+
+const policies = (m: Manifest[]) => ofKind(m, 'NetworkPolicy');
+
+describe('defaults', () => {
+  const m = synthCluster({ delayedReplicas: { applyDelay: Duration.hours(1) } });
+  const job = ofKind(m, 'Job')[0];
+  const allPods = podTemplates(m).map((t) => `${t.owner.kind}/${t.owner.metadata.name}`).sort();
+  const memberPods = ofKind(m, 'StatefulSet').map((s) => `StatefulSet/${s.metadata.name}`).sort();
+
+  test('three policies', () => {
+    expect(policies(m).map((p) => p.metadata.name).sort()).toEqual(['db-default-deny', 'db-jobs', 'db-members']);
+  });
+
+  test('the default deny selects every pod of the cluster: members and the credentials Job', () => {
+    const deny = find(m, 'NetworkPolicy', 'db-default-deny');
+    expect(deny.spec).toEqual({ podSelector: { matchLabels: { 'postgres.cdk8s.io/cluster': 'db' } }, policyTypes: ['Ingress', 'Egress'] });
+    expect(allPods).toEqual([...memberPods, `Job/${job.metadata.name}`].sort());
+    expect(allPods.length).toBe(4);
+    expect(selectedPods(m, deny)).toEqual(allPods);
+  });
+
+  test('every pod is selected by some allow policy besides the deny (nothing is left fully isolated by accident)', () => {
+    const allows = policies(m).filter((p) => p.metadata.name !== 'db-default-deny');
+    for (const pod of allPods) expect([pod, allows.some((p) => selectedPods(m, p).includes(pod))]).toEqual([pod, true]);
+  });
+
+  test('the members policy selects exactly the member pods', () => {
+    expect(selectedPods(m, find(m, 'NetworkPolicy', 'db-members'))).toEqual(memberPods);
+  });
+
+  test('the jobs policy selects exactly the credentials Job\'s pod', () => {
+    expect(selectedPods(m, find(m, 'NetworkPolicy', 'db-jobs'))).toEqual([`Job/${job.metadata.name}`]);
+  });
+
+  test('members ingress: members on PostgreSQL and Patroni, clients from the namespace on PostgreSQL, scrapers from any namespace', () => {
+    expect(find(m, 'NetworkPolicy', 'db-members').spec.ingress).toEqual([
+      { from: [MEMBERS], ports: tcp(5432, 8008) },
+      { from: [{ podSelector: {} }], ports: tcp(5432) },
+      { from: [{ namespaceSelector: {} }], ports: tcp(8010, 9187) },
+    ]);
+  });
+
+  test('the member peer selector matches every member pod and not the Job\'s', () => {
+    for (const t of podTemplates(m)) {
+      expect([t.owner.metadata.name, matches(MEMBERS.podSelector, t.metadata.labels)]).toEqual([t.owner.metadata.name, t.owner.kind === 'StatefulSet']);
+    }
+  });
+
+  test('members egress: members, DNS over UDP and TCP, the API server on 443 and 6443 anywhere', () => {
+    const spec = find(m, 'NetworkPolicy', 'db-members').spec;
+    expect(spec.policyTypes).toEqual(['Ingress', 'Egress']);
+    expect(spec.egress).toEqual([
+      { to: [MEMBERS], ports: tcp(5432, 8008) },
+      { ports: DNS },
+      { to: [{ ipBlock: { cidr: '0.0.0.0/0' } }, { ipBlock: { cidr: '::/0' } }], ports: API_PORTS },
+    ]);
+  });
+
+  test('the allowed ports are the ones the containers listen on', () => {
+    const spec = find(m, 'NetworkPolicy', 'db-members').spec;
+    const allowed = new Set<number>(spec.ingress.flatMap((r: any) => r.ports.map((p: any) => p.port)));
+    for (const sts of ofKind(m, 'StatefulSet')) {
+      const listening = new Set<number>(sts.spec.template.spec.containers.flatMap((c: any) => (c.ports ?? []).map((p: any) => p.containerPort)));
+      expect([...listening].sort()).toEqual([...allowed].sort());
+    }
+  });
+
+  test('jobs: no ingress at all; egress only DNS and the API server', () => {
+    expect(find(m, 'NetworkPolicy', 'db-jobs').spec).toEqual({
+      podSelector: { matchLabels: { 'postgres.cdk8s.io/cluster': 'db', 'app.kubernetes.io/name': 'postgresql-credentials' } },
+      policyTypes: ['Ingress', 'Egress'],
+      egress: [{ ports: DNS }, { to: [{ ipBlock: { cidr: '0.0.0.0/0' } }, { ipBlock: { cidr: '::/0' } }], ports: API_PORTS }],
+    });
+  });
+
+  test('policies carry the cluster labels', () => {
+    for (const p of policies(m)) expect(p.metadata.labels).toMatchObject({ 'postgres.cdk8s.io/cluster': 'db', 'app.kubernetes.io/instance': 'db' });
+  });
+});
+
+describe('without the metrics exporter', () => {
+  test('scrapers reach only the heartbeat port', () => {
+    const m = synthCluster({ monitoring: { metrics: { enabled: false } } });
+    const ingress = find(m, 'NetworkPolicy', 'db-members').spec.ingress;
+    expect(ingress[2]).toEqual({ from: [{ namespaceSelector: {} }], ports: tcp(8010) });
+    expect(JSON.stringify(ingress)).not.toContain('9187');
+  });
+});
+
+describe('custom peers', () => {
+  const m = synthCluster({
+    network: {
+      allowFrom: [
+        NetworkPeer.pods({ app: 'api' }),
+        NetworkPeer.namespaces({ 'kubernetes.io/metadata.name': 'reporting' }),
+        NetworkPeer.podsInNamespaces({ app: 'etl' }, { team: 'data' }),
+        NetworkPeer.cidr('192.168.10.0/24'),
+        NetworkPeer.sameNamespace(),
+      ],
+      metricsFrom: [NetworkPeer.namespaces({ 'kubernetes.io/metadata.name': 'monitoring' }), NetworkPeer.anyNamespace()],
+      apiServerCidrs: ['10.96.0.1/32', 'fd00::1/128'],
+    },
+  });
+  const spec = find(m, 'NetworkPolicy', 'db-members').spec;
+
+  test('clients: the given peers, rendered as NetworkPolicy peers, on the PostgreSQL port', () => {
+    expect(spec.ingress[1]).toEqual({
+      from: [
+        { podSelector: { matchLabels: { app: 'api' } } },
+        { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'reporting' } } },
+        { podSelector: { matchLabels: { app: 'etl' } }, namespaceSelector: { matchLabels: { team: 'data' } } },
+        { ipBlock: { cidr: '192.168.10.0/24' } },
+        { podSelector: {} },
+      ],
+      ports: tcp(5432),
+    });
+  });
+
+  test('scrapers: the given peers on the metrics ports', () => {
+    expect(spec.ingress[2]).toEqual({
+      from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }, { namespaceSelector: {} }],
+      ports: tcp(8010, 9187),
+    });
+  });
+
+  test('members are always allowed to each other, whatever the client peers', () => {
+    expect(spec.ingress[0]).toEqual({ from: [MEMBERS], ports: tcp(5432, 8008) });
+    expect(spec.egress[0]).toEqual({ to: [MEMBERS], ports: tcp(5432, 8008) });
+  });
+
+  test('the API server CIDRs restrict Patroni\'s and the Job\'s API egress', () => {
+    const api = { to: [{ ipBlock: { cidr: '10.96.0.1/32' } }, { ipBlock: { cidr: 'fd00::1/128' } }], ports: API_PORTS };
+    expect(spec.egress[2]).toEqual(api);
+    expect(find(m, 'NetworkPolicy', 'db-jobs').spec.egress).toEqual([{ ports: DNS }, api]);
+  });
+
+  test('an empty peer list allows no one', () => {
+    const none = synthCluster({ network: { allowFrom: [], metricsFrom: [] } });
+    const ingress = find(none, 'NetworkPolicy', 'db-members').spec.ingress;
+    expect(ingress[1]).toEqual({ from: [], ports: tcp(5432) });
+    expect(ingress[2]).toEqual({ from: [], ports: tcp(8010, 9187) });
+  });
+});
+
+describe('a custom port and cluster name', () => {
+  test('the policies follow the PostgreSQL port and the cluster name', () => {
+    const m = synthCluster({ clusterName: 'orders', config: { database: { port: 6543 } } }, { namespace: 'shop' });
+    expect(policies(m).map((p) => p.metadata.name).sort()).toEqual(['orders-default-deny', 'orders-jobs', 'orders-members']);
+    const spec = find(m, 'NetworkPolicy', 'orders-members').spec;
+    const members = { podSelector: { matchLabels: { 'app.kubernetes.io/name': 'postgresql', 'postgres.cdk8s.io/cluster': 'orders' } } };
+    expect(spec.ingress[0]).toEqual({ from: [members], ports: tcp(6543, 8008) });
+    expect(spec.ingress[1]).toEqual({ from: [{ podSelector: {} }], ports: tcp(6543) });
+    expect(spec.egress[0]).toEqual({ to: [members], ports: tcp(6543, 8008) });
+    expect(JSON.stringify(spec)).not.toContain('5432');
+    for (const p of policies(m)) {
+      expect(p.metadata.namespace).toBe('shop');
+      expect(selectedPods(m, p).length).toBeGreaterThan(0);
+    }
+    expect(selectedPods(m, find(m, 'NetworkPolicy', 'orders-default-deny'))).toEqual(
+      podTemplates(m).map((t) => `${t.owner.kind}/${t.owner.metadata.name}`).sort());
+  });
+
+  test('two clusters in one namespace do not select each other\'s pods', () => {
+    const chart = Testing.chart();
+    new PostgresCluster(chart, 'a');
+    new PostgresCluster(chart, 'b');
+    const m = Testing.synth(chart) as Manifest[];
+    for (const p of policies(m)) {
+      const cluster = p.metadata.name.split('-')[0];
+      for (const pod of selectedPods(m, p)) expect([p.metadata.name, pod]).toEqual([p.metadata.name, expect.stringMatching(new RegExp(`/${cluster}-`))]);
+    }
+  });
+});
+
+describe('policies: false', () => {
+  test('emits no NetworkPolicy', () => {
+    expect(policies(synthCluster({ network: { policies: false } }))).toEqual([]);
+  });
+
+  test('peers given with policies off change nothing else', () => {
+    const off = synthCluster({ network: { policies: false } });
+    const offWithPeers = synthCluster({ network: { policies: false, allowFrom: [NetworkPeer.cidr('10.0.0.0/8')] } });
+    expect(offWithPeers).toEqual(off);
+  });
+});
+
+describe('validation', () => {
+  function errorOf(props: PostgresClusterProps): string {
+    try {
+      new PostgresCluster(Testing.chart(), 'db', props);
+    } catch (err) {
+      return (err as Error).message;
+    }
+    throw new Error('expected the cluster to be refused');
+  }
+
+  test.each([
+    [['10.0.0.1'], 0, '10.0.0.1'],
+    [['10.96.0.1/32', 'kubernetes.default'], 1, 'kubernetes.default'],
+    [[''], 0, ''],
+  ])('apiServerCidrs %j is refused, naming the entry', (apiServerCidrs, i, value) => {
+    expect(errorOf({ network: { apiServerCidrs } }))
+      .toBe(`test/db: invalid network.apiServerCidrs[${i}] = ${JSON.stringify(value)}: must be a CIDR block such as 10.0.0.1/32`);
+  });
+});

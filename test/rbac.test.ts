@@ -1,0 +1,214 @@
+/**
+ * RBAC: only namespaced Roles, no wildcards, and every granted (resource, verb) traced to the
+ * component that uses it (Role -> RoleBinding -> ServiceAccount -> the pods running as it)
+ * through the table below, with the reason. A grant not in the table fails; so does a table
+ * entry a component no longer gets.
+ */
+import { parse } from 'yaml';
+import { PatroniDcs } from '../src';
+import { allCases } from './helpers/cases';
+import { Manifest, find, ofKind, podTemplates, synthCluster } from './helpers/manifests';
+
+/** Which pods use a Role. */
+type Component = 'patroni' | 'credentials-job';
+/** Patroni's DCS mode a grant belongs to (`any`: both). */
+type Mode = 'configmaps' | 'endpoints' | 'any';
+
+interface Grant {
+  readonly component: Component;
+  readonly mode: Mode;
+  readonly resource: string;
+  readonly verb: string;
+  /** The grant is limited to these names (`job-secrets`: exactly the Secrets the Job creates). */
+  readonly resourceNames?: 'job-secrets';
+  readonly reason: string;
+}
+
+/** Every grant the library may emit, and why. */
+const GRANTS: readonly Grant[] = [
+  // Patroni, ConfigMaps DCS: leader lock and cluster state in <cluster>-leader/-config/-sync/-failover.
+  { component: 'patroni', mode: 'configmaps', resource: 'configmaps', verb: 'create', reason: 'creates the leader, config, sync and failover ConfigMaps on first start' },
+  { component: 'patroni', mode: 'configmaps', resource: 'configmaps', verb: 'get', reason: 'reads the leader lock and the cluster configuration' },
+  { component: 'patroni', mode: 'configmaps', resource: 'configmaps', verb: 'list', reason: 'lists the cluster\'s ConfigMaps by scope label to load the DCS state' },
+  { component: 'patroni', mode: 'configmaps', resource: 'configmaps', verb: 'patch', reason: 'takes and renews the leader lock (annotations, optimistic concurrency)' },
+  { component: 'patroni', mode: 'configmaps', resource: 'configmaps', verb: 'update', reason: 'writes the dynamic configuration, sync and failover state' },
+  { component: 'patroni', mode: 'configmaps', resource: 'configmaps', verb: 'watch', reason: 'watches the leader ConfigMap to react to a lost leader at once' },
+  // Patroni, Endpoints DCS.
+  { component: 'patroni', mode: 'endpoints', resource: 'endpoints', verb: 'create', reason: 'creates the leader, config, sync and failover Endpoints' },
+  { component: 'patroni', mode: 'endpoints', resource: 'endpoints', verb: 'get', reason: 'reads the leader lock and the cluster configuration' },
+  { component: 'patroni', mode: 'endpoints', resource: 'endpoints', verb: 'list', reason: 'lists the cluster\'s Endpoints by scope label' },
+  { component: 'patroni', mode: 'endpoints', resource: 'endpoints', verb: 'patch', reason: 'takes and renews the leader lock; the leader publishes its address' },
+  { component: 'patroni', mode: 'endpoints', resource: 'endpoints', verb: 'update', reason: 'writes the dynamic configuration, sync and failover state' },
+  { component: 'patroni', mode: 'endpoints', resource: 'endpoints', verb: 'watch', reason: 'watches the leader Endpoints' },
+  { component: 'patroni', mode: 'endpoints', resource: 'services', verb: 'create', reason: 'creates the Service that keeps its leader Endpoints from being garbage-collected' },
+  // Patroni, both modes: member state and the role label on its own pod.
+  { component: 'patroni', mode: 'any', resource: 'pods', verb: 'get', reason: 'reads its own pod' },
+  { component: 'patroni', mode: 'any', resource: 'pods', verb: 'list', reason: 'lists the members by scope label' },
+  { component: 'patroni', mode: 'any', resource: 'pods', verb: 'patch', reason: 'sets the role label and its member state annotation' },
+  { component: 'patroni', mode: 'any', resource: 'pods', verb: 'update', reason: 'updates its member state annotation' },
+  { component: 'patroni', mode: 'any', resource: 'pods', verb: 'watch', reason: 'follows the other members' },
+  // The credentials Job.
+  { component: 'credentials-job', mode: 'any', resource: 'secrets', verb: 'create', reason: 'creates a missing credential Secret (create cannot be limited to names)' },
+  {
+    component: 'credentials-job',
+    mode: 'any',
+    resource: 'secrets',
+    verb: 'get',
+    resourceNames: 'job-secrets',
+    reason: 'checks whether each of its Secrets exists, and only those',
+  },
+];
+
+const grantKey = (g: { component: string; resource: string; verb: string }) => `${g.component} ${g.resource} ${g.verb}`;
+
+/** The Patroni DCS mode of an output, from its member configuration. */
+function modeOf(manifests: Manifest[]): 'configmaps' | 'endpoints' {
+  const sts = ofKind(manifests, 'StatefulSet')[0];
+  const cfg = parse(find(manifests, 'ConfigMap', `${sts.metadata.name}-config`).data['patroni.yaml']);
+  return cfg.kubernetes.use_endpoints ? 'endpoints' : 'configmaps';
+}
+
+/** The Secrets the credentials Job creates (its SECRETS env var). */
+function jobSecrets(manifests: Manifest[]): string[] {
+  const job = ofKind(manifests, 'Job')[0];
+  const env = job.spec.template.spec.containers[0].env.find((e: any) => e.name === 'SECRETS');
+  return String(env.value).split(/\s+/).filter(Boolean).map((p) => p.split('=')[0]);
+}
+
+/** The component a Role serves, traced through its RoleBindings to the pods of its ServiceAccounts. */
+function componentOf(manifests: Manifest[], role: Manifest): Component {
+  const bindings = ofKind(manifests, 'RoleBinding').filter((b) => b.roleRef.kind === 'Role' && b.roleRef.name === role.metadata.name);
+  if (bindings.length === 0) throw new Error(`Role/${role.metadata.name} is bound to nothing`);
+  const accounts = new Set(bindings.flatMap((b) => b.subjects.filter((s: any) => s.kind === 'ServiceAccount').map((s: any) => s.name)));
+  const owners = podTemplates(manifests).filter((t) => accounts.has(t.spec.serviceAccountName)).map((t) => t.owner.kind);
+  const kinds = new Set(owners);
+  if (kinds.size === 1 && kinds.has('StatefulSet')) return 'patroni';
+  if (kinds.size === 1 && kinds.has('Job')) return 'credentials-job';
+  throw new Error(`Role/${role.metadata.name} is used by pods of ${[...kinds].join(', ') || 'nothing'}`);
+}
+
+/** Every granted (component, resource, verb) of an output, checked against the table; returns problems. */
+function rbacProblems(manifests: Manifest[]): string[] {
+  const problems: string[] = [];
+  const mode = modeOf(manifests);
+  const expected = GRANTS.filter((g) => g.mode === 'any' || g.mode === mode);
+  const seen = new Set<string>();
+  for (const role of ofKind(manifests, 'Role')) {
+    const component = componentOf(manifests, role);
+    for (const rule of role.rules) {
+      for (const group of rule.apiGroups ?? []) {
+        if (group !== '') problems.push(`Role/${role.metadata.name}: API group ${JSON.stringify(group)} is not in the table`);
+      }
+      for (const resource of rule.resources ?? []) {
+        for (const verb of rule.verbs ?? []) {
+          const g = expected.find((x) => grantKey(x) === grantKey({ component, resource, verb }));
+          const at = `Role/${role.metadata.name} (${component}): ${verb} ${resource}`;
+          if (!g) {
+            problems.push(`${at} is not in the table for the ${mode} DCS`);
+            continue;
+          }
+          seen.add(grantKey(g));
+          const names = rule.resourceNames as string[] | undefined;
+          if (g.resourceNames === 'job-secrets') {
+            if (!names) problems.push(`${at} must be limited to the Job's Secrets`);
+            else if ([...names].sort().join() !== jobSecrets(manifests).sort().join()) problems.push(`${at} names ${names.join(', ')}, not the Job's Secrets`);
+          } else if (names !== undefined) {
+            problems.push(`${at} has unexpected resourceNames`);
+          }
+        }
+      }
+      if (rule.nonResourceURLs !== undefined) problems.push(`Role/${role.metadata.name}: nonResourceURLs in a Role`);
+    }
+  }
+  for (const g of expected) if (!seen.has(grantKey(g))) problems.push(`${grantKey(g)} is in the table but not granted`);
+  return problems;
+}
+
+describe('the grant table', () => {
+  test('every entry has a reason and no entry repeats', () => {
+    for (const g of GRANTS) expect(g.reason.length).toBeGreaterThan(10);
+    const keys = GRANTS.map((g) => `${g.mode} ${grantKey(g)}`);
+    expect(keys.filter((k, i) => keys.indexOf(k) !== i)).toEqual([]);
+  });
+});
+
+describe.each(allCases().map((c) => [c.name, c] as const))('RBAC: %s', (_name, c) => {
+  const manifests = c.manifests();
+
+  test('no ClusterRole or ClusterRoleBinding; every Role and RoleBinding is in the chart\'s namespace', () => {
+    expect(ofKind(manifests, 'ClusterRole')).toEqual([]);
+    expect(ofKind(manifests, 'ClusterRoleBinding')).toEqual([]);
+    const namespaces = new Set(manifests.map((m) => m.metadata.namespace));
+    expect(namespaces.size).toBe(1);
+    for (const b of ofKind(manifests, 'RoleBinding')) {
+      expect(b.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: expect.any(String) });
+      for (const s of b.subjects) {
+        expect(s.kind).toBe('ServiceAccount');
+        expect(s.namespace === undefined || namespaces.has(s.namespace)).toBe(true);
+      }
+    }
+  });
+
+  test('no wildcard in apiGroups, resources, verbs or resourceNames', () => {
+    const wild: string[] = [];
+    for (const role of ofKind(manifests, 'Role')) {
+      for (const [i, rule] of role.rules.entries()) {
+        for (const field of ['apiGroups', 'resources', 'verbs', 'resourceNames']) {
+          for (const v of rule[field] ?? []) if (String(v).includes('*')) wild.push(`Role/${role.metadata.name} rules[${i}].${field}: ${v}`);
+        }
+      }
+    }
+    expect(wild).toEqual([]);
+  });
+
+  test('every (resource, verb) is in the table for its component and DCS mode, and every table entry is granted', () => {
+    expect(rbacProblems(manifests)).toEqual([]);
+  });
+
+  test('two Roles: Patroni\'s and the credentials Job\'s', () => {
+    expect(ofKind(manifests, 'Role').map((r) => componentOf(manifests, r)).sort()).toEqual(['credentials-job', 'patroni']);
+  });
+});
+
+describe('both DCS modes are covered', () => {
+  test.each([[PatroniDcs.CONFIGMAPS, 'configmaps'], [PatroniDcs.ENDPOINTS, 'endpoints']] as const)('%s', (dcs, mode) => {
+    const m = synthCluster({ dcs });
+    expect(modeOf(m)).toBe(mode);
+    expect(rbacProblems(m)).toEqual([]);
+  });
+});
+
+describe('the tracer catches what it should', () => {
+  const fresh = () => JSON.parse(JSON.stringify(synthCluster())) as Manifest[];
+
+  test('a verb not in the table', () => {
+    const m = fresh();
+    find(m, 'Role', 'db-patroni').rules.push({ apiGroups: [''], resources: ['pods'], verbs: ['delete'] });
+    expect(rbacProblems(m)).toEqual(['Role/db-patroni (patroni): delete pods is not in the table for the configmaps DCS']);
+  });
+
+  test('a grant of the other DCS mode', () => {
+    const m = fresh();
+    find(m, 'Role', 'db-patroni').rules.push({ apiGroups: [''], resources: ['services'], verbs: ['create'] });
+    expect(rbacProblems(m)).toEqual(['Role/db-patroni (patroni): create services is not in the table for the configmaps DCS']);
+  });
+
+  test('a grant given to the wrong component', () => {
+    const m = fresh();
+    find(m, 'Role', 'db-credentials').rules.push({ apiGroups: [''], resources: ['configmaps'], verbs: ['get'] });
+    expect(rbacProblems(m)).toEqual(['Role/db-credentials (credentials-job): get configmaps is not in the table for the configmaps DCS']);
+  });
+
+  test('secrets get without resourceNames', () => {
+    const m = fresh();
+    delete find(m, 'Role', 'db-credentials').rules[1].resourceNames;
+    expect(rbacProblems(m)).toEqual(['Role/db-credentials (credentials-job): get secrets must be limited to the Job\'s Secrets']);
+  });
+
+  test('a missing grant', () => {
+    const m = fresh();
+    find(m, 'Role', 'db-patroni').rules.pop();
+    expect(rbacProblems(m)).toEqual(['patroni pods get', 'patroni pods list', 'patroni pods patch', 'patroni pods update', 'patroni pods watch']
+      .map((k) => `${k} is in the table but not granted`));
+  });
+});
