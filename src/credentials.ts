@@ -1,9 +1,12 @@
 import { createHash } from 'crypto';
+import { Lazy } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { PostgresImage } from './image';
 import { clusterLabels } from './labels';
+import { INIT_RESOURCES } from './monitoring-defaults';
 import { ENSURE_SECRETS_SCRIPT } from './render/scripts';
+import { restrictedContainer, restrictedPod } from './security-context';
 
 const k8s = kplus.k8s;
 
@@ -20,6 +23,10 @@ export interface CredentialsJobProps {
   readonly secrets: GeneratedSecret[];
   readonly scriptsConfigMapName: string;
   readonly scriptsMountPath: string;
+  /** Connection details of user Secrets (filled until synth). */
+  readonly connections: Record<string, unknown>;
+  /** Secrets that also get PgBouncer's userlist.txt. */
+  readonly userlists: string[];
 }
 
 /**
@@ -44,7 +51,12 @@ export class CredentialsJob extends Construct {
       rules: [
         // create cannot be limited to names; get is limited to the cluster's own Secrets.
         { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
-        { apiGroups: [''], resources: ['secrets'], resourceNames: props.secrets.map((s) => s.secretName), verbs: ['get'] },
+        {
+          apiGroups: [''],
+          resources: ['secrets'],
+          verbs: ['get'],
+          resourceNames: Lazy.any({ produce: () => props.secrets.map((s) => s.secretName) }) as unknown as string[],
+        },
       ],
     });
     new k8s.KubeRoleBinding(this, 'RoleBinding', {
@@ -53,7 +65,7 @@ export class CredentialsJob extends Construct {
       subjects: [{ kind: 'ServiceAccount', name }],
     });
     const quantity = (v: string) => k8s.Quantity.fromString(v);
-    const spec: kplus.k8s.JobSpec = {
+    const render = (): kplus.k8s.JobSpec => ({
       backoffLimit: 10,
       template: {
         metadata: { labels },
@@ -62,12 +74,7 @@ export class CredentialsJob extends Construct {
           automountServiceAccountToken: true,
           enableServiceLinks: false,
           restartPolicy: 'OnFailure',
-          securityContext: {
-            runAsUser: props.image.uid,
-            runAsGroup: props.image.gid,
-            runAsNonRoot: true,
-            seccompProfile: { type: 'RuntimeDefault' },
-          },
+          securityContext: restrictedPod(props.image.uid, props.image.gid, false),
           containers: [{
             name: 'ensure-secrets',
             image: props.image.image,
@@ -75,26 +82,24 @@ export class CredentialsJob extends Construct {
             env: [
               { name: 'SECRETS', value: props.secrets.map((s) => `${s.secretName}=${s.username}`).join(' ') },
               { name: 'SECRET_LABELS', value: JSON.stringify(labels) },
+              ...(Object.keys(props.connections).length > 0 ? [{ name: 'SECRET_CONNECTIONS', value: JSON.stringify(props.connections) }] : []),
+              ...(props.userlists.length > 0 ? [{ name: 'SECRET_USERLISTS', value: props.userlists.join(' ') }] : []),
             ],
             resources: {
-              requests: { cpu: quantity('50m'), memory: quantity('64Mi') },
-              limits: { cpu: quantity('200m'), memory: quantity('64Mi') },
+              requests: { cpu: quantity(INIT_RESOURCES.cpuRequest.amount), memory: quantity('64Mi') },
+              limits: { cpu: quantity(INIT_RESOURCES.cpuLimit.amount), memory: quantity('64Mi') },
             },
-            securityContext: {
-              allowPrivilegeEscalation: false,
-              privileged: false,
-              readOnlyRootFilesystem: true,
-              runAsNonRoot: true,
-              capabilities: { drop: ['ALL'] },
-              seccompProfile: { type: 'RuntimeDefault' },
-            },
+            securityContext: restrictedContainer(),
             volumeMounts: [{ name: 'scripts', mountPath: props.scriptsMountPath, readOnly: true }],
           }],
           volumes: [{ name: 'scripts', configMap: { name: props.scriptsConfigMapName, defaultMode: 0o555 } }],
         },
       },
-    };
-    const hash = createHash('sha256').update(JSON.stringify(spec)).update(ENSURE_SECRETS_SCRIPT).digest('hex').slice(0, 8);
-    new k8s.KubeJob(this, 'Job', { metadata: { name: `${name}-${hash}`, labels }, spec });
+    });
+    // Rendered at synth: users added after the cluster was built get their Secrets too.
+    const jobName = Lazy.any({
+      produce: () => `${name}-${createHash('sha256').update(JSON.stringify(render())).update(ENSURE_SECRETS_SCRIPT).digest('hex').slice(0, 8)}`,
+    }) as unknown as string;
+    new k8s.KubeJob(this, 'Job', { metadata: { name: jobName, labels }, spec: Lazy.any({ produce: render }) as unknown as kplus.k8s.JobSpec });
   }
 }

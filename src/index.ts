@@ -11,3 +11,4 @@ export * from './access-rules';
 export * from './monitoring';
 export * from './tls';
 export * from './network-policy';
+export * from './access';

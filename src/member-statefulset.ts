@@ -13,6 +13,7 @@ import { renderPatroniConfig } from './render/patroni-config';
 import { clusterParameters } from './render/postgresql-parameters';
 import { k8sMebibytes } from './render/units';
 import { Resources } from './resources';
+import { restrictedContainer, restrictedPod } from './security-context';
 import { StorageOptions } from './storage';
 
 const k8s = kplus.k8s;
@@ -152,14 +153,7 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
 
   const selector = { ...memberSelector(ctx.clusterName), [NODE_SET_LABEL]: spec.nodeSet };
   const configHash = createHash('sha256').update(patroniYaml).update(ctx.scriptsHash).digest('hex').slice(0, 16);
-  const containerSecurity: kplus.k8s.SecurityContext = {
-    allowPrivilegeEscalation: false,
-    privileged: false,
-    readOnlyRootFilesystem: true,
-    runAsNonRoot: true,
-    capabilities: { drop: ['ALL'] },
-    seccompProfile: { type: 'RuntimeDefault' },
-  };
+  const containerSecurity = restrictedContainer();
   const quantity = (v: string) => k8s.Quantity.fromString(v);
   const hugePages: Record<string, kplus.k8s.Quantity> = config._hugePagesBytes > 0 ? { 'hugepages-2Mi': quantity(k8sMebibytes(config._hugePagesBytes)) } : {};
   const resources: kplus.k8s.ResourceRequirements = {
@@ -268,14 +262,7 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
           automountServiceAccountToken: true,
           enableServiceLinks: false,
           terminationGracePeriodSeconds: 60,
-          securityContext: {
-            runAsUser: image.uid,
-            runAsGroup: image.gid,
-            fsGroup: image.gid,
-            fsGroupChangePolicy: 'OnRootMismatch',
-            runAsNonRoot: true,
-            seccompProfile: { type: 'RuntimeDefault' },
-          },
+          securityContext: restrictedPod(image.uid, image.gid, true),
           topologySpreadConstraints: [
             spreadConstraint('kubernetes.io/hostname', ctx.requireSeparateNodes),
             spreadConstraint('topology.kubernetes.io/zone', false),

@@ -77,6 +77,8 @@ export interface ClusterNetworkPoliciesProps {
   readonly restApiPort: number;
   readonly metricsPorts: number[];
   readonly options: NetworkOptions;
+  /** Whether a PgBouncer pooler runs (its pods get their own policy). */
+  readonly pooler: boolean;
 }
 
 /**
@@ -101,6 +103,11 @@ export class ClusterNetworkPolicies extends Construct {
       to: (o.apiServerCidrs ?? ['0.0.0.0/0', '::/0']).map((cidr) => ({ ipBlock: { cidr } })),
       ports: [tcp(443), tcp(6443)],
     };
+    const jobs: kplus.k8s.LabelSelector = {
+      matchLabels: { [CLUSTER_LABEL]: name },
+      matchExpressions: [{ key: 'app.kubernetes.io/name', operator: 'In', values: ['postgresql-credentials', 'postgresql-access'] }],
+    };
+    const poolers: kplus.k8s.LabelSelector = { matchLabels: { [CLUSTER_LABEL]: name, 'app.kubernetes.io/name': 'pgbouncer' } };
     const peers = (list: NetworkPeer[] | undefined, def: NetworkPeer) => (list ?? [def]).map((p) => p._peer);
 
     new kplus.k8s.KubeNetworkPolicy(this, 'DefaultDeny', {
@@ -114,6 +121,8 @@ export class ClusterNetworkPolicies extends Construct {
         policyTypes: ['Ingress', 'Egress'],
         ingress: [
           { from: [{ podSelector: members }], ports: [tcp(props.port), tcp(props.restApiPort)] },
+          // The access Job and the pooler reach PostgreSQL whoever the clients are.
+          { from: [{ podSelector: jobs }, ...(props.pooler ? [{ podSelector: poolers }] : [])], ports: [tcp(props.port)] },
           { from: peers(o.allowFrom, NetworkPeer.sameNamespace()), ports: [tcp(props.port)] },
           ...(props.metricsPorts.length > 0
             ? [{ from: peers(o.metricsFrom, NetworkPeer.anyNamespace()), ports: props.metricsPorts.map(tcp) }] : []),
@@ -128,10 +137,21 @@ export class ClusterNetworkPolicies extends Construct {
     new kplus.k8s.KubeNetworkPolicy(this, 'Jobs', {
       metadata: { name: `${name}-jobs`, labels },
       spec: {
-        podSelector: { matchLabels: { [CLUSTER_LABEL]: name, 'app.kubernetes.io/name': 'postgresql-credentials' } },
+        podSelector: jobs,
         policyTypes: ['Ingress', 'Egress'],
-        egress: [dns, api],
+        egress: [dns, api, { to: [{ podSelector: members }], ports: [tcp(props.port)] }],
       },
     });
+    if (props.pooler) {
+      new kplus.k8s.KubeNetworkPolicy(this, 'Pooler', {
+        metadata: { name: `${name}-pooler`, labels },
+        spec: {
+          podSelector: poolers,
+          policyTypes: ['Ingress', 'Egress'],
+          ingress: [{ from: peers(o.allowFrom, NetworkPeer.sameNamespace()), ports: [tcp(props.port)] }],
+          egress: [dns, { to: [{ podSelector: members }], ports: [tcp(props.port)] }],
+        },
+      });
+    }
   }
 }

@@ -2,6 +2,8 @@ import { createHash } from 'crypto';
 import { Chart, Duration, Size, SizeRoundingBehavior } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
+import { ApplicationUser, DatabaseOptions, PoolerOptions, UserOptions } from './access';
+import { AccessJob } from './access-job';
 import { ClusterCertificates } from './certificates';
 import { CredentialsJob, GeneratedSecret } from './credentials';
 import { propError, requireDnsLabel, requireDnsSubdomain, requireInteger } from './errors';
@@ -15,6 +17,7 @@ import { HeartbeatOptions, MonitoringOptions, SidecarOptions } from './monitorin
 import { HEARTBEAT_PORT, HEARTBEAT_RESOURCES, METRICS_PORT, METRICS_RESOURCES, MONITORING_USER } from './monitoring-defaults';
 import { ClusterNetworkPolicies, NetworkOptions } from './network-policy';
 import { NodeConfig, NodeConfigProps } from './node-config';
+import { Pooler } from './pooler';
 import { PrimaryNode, PrimaryNodeOptions } from './primary-node';
 import { exporterQueries } from './render/exporter-queries';
 import { HEARTBEAT_SCRIPT } from './render/heartbeat';
@@ -24,7 +27,7 @@ import { DelayedReplicaOptions, ReplicaSet, ReplicaSetOptions } from './replica-
 import { ReplicationMode } from './replication';
 import { Resources } from './resources';
 import { StorageOptions } from './storage';
-import { Tls } from './tls';
+import { IssuerKind, Tls } from './tls';
 
 const k8s = kplus.k8s;
 
@@ -117,6 +120,24 @@ export interface PostgresClusterProps {
   readonly tls?: Tls;
 
   /**
+   * Databases to create (never dropped when removed from the declaration).
+   * @default - only the application database of `config.database.name`
+   */
+  readonly databases?: DatabaseOptions[];
+
+  /**
+   * Roles for applications (never the superuser). Each login user gets a connection Secret.
+   * @default - none
+   */
+  readonly users?: UserOptions[];
+
+  /**
+   * A PgBouncer connection pooler in front of the primary (and, with `readOnly`, the replicas).
+   * @default - no pooler
+   */
+  readonly pooler?: PoolerOptions;
+
+  /**
    * Heartbeat monitoring (drives readiness) and the metrics exporter.
    * @default - heartbeat every 5 s; exporter on port 9187; no PodMonitor
    */
@@ -203,9 +224,20 @@ export class PostgresCluster extends Construct {
    */
   public readonly caSecretName?: string;
 
+  /** Name of the pooler's Service (read-write), when a pooler is configured. */
+  public readonly poolerHost?: string;
+
   /** @internal */
   public readonly _memberContext: MemberContext;
   private readonly sidecars: SidecarOptions[] = [];
+  private readonly users: UserOptions[] = [];
+  private readonly databases: DatabaseOptions[] = [];
+  private readonly generatedSecrets: GeneratedSecret[] = [];
+  private accessJob?: AccessJob;
+  private readonly hasPooler: boolean;
+  private readonly primaryHostName: string;
+  private readonly replicasHostName: string;
+  private readonly connections: Record<string, { host: string; roHost: string; port: number; dbname: string; sslmode: string }> = {};
 
   constructor(scope: Construct, id: string, props: PostgresClusterProps = {}) {
     super(scope, id);
@@ -260,6 +292,9 @@ export class PostgresCluster extends Construct {
     const namespace = Chart.of(this).namespace;
     const host = (service: string) => (namespace ? `${service}.${namespace}.svc` : service);
 
+    this.hasPooler = props.pooler !== undefined;
+    this.primaryHostName = host(`${name}-primary`);
+    this.replicasHostName = host(`${name}-replicas`);
     this.superuserSecretName = props.superuserSecret?.name ?? `${name}-superuser`;
     this.monitoringSecretName = `${name}-monitoring`;
     this.replicationSecretName = props.replicationSecret?.name ?? `${name}-replication`;
@@ -375,13 +410,19 @@ export class PostgresCluster extends Construct {
       spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: memberSelector(name) } },
     });
 
-    const generated: GeneratedSecret[] = [];
+    const generated = this.generatedSecrets;
     if (!props.superuserSecret) generated.push({ secretName: this.superuserSecretName, username: 'postgres' });
     if (!props.replicationSecret) generated.push({ secretName: this.replicationSecretName, username: 'replicator' });
     generated.push({ secretName: this.monitoringSecretName, username: MONITORING_USER });
     {
       new CredentialsJob(this, 'Credentials', {
-        clusterName: name, image, secrets: generated, scriptsConfigMapName, scriptsMountPath: PATHS.scripts,
+        clusterName: name,
+        image,
+        secrets: generated,
+        scriptsConfigMapName,
+        scriptsMountPath: PATHS.scripts,
+        connections: this.connections,
+        userlists: props.pooler ? [`${name}-pgbouncer`] : [],
       });
     }
 
@@ -391,6 +432,44 @@ export class PostgresCluster extends Construct {
       this.delayedReplicas = new ReplicaSet(this, 'DelayedReplicas', { ...delayedOptions, count: delayedCount, cluster: this });
     }
     for (const sidecar of props.sidecars ?? []) this.addSidecar(sidecar);
+    // Users first: a database's owner must be declared before it.
+    for (const user of props.users ?? []) this.declareUser(user, props.databases ?? []);
+    for (const db of props.databases ?? []) this.addDatabase(db);
+    if (props.pooler) {
+      const p = props.pooler;
+      requireInteger(this, 'pooler.instances', p.instances ?? 2, 1, 100);
+      const poolSize = requireInteger(this, 'pooler.defaultPoolSize', p.defaultPoolSize ?? 20, 1, 10000);
+      requireInteger(this, 'pooler.maxClientConnections', p.maxClientConnections ?? 1000, 1, 100000);
+      const serverRoom = config.maxConnections - 10;
+      if ((p.instances ?? 2) * poolSize > serverRoom) {
+        throw propError(this, 'pooler.defaultPoolSize', poolSize,
+          `instances x defaultPoolSize (${(p.instances ?? 2) * poolSize}) must leave room within max_connections (${config.maxConnections}, 10 kept for members and administration)`);
+      }
+      const res = checkedResources(this, 'pooler.resources', p.resources ?? POOLER_RESOURCES);
+      const authSecret = `${name}-pgbouncer`;
+      generated.push({ secretName: authSecret, username: POOLER_USER });
+      const issuer = this.tls.source === 'cert-manager'
+        ? { name: this.tls._certManager.issuerName ?? `${name}-ca`, kind: this.tls._certManager.issuerKind ?? IssuerKind.ISSUER } : undefined;
+      const poolerFor = (suffix: string, serverHost: string) => new Pooler(this, suffix === '' ? 'Pooler' : 'ReadOnlyPooler', {
+        clusterName: name,
+        name: `${name}-pooler${suffix}`,
+        serverHost,
+        port: this.port,
+        options: p,
+        image: checkedImage(this, 'pooler.image', p.image ?? DEFAULT_POOLER_IMAGE),
+        uid: image.uid,
+        gid: image.gid,
+        authUser: POOLER_USER,
+        authSecretName: authSecret,
+        tls: tlsSecrets
+          ? { issuerRef: issuer, fallbackSecretName: tlsSecrets.serverSecretName, caSecretName: this.caSecretName!, namespace } : undefined,
+        resources: { cpu: res.cpuLimit.amount, memoryBytes: res.memoryLimit.toKibibytes({ rounding: SizeRoundingBehavior.NONE }) * 1024 },
+      });
+      poolerFor('', `${name}-primary`);
+      if (p.readOnly) poolerFor('-ro', `${name}-replicas`);
+      this.poolerHost = host(`${name}-pooler`);
+    }
+    if (props.pooler) this.ensureAccessJob();
     for (const [i, cidr] of (props.network?.apiServerCidrs ?? []).entries()) {
       if (!/^[0-9a-fA-F.:]+\/\d{1,3}$/.test(cidr)) throw propError(this, `network.apiServerCidrs[${i}]`, cidr, 'must be a CIDR block such as 10.0.0.1/32');
     }
@@ -401,6 +480,7 @@ export class PostgresCluster extends Construct {
         restApiPort: 8008,
         metricsPorts: [HEARTBEAT_PORT, ...(this._memberContext.metrics ? [METRICS_PORT] : [])],
         options: props.network ?? {},
+        pooler: props.pooler !== undefined,
       });
     }
     if (props.monitoring?.metrics?.podMonitor) {
@@ -425,6 +505,97 @@ export class PostgresCluster extends Construct {
     }
     this.primaryHost = host(this.primary.serviceName);
     this.replicasHost = host(`${name}-replicas`);
+  }
+
+  /** Creates the access Job on first need; it renders every user, database and the pooler at synth. */
+  private ensureAccessJob(): void {
+    if (this.accessJob) return;
+    this.accessJob = new AccessJob(this, 'Access', {
+      clusterName: this.clusterName,
+      image: this.image,
+      primaryHost: `${this.clusterName}-primary`,
+      port: this.port,
+      superuserSecretName: this.superuserSecretName,
+      caSecretName: this.caSecretName,
+      users: this.users,
+      databases: this.databases,
+      userSecretName: (u) => userSecretName(this.clusterName, u),
+      pooler: () => (this.hasPooler ? { user: POOLER_USER, secretName: `${this.clusterName}-pgbouncer` } : undefined),
+    });
+  }
+
+  /**
+   * Declares a database (created if missing, never dropped). The access Job applies it.
+   */
+  public addDatabase(options: DatabaseOptions): void {
+    const where = `databases[${options.name}]`;
+    requireIdentifier(this, `${where}.name`, options.name);
+    if (this.databases.some((d) => d.name === options.name) || ['postgres', 'template0', 'template1'].includes(options.name)) {
+      throw propError(this, `${where}.name`, options.name, 'is already declared or is a built-in database');
+    }
+    for (const [i, ext] of (options.extensions ?? []).entries()) requireIdentifier(this, `${where}.extensions[${i}]`, ext);
+    const owner = options.owner ?? 'postgres';
+    if (owner !== 'postgres' && !this.users.some((u) => u.name === owner)) {
+      throw propError(this, `${where}.owner`, owner, `must be 'postgres' or a user declared before the database (declared: ${this.users.map((u) => u.name).join(', ') || 'none'})`);
+    }
+    this.databases.push(options);
+    this.ensureAccessJob();
+  }
+
+  /**
+   * Declares an application role. A login user gets a Secret (see ApplicationUser) with its
+   * password created in the cluster and ready-made connection URIs.
+   */
+  public addUser(options: UserOptions): ApplicationUser {
+    return this.declareUser(options, []);
+  }
+
+  /** Declares a user; `pendingDatabases` are declared in the same props (after the users). */
+  private declareUser(options: UserOptions, pendingDatabases: DatabaseOptions[]): ApplicationUser {
+    const where = `users[${options.name}]`;
+    const knownDatabases = [this.databaseName, 'postgres', ...this.databases.map((d) => d.name), ...pendingDatabases.map((d) => d.name)];
+    for (const [i, g] of [...(options.databases ?? []), ...(options.schemas ?? [])].entries()) {
+      if (!knownDatabases.includes(g.database)) {
+        throw propError(this, `${where}.databases[${i}]`, g.database, `is not a declared database (${knownDatabases.join(', ')})`);
+      }
+    }
+    for (const group of options.memberOf ?? []) {
+      if (!GRANTABLE_PREDEFINED_ROLES.includes(group) && !this.users.some((u) => u.name === group)) {
+        throw propError(this, `${where}.memberOf`, group,
+          `must be a user declared before it, or one of ${GRANTABLE_PREDEFINED_ROLES.join(', ')} (roles that reach the server's files or programs are never granted)`);
+      }
+    }
+    requireIdentifier(this, `${where}.name`, options.name);
+    if (RESERVED_ROLES.includes(options.name) || options.name.startsWith('pg_')) {
+      throw propError(this, `${where}.name`, options.name, `is reserved (${RESERVED_ROLES.join(', ')}, pg_*)`);
+    }
+    if (this.users.some((u) => u.name === options.name)) throw propError(this, `${where}.name`, options.name, 'is declared twice');
+    const secretName = userSecretName(this.clusterName, options.name);
+    if (!/[a-z0-9]$/.test(options.name)) {
+      throw propError(this, `${where}.name`, options.name, `must end with a letter or digit (it names the Secret ${secretName})`);
+    }
+    const taken = [this.superuserSecretName, this.replicationSecretName, this.monitoringSecretName, `${this.clusterName}-pgbouncer`,
+      ...(this._memberContext.tls ? [this._memberContext.tls.serverSecretName, this._memberContext.tls.replicationSecretName] : []),
+      ...this.users.map((u) => userSecretName(this.clusterName, u.name))];
+    if (taken.includes(secretName)) {
+      throw propError(this, `${where}.name`, options.name, `its Secret name ${secretName} is already used by the cluster`);
+    }
+    requireInteger(this, `${where}.connectionLimit`, options.connectionLimit ?? -1, -1, 100000);
+    this.users.push(options);
+    if (options.login ?? true) {
+      const dbname = options.databases?.[0]?.database
+        ?? [...this.databases, ...pendingDatabases].find((d) => d.owner === options.name)?.name ?? this.databaseName;
+      this.generatedSecrets.push({ secretName, username: options.name });
+      this.connections[secretName] = {
+        host: this.primaryHostName,
+        roHost: this.replicasHostName,
+        port: this.port,
+        dbname,
+        sslmode: this.tls.enabled ? 'verify-full' : 'prefer',
+      };
+    }
+    this.ensureAccessJob();
+    return { name: options.name, secretName };
   }
 
   /**
@@ -515,4 +686,27 @@ function resolveHeartbeat(scope: Construct, o: HeartbeatOptions = {}): MemberCon
     maxLagSeconds,
     resources: checkedResources(scope, 'monitoring.heartbeat.resources', o.resources ?? HEARTBEAT_RESOURCES),
   };
+}
+
+/** Roles the library owns. */
+const RESERVED_ROLES = ['postgres', 'replicator', 'cdk8s_monitor', 'cdk8s_pgbouncer', 'public'];
+/** Predefined roles an application user may be granted (none reaches the server's files or programs). */
+const GRANTABLE_PREDEFINED_ROLES = [
+  'pg_read_all_data', 'pg_write_all_data', 'pg_read_all_settings', 'pg_read_all_stats', 'pg_stat_scan_tables',
+  'pg_monitor', 'pg_signal_backend', 'pg_checkpoint', 'pg_create_subscription', 'pg_use_reserved_connections',
+];
+/** The role PgBouncer's auth_query runs as. */
+const POOLER_USER = 'cdk8s_pgbouncer';
+const DEFAULT_POOLER_IMAGE = 'docker.io/percona/percona-pgbouncer:1.25.1-1';
+const POOLER_RESOURCES = Resources.of({ cpu: kplus.Cpu.millis(200), memory: Size.mebibytes(128) });
+
+/** The connection Secret of a user: DNS-safe, predictable. */
+function userSecretName(cluster: string, user: string): string {
+  return `${cluster}-user-${user.replace(/_/g, '-')}`;
+}
+
+function requireIdentifier(scope: Construct, property: string, value: string): void {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(value)) {
+    throw propError(scope, property, value, 'must be 1 to 63 lower-case letters, digits or underscores, not starting with a digit');
+  }
 }

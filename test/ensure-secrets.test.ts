@@ -29,7 +29,7 @@ beforeAll(() => {
 });
 
 /** Runs the script against a fake API where `existing` Secrets exist and POSTs answer `createStatus`. */
-async function run(existing: string[], createStatus = 201, readStatus?: number) {
+async function run(existing: string[], createStatus = 201, readStatus?: number, extraEnv: Record<string, string> = {}) {
   const requests: Recorded[] = [];
   const server = https.createServer({ key, cert }, (req, res) => {
     let body = '';
@@ -52,6 +52,7 @@ async function run(existing: string[], createStatus = 201, readStatus?: number) 
       KUBERNETES_SERVICE_PORT: String(port),
       SECRETS: 'db-superuser=postgres db-replication=replicator',
       SECRET_LABELS: '{"postgres.cdk8s.io/cluster":"db"}',
+      ...extraEnv,
     },
   });
   let output = '';
@@ -102,4 +103,52 @@ test('an unreadable Secret (403 on read) fails without creating anything', async
   const { code, requests } = await run([], 201, 403);
   expect(code).toBe(1);
   expect(requests.some((r) => r.method === 'POST')).toBe(false);
+});
+
+describe('user connection Secrets and the pooler\'s userlist', () => {
+  const env = {
+    SECRETS: 'db-superuser=postgres db-user-orders-app=orders_app db-pgbouncer=cdk8s_pgbouncer',
+    SECRET_CONNECTIONS: JSON.stringify({
+      'db-user-orders-app': { host: 'db-primary.shop.svc', roHost: 'db-replicas.shop.svc', port: 6543, dbname: 'orders', sslmode: 'verify-full' },
+    }),
+    SECRET_USERLISTS: 'db-pgbouncer',
+  };
+  const decode = (b64: string) => Buffer.from(b64, 'base64').toString();
+  const created = async () => {
+    const { code, output, requests } = await run([], 201, undefined, env);
+    expect(code).toBe(0);
+    const posts = requests.filter((r) => r.method === 'POST');
+    const decoded = (data: Record<string, string>) => Object.fromEntries(Object.entries(data).map(([k, v]) => [k, decode(v)]));
+    const byName = Object.fromEntries(posts.map((p) => [p.body.metadata.name, decoded(p.body.data)]));
+    return { output, byName };
+  };
+
+  test('a user Secret has host, port, dbname and URIs for the read-write and read-only Services, all with the same password', async () => {
+    const { byName, output } = await created();
+    const s = byName['db-user-orders-app'];
+    const pw = s.password;
+    expect(pw).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(s).toEqual({
+      'username': 'orders_app',
+      'password': pw,
+      'host': 'db-primary.shop.svc',
+      'ro-host': 'db-replicas.shop.svc',
+      'port': '6543',
+      'dbname': 'orders',
+      'uri': `postgresql://orders_app:${pw}@db-primary.shop.svc:6543/orders?sslmode=verify-full`,
+      'ro-uri': `postgresql://orders_app:${pw}@db-replicas.shop.svc:6543/orders?sslmode=verify-full`,
+      'jdbc-uri': `jdbc:postgresql://db-primary.shop.svc:6543/orders?sslmode=verify-full&user=orders_app&password=${pw}`,
+      'ro-jdbc-uri': `jdbc:postgresql://db-replicas.shop.svc:6543/orders?sslmode=verify-full&user=orders_app&password=${pw}`,
+    });
+    expect(output).not.toContain(pw);
+  });
+
+  test('the pooler\'s Secret gets userlist.txt with its own password; the others do not', async () => {
+    const { byName } = await created();
+    const pg = byName['db-pgbouncer'];
+    expect(pg['userlist.txt']).toBe(`"cdk8s_pgbouncer" "${pg.password}"\n`);
+    expect(Object.keys(pg).sort()).toEqual(['password', 'userlist.txt', 'username']);
+    expect(Object.keys(byName['db-superuser']).sort()).toEqual(['password', 'username']);
+    expect(byName['db-user-orders-app']['userlist.txt']).toBeUndefined();
+  });
 });

@@ -1,8 +1,9 @@
 import { Duration, Size, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import {
-  ClientAuthMethod, FailoverTiming, HugePages, PostgresCluster, PostgresClusterProps, PostgresImage, ReplicationMode, Resources,
+  ClientAuthMethod, DatabaseOptions, FailoverTiming, HugePages, PostgresCluster, PostgresClusterProps, PostgresImage, ReplicationMode, Resources,
 } from '../src';
+import { UserOptions } from '../src/access';
 import { HeartbeatOptions, SidecarOptions } from '../src/monitoring';
 import { OWNED_PARAMETERS } from '../src/render/postgresql-parameters';
 
@@ -756,5 +757,208 @@ describe('monitoring.metrics', () => {
   test('a PodMonitor without the exporter is refused', () => {
     expectError({ monitoring: { metrics: { enabled: false, podMonitor: true } } }, 'test/db', 'monitoring.metrics.podMonitor', 'true',
       /needs the exporter \(monitoring.metrics.enabled is false\)/);
+  });
+});
+
+describe('users', () => {
+  /** The message addUser() throws on a fresh `test/db` after `setup` (fails the test if it does not throw). */
+  function addUserError(props: PostgresClusterProps, user: UserOptions): string {
+    const cluster = new PostgresCluster(Testing.chart(), 'db', props);
+    try {
+      cluster.addUser(user);
+    } catch (err) {
+      return (err as Error).message;
+    }
+    throw new Error(`expected addUser(${JSON.stringify(user)}) to throw`);
+  }
+
+  /** The rule holds for the `users` prop and for addUser() after construction alike. */
+  function expectUserError(
+    user: UserOptions, property: string, value: string, rule: RegExp, props: PostgresClusterProps = {}, before: UserOptions[] = [],
+  ): void {
+    expectError({ ...props, users: [...before, user] }, 'test/db', property, value, rule);
+    const message = addUserError({ ...props, users: before }, user);
+    expect(message).toMatch(new RegExp(`^test/db: invalid ${escape(property)} = ${escape(value)}: `));
+    expect(message).toMatch(rule);
+  }
+
+  test.each([
+    ['Orders', 'upper case'],
+    ['1orders', 'leading digit'],
+    ['orders-app', 'dash'],
+    ['', 'empty'],
+    ['a'.repeat(64), '64 characters'],
+    ['orders app', 'space'],
+  ])('%j (%s) is not an identifier', (name) => {
+    expectUserError({ name }, `users[${name}].name`, JSON.stringify(name), /must be 1 to 63 lower-case letters, digits or underscores, not starting with a digit/);
+  });
+
+  test('63 characters and a leading underscore are accepted', () => {
+    expect(() => new PostgresCluster(Testing.chart(), 'db', { users: [{ name: 'a'.repeat(63) }, { name: '_app' }] })).not.toThrow();
+  });
+
+  test.each(['postgres', 'replicator', 'cdk8s_monitor', 'cdk8s_pgbouncer', 'public', 'pg_monitor', 'pg_anything'])('the reserved role %s is refused', (name) => {
+    expectUserError({ name }, `users[${name}].name`, JSON.stringify(name), /is reserved \(postgres, replicator, cdk8s_monitor, cdk8s_pgbouncer, public, pg_\*\)/);
+  });
+
+  test('a user declared twice is refused (props, props then addUser)', () => {
+    expectUserError({ name: 'app' }, 'users[app].name', '"app"', /is declared twice/, {}, [{ name: 'app', login: false }]);
+  });
+
+  test.each([[-2], [1.5], [100001]])('connectionLimit %p is refused', (connectionLimit) => {
+    expectUserError({ name: 'app', connectionLimit }, 'users[app].connectionLimit', String(connectionLimit), /must be a whole number from -1 to 100000/);
+  });
+
+  test.each([[-1], [0], [100000]])('connectionLimit %p is accepted', (connectionLimit) => {
+    expect(() => new PostgresCluster(Testing.chart(), 'db', { users: [{ name: 'app', connectionLimit }] })).not.toThrow();
+  });
+
+  // Secret-name collisions: user Secrets are `<cluster>-user-<name with _ turned into ->`. Two
+  // identifiers never map to the same name, so the collision that can happen is with a Secret the
+  // cluster already uses.
+  test('a user whose Secret would be a Secret the cluster already uses (the user-supplied superuser Secret) is refused', () => {
+    const chart = Testing.chart();
+    let message = '';
+    try {
+      new PostgresCluster(chart, 'db', { superuserSecret: kplus.Secret.fromSecretName(chart, 'su', 'db-user-admin'), users: [{ name: 'admin' }] });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/^test\/db: invalid users\[admin\]\.name = "admin": .*db-user-admin/);
+  });
+
+  // `app_` would give the Secret name `db-user-app-`, not a valid object name.
+  test('a user name ending in _ is refused: its Secret name would end in "-", which Kubernetes rejects', () => {
+    expect(errorOf({ users: [{ name: 'app_' }] })).toMatch(/^test\/db: invalid users\[app_\]\.name = "app_": /);
+  });
+
+  test('memberOf a role that is not declared before it is refused', () => {
+    expectUserError({ name: 'app', memberOf: ['nobody'] }, 'users[app].memberOf', '"nobody"', /must be a user declared before it/);
+  });
+
+  test('memberOf the superuser is refused (it would make the user a superuser in all but name)', () => {
+    expect(errorOf({ users: [{ name: 'app', memberOf: ['postgres'] }] })).toMatch(/^test\/db: invalid users\[app\]\.memberOf = "postgres": /);
+  });
+
+  test('a grant on a database that is not declared is refused', () => {
+    expectUserError({ name: 'app', databases: [{ database: 'nowhere' }] }, 'users[app].databases[0]', '"nowhere"', /is not a declared database/);
+  });
+
+  test('grants on the application database, postgres and a declared database are accepted', () => {
+    expect(() => new PostgresCluster(Testing.chart(), 'db', {
+      databases: [{ name: 'orders' }],
+      users: [{ name: 'app', databases: [{ database: 'app' }, { database: 'postgres' }, { database: 'orders' }], schemas: [{ database: 'orders' }] }],
+    })).not.toThrow();
+  });
+});
+
+describe('databases', () => {
+  function addDatabaseError(db: DatabaseOptions, props: PostgresClusterProps = {}): string {
+    const cluster = new PostgresCluster(Testing.chart(), 'db', props);
+    try {
+      cluster.addDatabase(db);
+    } catch (err) {
+      return (err as Error).message;
+    }
+    throw new Error(`expected addDatabase(${JSON.stringify(db)}) to throw`);
+  }
+
+  test.each([['Orders'], ['1db'], ['orders-db'], [''], ['d'.repeat(64)]])('%j is not an identifier', (name) => {
+    expectError({ databases: [{ name }] }, 'test/db', `databases[${name}].name`, JSON.stringify(name), /must be 1 to 63 lower-case letters, digits or underscores/);
+    expect(addDatabaseError({ name })).toMatch(new RegExp(`^test/db: invalid ${escape(`databases[${name}].name`)} = `));
+  });
+
+  test.each([['postgres'], ['template0'], ['template1']])('the built-in database %s is refused', (name) => {
+    expectError({ databases: [{ name }] }, 'test/db', `databases[${name}].name`, JSON.stringify(name), /is already declared or is a built-in database/);
+  });
+
+  test('a database declared twice is refused (props, then addDatabase)', () => {
+    expectError({ databases: [{ name: 'orders' }, { name: 'orders' }] }, 'test/db', 'databases[orders].name', '"orders"', /is already declared/);
+    expect(addDatabaseError({ name: 'orders' }, { databases: [{ name: 'orders' }] })).toMatch(/^test\/db: invalid databases\[orders\]\.name = "orders": is already declared/);
+  });
+
+  test('an extension that is not an identifier is refused, naming its index', () => {
+    expectError({ databases: [{ name: 'orders', extensions: ['pgcrypto', 'bad-ext'] }] }, 'test/db', 'databases[orders].extensions[1]', '"bad-ext"',
+      /must be 1 to 63 lower-case letters/);
+  });
+
+  // Issue requirement: "databases owned by unknown roles" are refused. The owner must be
+  // 'postgres' or a declared user.
+  test('a database owned by an unknown role is refused (issue requirement)', () => {
+    expectError({ databases: [{ name: 'orders', owner: 'nobody' }] }, 'test/db', 'databases[orders].owner', '"nobody"', /must be 'postgres' or a user declared/);
+    expect(addDatabaseError({ name: 'orders', owner: 'nobody' })).toMatch(/^test\/db: invalid databases\[orders\]\.owner = "nobody": /);
+  });
+
+  test('a database owned by a reserved role other than postgres is refused', () => {
+    expectError({ databases: [{ name: 'orders', owner: 'replicator' }] }, 'test/db', 'databases[orders].owner', '"replicator"', /must be 'postgres' or a user/);
+  });
+
+  test('owned by postgres (the default), by a user of the props, or by a user added before addDatabase(): accepted', () => {
+    expect(() => new PostgresCluster(Testing.chart(), 'db', {
+      users: [{ name: 'orders_owner', login: false }],
+      databases: [{ name: 'orders', owner: 'orders_owner' }, { name: 'plain' }, { name: 'explicit', owner: 'postgres' }],
+    })).not.toThrow();
+    const cluster = new PostgresCluster(Testing.chart(), 'db');
+    cluster.addUser({ name: 'late_owner' });
+    expect(() => cluster.addDatabase({ name: 'late', owner: 'late_owner' })).not.toThrow();
+  });
+});
+
+describe('pooler', () => {
+  test.each([[0], [101], [1.5]])('instances %p is refused', (instances) => {
+    expectError({ pooler: { instances } }, 'test/db', 'pooler.instances', String(instances), /must be a whole number from 1 to 100/);
+  });
+
+  test.each([[0], [10001], [2.5]])('defaultPoolSize %p is refused', (defaultPoolSize) => {
+    expectError({ pooler: { defaultPoolSize, instances: 1 } }, 'test/db', 'pooler.defaultPoolSize',
+      String(defaultPoolSize), /must be a whole number from 1 to 10000/);
+  });
+
+  test.each([[0], [100001], [10.5]])('maxClientConnections %p is refused', (maxClientConnections) => {
+    expectError({ pooler: { maxClientConnections } }, 'test/db', 'pooler.maxClientConnections', String(maxClientConnections), /must be a whole number from 1 to 100000/);
+  });
+
+  test('instances x defaultPoolSize above max_connections - 10 is refused, with the arithmetic', () => {
+    expectError({ pooler: { instances: 2, defaultPoolSize: 46 } }, 'test/db', 'pooler.defaultPoolSize', '46',
+      /instances x defaultPoolSize \(92\) must leave room within max_connections \(100, 10 kept for members and administration\)/);
+    expectError({ pooler: { instances: 3, defaultPoolSize: 20 }, config: { connection: { maxConnections: 50 } } }, 'test/db', 'pooler.defaultPoolSize', '20',
+      /\(60\) must leave room within max_connections \(50,/);
+  });
+
+  test('the default pool (2 x 20) against a small max_connections is refused too', () => {
+    expectError({ pooler: {}, config: { connection: { maxConnections: 45 } } }, 'test/db', 'pooler.defaultPoolSize', '20', /\(40\) must leave room within max_connections \(45,/);
+  });
+
+  test('exactly max_connections - 10 is accepted', () => {
+    expect(() => new PostgresCluster(Testing.chart(), 'db', { pooler: { instances: 2, defaultPoolSize: 45 } })).not.toThrow();
+    expect(() => new PostgresCluster(Testing.chart(), 'db', { pooler: { instances: 1, defaultPoolSize: 90 } })).not.toThrow();
+  });
+
+  test.each([
+    ['docker.io/percona/percona-pgbouncer'], ['docker.io/percona/percona-pgbouncer:latest'], ['pgbouncer@sha256:abc'],
+  ])('the unpinned image %j is refused', (image) => {
+    expectError({ pooler: { image } }, 'test/db', 'pooler.image', JSON.stringify(image), /must be pinned by a tag other than latest or by a sha256 digest/);
+  });
+
+  test('a digest-pinned image is accepted', () => {
+    expect(() => new PostgresCluster(Testing.chart(), 'db', { pooler: { image: `docker.io/percona/percona-pgbouncer@sha256:${'a'.repeat(64)}` } })).not.toThrow();
+  });
+
+  test('pooler resources: a CPU or memory request above its limit is refused', () => {
+    expectError({ pooler: { resources: Resources.of({ cpu: kplus.Cpu.millis(500), cpuLimit: kplus.Cpu.millis(200), memory: mib(128) }) } },
+      'test/db', 'pooler.resources.cpu', '"500m"', /must not exceed the CPU limit \(200m\)/);
+    expectError({ pooler: { resources: Resources.of({ cpu: kplus.Cpu.millis(100), memory: mib(256), memoryLimit: mib(128) }) } },
+      'test/db', 'pooler.resources.memory', '"262144Ki"', /must not exceed the memory limit \(131072Ki\)/);
+  });
+});
+
+describe('predefined roles a user may be granted', () => {
+  test.each(['pg_execute_server_program', 'pg_read_server_files', 'pg_write_server_files'])('%s (reaches the server\'s files or programs) is refused', (role) => {
+    expect(errorOf({ users: [{ name: 'app', memberOf: [role] }] }))
+      .toMatch(new RegExp(`^test/db: invalid users\\[app\\]\\.memberOf = "${role}": must be a user declared before it, or one of pg_read_all_data`));
+  });
+
+  test('pg_read_all_data and pg_monitor are accepted', () => {
+    expect(() => new PostgresCluster(Testing.chart(), 'db', { users: [{ name: 'app', memberOf: ['pg_read_all_data', 'pg_monitor'] }] })).not.toThrow();
   });
 });

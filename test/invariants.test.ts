@@ -138,25 +138,48 @@ describe.each(allCases().map((c) => [c.name, c] as const))('invariants: %s', (_n
   const statefulSets = ofKind(manifests, 'StatefulSet');
   const templates = podTemplates(manifests);
   const memberTemplates = templates.filter((t) => t.owner.kind === 'StatefulSet');
+  const deployments = ofKind(manifests, 'Deployment');
 
   test('has member StatefulSets and Services', () => {
     expect(statefulSets.length).toBeGreaterThanOrEqual(2);
     expect(ofKind(manifests, 'Service').length).toBeGreaterThanOrEqual(3);
   });
 
-  test('every StatefulSet selector matches its own pod template', () => {
-    for (const sts of statefulSets) {
-      expect(selects(sts.spec.selector.matchLabels, sts.spec.template.metadata.labels)).toBe(true);
+  test('every StatefulSet and Deployment selector matches its own pod template', () => {
+    for (const owner of [...statefulSets, ...deployments]) {
+      const own = selects(owner.spec.selector.matchLabels, owner.spec.template.metadata.labels);
+      expect([owner.metadata.name, own]).toEqual([owner.metadata.name, true]);
     }
   });
 
-  test('every Service selects the pods of some StatefulSet; the role label has the Patroni leader/follower value', () => {
+  test('no two Deployments or StatefulSets select each other\'s pods', () => {
+    const owners = [...statefulSets, ...deployments];
+    for (const a of owners) {
+      for (const b of owners) {
+        if (a === b) continue;
+        const selected = selects(a.spec.selector.matchLabels, b.spec.template.metadata.labels);
+        expect([a.metadata.name, b.metadata.name, selected]).toEqual([a.metadata.name, b.metadata.name, false]);
+      }
+    }
+  });
+
+  test('every Service selects the pods of some StatefulSet or Deployment, never both; the role label has the Patroni leader/follower value', () => {
     for (const svc of ofKind(manifests, 'Service')) {
       const selector: Record<string, string> = svc.spec.selector ?? {};
       expect(Object.keys(selector).length).toBeGreaterThan(0);
       const { [ROLE_LABEL]: role, ...staticPart } = selector;
+      // Deployment pods never carry the role label Patroni sets: they are matched on the whole selector.
+      const poolers = deployments.filter((d) => selects(selector, d.spec.template.metadata.labels));
       const matched = statefulSets.filter((sts) => selects(staticPart, sts.spec.template.metadata.labels));
-      if (matched.length === 0) throw new Error(`Service/${svc.metadata.name} selects no StatefulSet's pods: ${JSON.stringify(selector)}`);
+      if (matched.length === 0 && poolers.length === 0) {
+        throw new Error(`Service/${svc.metadata.name} selects no StatefulSet's or Deployment's pods: ${JSON.stringify(selector)}`);
+      }
+      if (poolers.length > 0) {
+        // A pooler Service: exactly its own Deployment, no member, no role label.
+        expect([svc.metadata.name, matched.length, poolers.map((d) => d.metadata.name)]).toEqual([svc.metadata.name, 0, [svc.metadata.name]]);
+        expect(role).toBeUndefined();
+        continue;
+      }
       if (role !== undefined) {
         const configs = matched.map((sts) => patroniConfigOf(manifests, sts));
         for (const cfg of configs) {
@@ -253,14 +276,22 @@ describe.each(allCases().map((c) => [c.name, c] as const))('invariants: %s', (_n
     expect(dangling).toEqual([]);
   });
 
-  test('the credentials Job creates exactly the Secrets the members need and the user did not pass', () => {
+  test('the credentials Job creates exactly the Secrets the pods need (members, poolers, the access Job) and the user did not pass', () => {
     const needed = new Set<string>();
-    for (const t of memberTemplates) for (const ref of references(t)) if (ref.startsWith('Secret/')) needed.add(ref.slice('Secret/'.length));
+    for (const t of templates) for (const ref of references(t)) if (ref.startsWith('Secret/')) needed.add(ref.slice('Secret/'.length));
     const created = jobCreatedSecrets(manifests);
     const certificates = certManagerSecrets(manifests);
     expect(created.sort()).toEqual([...needed].filter((s) => !c.userSecrets.includes(s) && !certificates.includes(s)).sort());
-    expect(ofKind(manifests, 'Job')).toHaveLength(created.length > 0 ? 1 : 0);
-    for (const job of ofKind(manifests, 'Job')) {
+    const jobs = ofKind(manifests, 'Job');
+    const credentialsJobs = jobs.filter((j) => j.metadata.labels?.['app.kubernetes.io/name'] === 'postgresql-credentials');
+    const accessJobs = jobs.filter((j) => j.metadata.labels?.['app.kubernetes.io/name'] === 'postgresql-access');
+    expect(credentialsJobs).toHaveLength(created.length > 0 ? 1 : 0);
+    expect(accessJobs.length).toBeLessThanOrEqual(1);
+    expect(jobs.length).toBe(credentialsJobs.length + accessJobs.length);
+    // A user Secret (connection details) or the pooler's Secret is requested only with the access Job that sets its password.
+    const declared = created.some((s) => /-user-|-pgbouncer$/.test(s));
+    expect(accessJobs.length === 1 || !declared).toBe(true);
+    for (const job of credentialsJobs) {
       const sa = job.spec.template.spec.serviceAccountName;
       const binding = ofKind(manifests, 'RoleBinding').find((b) => b.subjects.some((s: any) => s.kind === 'ServiceAccount' && s.name === sa));
       expect(binding).toBeDefined();
@@ -310,7 +341,8 @@ describe.each(allCases().map((c) => [c.name, c] as const))('invariants: %s', (_n
     }
     for (const svc of ofKind(manifests, 'Service')) {
       const { [ROLE_LABEL]: _role, ...staticPart } = svc.spec.selector ?? {};
-      const matched = memberTemplates.filter((t) => selects(staticPart, t.metadata.labels));
+      const matched = templates.filter((t) => (t.owner.kind === 'StatefulSet' && selects(staticPart, t.metadata.labels))
+        || (t.owner.kind === 'Deployment' && selects(svc.spec.selector, t.metadata.labels)));
       expect(matched.length).toBeGreaterThan(0);
       for (const p of svc.spec.ports) {
         const target = p.targetPort ?? p.port;
@@ -376,13 +408,18 @@ describe.each(allCases().map((c) => [c.name, c] as const))('invariants: %s', (_n
     for (const sts of statefulSets) expect(selects(pdb.spec.selector.matchLabels, sts.spec.template.metadata.labels)).toBe(true);
   });
 
-  test('member selectors (PodDisruptionBudget, headless Service) select only member pods', () => {
+  test('member selectors (PodDisruptionBudget, member Services) select only member pods; no selector selects a Job\'s pods', () => {
     // A maxUnavailable budget that covers a Job's pod cannot be computed (Jobs have no scale
     // subresource), so the disruption controller allows no eviction at all.
+    const poolerServices = new Set(deployments.map((d) => d.metadata.name));
     const selectors: Array<[string, Record<string, string>]> = [
       ...ofKind(manifests, 'PodDisruptionBudget').map((p) => [`PodDisruptionBudget/${p.metadata.name}`, p.spec.selector.matchLabels] as [string, any]),
-      ...ofKind(manifests, 'Service').map((s) => [`Service/${s.metadata.name}`, s.spec.selector] as [string, any]),
+      ...ofKind(manifests, 'Service').filter((s) => !poolerServices.has(s.metadata.name))
+        .map((s) => [`Service/${s.metadata.name}`, s.spec.selector] as [string, any]),
     ];
+    for (const s of ofKind(manifests, 'Service').filter((x) => poolerServices.has(x.metadata.name))) {
+      for (const t of templates.filter((x) => x.owner.kind === 'Job')) expect(selects(s.spec.selector, t.metadata.labels)).toBe(false);
+    }
     const wrong: string[] = [];
     for (const [who, selector] of selectors) {
       for (const t of templates.filter((x) => x.owner.kind !== 'StatefulSet')) {

@@ -1,7 +1,9 @@
 /**
  * NetworkPolicies: a default deny over every pod of the cluster, then only what each part needs
- * (members: each other, clients, scrapers, DNS, the API server; the credentials Job: DNS and the
- * API server). Selectors are checked against the pod templates' labels, not just by name.
+ * (members: each other, the Jobs and the pooler, clients, scrapers, DNS, the API server; the
+ * credentials and access Jobs: DNS, the API server and the members' PostgreSQL port; the pooler:
+ * clients in, DNS and the members out). Selectors are checked against the pod templates' labels,
+ * not just by name.
  */
 import { Duration, Testing } from 'cdk8s';
 import { NetworkPeer, PostgresCluster, PostgresClusterProps } from '../src';
@@ -11,11 +13,26 @@ const DNS = [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }];
 const API_PORTS = [{ protocol: 'TCP', port: 443 }, { protocol: 'TCP', port: 6443 }];
 const tcp = (...ports: number[]) => ports.map((port) => ({ protocol: 'TCP', port }));
 const MEMBERS = { podSelector: { matchLabels: { 'app.kubernetes.io/name': 'postgresql', 'postgres.cdk8s.io/cluster': 'db' } } };
+const jobsSelector = (cluster: string) => ({
+  matchLabels: { 'postgres.cdk8s.io/cluster': cluster },
+  matchExpressions: [{ key: 'app.kubernetes.io/name', operator: 'In', values: ['postgresql-credentials', 'postgresql-access'] }],
+});
+const JOBS = { podSelector: jobsSelector('db') };
 
-/** Equality-based label selection as the API server does it: an empty selector selects everything. */
-function matches(selector: { matchLabels?: Record<string, string>; matchExpressions?: unknown[] }, labels: Record<string, string> = {}): boolean {
-  if (selector.matchExpressions !== undefined) throw new Error('matchExpressions are not expected in these policies');
-  return Object.entries(selector.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
+interface Requirement { key: string; operator: string; values?: string[] }
+
+/** Label selection as the API server does it (matchLabels and matchExpressions): an empty selector selects everything. */
+function matches(selector: { matchLabels?: Record<string, string>; matchExpressions?: Requirement[] }, labels: Record<string, string> = {}): boolean {
+  const expressions = (selector.matchExpressions ?? []).every((e) => {
+    switch (e.operator) {
+      case 'In': return e.key in labels && (e.values ?? []).includes(labels[e.key]);
+      case 'NotIn': return !(e.key in labels) || !(e.values ?? []).includes(labels[e.key]);
+      case 'Exists': return e.key in labels;
+      case 'DoesNotExist': return !(e.key in labels);
+      default: throw new Error(`unknown operator ${e.operator}`);
+    }
+  });
+  return expressions && Object.entries(selector.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
 }
 
 /** `Kind/name` of the pod templates a policy applies to. */
@@ -56,9 +73,10 @@ describe('defaults', () => {
     expect(selectedPods(m, find(m, 'NetworkPolicy', 'db-jobs'))).toEqual([`Job/${job.metadata.name}`]);
   });
 
-  test('members ingress: members on PostgreSQL and Patroni, clients from the namespace on PostgreSQL, scrapers from any namespace', () => {
+  test('members ingress: members on PostgreSQL and Patroni, the Jobs on PostgreSQL, clients from the namespace on PostgreSQL, scrapers from any namespace', () => {
     expect(find(m, 'NetworkPolicy', 'db-members').spec.ingress).toEqual([
       { from: [MEMBERS], ports: tcp(5432, 8008) },
+      { from: [JOBS], ports: tcp(5432) },
       { from: [{ podSelector: {} }], ports: tcp(5432) },
       { from: [{ namespaceSelector: {} }], ports: tcp(8010, 9187) },
     ]);
@@ -89,11 +107,15 @@ describe('defaults', () => {
     }
   });
 
-  test('jobs: no ingress at all; egress only DNS and the API server', () => {
+  test('jobs: no ingress at all; egress only DNS, the API server and the members\' PostgreSQL port', () => {
     expect(find(m, 'NetworkPolicy', 'db-jobs').spec).toEqual({
-      podSelector: { matchLabels: { 'postgres.cdk8s.io/cluster': 'db', 'app.kubernetes.io/name': 'postgresql-credentials' } },
+      podSelector: jobsSelector('db'),
       policyTypes: ['Ingress', 'Egress'],
-      egress: [{ ports: DNS }, { to: [{ ipBlock: { cidr: '0.0.0.0/0' } }, { ipBlock: { cidr: '::/0' } }], ports: API_PORTS }],
+      egress: [
+        { ports: DNS },
+        { to: [{ ipBlock: { cidr: '0.0.0.0/0' } }, { ipBlock: { cidr: '::/0' } }], ports: API_PORTS },
+        { to: [MEMBERS], ports: tcp(5432) },
+      ],
     });
   });
 
@@ -106,7 +128,7 @@ describe('without the metrics exporter', () => {
   test('scrapers reach only the heartbeat port', () => {
     const m = synthCluster({ monitoring: { metrics: { enabled: false } } });
     const ingress = find(m, 'NetworkPolicy', 'db-members').spec.ingress;
-    expect(ingress[2]).toEqual({ from: [{ namespaceSelector: {} }], ports: tcp(8010) });
+    expect(ingress[3]).toEqual({ from: [{ namespaceSelector: {} }], ports: tcp(8010) });
     expect(JSON.stringify(ingress)).not.toContain('9187');
   });
 });
@@ -128,7 +150,7 @@ describe('custom peers', () => {
   const spec = find(m, 'NetworkPolicy', 'db-members').spec;
 
   test('clients: the given peers, rendered as NetworkPolicy peers, on the PostgreSQL port', () => {
-    expect(spec.ingress[1]).toEqual({
+    expect(spec.ingress[2]).toEqual({
       from: [
         { podSelector: { matchLabels: { app: 'api' } } },
         { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'reporting' } } },
@@ -141,28 +163,30 @@ describe('custom peers', () => {
   });
 
   test('scrapers: the given peers on the metrics ports', () => {
-    expect(spec.ingress[2]).toEqual({
+    expect(spec.ingress[3]).toEqual({
       from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }, { namespaceSelector: {} }],
       ports: tcp(8010, 9187),
     });
   });
 
-  test('members are always allowed to each other, whatever the client peers', () => {
+  test('members are always allowed to each other and to the Jobs, whatever the client peers', () => {
     expect(spec.ingress[0]).toEqual({ from: [MEMBERS], ports: tcp(5432, 8008) });
+    expect(spec.ingress[1]).toEqual({ from: [JOBS], ports: tcp(5432) });
     expect(spec.egress[0]).toEqual({ to: [MEMBERS], ports: tcp(5432, 8008) });
   });
 
   test('the API server CIDRs restrict Patroni\'s and the Job\'s API egress', () => {
     const api = { to: [{ ipBlock: { cidr: '10.96.0.1/32' } }, { ipBlock: { cidr: 'fd00::1/128' } }], ports: API_PORTS };
     expect(spec.egress[2]).toEqual(api);
-    expect(find(m, 'NetworkPolicy', 'db-jobs').spec.egress).toEqual([{ ports: DNS }, api]);
+    expect(find(m, 'NetworkPolicy', 'db-jobs').spec.egress).toEqual([{ ports: DNS }, api, { to: [MEMBERS], ports: tcp(5432) }]);
   });
 
   test('an empty peer list allows no one', () => {
     const none = synthCluster({ network: { allowFrom: [], metricsFrom: [] } });
     const ingress = find(none, 'NetworkPolicy', 'db-members').spec.ingress;
-    expect(ingress[1]).toEqual({ from: [], ports: tcp(5432) });
-    expect(ingress[2]).toEqual({ from: [], ports: tcp(8010, 9187) });
+    expect(ingress[1]).toEqual({ from: [JOBS], ports: tcp(5432) });
+    expect(ingress[2]).toEqual({ from: [], ports: tcp(5432) });
+    expect(ingress[3]).toEqual({ from: [], ports: tcp(8010, 9187) });
   });
 });
 
@@ -173,7 +197,8 @@ describe('a custom port and cluster name', () => {
     const spec = find(m, 'NetworkPolicy', 'orders-members').spec;
     const members = { podSelector: { matchLabels: { 'app.kubernetes.io/name': 'postgresql', 'postgres.cdk8s.io/cluster': 'orders' } } };
     expect(spec.ingress[0]).toEqual({ from: [members], ports: tcp(6543, 8008) });
-    expect(spec.ingress[1]).toEqual({ from: [{ podSelector: {} }], ports: tcp(6543) });
+    expect(spec.ingress[1]).toEqual({ from: [{ podSelector: jobsSelector('orders') }], ports: tcp(6543) });
+    expect(spec.ingress[2]).toEqual({ from: [{ podSelector: {} }], ports: tcp(6543) });
     expect(spec.egress[0]).toEqual({ to: [members], ports: tcp(6543, 8008) });
     expect(JSON.stringify(spec)).not.toContain('5432');
     for (const p of policies(m)) {

@@ -4,8 +4,9 @@
  * through the table below, with the reason. A grant not in the table fails; so does a table
  * entry a component no longer gets.
  */
+import { Testing } from 'cdk8s';
 import { parse } from 'yaml';
-import { PatroniDcs } from '../src';
+import { PatroniDcs, PostgresCluster } from '../src';
 import { allCases } from './helpers/cases';
 import { Manifest, find, ofKind, podTemplates, synthCluster } from './helpers/manifests';
 
@@ -55,7 +56,7 @@ const GRANTS: readonly Grant[] = [
     resource: 'secrets',
     verb: 'get',
     resourceNames: 'job-secrets',
-    reason: 'checks whether each of its Secrets exists, and only those',
+    reason: 'checks whether each of its Secrets exists (credentials, user connection Secrets, the pooler\'s auth Secret), and only those',
   },
 ];
 
@@ -68,9 +69,16 @@ function modeOf(manifests: Manifest[]): 'configmaps' | 'endpoints' {
   return cfg.kubernetes.use_endpoints ? 'endpoints' : 'configmaps';
 }
 
+/** The credentials Job (the only Job with a ServiceAccount). */
+function credentialsJob(manifests: Manifest[]): Manifest {
+  const jobs = ofKind(manifests, 'Job').filter((j) => j.metadata.labels?.['app.kubernetes.io/name'] === 'postgresql-credentials');
+  if (jobs.length !== 1) throw new Error(`expected one credentials Job, found ${jobs.length}`);
+  return jobs[0];
+}
+
 /** The Secrets the credentials Job creates (its SECRETS env var). */
 function jobSecrets(manifests: Manifest[]): string[] {
-  const job = ofKind(manifests, 'Job')[0];
+  const job = credentialsJob(manifests);
   const env = job.spec.template.spec.containers[0].env.find((e: any) => e.name === 'SECRETS');
   return String(env.value).split(/\s+/).filter(Boolean).map((p) => p.split('=')[0]);
 }
@@ -167,6 +175,70 @@ describe.each(allCases().map((c) => [c.name, c] as const))('RBAC: %s', (_name, c
 
   test('two Roles: Patroni\'s and the credentials Job\'s', () => {
     expect(ofKind(manifests, 'Role').map((r) => componentOf(manifests, r)).sort()).toEqual(['credentials-job', 'patroni']);
+  });
+
+  test('every other pod (the access Job, the poolers) runs with no ServiceAccount of its own and no token', () => {
+    const bound = new Set(ofKind(manifests, 'RoleBinding').flatMap((b) => b.subjects.map((x: any) => x.name)));
+    for (const t of podTemplates(manifests)) {
+      const who = `${t.owner.kind}/${t.owner.metadata.name}`;
+      const isPatroni = t.owner.kind === 'StatefulSet';
+      const isCredentials = t.owner.kind === 'Job' && t.metadata.labels?.['app.kubernetes.io/name'] === 'postgresql-credentials';
+      if (isPatroni || isCredentials) {
+        expect([who, bound.has(t.spec.serviceAccountName)]).toEqual([who, true]);
+        continue;
+      }
+      expect([who, t.spec.serviceAccountName, t.spec.automountServiceAccountToken]).toEqual([who, undefined, false]);
+    }
+  });
+
+  test('the credentials Job may get exactly the Secrets it creates: credentials, every login user\'s and the pooler\'s', () => {
+    const role = find(manifests, 'Role', `${credentialsJob(manifests).metadata.name.replace(/-[0-9a-f]{8}$/, '')}`);
+    const get = role.rules.find((r: any) => r.verbs.includes('get'));
+    expect([...get.resourceNames].sort()).toEqual(jobSecrets(manifests).sort());
+    const access = ofKind(manifests, 'Job').find((j) => j.metadata.labels?.['app.kubernetes.io/name'] === 'postgresql-access');
+    const accessSecrets: string[] = access
+      ? access.spec.template.spec.containers[0].env.filter((e: any) => e.valueFrom?.secretKeyRef).map((e: any) => e.valueFrom.secretKeyRef.name)
+      : [];
+    // Every Secret the access Job reads that the user did not pass is one the credentials Job creates and may get.
+    for (const name of accessSecrets.filter((n) => !c.userSecrets.includes(n))) expect(get.resourceNames).toContain(name);
+  });
+});
+
+describe('the credentials Job\'s grant with users and a pooler', () => {
+  test('get names the user Secrets (with _ turned into -) and the pgbouncer Secret; create stays unrestricted by name', () => {
+    const m = synthCluster({
+      users: [{ name: 'orders_app' }, { name: 'orders_owner', login: false }, { name: 'reporter' }],
+      pooler: {},
+    });
+    const role = find(m, 'Role', 'db-credentials');
+    expect(role.rules).toEqual([
+      { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+      {
+        apiGroups: [''],
+        resources: ['secrets'],
+        verbs: ['get'],
+        resourceNames: ['db-superuser', 'db-replication', 'db-monitoring', 'db-user-orders-app', 'db-user-reporter', 'db-pgbouncer'],
+      },
+    ]);
+    expect(rbacProblems(m)).toEqual([]);
+  });
+
+  test('users added after construction are in the grant too (rendered at synth)', () => {
+    const chart = Testing.chart();
+    const cluster = new PostgresCluster(chart, 'db');
+    cluster.addUser({ name: 'late_user' });
+    const m = Testing.synth(chart) as Manifest[];
+    expect(find(m, 'Role', 'db-credentials').rules[1].resourceNames).toContain('db-user-late-user');
+    expect(rbacProblems(m)).toEqual([]);
+  });
+
+  test('the access Job has no ServiceAccount, no token, and no Role or RoleBinding names it', () => {
+    const m = synthCluster({ users: [{ name: 'app_user' }], pooler: {} });
+    const access = ofKind(m, 'Job').find((j) => j.metadata.name.startsWith('db-access-'))!;
+    expect(access.spec.template.spec.serviceAccountName).toBeUndefined();
+    expect(access.spec.template.spec.automountServiceAccountToken).toBe(false);
+    expect(ofKind(m, 'ServiceAccount').map((s) => s.metadata.name).sort()).toEqual(['db', 'db-credentials']);
+    expect(ofKind(m, 'Role').map((r) => componentOf(m, r)).sort()).toEqual(['credentials-job', 'patroni']);
   });
 });
 

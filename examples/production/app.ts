@@ -4,7 +4,8 @@
 import { App, Chart, Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import {
-  ClientAuthMethod, FailoverTiming, HbaConnectionType, HugePages, ListenAddress, LogFormat, LogLevel, NetworkPeer,
+  ClientAuthMethod, DatabasePrivilege, FailoverTiming, PoolMode, SchemaPrivilege, TablePrivilege,
+  HbaConnectionType, HugePages, ListenAddress, LogFormat, LogLevel, NetworkPeer,
   PatroniDcs, PostgresCluster, PostgresImage, ReplicationMode, Resources, StorageType, Tls,
 } from '../../src';
 
@@ -38,10 +39,29 @@ export function buildApp(outdir?: string): App {
     },
     dcs: PatroniDcs.CONFIGMAPS,
     requireSeparateNodes: true,
+    // Applications never connect as the superuser: declared roles and databases, applied by a Job.
+    databases: [{ name: 'orders', owner: 'orders_owner', extensions: ['pg_stat_statements'] }],
+    users: [
+      { name: 'orders_owner', login: false },
+      {
+        name: 'orders_app',
+        connectionLimit: 100,
+        memberOf: ['orders_owner'],
+        databases: [{ database: 'orders', privileges: [DatabasePrivilege.CONNECT] }],
+        schemas: [{ database: 'orders', schema: 'public', privileges: [SchemaPrivilege.USAGE], tables: [TablePrivilege.SELECT, TablePrivilege.INSERT, TablePrivilege.UPDATE, TablePrivilege.DELETE] }],
+      },
+      {
+        name: 'orders_reporting',
+        connectionLimit: 10,
+        databases: [{ database: 'orders' }],
+        schemas: [{ database: 'orders', tables: [TablePrivilege.SELECT] }],
+      },
+    ],
+    pooler: { instances: 2, poolMode: PoolMode.TRANSACTION, defaultPoolSize: 40, maxClientConnections: 2000, readOnly: true },
     config: {
       resources: Resources.LARGE,
       database: {
-        name: 'orders',
+        name: 'app',
         port: 5432,
         listenAddress: ListenAddress.ALL,
         logLevel: LogLevel.WARNING,

@@ -84,7 +84,10 @@ fi
  * pod's service account token; standard library only.
  *
  * Environment: SECRETS (space-separated `name=username` pairs), KUBERNETES_SERVICE_HOST,
- * KUBERNETES_SERVICE_PORT, optional SA_DIR (defaults to the service account mount).
+ * KUBERNETES_SERVICE_PORT, optional SA_DIR (defaults to the service account mount),
+ * SECRET_CONNECTIONS (JSON: Secret name -> {host, roHost, port, dbname, sslmode}: adds host, port,
+ * dbname, uri, jdbc-uri and their `ro-` twins) and SECRET_USERLISTS (Secret names that also get
+ * PgBouncer's `userlist.txt`).
  */
 export const ENSURE_SECRETS_SCRIPT = `#!/usr/bin/env python3
 import base64, json, os, secrets, ssl, sys, urllib.error, urllib.request
@@ -117,6 +120,8 @@ def b64(text):
     return base64.b64encode(text.encode()).decode()
 
 
+CONNECTIONS = json.loads(os.environ.get("SECRET_CONNECTIONS", "{}"))
+USERLISTS = os.environ.get("SECRET_USERLISTS", "").split()
 failed = False
 for pair in os.environ["SECRETS"].split():
     name, username = pair.split("=", 1)
@@ -129,12 +134,27 @@ for pair in os.environ["SECRETS"].split():
         print("secret %s: unexpected status %d on read" % (name, status), file=sys.stderr)
         failed = True
         continue
+    password = secrets.token_urlsafe(32)
+    data = {"username": username, "password": password}
+    conn = CONNECTIONS.get(name)
+    if conn:
+        # What a client needs, for the read-write and the read-only Service.
+        query = "?sslmode=%s" % conn["sslmode"]
+        for prefix, host in (("", conn["host"]), ("ro-", conn["roHost"])):
+            data[prefix + "host"] = host
+            data[prefix + "uri"] = "postgresql://%s:%s@%s:%s/%s%s" % (username, password, host, conn["port"], conn["dbname"], query)
+            data[prefix + "jdbc-uri"] = "jdbc:postgresql://%s:%s/%s%s&user=%s&password=%s" % (host, conn["port"], conn["dbname"], query, username, password)
+        data["port"] = str(conn["port"])
+        data["dbname"] = conn["dbname"]
+    if name in USERLISTS:
+        # PgBouncer's auth_file: the line for its auth_query user.
+        data["userlist.txt"] = '"%s" "%s"\\n' % (username, password)
     body = {
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": {"name": name, "labels": json.loads(os.environ.get("SECRET_LABELS", "{}"))},
         "type": "kubernetes.io/basic-auth",
-        "data": {"username": b64(username), "password": b64(secrets.token_urlsafe(32))},
+        "data": {key: b64(value) for key, value in data.items()},
     }
     status = call("POST", path, body)
     if status in (200, 201):

@@ -8,6 +8,7 @@ need=()
 [ -x /usr/bin/prometheus-postgres-exporter ] || need+=(prometheus-postgres-exporter)
 command -v etcd >/dev/null || need+=(etcd-server)
 command -v pgbackrest >/dev/null || need+=(pgbackrest)
+[ -x /usr/sbin/pgbouncer ] || need+=(pgbouncer)
 /usr/bin/python3 -c 'import psycopg2' 2>/dev/null || need+=(python3-psycopg2)
 /usr/bin/python3 -c 'import etcd3' 2>/dev/null || need+=(python3-etcd3)
 if [ ${#need[@]} -eq 0 ]; then

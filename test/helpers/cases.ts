@@ -3,7 +3,8 @@ import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Manifest, exampleManifests, exampleNames, synthCluster, synthWith } from './manifests';
 import {
-  FailoverTiming, IssuerKind, LogFormat, LogLevel, NetworkPeer, PatroniDcs, PostgresCluster, PostgresImage, ReplicationMode, Resources, Tls,
+  DatabasePrivilege, FailoverTiming, IssuerKind, LogFormat, LogLevel, NetworkPeer, PatroniDcs, PoolMode, PostgresCluster, PostgresImage,
+  ReplicationMode, Resources, SchemaPrivilege, TablePrivilege, Tls,
 } from '../../src';
 
 /** One synthesized output. */
@@ -162,6 +163,39 @@ export function variantCases(): SynthCase[] {
       userSecrets: [],
     },
     { name: 'no NetworkPolicies', manifests: () => synthCluster({ network: { policies: false } }), userSecrets: [] },
+    {
+      name: 'users and databases',
+      manifests: () => synthWith((chart) => {
+        const cluster = new PostgresCluster(chart, 'db', {
+          databases: [{ name: 'orders', owner: 'orders_owner', extensions: ['pgcrypto'] }, { name: 'reports' }],
+          users: [
+            { name: 'orders_owner', login: false },
+            {
+              name: 'orders_app',
+              connectionLimit: 50,
+              memberOf: ['orders_owner'],
+              databases: [{ database: 'orders', privileges: [DatabasePrivilege.CONNECT, DatabasePrivilege.TEMPORARY] }],
+              schemas: [{ database: 'orders', privileges: [SchemaPrivilege.USAGE], tables: [TablePrivilege.SELECT, TablePrivilege.INSERT] }],
+            },
+          ],
+        });
+        cluster.addUser({ name: 'reporter', databases: [{ database: 'reports' }], schemas: [{ database: 'reports', tables: [TablePrivilege.SELECT] }] });
+      }, { namespace: 'apps' }),
+      userSecrets: [],
+    },
+    {
+      name: 'pooler with readOnly',
+      manifests: () => synthCluster({
+        users: [{ name: 'api', databases: [{ database: 'app' }] }],
+        pooler: { instances: 3, poolMode: PoolMode.SESSION, defaultPoolSize: 25, maxClientConnections: 500, readOnly: true },
+      }, { namespace: 'team-p' }),
+      userSecrets: [],
+    },
+    {
+      name: 'pooler with TLS disabled',
+      manifests: () => synthCluster({ tls: Tls.disabled(), pooler: {} }),
+      userSecrets: [],
+    },
   ];
 }
 

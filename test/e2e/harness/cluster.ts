@@ -3,13 +3,14 @@
  * loopback IP per pod, configured from the YAML (ConfigMaps, pod templates, Services), changed
  * only as listed in ./differences.ts.
  */
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { issueCertificates } from './cert-manager';
-import { HOST_BIN_DIR, HOST_EXPORTER, HOST_PATRONI } from './differences';
+import { HOST_BIN_DIR, HOST_EXPORTER, HOST_PATRONI, HOST_PGBOUNCER } from './differences';
 import { addHost, removeHosts } from './hosts';
+import { FakeKubeApi } from './kube-api';
 import { Manifest, findObject, loadManifests, objectsOfKind, selects } from './manifests';
 import { Endpoint, ServiceProxy } from './service-proxy';
 import { makeServiceDir, writeServiceFile } from '../lib/fsutil';
@@ -39,7 +40,17 @@ export interface ProbeResult {
 type Container = Record<string, any>;
 type PodSpec = Record<string, any>;
 
-/** One pod of a StatefulSet, run as a process group. */
+/** What running a Job's pod gave. */
+export interface JobResult {
+  /** The Job (its generated name). */
+  readonly job: string;
+  /** Exit code of the container (or the signal that ended it). */
+  readonly exitCode: number | NodeJS.Signals | undefined;
+  /** Its stdout and stderr. */
+  readonly log: string;
+}
+
+/** One pod of a StatefulSet (or of a Deployment or Job), run as a process group. */
 export class Member implements PatroniMember {
   /** The running container processes of the pod, by container name. */
   public readonly groups = new Map<string, ProcessGroup>();
@@ -56,9 +67,10 @@ export class Member implements PatroniMember {
     public readonly podLabels: Record<string, string>,
     private readonly podSpec: PodSpec,
   ) {
-    const ports = this.mainContainer.ports as Array<{ name: string; containerPort: number }>;
-    this.apiPort = ports.find((p) => p.name === 'patroni')!.containerPort;
-    this.pgPort = ports.find((p) => p.name === 'postgres')!.containerPort;
+    // Pods other than members (the pooler, Jobs) have no Patroni port: 0 there.
+    const ports = (this.mainContainer.ports ?? []) as Array<{ name: string; containerPort: number }>;
+    this.apiPort = ports.find((p) => p.name === 'patroni')?.containerPort ?? 0;
+    this.pgPort = ports.find((p) => p.name === 'postgres')?.containerPort ?? 0;
   }
 
   get mainContainer(): Container {
@@ -99,7 +111,8 @@ export class Member implements PatroniMember {
   async probe(kind: 'startupProbe' | 'livenessProbe' | 'readinessProbe', containerName?: string): Promise<ProbeResult> {
     const container = containerName ? this.container(containerName) : this.mainContainer;
     const probe = container[kind];
-    if (!probe?.httpGet) throw new Error(`${this.name}: container ${container.name} has no httpGet ${kind}`);
+    if (probe?.tcpSocket) return this.tcpProbe(container, kind, probe);
+    if (!probe?.httpGet) throw new Error(`${this.name}: container ${container.name} has no httpGet or tcpSocket ${kind}`);
     const port = typeof probe.httpGet.port === 'number'
       ? probe.httpGet.port
       : (container.ports as any[]).find((p) => p.name === probe.httpGet.port)?.containerPort;
@@ -118,6 +131,25 @@ export class Member implements PatroniMember {
       return { status: undefined, success: false };
     }
   }
+
+  /** A tcpSocket probe: success when a TCP connection opens within the timeout (status 0 then). */
+  private async tcpProbe(container: Container, kind: string, probe: any): Promise<ProbeResult> {
+    const port = typeof probe.tcpSocket.port === 'number'
+      ? probe.tcpSocket.port
+      : (container.ports as any[] ?? []).find((p) => p.name === probe.tcpSocket.port)?.containerPort;
+    if (port === undefined) throw new Error(`${this.name}: ${kind} names port ${probe.tcpSocket.port}, which the container does not declare`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = net.connect({ host: this.host, port });
+      const done = (v: boolean) => {
+        socket.destroy();
+        resolve(v);
+      };
+      socket.setTimeout((probe.timeoutSeconds ?? 1) * 1000, () => done(false));
+      socket.once('connect', () => done(true));
+      socket.once('error', () => done(false));
+    });
+    return { status: ok ? 0 : undefined, success: ok };
+  }
 }
 
 const WILDCARD = /^(0\.0\.0\.0|\*|::)$/;
@@ -127,6 +159,7 @@ const HOST_COMMANDS: Record<string, string> = {
   patroni: HOST_PATRONI,
   python3: '/usr/bin/python3',
   postgres_exporter: HOST_EXPORTER,
+  pgbouncer: HOST_PGBOUNCER,
 };
 
 /** The entrypoint of an image whose container spec gives none. */
@@ -135,10 +168,23 @@ function imageEntrypoint(image: string): string {
   throw new Error(`the harness does not know the entrypoint of ${image}`);
 }
 
+/** A Secret the credentials Job created (decoded). */
+export interface CreatedSecret {
+  readonly type?: string;
+  readonly labels: Record<string, string>;
+  readonly data: Record<string, string>;
+}
+
 /** A synthesized cluster running on loopback. */
 export class LoopbackCluster {
   public readonly members = new Map<string, Member>();
+  /** Pods of Deployments (the pooler), by pod name `<deployment>-<i>`. */
+  public readonly deploymentPods = new Map<string, Member>();
+  /** username/password of every Secret the credentials Job created (read back from the fake API). */
   public readonly passwords = new Map<string, { username: string; password: string }>();
+  /** The API server the credentials Job's script talks to; it holds the Secrets it created. */
+  private kubeApi: FakeKubeApi | undefined;
+  private jobRuns = 0;
   private manifests: Manifest[];
   /** Directories holding each Secret's files: the certificates cert-manager would issue. */
   private readonly secretDirs: Map<string, string>;
@@ -148,7 +194,6 @@ export class LoopbackCluster {
 
   constructor(private readonly options: LoopbackClusterOptions) {
     this.manifests = loadManifests(options.manifestFile);
-    this.generateSecrets();
     this.secretDirs = issueCertificates(this.manifests, path.join(options.workDir, 'secrets'));
   }
 
@@ -157,6 +202,21 @@ export class LoopbackCluster {
     const dir = this.secretDirs.get(secretName);
     if (!dir) throw new Error(`no Secret ${secretName} was issued`);
     return path.join(dir, key);
+  }
+
+  /** A key of a Secret: one the credentials Job created, or a file of an issued certificate. */
+  secretValue(secretName: string, key: string): string {
+    const stored = this.kubeApi?.secrets.get(secretName);
+    if (stored) {
+      if (!(key in stored.data)) throw new Error(`Secret ${secretName} has no key ${key} (has ${Object.keys(stored.data).join(', ')})`);
+      return stored.data[key];
+    }
+    return fs.readFileSync(this.secretFile(secretName, key), 'utf8');
+  }
+
+  /** The Secrets the credentials Job created, as the fake API server stores them. */
+  get createdSecrets(): ReadonlyMap<string, CreatedSecret> {
+    return this.kubeApi?.secrets ?? new Map();
   }
 
   /** The manifests currently applied. */
@@ -196,6 +256,7 @@ export class LoopbackCluster {
 
   /** Starts the Service proxies and every member of every StatefulSet (in parallel, like `Parallel` pod management). */
   async start(): Promise<void> {
+    await this.ensureSecrets();
     for (const svc of objectsOfKind(this.manifests, 'Service')) {
       if (svc.spec.clusterIP === 'None' || svc.spec.clusterIp === 'None') continue;
       await this.startService(svc);
@@ -205,6 +266,87 @@ export class LoopbackCluster {
       for (let i = 0; i < sts.spec.replicas; i++) starts.push(this.startMember(this.memberFor(sts, i)));
     }
     await Promise.all(starts);
+    for (const deploy of objectsOfKind(this.manifests, 'Deployment')) await this.startDeployment(deploy);
+  }
+
+  /**
+   * Runs the credentials Job (its real script, from the scripts ConfigMap) against the fake API
+   * server, then reads the Secrets back: each key of them is then available to Secret volumes and
+   * secretKeyRef. Existing Secrets are left as they are, as in a cluster.
+   */
+  async ensureSecrets(): Promise<JobResult | undefined> {
+    const job = objectsOfKind(this.manifests, 'Job').find((j) =>
+      ((j.spec.template.spec.containers[0].env ?? []) as any[]).some((e) => e.name === 'SECRETS'));
+    if (!job) return undefined;
+    this.kubeApi ??= await FakeKubeApi.start(makeServiceDir(path.join(this.options.workDir, 'kube-api'), 0o755));
+    const result = await this.runJob(job.metadata.name);
+    if (result.exitCode !== 0) throw new Error(`credentials Job ${job.metadata.name} exited with ${result.exitCode}:\n${result.log}`);
+    for (const [name, s] of this.kubeApi.secrets) {
+      if (s.data.username !== undefined && s.data.password !== undefined) {
+        this.passwords.set(name, { username: s.data.username, password: s.data.password });
+      }
+    }
+    return result;
+  }
+
+  /**
+   * Runs the pod of the Job whose name starts with `namePrefix` (its first container, once, no
+   * retries) as a process on its own loopback IP, with its environment and volumes resolved as
+   * for a member, and waits until it exits.
+   */
+  async runJob(namePrefix: string, timeoutMs = 300_000): Promise<JobResult> {
+    const jobs = objectsOfKind(this.manifests, 'Job').filter((j) => j.metadata.name.startsWith(namePrefix));
+    if (jobs.length !== 1) throw new Error(`${jobs.length} Jobs are named ${namePrefix}*: ${jobs.map((j) => j.metadata.name).join(', ')}`);
+    const job = jobs[0];
+    const podName = `${job.metadata.name}-${++this.jobRuns}`;
+    const dir = makeServiceDir(path.join(this.options.workDir, 'jobs', podName));
+    const pod = new Member(podName, job.metadata.name, `127.0.0.${this.nextMemberIp++}`, dir,
+      job.spec.template.metadata?.labels ?? {}, job.spec.template.spec);
+    this.prepareVolumes(pod);
+    const c = pod.mainContainer;
+    const { command, args } = this.resolveCommand(pod, c);
+    const env = this.environment(pod, c);
+    if (job.spec.template.spec.automountServiceAccountToken && this.kubeApi) {
+      // The kubelet's service variables, and the token mount (see ./differences.ts).
+      env.KUBERNETES_SERVICE_HOST = this.kubeApi.address.host;
+      env.KUBERNETES_SERVICE_PORT = String(this.kubeApi.address.port);
+      env.SA_DIR = this.kubeApi.saDir;
+    }
+    const logFile = path.join(dir, `${c.name}.log`);
+    const group = spawnGroup({ name: podName, command, args, env, cwd: dir, logFile });
+    await waitForGroupExit(group, timeoutMs).catch(() => undefined);
+    const exitCode = group.exitStatus;
+    await killAndWait(group).catch(() => undefined);
+    return { job: job.metadata.name, exitCode, log: fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '' };
+  }
+
+  /** Starts the missing pods of a Deployment (`<deployment>-<i>`, i < replicas) and waits until each is ready. */
+  async startDeployment(deploy: Manifest): Promise<void> {
+    const pods: Member[] = [];
+    for (let i = 0; i < (deploy.spec.replicas ?? 1); i++) {
+      const name = `${deploy.metadata.name}-${i}`;
+      let pod = this.deploymentPods.get(name);
+      if (!pod) {
+        pod = new Member(name, deploy.metadata.name, `127.0.0.${this.nextMemberIp++}`, makeServiceDir(path.join(this.options.workDir, name)),
+          deploy.spec.template.metadata.labels, deploy.spec.template.spec);
+        this.deploymentPods.set(name, pod);
+      }
+      if (!pod.running) await this.startMember(pod);
+      pods.push(pod);
+    }
+    await waitFor(async () => {
+      for (const p of pods) if (!(await p.ready())) throw new Error(`${p.name} is not ready`);
+      return true;
+    }, 60_000, 250, `the pods of Deployment ${deploy.metadata.name} to be ready`);
+  }
+
+  /** Stops every Deployment pod (SIGTERM, SIGKILL after the grace period). */
+  async stopDeployments(): Promise<void> {
+    await Promise.all([...this.deploymentPods.values()].map(async (p) => {
+      const grace = (p.spec.terminationGracePeriodSeconds ?? 30) * 1000;
+      await Promise.all([...p.groups.values()].map((g) => terminateGroup(g, grace)));
+      p.groups.clear();
+    }));
   }
 
   /**
@@ -213,6 +355,8 @@ export class LoopbackCluster {
    */
   async apply(manifestFile: string): Promise<{ started: string[]; stopped: string[] }> {
     this.manifests = loadManifests(manifestFile);
+    // The (new) credentials Job creates the Secrets of users added since.
+    await this.ensureSecrets();
     const started: string[] = [];
     const stopped: string[] = [];
     for (const sts of objectsOfKind(this.manifests, 'StatefulSet')) {
@@ -277,6 +421,7 @@ export class LoopbackCluster {
   async closeServices(): Promise<void> {
     for (const { proxy } of this.proxies.values()) await proxy.close();
     this.proxies.clear();
+    await this.kubeApi?.close();
     removeHosts();
   }
 
@@ -292,6 +437,7 @@ export class LoopbackCluster {
 
   /** The labels the pod would carry now: its template's plus the role label Patroni would set. */
   async liveLabels(m: Member): Promise<Record<string, string>> {
+    if (!this.members.has(m.name)) return { ...m.podLabels }; // not a Patroni member: its template's labels
     const cfg = this.patroniConfigOf(m);
     const role = await this.role(m);
     const labels = { ...m.podLabels };
@@ -311,7 +457,7 @@ export class LoopbackCluster {
       listenPort: port.port,
       endpoints: async () => {
         const eps: Endpoint[] = [];
-        for (const m of this.running()) {
+        for (const m of [...this.running(), ...[...this.deploymentPods.values()].filter((p) => p.running)]) {
           if (!selects(svc.spec.selector, await this.liveLabels(m))) continue;
           if (!(await m.ready())) continue;
           const target = typeof port.targetPort === 'number'
@@ -324,21 +470,6 @@ export class LoopbackCluster {
     });
     this.proxies.set(name, { proxy, ip });
     addHost(name, ip);
-  }
-
-  /** Generates the passwords of the Secrets the credentials Job would create. */
-  private generateSecrets(): void {
-    for (const job of objectsOfKind(this.manifests, 'Job')) {
-      const env = (job.spec.template.spec.containers[0].env ?? []) as Array<{ name: string; value?: string }>;
-      const secrets = env.find((e) => e.name === 'SECRETS')?.value;
-      if (!secrets) continue;
-      for (const pair of secrets.split(' ')) {
-        const [secretName, username] = pair.split('=');
-        if (!this.passwords.has(secretName)) {
-          this.passwords.set(secretName, { username, password: randomBytes(18).toString('base64url') });
-        }
-      }
-    }
   }
 
   private memberFor(sts: Manifest, ordinal: number): Member {
@@ -384,22 +515,48 @@ export class LoopbackCluster {
         makeServiceDir(dir, 0o755);
         const cm = findObject(this.manifests, 'ConfigMap', v.configMap.name);
         for (const [key, value] of Object.entries(cm.data as Record<string, string>)) {
-          const content = key === 'patroni.yaml' ? this.adaptPatroniConfig(m, value) : value;
+          const content = key === 'patroni.yaml' ? this.adaptPatroniConfig(m, value)
+            : key === 'pgbouncer.ini' ? this.adaptPgBouncerConfig(m, value) : value;
           writeServiceFile(path.join(dir, key), content, v.configMap.defaultMode ?? 0o644);
         }
       } else if (v.secret) {
         // Key files 0600 and owned by the postgres user: in the pod they are root-owned 0640.
         makeServiceDir(dir, 0o755);
-        const source = this.secretDirs.get(v.secret.secretName);
-        if (!source) throw new Error(`${m.name}: Secret ${v.secret.secretName} is neither issued by a Certificate nor emulated`);
-        for (const key of ['tls.crt', 'tls.key', 'ca.crt']) {
-          writeServiceFile(path.join(dir, key), fs.readFileSync(path.join(source, key), 'utf8'), key.endsWith('.key') ? 0o600 : 0o644);
+        const name = v.secret.secretName as string;
+        const source = this.secretDirs.get(name);
+        const stored = this.kubeApi?.secrets.get(name);
+        let data: Record<string, string>;
+        if (source) {
+          data = Object.fromEntries(['tls.crt', 'tls.key', 'ca.crt'].map((k) => [k, fs.readFileSync(path.join(source, k), 'utf8')]));
+        } else if (stored) {
+          data = stored.data;
+        } else {
+          throw new Error(`${m.name}: Secret ${name} is neither issued by a Certificate nor created by the credentials Job`);
+        }
+        const items = (v.secret.items ?? Object.keys(data).map((key) => ({ key, path: key }))) as Array<{ key: string; path: string }>;
+        for (const item of items) {
+          if (!(item.key in data)) throw new Error(`${m.name}: Secret ${name} has no key ${item.key}`);
+          // Certificates are public; keys and credentials are for the pod's user only.
+          writeServiceFile(path.join(dir, item.path), data[item.key], item.key.endsWith('.crt') ? 0o644 : 0o600);
         }
       } else {
         throw new Error(`${m.name}: volume ${v.name} has a type the harness does not emulate`);
       }
     }
-    makeServiceDir(m.volumeDir('pgdata')); // the volumeClaimTemplate: persists across restarts
+    if (this.members.has(m.name)) makeServiceDir(m.volumeDir('pgdata')); // the volumeClaimTemplate: persists across restarts
+  }
+
+  /** pgbouncer.ini as synthesized, with a wildcard listen_addr on the pod's IP and paths in its volumes. */
+  private adaptPgBouncerConfig(m: Member, text: string): string {
+    const mounts = m.mainContainer.volumeMounts ?? [];
+    return text.split('\n').map((line) => {
+      const kv = /^(\s*[\w.*-]+\s*=\s*)(.*)$/.exec(line);
+      if (!kv) return line;
+      const [, key, value] = kv;
+      if (/^listen_addr\b/.test(key.trim()) && WILDCARD.test(value.trim())) return key + m.host;
+      if (value.startsWith('/')) return key + this.hostPath(m, mounts, value);
+      return line;
+    }).join('\n');
   }
 
   /** The Patroni configuration as synthesized, changed only as ./differences.ts lists. */
@@ -429,10 +586,8 @@ export class LoopbackCluster {
   private environment(m: Member, c: Container): Record<string, string> {
     const env: Record<string, string> = {};
     const mounts = c.volumeMounts ?? [];
-    const imageBinDir = (() => {
-      const cm = this.patroniConfigOf(m);
-      return cm.postgresql.bin_dir as string;
-    })();
+    const isMember = this.members.has(m.name);
+    const imageBinDir = isMember ? this.patroniConfigOf(m).postgresql.bin_dir as string : undefined;
     for (const e of (c.env ?? []) as any[]) {
       let value: string;
       if (e.value !== undefined) {
@@ -443,9 +598,10 @@ export class LoopbackCluster {
         if (value === '') throw new Error(`${m.name}: fieldRef ${field} is not emulated`);
       } else if (e.valueFrom?.secretKeyRef) {
         const ref = e.valueFrom.secretKeyRef;
-        const secret = this.passwords.get(ref.name);
+        const secret = this.kubeApi?.secrets.get(ref.name);
         if (!secret) throw new Error(`${m.name}: Secret ${ref.name} is neither created by the credentials Job nor supplied`);
-        value = ref.key === 'password' ? secret.password : secret.username;
+        if (!(ref.key in secret.data)) throw new Error(`${m.name}: Secret ${ref.name} has no key ${ref.key}`);
+        value = secret.data[ref.key];
       } else {
         throw new Error(`${m.name}: env ${e.name} has a source the harness does not emulate`);
       }
@@ -455,7 +611,9 @@ export class LoopbackCluster {
       let out = v === imageBinDir ? HOST_BIN_DIR : v.startsWith('/') ? this.hostPath(m, mounts, v) : v;
       if (/LISTEN$/.test(k) && WILDCARD.test(v)) out = m.host;
       out = out.replace(/([?&]host=)(\/[^&]*)/, (_all, key, p) => `${key}${this.hostPath(m, mounts, p)}`);
-      for (const [svc, { ip }] of this.proxies) {
+      // Members only: a Job or Deployment pod keeps Service names, resolved through /etc/hosts
+      // (verify-full checks the name against the server certificate).
+      for (const [svc, { ip }] of isMember ? this.proxies : []) {
         if (out === svc || out.startsWith(`${svc}.`)) out = ip;
       }
       env[k] = out;
@@ -507,6 +665,7 @@ export class LoopbackCluster {
     const c = m.mainContainer;
     // The startup probe gates the others, as in Kubernetes.
     const startup = c.startupProbe;
+    if (!startup) return;
     await waitFor(async () => (await m.probe('startupProbe')).success || undefined,
       startup.periodSeconds * startup.failureThreshold * 1000, 200, `${m.name} startup probe`);
   }

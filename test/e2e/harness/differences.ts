@@ -10,6 +10,7 @@
 export const HOST_BIN_DIR = '/usr/lib/postgresql/15/bin';
 export const HOST_PATRONI = '/usr/bin/patroni';
 export const HOST_EXPORTER = '/usr/bin/prometheus-postgres-exporter';
+export const HOST_PGBOUNCER = '/usr/sbin/pgbouncer';
 
 /** The list, printed in the test log and the README. */
 export const DIFFERENCES: ReadonlyArray<{ readonly what: string; readonly why: string }> = [
@@ -50,8 +51,24 @@ export const DIFFERENCES: ReadonlyArray<{ readonly what: string; readonly why: s
     why: 'there is no cluster DNS; Patroni\'s REST connect address and TLS host-name checks use these names',
   },
   {
-    what: 'secretKeyRef values are random passwords the harness generates for the Secrets the credentials Job would create (usernames read from the Job\'s SECRETS variable)',
-    why: 'the Job needs an API server; its Python script is tested on its own',
+    what: 'The credentials Job runs its real script (from the scripts ConfigMap) against a fake Kubernetes API on 127.0.0.1 (HTTPS, bearer token, GET/POST of Secrets in namespace "default"); KUBERNETES_SERVICE_HOST/PORT point there and SA_DIR names a directory holding the token, namespace and CA instead of the service account mount',
+    why: 'there is no API server; the Secrets it POSTs are read back and are the only source of secretKeyRef values and Secret volume files other than the certificates',
+  },
+  {
+    what: 'Jobs (LoopbackCluster.runJob) run their pod once, first container only, as a process on its own loopback IP; no restarts, backoffLimit or completion tracking',
+    why: 'the tests want each run\'s exit code and log; a Job retrying on failure would hide the failure',
+  },
+  {
+    what: 'Pods other than Patroni members (Jobs, Deployments) keep Service names in their environment values; the names resolve to the Service proxies through /etc/hosts',
+    why: 'they verify the server certificate by that name (sslmode verify-full), as in a cluster',
+  },
+  {
+    what: `Deployment pods are named <deployment>-<i> (i < replicas) with their own loopback IP; \`pgbouncer\` becomes ${'/usr/sbin/pgbouncer'}; in the ConfigMap's pgbouncer.ini a wildcard listen_addr becomes the pod's IP and absolute paths become the volume directories; a Service selects them by their template labels and counts them ready by their tcpSocket readiness probe`,
+    why: 'Debian bookworm ships PgBouncer 1.18.0 where the image has 1.25.1, with the same auth_query, SCRAM pass-through and TLS settings used here; no Deployment controller (no rollouts on template changes)',
+  },
+  {
+    what: 'Secret volume files of credentials (and tls.key) are 0600 owned by the postgres user; certificates 0644; `items` select and rename keys as in Kubernetes',
+    why: 'the pod\'s defaultMode with fsGroup gives its user the same read access',
   },
   {
     what: 'Processes run as the Debian `postgres` user (not uid 26) in a cgroup per member, without the container\'s memory/CPU limits',

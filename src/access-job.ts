@@ -1,0 +1,109 @@
+import { createHash } from 'crypto';
+import { Lazy } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
+import { DatabaseOptions, DatabasePrivilege, SchemaPrivilege, UserOptions } from './access';
+import { PostgresImage } from './image';
+import { clusterLabels } from './labels';
+import { INIT_RESOURCES } from './monitoring-defaults';
+import { APPLY_ACCESS_SCRIPT } from './render/access-script';
+import { restrictedContainer, restrictedPod } from './security-context';
+
+const k8s = kplus.k8s;
+
+/** @internal */
+export interface AccessJobProps {
+  readonly clusterName: string;
+  readonly image: PostgresImage;
+  readonly primaryHost: string;
+  readonly port: number;
+  readonly superuserSecretName: string;
+  /** Secret whose ca.crt verifies the server; undefined without TLS. */
+  readonly caSecretName?: string;
+  readonly users: UserOptions[];
+  readonly databases: DatabaseOptions[];
+  readonly userSecretName: (user: string) => string;
+  /** The pooler's auth_query user and its Secret, when a pooler is configured (read at synth). */
+  readonly pooler: () => { readonly user: string; readonly secretName: string } | undefined;
+}
+
+/**
+ * The Job that applies the declared roles, databases, grants and extensions to the primary
+ * (through the read-write Service, as the superuser, over TLS when on). It is rendered at synth
+ * time from the users and databases added until then, and named after a hash of its spec, so
+ * each change is a new Job that re-applies everything idempotently.
+ *
+ * @internal
+ */
+export class AccessJob extends Construct {
+  constructor(scope: Construct, id: string, props: AccessJobProps) {
+    super(scope, id);
+    const labels = { ...clusterLabels(props.clusterName), 'app.kubernetes.io/name': 'postgresql-access' };
+    const render = () => {
+      const pooler = props.pooler();
+      const users = props.users.map((u, i) => ({
+        name: u.name,
+        login: u.login ?? true,
+        connectionLimit: u.connectionLimit ?? -1,
+        memberOf: u.memberOf ?? [],
+        passwordEnv: (u.login ?? true) ? `PGC_PASSWORD_${i}` : undefined,
+        databases: (u.databases ?? []).map((d) => ({ database: d.database, privileges: d.privileges ?? [DatabasePrivilege.CONNECT] })),
+        schemas: (u.schemas ?? []).map((s) => ({
+          database: s.database, schema: s.schema ?? 'public', privileges: s.privileges ?? [SchemaPrivilege.USAGE], tables: s.tables ?? [],
+        })),
+      }));
+      const spec = {
+        users,
+        databases: props.databases.map((d) => ({ name: d.name, owner: d.owner ?? 'postgres', extensions: d.extensions ?? [] })),
+        pooler: pooler ? { user: pooler.user, passwordEnv: 'PGC_POOLER_PASSWORD' } : null,
+      };
+      const secretEnv = (name: string, secret: string): kplus.k8s.EnvVar => ({ name, valueFrom: { secretKeyRef: { name: secret, key: 'password' } } });
+      const env: kplus.k8s.EnvVar[] = [
+        { name: 'PGC_ACCESS', value: JSON.stringify(spec) },
+        { name: 'PGHOST', value: props.primaryHost },
+        { name: 'PGPORT', value: String(props.port) },
+        { name: 'PGUSER', value: 'postgres' },
+        secretEnv('PGPASSWORD', props.superuserSecretName),
+        { name: 'PGSSLMODE', value: props.caSecretName ? 'verify-full' : 'prefer' },
+        ...(props.caSecretName ? [{ name: 'PGSSLROOTCERT', value: '/etc/postgres-ca/ca.crt' }] : []),
+        ...users.filter((u) => u.passwordEnv).map((u) => secretEnv(u.passwordEnv!, props.userSecretName(u.name))),
+        ...(pooler ? [secretEnv('PGC_POOLER_PASSWORD', pooler.secretName)] : []),
+      ];
+      const jobSpec: kplus.k8s.JobSpec = {
+        backoffLimit: 20,
+        template: {
+          metadata: { labels },
+          spec: {
+            automountServiceAccountToken: false,
+            enableServiceLinks: false,
+            restartPolicy: 'OnFailure',
+            securityContext: restrictedPod(props.image.uid, props.image.gid, false),
+            containers: [{
+              name: 'apply-access',
+              image: props.image.image,
+              command: ['python3', '-c', APPLY_ACCESS_SCRIPT],
+              env,
+              resources: {
+                requests: { cpu: k8s.Quantity.fromString(INIT_RESOURCES.cpuRequest.amount), memory: k8s.Quantity.fromString('64Mi') },
+                limits: { cpu: k8s.Quantity.fromString(INIT_RESOURCES.cpuLimit.amount), memory: k8s.Quantity.fromString('64Mi') },
+              },
+              securityContext: restrictedContainer(),
+              volumeMounts: props.caSecretName ? [{ name: 'ca', mountPath: '/etc/postgres-ca', readOnly: true }] : undefined,
+            }],
+            volumes: props.caSecretName
+              ? [{ name: 'ca', secret: { secretName: props.caSecretName, items: [{ key: 'ca.crt', path: 'ca.crt' }], defaultMode: 0o444 } }]
+              : undefined,
+          },
+        },
+      };
+      return jobSpec;
+    };
+    const name = Lazy.any({
+      produce: () => `${props.clusterName}-access-${createHash('sha256').update(JSON.stringify(render())).digest('hex').slice(0, 8)}`,
+    }) as unknown as string;
+    new k8s.KubeJob(this, 'Job', {
+      metadata: { name, labels },
+      spec: Lazy.any({ produce: () => render() }) as unknown as kplus.k8s.JobSpec,
+    });
+  }
+}

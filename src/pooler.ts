@@ -1,0 +1,131 @@
+import { createHash } from 'crypto';
+import * as kplus from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
+import { PoolerOptions, PoolMode } from './access';
+import { Certificate } from './imports/cert-manager.io';
+import { CLUSTER_LABEL, CONFIG_HASH_ANNOTATION, clusterLabels } from './labels';
+import { renderPgBouncerIni } from './render/pgbouncer';
+import { k8sMebibytes } from './render/units';
+import { restrictedContainer, restrictedPod } from './security-context';
+
+const k8s = kplus.k8s;
+
+/** @internal */
+export interface PoolerProps {
+  readonly clusterName: string;
+  /** `<cluster>-pooler` or `<cluster>-pooler-ro`. */
+  readonly name: string;
+  readonly serverHost: string;
+  readonly port: number;
+  readonly options: PoolerOptions;
+  readonly image: string;
+  readonly uid: number;
+  readonly gid: number;
+  readonly authUser: string;
+  readonly authSecretName: string;
+  /** TLS: the issuer of the pooler's own certificate and the CA Secret verifying the server. */
+  readonly tls?: {
+    readonly issuerRef?: { name: string; kind: string };
+    readonly fallbackSecretName: string;
+    readonly caSecretName: string;
+    readonly namespace?: string;
+  };
+  readonly resources: { cpu: string; memoryBytes: number };
+}
+
+/**
+ * A PgBouncer Deployment with its ConfigMap, Service and (with cert-manager) its certificate.
+ *
+ * @internal
+ */
+export class Pooler extends Construct {
+  constructor(scope: Construct, id: string, props: PoolerProps) {
+    super(scope, id);
+    const o = props.options;
+    const labels = { ...clusterLabels(props.clusterName), 'app.kubernetes.io/name': 'pgbouncer', 'app.kubernetes.io/component': props.name };
+    const selector = { [CLUSTER_LABEL]: props.clusterName, 'app.kubernetes.io/component': props.name };
+    let tlsSecret: string | undefined;
+    if (props.tls) {
+      if (props.tls.issuerRef) {
+        tlsSecret = `${props.name}-tls`;
+        const ns = props.tls.namespace;
+        new Certificate(this, 'Certificate', {
+          metadata: { name: props.name, labels },
+          spec: {
+            secretName: tlsSecret,
+            commonName: props.name,
+            dnsNames: [props.name, ...(ns ? [`${props.name}.${ns}`, `${props.name}.${ns}.svc`, `${props.name}.${ns}.svc.cluster.local`] : [])],
+            usages: ['server auth', 'digital signature', 'key encipherment'],
+            privateKey: { algorithm: 'ECDSA', size: 256, encoding: 'PKCS8', rotationPolicy: 'Always' },
+            issuerRef: { ...props.tls.issuerRef, group: 'cert-manager.io' },
+            duration: '2160h',
+            renewBefore: '360h',
+          },
+        });
+      } else {
+        tlsSecret = props.tls.fallbackSecretName;
+      }
+    }
+    const ini = renderPgBouncerIni({
+      serverHost: props.serverHost,
+      serverPort: props.port,
+      listenPort: props.port,
+      poolMode: o.poolMode ?? PoolMode.TRANSACTION,
+      defaultPoolSize: o.defaultPoolSize ?? 20,
+      maxClientConnections: o.maxClientConnections ?? 1000,
+      authUser: props.authUser,
+      authFile: '/etc/pgbouncer-auth/userlist.txt',
+      clientTls: tlsSecret ? { certFile: '/etc/pgbouncer-tls/tls.crt', keyFile: '/etc/pgbouncer-tls/tls.key' } : undefined,
+      serverCaFile: props.tls ? '/etc/pgbouncer-ca/ca.crt' : undefined,
+    });
+    new k8s.KubeConfigMap(this, 'Config', { metadata: { name: props.name, labels }, data: { 'pgbouncer.ini': ini } });
+    const q = (v: string) => k8s.Quantity.fromString(v);
+    const mem = k8sMebibytes(props.resources.memoryBytes);
+    new k8s.KubeDeployment(this, 'Deployment', {
+      metadata: { name: props.name, labels },
+      spec: {
+        replicas: o.instances ?? 2,
+        selector: { matchLabels: selector },
+        template: {
+          metadata: { labels, annotations: { [CONFIG_HASH_ANNOTATION]: createHash('sha256').update(ini).digest('hex').slice(0, 16) } },
+          spec: {
+            automountServiceAccountToken: false,
+            enableServiceLinks: false,
+            securityContext: restrictedPod(props.uid, props.gid, true),
+            topologySpreadConstraints: [{ topologyKey: 'kubernetes.io/hostname', maxSkew: 1, whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: selector } }],
+            containers: [{
+              name: 'pgbouncer',
+              image: props.image,
+              command: ['pgbouncer', '/etc/pgbouncer/pgbouncer.ini'],
+              ports: [{ name: 'postgres', containerPort: props.port, protocol: 'TCP' }],
+              resources: { requests: { cpu: q(props.resources.cpu), memory: q(mem) }, limits: { cpu: q(props.resources.cpu), memory: q(mem) } },
+              securityContext: restrictedContainer(),
+              readinessProbe: { tcpSocket: { port: k8s.IntOrString.fromString('postgres') }, periodSeconds: 5, failureThreshold: 3 },
+              livenessProbe: { tcpSocket: { port: k8s.IntOrString.fromString('postgres') }, periodSeconds: 10, failureThreshold: 6 },
+              volumeMounts: [
+                { name: 'config', mountPath: '/etc/pgbouncer', readOnly: true },
+                { name: 'auth', mountPath: '/etc/pgbouncer-auth', readOnly: true },
+                ...(tlsSecret ? [{ name: 'tls', mountPath: '/etc/pgbouncer-tls', readOnly: true }] : []),
+                ...(props.tls ? [{ name: 'ca', mountPath: '/etc/pgbouncer-ca', readOnly: true }] : []),
+              ],
+            }],
+            volumes: [
+              { name: 'config', configMap: { name: props.name, defaultMode: 0o444 } },
+              { name: 'auth', secret: { secretName: props.authSecretName, items: [{ key: 'userlist.txt', path: 'userlist.txt' }], defaultMode: 0o440 } },
+              ...(tlsSecret ? [{ name: 'tls', secret: { secretName: tlsSecret, defaultMode: 0o440 } }] : []),
+              ...(props.tls ? [{ name: 'ca', secret: { secretName: props.tls.caSecretName, items: [{ key: 'ca.crt', path: 'ca.crt' }], defaultMode: 0o444 } }] : []),
+            ],
+          },
+        },
+      },
+    });
+    new k8s.KubeService(this, 'Service', {
+      metadata: { name: props.name, labels },
+      spec: {
+        type: 'ClusterIP',
+        selector,
+        ports: [{ name: 'postgres', port: props.port, targetPort: k8s.IntOrString.fromString('postgres'), protocol: 'TCP' }],
+      },
+    });
+  }
+}
