@@ -16,7 +16,7 @@ import { synthCluster } from './harness/synth';
 import { startEtcd } from './lib/etcd';
 import { makeWorkDir } from './lib/fsutil';
 import { findFreePort } from './lib/net';
-import { switchover, waitForLeader, waitForStreaming } from './lib/patroni';
+import { switchover, waitForLeader } from './lib/patroni';
 import { psql } from './lib/pg';
 import { leftoverProcesses, stopAll, waitFor } from './lib/processes';
 
@@ -87,18 +87,11 @@ beforeAll(async () => {
   const file = synthAccess(path.join(dir, 'manifests'));
   cluster = new LoopbackCluster({ manifestFile: file, workDir: dir, etcdEndpoint: etcd.endpoint });
   ca = cluster.secretFile(`${NAME}-ca`, 'ca.crt');
-  await cluster.start();
-  const leader = await waitForLeader(cluster.memberList(), { timeoutMs: 120_000 });
-  await waitForStreaming(leader, cluster.memberList().filter((m) => m.name !== leader.name), { timeoutMs: 120_000 });
-  await cluster.waitUntilReady();
+  await cluster.startHealthy();
 });
 
 afterAll(async () => {
-  if (cluster) {
-    await cluster.stopDeployments();
-    await Promise.all(cluster.running().map((m) => cluster.stop(m.name)));
-    await cluster.closeServices();
-  }
+  if (cluster) await cluster.shutdown();
   await stopAll();
   expect(leftoverProcesses()).toEqual([]);
 });

@@ -44,16 +44,12 @@ async function startCluster(name: string, props: PostgresClusterProps) {
   const file = synthCluster(path.join(dir, 'manifests'), name, props);
   const cluster = new LoopbackCluster({ manifestFile: file, workDir: dir, etcdEndpoint: etcd.endpoint });
   const t0 = Date.now();
-  await cluster.start();
-  const leader = await waitForLeader(cluster.memberList(), { timeoutMs: 120_000 });
-  await waitForStreaming(leader, cluster.memberList().filter((m) => m.name !== leader.name), { timeoutMs: 120_000 });
-  await cluster.waitUntilReady();
-  return { cluster, dir, leader: leader as Member, seconds: (Date.now() - t0) / 1000 };
+  const leader = await cluster.startHealthy();
+  return { cluster, dir, leader, seconds: (Date.now() - t0) / 1000 };
 }
 
 async function stopCluster(cluster: LoopbackCluster): Promise<void> {
-  await Promise.all(cluster.running().map((m) => cluster.stop(m.name)));
-  await cluster.closeServices();
+  await cluster.shutdown();
 }
 
 async function currentLeader(cluster: LoopbackCluster, exclude: string[] = []): Promise<Member> {

@@ -12,7 +12,6 @@ import { synthCluster } from './harness/synth';
 import { startEtcd } from './lib/etcd';
 import { makeWorkDir } from './lib/fsutil';
 import { httpRequest, findFreePort } from './lib/net';
-import { waitForLeader, waitForStreaming } from './lib/patroni';
 import { psql } from './lib/pg';
 import { leftoverProcesses, stopAll, waitFor } from './lib/processes';
 
@@ -29,17 +28,11 @@ beforeAll(async () => {
     },
   });
   cluster = new LoopbackCluster({ manifestFile: file, workDir: dir, etcdEndpoint: etcd.endpoint });
-  await cluster.start();
-  const leader = await waitForLeader(cluster.memberList(), { timeoutMs: 120_000 });
-  await waitForStreaming(leader, cluster.memberList().filter((m) => m.name !== leader.name), { timeoutMs: 120_000 });
-  await cluster.waitUntilReady();
+  await cluster.startHealthy();
 });
 
 afterAll(async () => {
-  if (cluster) {
-    await Promise.all(cluster.running().map((m) => cluster.stop(m.name)));
-    await cluster.closeServices();
-  }
+  if (cluster) await cluster.shutdown();
   await stopAll();
   expect(leftoverProcesses()).toEqual([]);
 });

@@ -19,7 +19,7 @@ import { synthCluster } from './harness/synth';
 import { EtcdServer, startEtcd } from './lib/etcd';
 import { makeServiceDir, makeWorkDir, writeServiceFile } from './lib/fsutil';
 import { findFreePort } from './lib/net';
-import { getStatus, waitForLeader, waitForStreaming } from './lib/patroni';
+import { getStatus } from './lib/patroni';
 import { psql } from './lib/pg';
 import { SERVICE_USER, killAndWait, leftoverProcesses, spawnGroup, stopAll, waitFor } from './lib/processes';
 
@@ -134,17 +134,11 @@ describe('a cluster with a non-default NodeConfig', () => {
       },
     });
     cluster = new LoopbackCluster({ manifestFile: file, workDir: dir, etcdEndpoint: etcd.endpoint });
-    await cluster.start();
-    const leader = await waitForLeader(cluster.memberList(), { timeoutMs: 120_000 });
-    await waitForStreaming(leader, cluster.memberList().filter((m) => m.name !== leader.name), { timeoutMs: 120_000 });
-    await cluster.waitUntilReady();
+    await cluster.startHealthy();
   });
 
   afterAll(async () => {
-    if (cluster) {
-      await Promise.all(cluster.running().map((m) => cluster.stop(m.name)));
-      await cluster.closeServices();
-    }
+    if (cluster) await cluster.shutdown();
   });
 
   test('every member runs with the configured port, connection limit and timeouts', async () => {

@@ -12,7 +12,7 @@ import { synthCluster } from './harness/synth';
 import { startEtcd } from './lib/etcd';
 import { makeWorkDir } from './lib/fsutil';
 import { findFreePort, httpRequest } from './lib/net';
-import { switchover, waitForLeader, waitForStreaming } from './lib/patroni';
+import { switchover, waitForLeader } from './lib/patroni';
 import { PgTarget, psql } from './lib/pg';
 import { leftoverProcesses, stopAll, waitFor } from './lib/processes';
 
@@ -28,17 +28,11 @@ beforeAll(async () => {
   const file = synthCluster(path.join(dir, 'manifests'), 'pgtls', { failoverTiming: FailoverTiming.FAST });
   cluster = new LoopbackCluster({ manifestFile: file, workDir: dir, etcdEndpoint: etcd.endpoint });
   ca = cluster.secretFile('pgtls-ca', 'ca.crt');
-  await cluster.start();
-  const leader = await waitForLeader(cluster.memberList(), { timeoutMs: 120_000 });
-  await waitForStreaming(leader, cluster.memberList().filter((m) => m.name !== leader.name), { timeoutMs: 120_000 });
-  await cluster.waitUntilReady();
+  await cluster.startHealthy();
 });
 
 afterAll(async () => {
-  if (cluster) {
-    await Promise.all(cluster.running().map((m) => cluster.stop(m.name)));
-    await cluster.closeServices();
-  }
+  if (cluster) await cluster.shutdown();
   await stopAll();
   expect(leftoverProcesses()).toEqual([]);
 });

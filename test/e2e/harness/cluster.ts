@@ -15,7 +15,7 @@ import { Manifest, findObject, loadManifests, objectsOfKind, selects } from './m
 import { Endpoint, ServiceProxy } from './service-proxy';
 import { makeServiceDir, writeServiceFile } from '../lib/fsutil';
 import { HttpsOptions, httpRequest } from '../lib/net';
-import { PatroniMember } from '../lib/patroni';
+import { PatroniMember, waitForLeader, waitForStreaming } from '../lib/patroni';
 import { PgTarget } from '../lib/pg';
 import { ProcessGroup, killAndWait, spawnGroup, terminateGroup, waitFor, waitForGroupExit } from '../lib/processes';
 
@@ -380,6 +380,25 @@ export class LoopbackCluster {
     return { started, stopped };
   }
 
+  /**
+   * Starts the cluster and waits until one leader leads, every replica streams from it and every
+   * pod is ready; returns the leader.
+   */
+  async startHealthy(timeoutMs = 120_000): Promise<Member> {
+    await this.start();
+    const leader = (await waitForLeader(this.memberList(), { timeoutMs })) as Member;
+    await waitForStreaming(leader, this.memberList().filter((m) => m.name !== leader.name), { timeoutMs });
+    await this.waitUntilReady(timeoutMs);
+    return leader;
+  }
+
+  /** Stops every pod gracefully (Deployments first, then the members) and the Services. */
+  async shutdown(): Promise<void> {
+    await this.stopDeployments();
+    await Promise.all(this.running().map((m) => this.stop(m.name)));
+    await this.closeServices();
+  }
+
   /** Waits until every running member is ready as Kubernetes counts it (every container's readiness probe). */
   async waitUntilReady(timeoutMs = 120_000): Promise<void> {
     await waitFor(async () => {
@@ -388,6 +407,8 @@ export class LoopbackCluster {
       if (notReady.length > 0) throw new Error(`not ready: ${notReady.join(', ')}`);
       return true;
     }, timeoutMs, 250, 'every member pod to be ready');
+    // Let every Service see the ready pods before anyone connects through it.
+    await Promise.all([...this.proxies.values()].map(({ proxy }) => proxy.refresh()));
   }
 
   /** Node loss: SIGKILL every process of every container of the member at once. */

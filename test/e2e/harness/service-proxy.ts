@@ -40,11 +40,12 @@ export class ServiceProxy {
   private readonly server: net.Server;
   private readonly timer: NodeJS.Timeout;
   private readonly sockets = new Set<net.Socket>();
-  private refreshing = false;
+  private inflight: Promise<void> | undefined;
 
   private constructor(private readonly options: ServiceProxyOptions) {
     this.server = net.createServer((client) => this.route(client));
-    this.timer = setInterval(() => void this.refresh(), options.refreshMs ?? 250);
+    // The timer skips a tick while a refresh is under way (no backlog of refreshes).
+    this.timer = setInterval(() => { if (!this.inflight) void this.refresh(); }, options.refreshMs ?? 250);
     this.timer.unref();
   }
 
@@ -53,16 +54,20 @@ export class ServiceProxy {
     return this.current;
   }
 
-  /** Re-reads the endpoints now. */
+  /** Re-reads the endpoints now (after any refresh already under way, so the result is current). */
   public async refresh(): Promise<void> {
-    if (this.refreshing) return;
-    this.refreshing = true;
+    while (this.inflight) await this.inflight;
+    this.inflight = (async () => {
+      try {
+        this.current = await this.options.endpoints();
+      } catch {
+        this.current = [];
+      }
+    })();
     try {
-      this.current = await this.options.endpoints();
-    } catch {
-      this.current = [];
+      await this.inflight;
     } finally {
-      this.refreshing = false;
+      this.inflight = undefined;
     }
   }
 
