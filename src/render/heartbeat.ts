@@ -217,6 +217,7 @@ class Monitor:
         self.lock = threading.Lock()
         self.succeeded_once = False
         self.failures_total = 0
+        self.checked_mono = None
         self.status = {
             "role": "unknown", "ready": False, "reason": "starting", "checked_at": None,
             "heartbeat_age_seconds": None, "lag_bytes": None, "streaming": None, "replay_paused": None,
@@ -224,8 +225,14 @@ class Monitor:
         }
 
     def snapshot(self):
+        """The status; a member whose checks stopped completing (a check stuck) is not ready."""
         with self.lock:
-            return dict(self.status), self.failures_total
+            status = dict(self.status)
+            stale_after = self.cfg.interval + 2 * self.cfg.timeout + 1
+            if self.checked_mono is not None and time.monotonic() - self.checked_mono > stale_after:
+                status["ready"] = False
+                status["reason"] = "no check completed for %.0f s" % (time.monotonic() - self.checked_mono)
+            return status, self.failures_total
 
     def record(self, observation, problems):
         """Applies one check's outcome. observation is None when PostgreSQL did not answer."""
@@ -247,6 +254,7 @@ class Monitor:
             status["ready"] = self.succeeded_once and status["consecutive_failures"] < self.cfg.threshold
             status["reason"] = "; ".join(problems) if problems else "ok"
             status["checked_at"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
+            self.checked_mono = time.monotonic()
             self.status = status
         if status["role"] != previous["role"]:
             log("role: %s" % status["role"])

@@ -37,6 +37,20 @@ afterAll(async () => {
   expect(leftoverProcesses()).toEqual([]);
 });
 
+/** Puts Patroni in (or out of) maintenance mode and waits until every member reports it. */
+async function setPatroniPause(pause: boolean): Promise<void> {
+  const leader = cluster.member('pgmon-primary-0');
+  const res = await httpRequest({ host: leader.host, port: leader.apiPort, path: '/config', method: 'PATCH', json: { pause }, tls: leader.apiTls });
+  expect(res.status).toBe(200);
+  await waitFor(async () => {
+    for (const m of cluster.running()) {
+      const status = JSON.parse((await httpRequest({ host: m.host, port: m.apiPort, path: '/patroni', tls: m.apiTls })).body);
+      if ((status.pause === true) !== pause) return false;
+    }
+    return true;
+  }, 30_000, 250, `every member to report pause=${pause}`);
+}
+
 async function get(host: string, port: number, p: string) {
   return httpRequest({ host, port, path: p, timeoutMs: 2000 });
 }
@@ -59,6 +73,9 @@ test('a replica whose replay is paused turns unready and leaves the read-only Se
   const replica = cluster.member('pgmon-replica-0');
   const rw = cluster.superuserVia('pgmon-primary');
   await waitFor(() => cluster.serviceEndpoints('pgmon-replicas').length === 2, 20_000, 250, 'two read-only endpoints');
+  // Patroni resumes paused WAL replay on its next loop unless it is in maintenance mode: pause
+  // Patroni first (as an operator would before pausing replay), and wait until every member knows.
+  await setPatroniPause(true);
   await psql(cluster.superuserVia(replica.name), 'select pg_wal_replay_pause()');
   const t0 = Date.now();
   await waitFor(async () => (await get(replica.host, 8010, '/ready')).status === 503, 30_000, 100, `${replica.name} heartbeat to report unready`);
@@ -70,6 +87,7 @@ test('a replica whose replay is paused turns unready and leaves the read-only Se
   expect((await get(cluster.member('pgmon-primary-0').host, 8010, '/ready')).status).toBe(200);
   await psql(rw, 'select 1');
   await psql(cluster.superuserVia(replica.name), 'select pg_wal_replay_resume()');
+  await setPatroniPause(false);
   const t1 = Date.now();
   await waitFor(async () => (await get(replica.host, 8010, '/ready')).status === 200, 30_000, 100, `${replica.name} heartbeat to report ready`);
   const readySeconds = (Date.now() - t1) / 1000;
