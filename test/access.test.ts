@@ -10,7 +10,7 @@ import {
   DatabasePrivilege, PostgresCluster, PostgresClusterProps, SchemaPrivilege, TablePrivilege, Tls,
 } from '../src';
 import { Manifest, find, ofKind, synthCluster, synthWith } from './helpers/manifests';
-import { restrictedViolations } from './helpers/pod-security';
+import { RESTRICTED_CONTAINER, restrictedViolations } from './helpers/pod-security';
 import { APPLY_ACCESS_SCRIPT } from '../src/render/access-script';
 
 /** The access Job of cluster `name`, or undefined. */
@@ -166,14 +166,7 @@ describe('the Job', () => {
     expect(pod.automountServiceAccountToken).toBe(false);
     expect(pod.enableServiceLinks).toBe(false);
     expect(pod.securityContext).toEqual({ runAsUser: 26, runAsGroup: 26, runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
-    expect(container(job).securityContext).toEqual({
-      allowPrivilegeEscalation: false,
-      privileged: false,
-      readOnlyRootFilesystem: true,
-      runAsNonRoot: true,
-      capabilities: { drop: ['ALL'] },
-      seccompProfile: { type: 'RuntimeDefault' },
-    });
+    expect(container(job).securityContext).toEqual(RESTRICTED_CONTAINER);
   });
 
   test('retried until the primary answers: restartPolicy OnFailure, backoffLimit 20', () => {

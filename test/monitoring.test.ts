@@ -8,20 +8,13 @@ import * as kplus from 'cdk8s-plus-27';
 import { parse } from 'yaml';
 import { PostgresCluster, PostgresClusterProps, PostgresImage, Resources } from '../src';
 import { Manifest, find, ofKind, selects, synthCluster, testChart } from './helpers/manifests';
+import { RESTRICTED_CONTAINER } from './helpers/pod-security';
 import { validateManifest } from './helpers/schema';
 import { SidecarOptions } from '../src/monitoring';
 import { exporterQueries } from '../src/render/exporter-queries';
 
 const DEFAULT_EXPORTER_IMAGE = 'quay.io/prometheuscommunity/postgres-exporter:v0.15.0';
 const PERCONA_17 = 'docker.io/percona/percona-distribution-postgresql:17.10-1';
-const RESTRICTED = {
-  allowPrivilegeEscalation: false,
-  privileged: false,
-  readOnlyRootFilesystem: true,
-  runAsNonRoot: true,
-  capabilities: { drop: ['ALL'] },
-  seccompProfile: { type: 'RuntimeDefault' },
-};
 
 /** The member StatefulSets of a synthesized cluster. */
 function members(m: Manifest[]): Manifest[] {
@@ -172,7 +165,7 @@ describe('heartbeat sidecar', () => {
   });
 
   test('runs under the restricted container security context', () => {
-    for (const sts of members(m)) expect(containerOf(sts, 'heartbeat').securityContext).toEqual(RESTRICTED);
+    for (const sts of members(m)) expect(containerOf(sts, 'heartbeat').securityContext).toEqual(RESTRICTED_CONTAINER);
   });
 
   test('the heartbeat stays when the exporter is disabled (it drives readiness)', () => {
@@ -268,7 +261,7 @@ describe('metrics exporter', () => {
     for (const sts of members(m)) {
       const metrics = containerOf(sts, 'metrics');
       expect(metrics.resources).toEqual({ requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '100m', memory: '128Mi' } });
-      expect(metrics.securityContext).toEqual(RESTRICTED);
+      expect(metrics.securityContext).toEqual(RESTRICTED_CONTAINER);
     }
   });
 
@@ -476,7 +469,7 @@ describe('user sidecars', () => {
     const m = synthCluster({ sidecars: [sidecar()] });
     for (const sts of members(m)) {
       const c = containerOf(sts, 'log-shipper');
-      expect(c.securityContext).toEqual(RESTRICTED);
+      expect(c.securityContext).toEqual(RESTRICTED_CONTAINER);
       expect(c.securityContext).toEqual(containerOf(sts, 'postgres').securityContext);
     }
   });

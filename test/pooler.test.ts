@@ -6,7 +6,7 @@ import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { IssuerKind, NetworkPeer, PoolMode, PostgresCluster, PostgresClusterProps, Resources, Tls } from '../src';
 import { Manifest, find, ofKind, podTemplates, selects, synthCluster, synthWith } from './helpers/manifests';
-import { restrictedViolations } from './helpers/pod-security';
+import { RESTRICTED_CONTAINER, restrictedViolations } from './helpers/pod-security';
 
 const iniOf = (m: Manifest[], name = 'db-pooler'): Record<string, string> => {
   const text: string = find(m, 'ConfigMap', name).data['pgbouncer.ini'];
@@ -90,14 +90,7 @@ describe('defaults (cert-manager TLS, namespaced chart)', () => {
     expect(pod.automountServiceAccountToken).toBe(false);
     expect(pod.serviceAccountName).toBeUndefined();
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
-    expect(ctr.securityContext).toEqual({
-      allowPrivilegeEscalation: false,
-      privileged: false,
-      readOnlyRootFilesystem: true,
-      runAsNonRoot: true,
-      capabilities: { drop: ['ALL'] },
-      seccompProfile: { type: 'RuntimeDefault' },
-    });
+    expect(ctr.securityContext).toEqual(RESTRICTED_CONTAINER);
   });
 
   test('the pinned default image runs pgbouncer with the mounted ini', () => {

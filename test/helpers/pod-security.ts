@@ -5,6 +5,16 @@
  */
 
 /** The volume types the restricted profile allows. */
+/** The container security context every container the library emits must have (restricted, read-only root). */
+export const RESTRICTED_CONTAINER = {
+  allowPrivilegeEscalation: false,
+  privileged: false,
+  readOnlyRootFilesystem: true,
+  runAsNonRoot: true,
+  capabilities: { drop: ['ALL'] },
+  seccompProfile: { type: 'RuntimeDefault' },
+};
+
 export const RESTRICTED_VOLUME_TYPES: readonly string[] = [
   'configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'persistentVolumeClaim', 'projected', 'secret',
 ];
