@@ -12,6 +12,8 @@ export interface ClusterCertificatesProps {
   readonly serviceNames: string[];
   readonly headlessServiceName: string;
   readonly options: CertManagerTlsOptions;
+  /** pgBackRest certificates: the client (CN `pgbackrest`) and, with a volume repository, the backup node's server. */
+  readonly pgbackrest?: { readonly clientSecretName: string; readonly repoHostSecretName?: string };
 }
 
 /**
@@ -94,5 +96,34 @@ export class ClusterCertificates extends Construct {
         ...lifetime,
       },
     });
+    const pgbr = props.pgbackrest;
+    if (pgbr) {
+      new Certificate(this, 'PgBackRestClient', {
+        metadata: { name: `${name}-pgbackrest`, labels },
+        spec: {
+          secretName: pgbr.clientSecretName,
+          commonName: 'pgbackrest',
+          usages: ['client auth', 'digital signature', 'key encipherment'],
+          privateKey: key,
+          issuerRef,
+          ...lifetime,
+        },
+      });
+    }
+    if (pgbr?.repoHostSecretName) {
+      const host = `${name}-repo-host`;
+      new Certificate(this, 'RepoHost', {
+        metadata: { name: host, labels },
+        spec: {
+          secretName: pgbr.repoHostSecretName,
+          commonName: `${host}-0.${host}`,
+          dnsNames: [`*.${host}`, ...(ns ? [`*.${host}.${ns}`, `*.${host}.${ns}.svc`, `*.${host}.${ns}.svc.cluster.local`] : [])],
+          usages: ['server auth', 'digital signature', 'key encipherment'],
+          privateKey: key,
+          issuerRef,
+          ...lifetime,
+        },
+      });
+    }
   }
 }

@@ -12,3 +12,5 @@ export * from './monitoring';
 export * from './tls';
 export * from './network-policy';
 export * from './access';
+export * from './backup';
+export { BackupNode } from './backup-node';

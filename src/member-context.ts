@@ -1,3 +1,4 @@
+import { MemberBackup } from './backup-node';
 import { FailoverTiming } from './failover-timing';
 import { PostgresImage } from './image';
 import { SidecarOptions } from './monitoring';
@@ -46,4 +47,6 @@ export interface MemberContext {
   readonly tls?: { readonly serverSecretName: string; readonly replicationSecretName: string };
   /** The user's own sidecars; read when the pods are rendered, so addSidecar() may come later. */
   readonly sidecars: SidecarOptions[];
+  /** pgBackRest (archiving, the server sidecar, restore), when backups or a restore are configured. */
+  readonly backup?: MemberBackup;
 }

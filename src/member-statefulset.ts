@@ -1,4 +1,5 @@
 import { createHash } from 'crypto';
+import { pgbackrestSidecar } from './backup-node';
 import { Lazy, Size, SizeRoundingBehavior } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
@@ -10,7 +11,7 @@ import { MemberContext } from './member-context';
 import { SidecarOptions } from './monitoring';
 import { HEARTBEAT_PORT, INIT_RESOURCES, METRICS_PORT, MONITORING_USER } from './monitoring-defaults';
 import { renderPatroniConfig } from './render/patroni-config';
-import { clusterParameters } from './render/postgresql-parameters';
+import { clusterParameters, sorted } from './render/postgresql-parameters';
 import { k8sMebibytes } from './render/units';
 import { Resources } from './resources';
 import { restrictedContainer, restrictedPod } from './security-context';
@@ -98,6 +99,15 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
   const memoryRequest = bytesOf(res.memoryRequest);
   const storageBytes = bytesOf(spec.storage.size ?? Size.gibibytes(10));
   const dataDir = `${PATHS.data}/pg${image.postgresVersion}`;
+  const backup = ctx.backup;
+  const archiving = backup?.archiving === true;
+  const stanza = backup?.stanza;
+  const memberParameters = archiving ? sorted({
+    ...rendered.parameters,
+    archive_mode: 'on',
+    archive_command: `pgbackrest --stanza=${stanza} archive-push "%p"`,
+    archive_timeout: backup.archiveTimeoutSeconds,
+  }) : rendered.parameters;
   const patroniYaml = renderPatroniConfig({
     scope: ctx.clusterName,
     kubernetes: {
@@ -120,7 +130,7 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
       maxWorkerProcesses: ctx.maxWorkerProcesses,
       overrides: config._clusterOverrides,
     }),
-    memberParameters: rendered.parameters,
+    memberParameters,
     hba: config._hba(config.node.scope ?? scope, ctx.tls !== undefined),
     dataDir,
     binDir: image.binDir,
@@ -140,6 +150,14 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
       caFile: `${PATHS.tlsServer}/ca.crt`,
       replicationCertFile: `${PATHS.tlsReplication}/tls.crt`,
       replicationKeyFile: `${PATHS.tlsReplication}/tls.key`,
+    } : undefined,
+    pgbackrest: archiving ? {
+      replicaCommand: `pgbackrest --stanza=${stanza} --delta restore`,
+      restoreCommand: `pgbackrest --stanza=${stanza} archive-get %f "%p"`,
+    } : undefined,
+    restoreBootstrap: backup?.restore ? {
+      command: `${PATHS.scripts}/bootstrap-restore.sh`,
+      recoveryConf: { restore_command: `${PATHS.scripts}/pgbackrest-source.sh archive-get %f "%p"`, ...backup.restore.recoveryConf },
     } : undefined,
   });
 
@@ -190,6 +208,8 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
     { name: 'PGC_DATABASE', value: config.databaseName },
     { name: 'PGC_MONITOR_USER', value: MONITORING_USER },
     { name: 'PGC_MONITOR_PASSWORD', valueFrom: { secretKeyRef: { name: ctx.monitoringSecretName, key: 'password' } } },
+    ...(backup?.env ?? []),
+    ...(backup?.restore?.env ?? []),
   ];
   const mounts: kplus.k8s.VolumeMount[] = [
     { name: 'pgdata', mountPath: PATHS.data },
@@ -201,6 +221,7 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
       { name: 'tls-server', mountPath: PATHS.tlsServer, readOnly: true },
       { name: 'tls-replication', mountPath: PATHS.tlsReplication, readOnly: true },
     ] : []),
+    ...(backup?.mounts ?? []),
   ];
   const initContainers: kplus.k8s.Container[] = [];
   if (spec.waitForLeader) {
@@ -273,6 +294,12 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
             produce: () => [
               postgres,
               ...monitoringSidecars(ctx, containerSecurity, spec.applyDelaySeconds),
+              ...(archiving ? [pgbackrestSidecar(image, backup, [
+                { name: 'pgdata', mountPath: PATHS.data },
+                { name: 'tmp', mountPath: PATHS.tmp },
+                ...(ctx.tls ? [{ name: 'tls-server', mountPath: PATHS.tlsServer, readOnly: true }] : []),
+                ...backup.mounts,
+              ])] : []),
               ...ctx.sidecars.map((o) => userSidecar(o, containerSecurity)),
             ],
           }) as any,
@@ -286,6 +313,7 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
               { name: 'tls-server', secret: { secretName: ctx.tls.serverSecretName, defaultMode: 0o640 } },
               { name: 'tls-replication', secret: { secretName: ctx.tls.replicationSecretName, defaultMode: 0o640 } },
             ] : []),
+            ...(backup?.volumes ?? []),
           ],
         },
       },

@@ -1,6 +1,7 @@
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { CLUSTER_LABEL, clusterLabels, memberSelector } from './labels';
+import { PGBACKREST_PORT } from './render/pgbackrest';
 
 /**
  * Who may open connections to the cluster (a NetworkPolicy peer).
@@ -79,6 +80,17 @@ export interface ClusterNetworkPoliciesProps {
   readonly options: NetworkOptions;
   /** Whether a PgBouncer pooler runs (its pods get their own policy). */
   readonly pooler: boolean;
+  /** pgBackRest traffic, when backups or a restore are configured. */
+  readonly backup?: {
+    /** A backup node (volume repository) receives WAL from the members. */
+    readonly repoHost: boolean;
+    /** Members run the pgBackRest server the backup Jobs read from. */
+    readonly serverOnMembers: boolean;
+    /** Ports of the object stores members and Jobs write to (any address: stores are outside the cluster). */
+    readonly storePorts: number[];
+    /** The restore source is another cluster's backup node. */
+    readonly restoreFromVolume: boolean;
+  };
 }
 
 /**
@@ -109,6 +121,10 @@ export class ClusterNetworkPolicies extends Construct {
     };
     const poolers: kplus.k8s.LabelSelector = { matchLabels: { [CLUSTER_LABEL]: name, 'app.kubernetes.io/name': 'pgbouncer' } };
     const peers = (list: NetworkPeer[] | undefined, def: NetworkPeer) => (list ?? [def]).map((p) => p._peer);
+    const b = props.backup;
+    const pgbackrest: kplus.k8s.LabelSelector = { matchLabels: { [CLUSTER_LABEL]: name, 'app.kubernetes.io/name': 'pgbackrest' } };
+    const repoHost: kplus.k8s.LabelSelector = { matchLabels: { [CLUSTER_LABEL]: name, 'app.kubernetes.io/component': 'repo-host' } };
+    const stores: kplus.k8s.NetworkPolicyEgressRule[] = b && b.storePorts.length > 0 ? [{ ports: b.storePorts.map(tcp) }] : [];
 
     new kplus.k8s.KubeNetworkPolicy(this, 'DefaultDeny', {
       metadata: { name: `${name}-default-deny`, labels },
@@ -126,11 +142,16 @@ export class ClusterNetworkPolicies extends Construct {
           { from: peers(o.allowFrom, NetworkPeer.sameNamespace()), ports: [tcp(props.port)] },
           ...(props.metricsPorts.length > 0
             ? [{ from: peers(o.metricsFrom, NetworkPeer.anyNamespace()), ports: props.metricsPorts.map(tcp) }] : []),
+          // Backup Jobs read the leader's data directory through its pgBackRest server.
+          ...(b?.serverOnMembers ? [{ from: [{ podSelector: pgbackrest }], ports: [tcp(PGBACKREST_PORT)] }] : []),
         ],
         egress: [
           { to: [{ podSelector: members }], ports: [tcp(props.port), tcp(props.restApiPort)] },
           dns,
           api,
+          ...(b?.repoHost ? [{ to: [{ podSelector: repoHost }], ports: [tcp(PGBACKREST_PORT)] }] : []),
+          ...(b?.restoreFromVolume ? [{ to: [{ namespaceSelector: {} }], ports: [tcp(PGBACKREST_PORT)] }] : []),
+          ...stores,
         ],
       },
     });
@@ -142,6 +163,18 @@ export class ClusterNetworkPolicies extends Construct {
         egress: [dns, api, { to: [{ podSelector: members }], ports: [tcp(props.port)] }],
       },
     });
+    if (b && (b.serverOnMembers || b.repoHost)) {
+      new kplus.k8s.KubeNetworkPolicy(this, 'PgBackRest', {
+        metadata: { name: `${name}-pgbackrest`, labels },
+        spec: {
+          podSelector: pgbackrest,
+          policyTypes: ['Ingress', 'Egress'],
+          // The backup node serves WAL and backups to member pods: this cluster's, and those of clusters restoring from it in this namespace.
+          ingress: b.repoHost ? [{ from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'postgresql' } } }], ports: [tcp(PGBACKREST_PORT)] }] : [],
+          egress: [dns, { to: [{ podSelector: members }], ports: [tcp(PGBACKREST_PORT)] }, ...stores],
+        },
+      });
+    }
     if (props.pooler) {
       new kplus.k8s.KubeNetworkPolicy(this, 'Pooler', {
         metadata: { name: `${name}-pooler`, labels },

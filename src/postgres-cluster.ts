@@ -4,6 +4,8 @@ import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { ApplicationUser, DatabaseOptions, PoolerOptions, UserOptions } from './access';
 import { AccessJob } from './access-job';
+import { BackupOptions, RestoreOptions } from './backup';
+import { BackupContext, BackupNode, ResolvedBackup, backupNames, resolveBackup } from './backup-node';
 import { ClusterCertificates } from './certificates';
 import { CredentialsJob, GeneratedSecret } from './credentials';
 import { propError, requireDnsLabel, requireDnsSubdomain, requireInteger } from './errors';
@@ -21,7 +23,9 @@ import { Pooler } from './pooler';
 import { PrimaryNode, PrimaryNodeOptions } from './primary-node';
 import { exporterQueries } from './render/exporter-queries';
 import { HEARTBEAT_SCRIPT } from './render/heartbeat';
-import { ENSURE_SECRETS_SCRIPT, POST_BOOTSTRAP_SCRIPT, WAIT_FOR_LEADER_SCRIPT } from './render/scripts';
+import {
+  BACKUP_INIT_SCRIPT, BOOTSTRAP_RESTORE_SCRIPT, ENSURE_SECRETS_SCRIPT, PGBACKREST_SOURCE_SCRIPT, POST_BOOTSTRAP_SCRIPT, WAIT_FOR_LEADER_SCRIPT,
+} from './render/scripts';
 import { parseCpuCores } from './render/units';
 import { DelayedReplicaOptions, ReplicaSet, ReplicaSetOptions } from './replica-set';
 import { ReplicationMode } from './replication';
@@ -118,6 +122,21 @@ export interface PostgresClusterProps {
    * @default Tls.certManager() (needs cert-manager in the Kubernetes cluster)
    */
   readonly tls?: Tls;
+
+  /**
+   * Backups with pgBackRest: WAL archiving from whichever member leads, scheduled full,
+   * differential and incremental backups into up to four repositories, retention, and replicas
+   * created from the repository. Needs TLS (pgBackRest's TLS server).
+   * @default - no backups, WAL is not archived
+   */
+  readonly backup?: BackupOptions;
+
+  /**
+   * Bootstrap the new cluster from another cluster's backup (latest, or a point in time) instead
+   * of an empty database. Only used when the cluster is first created.
+   * @default - a new, empty database (initdb)
+   */
+  readonly restore?: RestoreOptions;
 
   /**
    * Databases to create (never dropped when removed from the declaration).
@@ -227,6 +246,9 @@ export class PostgresCluster extends Construct {
   /** Name of the pooler's Service (read-write), when a pooler is configured. */
   public readonly poolerHost?: string;
 
+  /** The backup side (pgBackRest), when backups or a restore are configured. */
+  public readonly backup?: BackupNode;
+
   /** @internal */
   public readonly _memberContext: MemberContext;
   private readonly sidecars: SidecarOptions[] = [];
@@ -306,11 +328,22 @@ export class PostgresCluster extends Construct {
       'heartbeat.py': HEARTBEAT_SCRIPT,
       'post-bootstrap.sh': POST_BOOTSTRAP_SCRIPT,
       'wait-for-leader.sh': WAIT_FOR_LEADER_SCRIPT,
+      ...(props.backup ? { 'backup-init.sh': BACKUP_INIT_SCRIPT } : {}),
+      ...(props.restore ? { 'bootstrap-restore.sh': BOOTSTRAP_RESTORE_SCRIPT, 'pgbackrest-source.sh': PGBACKREST_SOURCE_SCRIPT } : {}),
     };
     const useEndpoints = (props.dcs ?? PatroniDcs.CONFIGMAPS) === PatroniDcs.ENDPOINTS;
 
     this.tls = props.tls ?? Tls.certManager();
     let tlsSecrets: MemberContext['tls'];
+    const pgbrNames = backupNames(name);
+    const volumeRepo = (props.backup?.repositories ?? []).some((r) => r.type === 'posix');
+    if (props.backup && !this.tls.enabled) {
+      throw propError(this, 'backup', 'Tls.disabled()', "backups need TLS: pgBackRest's TLS server carries backups between the members and the backup Jobs (use Tls.certManager() or Tls.fromSecrets())");
+    }
+    if (volumeRepo && this.tls.source === 'secrets') {
+      throw propError(this, 'backup.repositories', 'BackupRepository.volume()',
+        "a volume repository's backup node gets its certificate from cert-manager: use Tls.certManager(), or object storage with Tls.fromSecrets()");
+    }
     if (this.tls.source === 'cert-manager') {
       const o = this.tls._certManager;
       // cert-manager refuses a renewBefore under 5 minutes; whole hours keep the rendered Go durations exact.
@@ -329,6 +362,8 @@ export class PostgresCluster extends Construct {
         serviceNames: [`${name}-primary`, `${name}-replicas`],
         headlessServiceName: this.headlessServiceName,
         options: o,
+        pgbackrest: props.backup
+          ? { clientSecretName: pgbrNames.clientSecretName, repoHostSecretName: volumeRepo ? pgbrNames.repoHostSecretName : undefined } : undefined,
       });
       tlsSecrets = { serverSecretName: certs.serverSecretName, replicationSecretName: certs.replicationSecretName };
       this.caSecretName = certs.caSecretName;
@@ -337,6 +372,24 @@ export class PostgresCluster extends Construct {
       tlsSecrets = { serverSecretName: sec.server.name, replicationSecretName: sec.replicationClient.name };
       this.caSecretName = sec.server.name;
     }
+
+    const backupContext: BackupContext = {
+      clusterName: name,
+      namespace,
+      image,
+      port: this.port,
+      dataDir: `${PATHS.data}/pg${image.postgresVersion}`,
+      socketDir: PATHS.tmp,
+      superuser: 'postgres',
+      headlessServiceName: this.headlessServiceName,
+      primaryServiceName: `${name}-primary`,
+      serverTls: { certFile: `${PATHS.tlsServer}/tls.crt`, keyFile: `${PATHS.tlsServer}/tls.key`, caFile: `${PATHS.tlsServer}/ca.crt` },
+      // With certificates of the user's own, the replication client certificate (CN replicator) is pgBackRest's client.
+      clientSecretName: this.tls.source === 'secrets' ? tlsSecrets!.replicationSecretName : pgbrNames.clientSecretName,
+      clientCn: this.tls.source === 'secrets' ? 'replicator' : 'pgbackrest',
+      repoHostSecretName: pgbrNames.repoHostSecretName,
+    };
+    const resolvedBackup: ResolvedBackup | undefined = resolveBackup(this, backupContext, props.backup, props.restore);
 
     this._memberContext = {
       clusterName: name,
@@ -368,6 +421,7 @@ export class PostgresCluster extends Construct {
       monitoringSecretName: this.monitoringSecretName,
       tls: tlsSecrets,
       sidecars: this.sidecars,
+      backup: resolvedBackup?.member,
     };
 
     new k8s.KubeConfigMap(this, 'Scripts', { metadata: { name: scriptsConfigMapName, labels }, data: scripts });
@@ -431,6 +485,14 @@ export class PostgresCluster extends Construct {
     if (delayedOptions) {
       this.delayedReplicas = new ReplicaSet(this, 'DelayedReplicas', { ...delayedOptions, count: delayedCount, cluster: this });
     }
+    if (resolvedBackup) {
+      this.backup = new BackupNode(this, 'Backup', {
+        context: backupContext,
+        resolved: resolvedBackup,
+        scriptsConfigMapName,
+        scriptsMountPath: PATHS.scripts,
+      });
+    }
     for (const sidecar of props.sidecars ?? []) this.addSidecar(sidecar);
     // Users first: a database's owner must be declared before it.
     for (const user of props.users ?? []) this.declareUser(user, props.databases ?? []);
@@ -481,6 +543,12 @@ export class PostgresCluster extends Construct {
         metricsPorts: [HEARTBEAT_PORT, ...(this._memberContext.metrics ? [METRICS_PORT] : [])],
         options: props.network ?? {},
         pooler: props.pooler !== undefined,
+        backup: resolvedBackup ? {
+          repoHost: resolvedBackup.repos.some((r) => r.input.type === 'posix'),
+          serverOnMembers: resolvedBackup.member.archiving,
+          storePorts: resolvedBackup.storePorts,
+          restoreFromVolume: resolvedBackup.restoreFromVolume,
+        } : undefined,
       });
     }
     if (props.monitoring?.metrics?.podMonitor) {

@@ -1,5 +1,6 @@
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
+import { PGBACKREST_PORT } from './render/pgbackrest';
 import { CLUSTER_LABEL, LEADER_ROLE, ROLE_LABEL, clusterLabels } from './labels';
 import { addMemberSet } from './member-statefulset';
 import type { PostgresCluster } from './postgres-cluster';
@@ -70,7 +71,12 @@ export class PrimaryNode extends Construct {
       spec: {
         type: 'ClusterIP',
         selector: { [CLUSTER_LABEL]: ctx.clusterName, [ROLE_LABEL]: LEADER_ROLE },
-        ports: [{ name: 'postgres', port: ctx.port, targetPort: kplus.k8s.IntOrString.fromString('postgres'), protocol: 'TCP' }],
+        ports: [
+          { name: 'postgres', port: ctx.port, targetPort: kplus.k8s.IntOrString.fromString('postgres'), protocol: 'TCP' },
+          // Backup Jobs reach the leader's pgBackRest server through the read-write Service.
+          ...(ctx.backup?.archiving
+            ? [{ name: 'pgbackrest', port: PGBACKREST_PORT, targetPort: kplus.k8s.IntOrString.fromString('pgbackrest'), protocol: 'TCP' }] : []),
+        ],
       },
     });
   }

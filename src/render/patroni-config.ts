@@ -63,6 +63,26 @@ export interface PatroniConfigInput {
   readonly postBootstrap: string;
   /** TLS files, when TLS is on. */
   readonly tls?: PatroniTlsInput;
+  /** pgBackRest: replicas are created from the repository (falling back to pg_basebackup) and fetch archived WAL. */
+  readonly pgbackrest?: PatroniPgBackRestInput;
+  /** Bootstrap from a backup instead of initdb. */
+  readonly restoreBootstrap?: PatroniRestoreInput;
+}
+
+/** How members use pgBackRest. */
+export interface PatroniPgBackRestInput {
+  /** Command that restores a replica from the repository (Patroni adds no parameters). */
+  readonly replicaCommand: string;
+  /** restore_command of replicas. */
+  readonly restoreCommand: string;
+}
+
+/** A custom bootstrap that restores a backup. */
+export interface PatroniRestoreInput {
+  /** The script Patroni runs (with no parameters) on an empty data directory. */
+  readonly command: string;
+  /** Recovery settings while the restored copy replays WAL (restore_command, targets). */
+  readonly recoveryConf: Record<string, string>;
 }
 
 /** TLS of the REST API and of Patroni's own PostgreSQL connections. */
@@ -122,6 +142,14 @@ export function patroniConfig(input: PatroniConfigInput): Record<string, unknown
           parameters: { ...input.clusterParameters },
         },
       },
+      ...(input.restoreBootstrap ? {
+        method: 'pgbackrest_restore',
+        pgbackrest_restore: {
+          command: input.restoreBootstrap.command,
+          no_params: true,
+          recovery_conf: { ...input.restoreBootstrap.recoveryConf },
+        },
+      } : {}),
       initdb: [{ encoding: 'UTF8' }, 'data-checksums'],
       post_bootstrap: input.postBootstrap,
     },
@@ -141,7 +169,12 @@ export function patroniConfig(input: PatroniConfigInput): Record<string, unknown
       },
       parameters: { ...input.memberParameters },
       pg_hba: [...input.hba],
-      create_replica_methods: ['basebackup'],
+      create_replica_methods: input.pgbackrest ? ['pgbackrest', 'basebackup'] : ['basebackup'],
+      ...(input.pgbackrest ? {
+        // keep_data: a re-initialised replica restores with --delta over its old files.
+        pgbackrest: { command: input.pgbackrest.replicaCommand, keep_data: true, no_params: true },
+        recovery_conf: { restore_command: input.pgbackrest.restoreCommand },
+      } : {}),
       basebackup: [{ checkpoint: 'fast' }],
       remove_data_directory_on_rewind_failure: true,
       remove_data_directory_on_diverged_timelines: true,

@@ -166,3 +166,62 @@ for pair in os.environ["SECRETS"].split():
         failed = True
 sys.exit(1 if failed else 0)
 `;
+
+/**
+ * The backup init Job: creates the stanza in every repository (idempotent) once the leader's
+ * pgBackRest server answers, then takes a full backup into each repository that has none, so
+ * scheduled incremental backups and replicas from the repository work without a manual step.
+ * Environment: PGC_STANZA, PGC_REPOS (space-separated indexes), PGC_WAIT_SECONDS.
+ */
+export const BACKUP_INIT_SCRIPT = `#!/bin/bash
+set -uo pipefail
+deadline=$((SECONDS + \${PGC_WAIT_SECONDS:-1800}))
+until pgbackrest --stanza="$PGC_STANZA" stanza-create; do
+  if [ "$SECONDS" -ge "$deadline" ]; then echo "backup-init: the leader's pgBackRest server did not answer in time" >&2; exit 1; fi
+  sleep 5
+done
+for repo in $PGC_REPOS; do
+  count="$(pgbackrest --stanza="$PGC_STANZA" --repo="$repo" --output=json info | python3 -c 'import json, sys; d = json.load(sys.stdin); print(len(d[0].get("backup", [])) if d else 0)')"
+  if [ "\${count:-0}" -gt 0 ]; then
+    echo "backup-init: repo$repo already holds $count backup(s)"
+    continue
+  fi
+  echo "backup-init: first full backup into repo$repo"
+  pgbackrest --stanza="$PGC_STANZA" --repo="$repo" --type=full backup || exit 1
+done
+`;
+
+/**
+ * Runs pgBackRest against a restore source only: the source's own configuration file and stanza,
+ * its credentials read from files, and none of the cluster's own PGBACKREST_* variables, so a
+ * restore can never write into the source's repository with the cluster's settings or the other
+ * way round. Environment: PGC_SOURCE_CONFIG, PGC_SOURCE_STANZA, and the directories of the mounted Secrets
+ * PGC_SOURCE_CREDENTIALS (object storage keys) and PGC_SOURCE_CIPHER (the cipher pass).
+ */
+export const PGBACKREST_SOURCE_SCRIPT = `#!/bin/bash
+set -euo pipefail
+config="$PGC_SOURCE_CONFIG"; stanza="$PGC_SOURCE_STANZA"
+creds="\${PGC_SOURCE_CREDENTIALS:-/nonexistent}"; cipher="\${PGC_SOURCE_CIPHER:-/nonexistent}"
+for v in $(compgen -e); do case "$v" in PGBACKREST_*) unset "$v";; esac; done
+put() { if [ -f "$1" ]; then export "$2=$(cat "$1")"; fi; }
+put "$creds/access-key-id" PGBACKREST_REPO1_S3_KEY
+put "$creds/secret-access-key" PGBACKREST_REPO1_S3_KEY_SECRET
+put "$creds/key" PGBACKREST_REPO1_AZURE_KEY
+put "$cipher/cipher-pass" PGBACKREST_REPO1_CIPHER_PASS
+exec pgbackrest --config="$config" --stanza="$stanza" "$@"
+`;
+
+/**
+ * Patroni's custom bootstrap of a cluster restored from a backup: restores the source's backup
+ * into PGDATA. Environment: PGC_RESTORE_TYPE, PGC_RESTORE_TARGET, PGC_RESTORE_SET (optional).
+ */
+export const BOOTSTRAP_RESTORE_SCRIPT = `#!/bin/bash
+set -euo pipefail
+args=(--pg1-path="$PGDATA")
+if [ -n "\${PGC_RESTORE_TYPE:-}" ] && [ "$PGC_RESTORE_TYPE" != default ]; then
+  args+=(--type="$PGC_RESTORE_TYPE" --target="$PGC_RESTORE_TARGET" --target-action=promote)
+fi
+if [ -n "\${PGC_RESTORE_SET:-}" ]; then args+=(--set="$PGC_RESTORE_SET"); fi
+echo "bootstrap-restore: restoring stanza $PGC_SOURCE_STANZA \${args[*]:1}" >&2
+exec "$(dirname "$0")/pgbackrest-source.sh" "\${args[@]}" restore
+`;

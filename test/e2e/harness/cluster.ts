@@ -8,7 +8,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { issueCertificates } from './cert-manager';
-import { HOST_BIN_DIR, HOST_EXPORTER, HOST_PATRONI, HOST_PGBOUNCER } from './differences';
+import { HOST_BIN_DIR, HOST_EXPORTER, HOST_PATRONI, HOST_PGBACKREST, HOST_PGBOUNCER } from './differences';
 import { addHost, removeHosts } from './hosts';
 import { FakeKubeApi } from './kube-api';
 import { Manifest, findObject, loadManifests, objectsOfKind, selects } from './manifests';
@@ -27,6 +27,10 @@ export interface LoopbackClusterOptions {
   readonly workDir: string;
   /** `host:port` of the etcd that replaces the Kubernetes DCS. */
   readonly etcdEndpoint: string;
+  /** Third octet of the loopback addresses (127.0.<subnet>.x), so that two clusters can run side by side. @default 0 */
+  readonly subnet?: number;
+  /** Clusters running beside this one whose issued Secrets this cluster's pods may mount (same namespace). */
+  readonly neighbours?: LoopbackCluster[];
 }
 
 /** The outcome of running a Kubernetes probe against a member. */
@@ -154,12 +158,18 @@ export class Member implements PatroniMember {
 
 const WILDCARD = /^(0\.0\.0\.0|\*|::)$/;
 
+/** A StatefulSet of Patroni members (the others, such as the backup node, are plain pods). */
+function isMemberSet(sts: Manifest): boolean {
+  return ((sts.spec.template.spec.volumes ?? []) as any[]).some((v) => v.name === 'patroni-config');
+}
+
 /** Where the programs the containers run live on this machine (see ./differences.ts). */
 const HOST_COMMANDS: Record<string, string> = {
   patroni: HOST_PATRONI,
   python3: '/usr/bin/python3',
   postgres_exporter: HOST_EXPORTER,
   pgbouncer: HOST_PGBOUNCER,
+  pgbackrest: HOST_PGBACKREST,
 };
 
 /** The entrypoint of an image whose container spec gives none. */
@@ -180,6 +190,8 @@ export class LoopbackCluster {
   public readonly members = new Map<string, Member>();
   /** Pods of Deployments (the pooler), by pod name `<deployment>-<i>`. */
   public readonly deploymentPods = new Map<string, Member>();
+  /** Pods of StatefulSets that are not Patroni members (the backup node), by pod name. */
+  public readonly statefulPods = new Map<string, Member>();
   /** username/password of every Secret the credentials Job created (read back from the fake API). */
   public readonly passwords = new Map<string, { username: string; password: string }>();
   /** The API server the credentials Job's script talks to; it holds the Secrets it created. */
@@ -187,21 +199,30 @@ export class LoopbackCluster {
   private jobRuns = 0;
   private manifests: Manifest[];
   /** Directories holding each Secret's files: the certificates cert-manager would issue. */
-  private readonly secretDirs: Map<string, string>;
+  public readonly secretDirs: Map<string, string>;
+  /** The leader whose paths a backup Job's pg1-path stands for (see ./differences.ts). */
+  private jobLeader: Member | undefined;
   private readonly proxies = new Map<string, { proxy: ServiceProxy; ip: string }>();
   private nextMemberIp = 11;
   private nextServiceIp = 2;
+  private readonly net: string;
 
   constructor(private readonly options: LoopbackClusterOptions) {
     this.manifests = loadManifests(options.manifestFile);
     this.secretDirs = issueCertificates(this.manifests, path.join(options.workDir, 'secrets'));
+    this.net = `127.0.${options.subnet ?? 0}`;
   }
 
   /** A file of a Secret the harness issued (for example the CA a client verifies the server with). */
   secretFile(secretName: string, key: string): string {
-    const dir = this.secretDirs.get(secretName);
+    const dir = this.issuedSecretDir(secretName);
     if (!dir) throw new Error(`no Secret ${secretName} was issued`);
     return path.join(dir, key);
+  }
+
+  /** The directory of an issued certificate Secret, this cluster's or a neighbour's. */
+  private issuedSecretDir(name: string): string | undefined {
+    return this.secretDirs.get(name) ?? (this.options.neighbours ?? []).map((n) => n.secretDirs.get(name)).find((d) => d !== undefined);
   }
 
   /** A key of a Secret: one the credentials Job created, or a file of an issued certificate. */
@@ -261,8 +282,12 @@ export class LoopbackCluster {
       if (svc.spec.clusterIP === 'None' || svc.spec.clusterIp === 'None') continue;
       await this.startService(svc);
     }
+    // Other StatefulSets (the backup node) first: members archive to it from their first WAL switch.
+    for (const sts of objectsOfKind(this.manifests, 'StatefulSet').filter((x) => !isMemberSet(x))) {
+      for (let i = 0; i < sts.spec.replicas; i++) await this.startMember(this.memberFor(sts, i));
+    }
     const starts: Promise<void>[] = [];
-    for (const sts of objectsOfKind(this.manifests, 'StatefulSet')) {
+    for (const sts of objectsOfKind(this.manifests, 'StatefulSet').filter(isMemberSet)) {
       for (let i = 0; i < sts.spec.replicas; i++) starts.push(this.startMember(this.memberFor(sts, i)));
     }
     await Promise.all(starts);
@@ -295,12 +320,17 @@ export class LoopbackCluster {
    * for a member, and waits until it exits.
    */
   async runJob(namePrefix: string, timeoutMs = 300_000): Promise<JobResult> {
-    const jobs = objectsOfKind(this.manifests, 'Job').filter((j) => j.metadata.name.startsWith(namePrefix));
+    // A CronJob's Job, as `kubectl create job --from=cronjob/<name>` makes it.
+    const jobs = [
+      ...objectsOfKind(this.manifests, 'Job'),
+      ...objectsOfKind(this.manifests, 'CronJob').map((c): Manifest => ({ apiVersion: 'batch/v1', kind: 'Job', metadata: c.metadata, spec: c.spec.jobTemplate.spec })),
+    ].filter((j) => j.metadata.name.startsWith(namePrefix));
     if (jobs.length !== 1) throw new Error(`${jobs.length} Jobs are named ${namePrefix}*: ${jobs.map((j) => j.metadata.name).join(', ')}`);
     const job = jobs[0];
+    this.jobLeader = await this.currentLeader();
     const podName = `${job.metadata.name}-${++this.jobRuns}`;
     const dir = makeServiceDir(path.join(this.options.workDir, 'jobs', podName));
-    const pod = new Member(podName, job.metadata.name, `127.0.0.${this.nextMemberIp++}`, dir,
+    const pod = new Member(podName, job.metadata.name, `${this.net}.${this.nextMemberIp++}`, dir,
       job.spec.template.metadata?.labels ?? {}, job.spec.template.spec);
     this.prepareVolumes(pod);
     const c = pod.mainContainer;
@@ -320,6 +350,15 @@ export class LoopbackCluster {
     return { job: job.metadata.name, exitCode, log: fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '' };
   }
 
+  /** The member Patroni reports as leader now, if any. */
+  async currentLeader(): Promise<Member | undefined> {
+    for (const m of this.running()) {
+      const role = await this.role(m);
+      if (role === 'primary' || role === 'master') return m;
+    }
+    return undefined;
+  }
+
   /** Starts the missing pods of a Deployment (`<deployment>-<i>`, i < replicas) and waits until each is ready. */
   async startDeployment(deploy: Manifest): Promise<void> {
     const pods: Member[] = [];
@@ -327,7 +366,7 @@ export class LoopbackCluster {
       const name = `${deploy.metadata.name}-${i}`;
       let pod = this.deploymentPods.get(name);
       if (!pod) {
-        pod = new Member(name, deploy.metadata.name, `127.0.0.${this.nextMemberIp++}`, makeServiceDir(path.join(this.options.workDir, name)),
+        pod = new Member(name, deploy.metadata.name, `${this.net}.${this.nextMemberIp++}`, makeServiceDir(path.join(this.options.workDir, name)),
           deploy.spec.template.metadata.labels, deploy.spec.template.spec);
         this.deploymentPods.set(name, pod);
       }
@@ -359,7 +398,7 @@ export class LoopbackCluster {
     await this.ensureSecrets();
     const started: string[] = [];
     const stopped: string[] = [];
-    for (const sts of objectsOfKind(this.manifests, 'StatefulSet')) {
+    for (const sts of objectsOfKind(this.manifests, 'StatefulSet').filter(isMemberSet)) {
       const want = sts.spec.replicas as number;
       const have = this.memberList().filter((m) => m.statefulSet === sts.metadata.name);
       for (const m of have) {
@@ -396,6 +435,10 @@ export class LoopbackCluster {
   async shutdown(): Promise<void> {
     await this.stopDeployments();
     await Promise.all(this.running().map((m) => this.stop(m.name)));
+    await Promise.all([...this.statefulPods.values()].map(async (p) => {
+      await Promise.all([...p.groups.values()].map((g) => terminateGroup(g, 10_000)));
+      p.groups.clear();
+    }));
     await this.closeServices();
   }
 
@@ -470,37 +513,40 @@ export class LoopbackCluster {
   private async startService(svc: Manifest): Promise<void> {
     const name = svc.metadata.name;
     if (this.proxies.has(name)) return;
-    const ip = `127.0.0.${this.nextServiceIp++}`;
-    const port = svc.spec.ports[0];
-    const proxy = await ServiceProxy.start({
-      name,
-      listenHost: ip,
-      listenPort: port.port,
-      endpoints: async () => {
-        const eps: Endpoint[] = [];
-        for (const m of [...this.running(), ...[...this.deploymentPods.values()].filter((p) => p.running)]) {
-          if (!selects(svc.spec.selector, await this.liveLabels(m))) continue;
-          if (!(await m.ready())) continue;
-          const target = typeof port.targetPort === 'number'
-            ? port.targetPort
-            : (m.mainContainer.ports as any[]).find((p) => p.name === port.targetPort).containerPort;
-          eps.push({ name: m.name, host: m.host, port: target });
-        }
-        return eps;
-      },
-    });
-    this.proxies.set(name, { proxy, ip });
+    const ip = `${this.net}.${this.nextServiceIp++}`;
+    // One proxy per Service port on the Service's address.
+    for (const [i, port] of (svc.spec.ports as any[]).entries()) {
+      const proxy = await ServiceProxy.start({
+        name: i === 0 ? name : `${name}:${port.port}`,
+        listenHost: ip,
+        listenPort: port.port,
+        endpoints: async () => {
+          const eps: Endpoint[] = [];
+          for (const m of [...this.running(), ...[...this.deploymentPods.values()].filter((p) => p.running)]) {
+            if (!selects(svc.spec.selector, await this.liveLabels(m))) continue;
+            if (!(await m.ready())) continue;
+            const target = typeof port.targetPort === 'number'
+              ? port.targetPort
+              : (m.spec.containers as Container[]).flatMap((c) => c.ports ?? []).find((p: any) => p.name === port.targetPort).containerPort;
+            eps.push({ name: m.name, host: m.host, port: target });
+          }
+          return eps;
+        },
+      });
+      this.proxies.set(i === 0 ? name : `${name}:${port.port}`, { proxy, ip });
+    }
     addHost(name, ip);
   }
 
   private memberFor(sts: Manifest, ordinal: number): Member {
     const name = `${sts.metadata.name}-${ordinal}`;
-    let m = this.members.get(name);
+    const pods = isMemberSet(sts) ? this.members : this.statefulPods;
+    let m = pods.get(name);
     if (!m) {
       const dir = makeServiceDir(path.join(this.options.workDir, name));
-      m = new Member(name, sts.metadata.name, `127.0.0.${this.nextMemberIp++}`, dir,
+      m = new Member(name, sts.metadata.name, `${this.net}.${this.nextMemberIp++}`, dir,
         sts.spec.template.metadata.labels, sts.spec.template.spec);
-      this.members.set(name, m);
+      pods.set(name, m);
       addHost(`${name}.${sts.spec.serviceName}`, m.host);
       const tlsVolume = (m.spec.volumes as any[]).find((v) => v.name === 'tls-server');
       if (tlsVolume) {
@@ -535,16 +581,31 @@ export class LoopbackCluster {
       } else if (v.configMap) {
         makeServiceDir(dir, 0o755);
         const cm = findObject(this.manifests, 'ConfigMap', v.configMap.name);
-        for (const [key, value] of Object.entries(cm.data as Record<string, string>)) {
-          const content = key === 'patroni.yaml' ? this.adaptPatroniConfig(m, value)
-            : key === 'pgbouncer.ini' ? this.adaptPgBouncerConfig(m, value) : value;
-          writeServiceFile(path.join(dir, key), content, v.configMap.defaultMode ?? 0o644);
+        const data = cm.data as Record<string, string>;
+        const items = (v.configMap.items ?? Object.keys(data).map((key) => ({ key, path: key }))) as Array<{ key: string; path: string }>;
+        for (const { key, path: file } of items) {
+          if (!(key in data)) throw new Error(`${m.name}: ConfigMap ${v.configMap.name} has no key ${key}`);
+          const value = data[key];
+          const content = file === 'patroni.yaml' ? this.adaptPatroniConfig(m, value)
+            : file === 'pgbouncer.ini' ? this.adaptPgBouncerConfig(m, value)
+              : file === 'pgbackrest.conf' ? this.adaptPgBackRestConfig(m, value) : value;
+          writeServiceFile(path.join(dir, file), content, v.configMap.defaultMode ?? 0o644);
         }
+      } else if (v.persistentVolumeClaim) {
+        // A claim of a StatefulSet pod (`<template>-<pod>`): that pod's volume directory.
+        const claim = v.persistentVolumeClaim.claimName as string;
+        const owner = [...this.statefulPods.values(), ...this.members.values()].find((p) => claim.endsWith(`-${p.name}`));
+        if (!owner) throw new Error(`${m.name}: claim ${claim} belongs to no running StatefulSet pod`);
+        const target = owner.volumeDir(claim.slice(0, claim.length - owner.name.length - 1));
+        makeServiceDir(target);
+        fs.rmSync(dir, { recursive: true, force: true });
+        fs.mkdirSync(path.dirname(dir), { recursive: true });
+        fs.symlinkSync(target, dir);
       } else if (v.secret) {
         // Key files 0600 and owned by the postgres user: in the pod they are root-owned 0640.
         makeServiceDir(dir, 0o755);
         const name = v.secret.secretName as string;
-        const source = this.secretDirs.get(name);
+        const source = this.issuedSecretDir(name);
         const stored = this.kubeApi?.secrets.get(name);
         let data: Record<string, string>;
         if (source) {
@@ -564,7 +625,34 @@ export class LoopbackCluster {
         throw new Error(`${m.name}: volume ${v.name} has a type the harness does not emulate`);
       }
     }
-    if (this.members.has(m.name)) makeServiceDir(m.volumeDir('pgdata')); // the volumeClaimTemplate: persists across restarts
+    // The volumeClaimTemplates: persist across restarts.
+    const sts = objectsOfKind(this.manifests, 'StatefulSet').find((x) => x.metadata.name === m.statefulSet);
+    for (const t of (sts?.spec.volumeClaimTemplates ?? []) as any[]) makeServiceDir(m.volumeDir(t.metadata.name));
+  }
+
+  /**
+   * pgbackrest.conf as synthesized: a wildcard tls-server-address becomes the pod's IP and absolute
+   * paths become the volume directories. In a backup Job's file (it reaches the leader with
+   * pg1-host), pg1-path and pg1-socket-path become the current leader's directories.
+   */
+  private adaptPgBackRestConfig(m: Member, text: string): string {
+    const mounts = this.podMounts(m);
+    const remote = /^pg1-host=/m.test(text) ? this.jobLeader : undefined;
+    return text.split('\n').map((line) => {
+      const kv = /^([\w-]+)=(.*)$/.exec(line);
+      if (!kv) return line;
+      const [, key, value] = kv;
+      if (key === 'tls-server-address' && WILDCARD.test(value)) return `${key}=${m.host}`;
+      if (remote && (key === 'pg1-path' || key === 'pg1-socket-path')) return `${key}=${this.hostPath(remote, this.podMounts(remote), value)}`;
+      if (value.startsWith('/')) return `${key}=${this.hostPath(m, mounts, value)}`;
+      return line;
+    }).join('\n');
+  }
+
+  /** Every volume mount of every container of the pod. */
+  private podMounts(m: Member): Array<{ name: string; mountPath: string }> {
+    const all = [...(m.spec.initContainers ?? []), ...m.spec.containers].flatMap((c: Container) => c.volumeMounts ?? []);
+    return [...new Map(all.map((x: any) => [x.mountPath, x])).values()] as Array<{ name: string; mountPath: string }>;
   }
 
   /** pgbouncer.ini as synthesized, with a wildcard listen_addr on the pod's IP and paths in its volumes. */

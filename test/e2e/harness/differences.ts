@@ -11,6 +11,7 @@ export const HOST_BIN_DIR = '/usr/lib/postgresql/15/bin';
 export const HOST_PATRONI = '/usr/bin/patroni';
 export const HOST_EXPORTER = '/usr/bin/prometheus-postgres-exporter';
 export const HOST_PGBOUNCER = '/usr/sbin/pgbouncer';
+export const HOST_PGBACKREST = '/usr/bin/pgbackrest';
 
 /** The list, printed in the test log and the README. */
 export const DIFFERENCES: ReadonlyArray<{ readonly what: string; readonly why: string }> = [
@@ -73,5 +74,21 @@ export const DIFFERENCES: ReadonlyArray<{ readonly what: string; readonly why: s
   {
     what: 'Processes run as the Debian `postgres` user (not uid 26) in a cgroup per member, without the container\'s memory/CPU limits',
     why: 'no container runtime; the cgroup makes `kill -9` of a member take down Patroni and every postgres process at once, like losing the node',
+  },
+  {
+    what: `\`pgbackrest\` becomes ${'/usr/bin/pgbackrest'}; in pgbackrest.conf a wildcard tls-server-address becomes the pod's IP and absolute paths become the pod's volume directories`,
+    why: 'Debian bookworm ships pgBackRest 2.45 where the image has 2.57; every option used here exists in 2.45',
+  },
+  {
+    what: 'In a backup Job\'s pgbackrest.conf, pg1-path and pg1-socket-path become the directories of the member that leads when the Job starts',
+    why: 'pgBackRest passes these paths to the leader\'s server; in Kubernetes every member has the same /pgdata and /tmp, here each member has its own directories',
+  },
+  {
+    what: 'StatefulSets without Patroni (the backup node) run as plain pods started before the members; a persistentVolumeClaim volume `<template>-<pod>` is that pod\'s claim directory (a Job mounting the backup node\'s claim shares it, as ReadWriteOnce allows on one node); a CronJob runs when a test calls runJob, as `kubectl create job --from=cronjob/<name>` would',
+    why: 'no StatefulSet or CronJob controller; the tests take backups at chosen moments',
+  },
+  {
+    what: 'Services with several ports get one proxy per port on the Service\'s address; a second cluster in the same test runs on 127.0.<n>.x and may mount Secrets issued for the first (same namespace)',
+    why: 'the read-write Service also carries pgBackRest\'s port; restore tests run the source and the restored cluster side by side',
   },
 ];
