@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { issueCertificates } from './cert-manager';
 import { HOST_BIN_DIR, HOST_EXPORTER, HOST_PATRONI, HOST_PGBACKREST, HOST_PGBOUNCER } from './differences';
-import { addHost, removeHosts } from './hosts';
+import { addHost, removeHostNames } from './hosts';
 import { FakeKubeApi } from './kube-api';
 import { Manifest, findObject, loadManifests, objectsOfKind, selects } from './manifests';
 import { Endpoint, ServiceProxy } from './service-proxy';
@@ -200,6 +200,8 @@ export class LoopbackCluster {
   private manifests: Manifest[];
   /** Directories holding each Secret's files: the certificates cert-manager would issue. */
   public readonly secretDirs: Map<string, string>;
+  /** Names this cluster added to /etc/hosts. */
+  private readonly hostNames = new Set<string>();
   /** The leader whose paths a backup Job's pg1-path stands for (see ./differences.ts). */
   private jobLeader: Member | undefined;
   private readonly proxies = new Map<string, { proxy: ServiceProxy; ip: string }>();
@@ -350,6 +352,11 @@ export class LoopbackCluster {
     return { job: job.metadata.name, exitCode, log: fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '' };
   }
 
+  private addHost(name: string, ip: string): void {
+    this.hostNames.add(name);
+    addHost(name, ip);
+  }
+
   /** The member Patroni reports as leader now, if any. */
   async currentLeader(): Promise<Member | undefined> {
     for (const m of this.running()) {
@@ -486,7 +493,8 @@ export class LoopbackCluster {
     for (const { proxy } of this.proxies.values()) await proxy.close();
     this.proxies.clear();
     await this.kubeApi?.close();
-    removeHosts();
+    removeHostNames(this.hostNames);
+    this.hostNames.clear();
   }
 
   /** Current role as the member's Patroni reports it (`primary`/`master`, `replica`), undefined when unreachable. */
@@ -535,7 +543,7 @@ export class LoopbackCluster {
       });
       this.proxies.set(i === 0 ? name : `${name}:${port.port}`, { proxy, ip });
     }
-    addHost(name, ip);
+    this.addHost(name, ip);
   }
 
   private memberFor(sts: Manifest, ordinal: number): Member {
@@ -547,7 +555,7 @@ export class LoopbackCluster {
       m = new Member(name, sts.metadata.name, `${this.net}.${this.nextMemberIp++}`, dir,
         sts.spec.template.metadata.labels, sts.spec.template.spec);
       pods.set(name, m);
-      addHost(`${name}.${sts.spec.serviceName}`, m.host);
+      this.addHost(`${name}.${sts.spec.serviceName}`, m.host);
       const tlsVolume = (m.spec.volumes as any[]).find((v) => v.name === 'tls-server');
       if (tlsVolume) {
         const read = (key: string) => fs.readFileSync(this.secretFile(tlsVolume.secret.secretName, key), 'utf8');

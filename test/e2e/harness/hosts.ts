@@ -21,6 +21,12 @@ export function addHost(name: string, ip: string): void {
   }
 }
 
+/** Removes these names (a cluster's own, when other clusters of this process keep running). */
+export function removeHostNames(names: Iterable<string>): void {
+  for (const n of names) entries.delete(n);
+  write();
+}
+
 /** Removes every entry this process added. */
 export function removeHosts(): void {
   entries.clear();

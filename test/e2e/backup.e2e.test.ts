@@ -1,0 +1,182 @@
+/**
+ * Backups, run for real with pgBackRest on a volume repository: the backup node's TLS server
+ * takes the members' WAL, the init Job creates the stanza and the first full backup, CronJob
+ * backups run from the synthesized YAML, and every backup is proven by a restore: a new cluster
+ * bootstraps from the latest state, another from a point in time between two write batches, and
+ * a new replica is created from the repository.
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { BackupRepository, FailoverTiming, PostgresClusterProps, RecoveryTarget } from '../../src';
+import { LoopbackCluster } from './harness/cluster';
+import { record } from './harness/results';
+import { synthCluster } from './harness/synth';
+import { startEtcd } from './lib/etcd';
+import { makeWorkDir } from './lib/fsutil';
+import { findFreePort } from './lib/net';
+import { waitForLeader } from './lib/patroni';
+import { psql } from './lib/pg';
+import { SERVICE_USER, leftoverProcesses, stopAll, waitFor } from './lib/processes';
+
+const SOURCE = 'pgbk';
+let workDir: string;
+let etcdEndpoint: string;
+let source: LoopbackCluster;
+let repoDir: string;
+const clusters: LoopbackCluster[] = [];
+/** Server time between the two write batches (the point-in-time target). */
+let between: Date;
+
+const sourceProps = (replicas: number): PostgresClusterProps => ({
+  failoverTiming: FailoverTiming.FAST,
+  replicas: { count: replicas },
+  backup: { repositories: [BackupRepository.volume()] },
+});
+
+/** `pgbackrest info` of the repository, read directly from the backup node's volume. */
+function repoInfo(): any {
+  const out = execFileSync('runuser', ['-u', SERVICE_USER, '--', 'pgbackrest', '--config=/dev/null', `--repo1-path=${repoDir}`,
+    `--stanza=${SOURCE}`, '--output=json', '--log-level-console=off', 'info'], { encoding: 'utf8' });
+  return JSON.parse(out)[0];
+}
+
+function du(dir: string): number {
+  return Number(execFileSync('du', ['-sb', dir], { encoding: 'utf8' }).split('\t')[0]);
+}
+
+async function runJobTimed(cluster: LoopbackCluster, name: string): Promise<number> {
+  const t0 = Date.now();
+  const result = await cluster.runJob(name);
+  if (result.exitCode !== 0) throw new Error(`${name} exited with ${result.exitCode}:\n${result.log}`);
+  return (Date.now() - t0) / 1000;
+}
+
+/** Waits until the leader has archived the segment holding everything written so far. */
+async function archiveEverything(cluster: LoopbackCluster): Promise<void> {
+  const rw = cluster.superuserVia(`${SOURCE}-primary`);
+  const segment = await psql(rw, 'select pg_walfile_name(pg_switch_wal())');
+  await waitFor(async () => (await psql(rw, 'select last_archived_wal from pg_stat_archiver')) >= segment || undefined,
+    60_000, 250, `segment ${segment} to be archived`);
+}
+
+beforeAll(async () => {
+  workDir = makeWorkDir('pg-e2e-backup');
+  const etcd = await startEtcd({ workDir, clientPort: await findFreePort(), peerPort: await findFreePort() });
+  etcdEndpoint = etcd.endpoint;
+  const dir = path.join(workDir, SOURCE);
+  fs.mkdirSync(dir, { recursive: true });
+  const file = synthCluster(path.join(dir, 'manifests'), SOURCE, sourceProps(1));
+  source = new LoopbackCluster({ manifestFile: file, workDir: dir, etcdEndpoint });
+  clusters.push(source);
+  await source.startHealthy();
+  repoDir = path.join(source.statefulPods.get(`${SOURCE}-repo-host-0`)!.volumeDir('repo'), 'repo');
+});
+
+afterAll(async () => {
+  for (const c of clusters.reverse()) await c.shutdown();
+  await stopAll();
+  expect(leftoverProcesses()).toEqual([]);
+});
+
+test('the init Job creates the stanza and takes the first full backup; WAL reaches the backup node', async () => {
+  const seconds = await runJobTimed(source, `${SOURCE}-backup-init-`);
+  record('backup.init_job_seconds', Math.round(seconds * 10) / 10);
+  const info = repoInfo();
+  expect(info.status.code).toBe(0);
+  expect(info.backup.map((b: any) => b.type)).toEqual(['full']);
+  await archiveEverything(source);
+  expect(Number(await psql(source.superuserVia(`${SOURCE}-primary`), 'select archived_count from pg_stat_archiver'))).toBeGreaterThan(0);
+  // Running it again changes nothing: the repository already holds a backup.
+  const again = await source.runJob(`${SOURCE}-backup-init-`);
+  expect(again.exitCode).toBe(0);
+  expect(again.log).toMatch(/repo1 already holds 1 backup/);
+  expect(repoInfo().backup).toHaveLength(1);
+});
+
+test('writes, an incremental backup from the CronJob, more writes; the repository holds both backups', async () => {
+  const rw = source.superuserVia(`${SOURCE}-primary`);
+  await psql(rw, 'create table marks (id int primary key, batch int not null, pad text not null)');
+  await psql(rw, "insert into marks select g, 1, repeat('x', 200) from generate_series(1, 20000) g");
+  await psql(rw, 'create table big as select g, md5(g::text) as h from generate_series(1, 200000) g');
+  const incr = await runJobTimed(source, `${SOURCE}-repo1-incr`);
+  record('backup.incremental_seconds', Math.round(incr * 10) / 10);
+  // The target lies strictly between the batches, by the server's clock.
+  await new Promise((r) => setTimeout(r, 1500));
+  between = new Date(await psql(rw, "select to_char(now() at time zone 'utc', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"));
+  await new Promise((r) => setTimeout(r, 1500));
+  await psql(rw, "insert into marks select g, 2, repeat('y', 200) from generate_series(20001, 30000) g");
+  await archiveEverything(source);
+  const info = repoInfo();
+  expect(info.backup.map((b: any) => b.type)).toEqual(['full', 'incr']);
+  const full = await runJobTimed(source, `${SOURCE}-repo1-full`);
+  record('backup.full_seconds', Math.round(full * 10) / 10);
+  const sets = repoInfo().backup;
+  expect(sets.map((b: any) => b.type)).toEqual(['full', 'incr', 'full']);
+  record('backup.database_bytes', sets[2].info.size);
+  record('backup.full_repository_bytes', sets[2].info.repository.delta);
+  record('backup.incremental_repository_bytes', sets[1].info.repository.delta);
+  record('backup.repository_total_bytes', du(repoDir));
+});
+
+/** Starts a cluster restored from the source's repository and returns it and its leader. */
+async function restoreInto(name: string, subnet: number, target: RecoveryTarget): Promise<{ cluster: LoopbackCluster; seconds: number }> {
+  const dir = path.join(workDir, name);
+  fs.mkdirSync(dir, { recursive: true });
+  const file = synthCluster(path.join(dir, 'manifests'), name, {
+    failoverTiming: FailoverTiming.FAST,
+    replicas: { count: 0 },
+    restore: { sourceCluster: SOURCE, repository: BackupRepository.volume(), target },
+  });
+  const cluster = new LoopbackCluster({ manifestFile: file, workDir: dir, etcdEndpoint, subnet, neighbours: [source] });
+  clusters.push(cluster);
+  const t0 = Date.now();
+  await cluster.start();
+  await waitForLeader(cluster.memberList(), { timeoutMs: 180_000 });
+  await cluster.waitUntilReady(120_000);
+  return { cluster, seconds: (Date.now() - t0) / 1000 };
+}
+
+test('a new cluster restored to the latest state holds every row', async () => {
+  const { cluster, seconds } = await restoreInto('pglatest', 1, RecoveryTarget.latest());
+  record('backup.restore_latest_to_ready_seconds', Math.round(seconds * 10) / 10);
+  const rw = cluster.superuserVia('pglatest-primary');
+  expect(await psql(rw, 'select batch || \':\' || count(*) from marks group by batch order by batch')).toBe('1:20000\n2:10000');
+  expect(await psql(rw, 'select count(*) from big')).toBe('200000');
+  // It took a new timeline and writes; nothing of it went into the source's repository.
+  await psql(rw, 'insert into marks values (99999, 9, \'restored\')');
+  const history = fs.readdirSync(path.join(repoDir, 'archive', SOURCE)).flatMap((d) =>
+    fs.statSync(path.join(repoDir, 'archive', SOURCE, d)).isDirectory() ? fs.readdirSync(path.join(repoDir, 'archive', SOURCE, d)) : []);
+  expect(history.filter((f) => f.endsWith('.history'))).toEqual([]);
+  await cluster.shutdown();
+});
+
+test('a point-in-time restore to a moment between the batches holds exactly the first batch', async () => {
+  const { cluster, seconds } = await restoreInto('pgpitr', 2, RecoveryTarget.time(between));
+  record('backup.restore_pitr_to_ready_seconds', Math.round(seconds * 10) / 10);
+  const rw = cluster.superuserVia('pgpitr-primary');
+  expect(await psql(rw, 'select batch || \':\' || count(*) from marks group by batch order by batch')).toBe('1:20000');
+  expect(await psql(rw, 'select count(*) from big')).toBe('200000');
+  await cluster.shutdown();
+});
+
+test('a new replica is created from the repository, then streams', async () => {
+  const rw = source.superuserVia(`${SOURCE}-primary`);
+  await psql(rw, "insert into marks select g, 3, 'after' from generate_series(30001, 30500) g");
+  const file = synthCluster(path.join(workDir, SOURCE, 'manifests-3'), SOURCE, sourceProps(2));
+  const t0 = Date.now();
+  const { started } = await source.apply(file);
+  expect(started).toEqual([`${SOURCE}-replica-1`]);
+  const replica = source.member(`${SOURCE}-replica-1`);
+  await waitFor(async () => {
+    const rows = await psql(rw, "select state from pg_stat_replication where application_name = 'pgbk-replica-1'");
+    return rows === 'streaming' || undefined;
+  }, 120_000, 250, 'the new replica to stream');
+  record('backup.replica_from_repository_seconds', Math.round((Date.now() - t0) / 100) / 10);
+  const log = fs.readFileSync(path.join(replica.dir, 'postgres.log'), 'utf8');
+  // pgBackRest restored the replica from the repository (then it streamed), not pg_basebackup.
+  expect(log).toMatch(/restore command begin[\s\S]*repo1: restore backup set \d{8}-\d{6}F[\s\S]*restore command end: completed successfully/);
+  expect(log).not.toMatch(/pg_basebackup/);
+  const ro = source.superuserVia(replica.name);
+  await waitFor(async () => (await psql(ro, 'select count(*) from marks where batch = 3')) === '500' || undefined, 30_000, 250, 'rows written after the backup');
+});
