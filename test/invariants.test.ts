@@ -38,6 +38,11 @@ function isLabelValue(value: string): boolean {
 /** Kinds whose names must be DNS labels (they become host names, label values or DNS names). */
 const LABEL_NAMED_KINDS = new Set(['Service', 'Namespace', 'StatefulSet', 'Job', 'CronJob', 'Deployment']);
 
+/** A StatefulSet of Patroni members (the backup node is the other kind). */
+function isMemberSet(sts: Manifest): boolean {
+  return (sts.spec.template.spec.volumes ?? []).some((v: any) => v.name === 'patroni-config');
+}
+
 /** The `patroni.yaml` of a member StatefulSet, parsed from its `<sts>-config` ConfigMap. */
 function patroniConfigOf(manifests: Manifest[], sts: Manifest): any {
   const configMap = find(manifests, 'ConfigMap', `${sts.metadata.name}-config`);
@@ -135,9 +140,12 @@ function quantity(q: string | number): number {
 
 describe.each(allCases().map((c) => [c.name, c] as const))('invariants: %s', (_name, c) => {
   const manifests = c.manifests();
-  const statefulSets = ofKind(manifests, 'StatefulSet');
+  const allStatefulSets = ofKind(manifests, 'StatefulSet');
+  /** Patroni members; the other StatefulSet is the backup node. */
+  const statefulSets = allStatefulSets.filter(isMemberSet);
+  const backupNodes = allStatefulSets.filter((s) => !isMemberSet(s));
   const templates = podTemplates(manifests);
-  const memberTemplates = templates.filter((t) => t.owner.kind === 'StatefulSet');
+  const memberTemplates = templates.filter((t) => t.owner.kind === 'StatefulSet' && isMemberSet(t.owner));
   const deployments = ofKind(manifests, 'Deployment');
 
   test('has member StatefulSets and Services', () => {
@@ -146,14 +154,14 @@ describe.each(allCases().map((c) => [c.name, c] as const))('invariants: %s', (_n
   });
 
   test('every StatefulSet and Deployment selector matches its own pod template', () => {
-    for (const owner of [...statefulSets, ...deployments]) {
+    for (const owner of [...allStatefulSets, ...deployments]) {
       const own = selects(owner.spec.selector.matchLabels, owner.spec.template.metadata.labels);
       expect([owner.metadata.name, own]).toEqual([owner.metadata.name, true]);
     }
   });
 
   test('no two Deployments or StatefulSets select each other\'s pods', () => {
-    const owners = [...statefulSets, ...deployments];
+    const owners = [...allStatefulSets, ...deployments];
     for (const a of owners) {
       for (const b of owners) {
         if (a === b) continue;
@@ -170,7 +178,7 @@ describe.each(allCases().map((c) => [c.name, c] as const))('invariants: %s', (_n
       const { [ROLE_LABEL]: role, ...staticPart } = selector;
       // Deployment pods never carry the role label Patroni sets: they are matched on the whole selector.
       const poolers = deployments.filter((d) => selects(selector, d.spec.template.metadata.labels));
-      const matched = statefulSets.filter((sts) => selects(staticPart, sts.spec.template.metadata.labels));
+      const matched = (role !== undefined ? statefulSets : allStatefulSets).filter((sts) => selects(staticPart, sts.spec.template.metadata.labels));
       if (matched.length === 0 && poolers.length === 0) {
         throw new Error(`Service/${svc.metadata.name} selects no StatefulSet's or Deployment's pods: ${JSON.stringify(selector)}`);
       }
@@ -197,11 +205,18 @@ describe.each(allCases().map((c) => [c.name, c] as const))('invariants: %s', (_n
     const services = ofKind(manifests, 'Service');
     const byRole = services.filter((s) => s.spec.selector?.[ROLE_LABEL] !== undefined);
     expect(byRole.map((s) => s.metadata.name).sort()).toEqual(services.filter((s) => /-(primary|replicas)$/.test(s.metadata.name)).map((s) => s.metadata.name).sort());
-    const headless = services.filter((s) => s.spec.clusterIP === 'None');
+    const headless = services.filter((s) => s.spec.clusterIP === 'None' && statefulSets.some((sts) => selects(s.spec.selector, sts.spec.template.metadata.labels)));
     expect(headless).toHaveLength(1);
     for (const sts of statefulSets) {
       expect(sts.spec.serviceName).toBe(headless[0].metadata.name);
       expect(selects(headless[0].spec.selector, sts.spec.template.metadata.labels)).toBe(true);
+    }
+    // The backup node has its own headless Service (its pod's DNS name), which selects no member.
+    for (const node of backupNodes) {
+      const own = find(manifests, 'Service', node.spec.serviceName);
+      expect(own.spec.clusterIP).toBe('None');
+      expect(selects(own.spec.selector, node.spec.template.metadata.labels)).toBe(true);
+      for (const sts of statefulSets) expect(selects(own.spec.selector, sts.spec.template.metadata.labels)).toBe(false);
     }
   });
 
@@ -234,7 +249,9 @@ describe.each(allCases().map((c) => [c.name, c] as const))('invariants: %s', (_n
     for (const sts of statefulSets) {
       expect(sts.spec.template.spec.containers[0].ports.find((p: any) => p.name === 'postgres').containerPort).toBe(port);
     }
-    for (const svc of ofKind(manifests, 'Service')) {
+    // Every Service in front of members or poolers serves PostgreSQL on the port (the backup node's serves pgBackRest only).
+    const backupServices = new Set(backupNodes.map((n) => n.spec.serviceName));
+    for (const svc of ofKind(manifests, 'Service').filter((x) => !backupServices.has(x.metadata.name))) {
       expect(svc.spec.ports.find((p: any) => p.name === 'postgres').port).toBe(port);
     }
   });
@@ -266,6 +283,12 @@ describe.each(allCases().map((c) => [c.name, c] as const))('invariants: %s', (_n
 
   test('every referenced ConfigMap, Secret, ServiceAccount and PersistentVolumeClaim exists', () => {
     const emitted = new Set(manifests.map((m) => `${m.kind}/${m.metadata.name}`));
+    // The claims a StatefulSet's volumeClaimTemplates create: <template>-<statefulset>-<ordinal>.
+    for (const sts of allStatefulSets) {
+      for (const t of sts.spec.volumeClaimTemplates ?? []) {
+        for (let i = 0; i < sts.spec.replicas; i++) emitted.add(`PersistentVolumeClaim/${t.metadata.name}-${sts.metadata.name}-${i}`);
+      }
+    }
     const allowed = new Set([...jobCreatedSecrets(manifests), ...certManagerSecrets(manifests), ...c.userSecrets].map((s) => `Secret/${s}`));
     const dangling: string[] = [];
     for (const t of templates) {
@@ -285,9 +308,11 @@ describe.each(allCases().map((c) => [c.name, c] as const))('invariants: %s', (_n
     const jobs = ofKind(manifests, 'Job');
     const credentialsJobs = jobs.filter((j) => j.metadata.labels?.['app.kubernetes.io/name'] === 'postgresql-credentials');
     const accessJobs = jobs.filter((j) => j.metadata.labels?.['app.kubernetes.io/name'] === 'postgresql-access');
+    const backupJobs = jobs.filter((j) => j.metadata.labels?.['app.kubernetes.io/name'] === 'pgbackrest');
     expect(credentialsJobs).toHaveLength(created.length > 0 ? 1 : 0);
     expect(accessJobs.length).toBeLessThanOrEqual(1);
-    expect(jobs.length).toBe(credentialsJobs.length + accessJobs.length);
+    expect(backupJobs.length).toBeLessThanOrEqual(1);
+    expect(jobs.length).toBe(credentialsJobs.length + accessJobs.length + backupJobs.length);
     // A user Secret (connection details) or the pooler's Secret is requested only with the access Job that sets its password.
     const declared = created.some((s) => /-user-|-pgbouncer$/.test(s));
     expect(accessJobs.length === 1 || !declared).toBe(true);
@@ -341,7 +366,7 @@ describe.each(allCases().map((c) => [c.name, c] as const))('invariants: %s', (_n
     }
     for (const svc of ofKind(manifests, 'Service')) {
       const { [ROLE_LABEL]: _role, ...staticPart } = svc.spec.selector ?? {};
-      const matched = templates.filter((t) => (t.owner.kind === 'StatefulSet' && selects(staticPart, t.metadata.labels))
+      const matched = templates.filter((t) => (t.owner.kind === 'StatefulSet' && (_role === undefined || isMemberSet(t.owner)) && selects(staticPart, t.metadata.labels))
         || (t.owner.kind === 'Deployment' && selects(svc.spec.selector, t.metadata.labels)));
       expect(matched.length).toBeGreaterThan(0);
       for (const p of svc.spec.ports) {
@@ -411,7 +436,7 @@ describe.each(allCases().map((c) => [c.name, c] as const))('invariants: %s', (_n
   test('member selectors (PodDisruptionBudget, member Services) select only member pods; no selector selects a Job\'s pods', () => {
     // A maxUnavailable budget that covers a Job's pod cannot be computed (Jobs have no scale
     // subresource), so the disruption controller allows no eviction at all.
-    const poolerServices = new Set(deployments.map((d) => d.metadata.name));
+    const poolerServices = new Set([...deployments, ...backupNodes].map((d) => d.spec.serviceName ?? d.metadata.name));
     const selectors: Array<[string, Record<string, string>]> = [
       ...ofKind(manifests, 'PodDisruptionBudget').map((p) => [`PodDisruptionBudget/${p.metadata.name}`, p.spec.selector.matchLabels] as [string, any]),
       ...ofKind(manifests, 'Service').filter((s) => !poolerServices.has(s.metadata.name))
@@ -422,7 +447,7 @@ describe.each(allCases().map((c) => [c.name, c] as const))('invariants: %s', (_n
     }
     const wrong: string[] = [];
     for (const [who, selector] of selectors) {
-      for (const t of templates.filter((x) => x.owner.kind !== 'StatefulSet')) {
+      for (const t of templates.filter((x) => !(x.owner.kind === 'StatefulSet' && isMemberSet(x.owner)))) {
         if (selects(selector, t.metadata.labels)) wrong.push(`${who} selects the pods of ${t.owner.kind}/${t.owner.metadata.name}`);
       }
     }

@@ -181,7 +181,7 @@ describe.each(allCases().map((c) => [c.name, c] as const))('RBAC: %s', (_name, c
     const bound = new Set(ofKind(manifests, 'RoleBinding').flatMap((b) => b.subjects.map((x: any) => x.name)));
     for (const t of podTemplates(manifests)) {
       const who = `${t.owner.kind}/${t.owner.metadata.name}`;
-      const isPatroni = t.owner.kind === 'StatefulSet';
+      const isPatroni = t.owner.kind === 'StatefulSet' && (t.spec.volumes ?? []).some((v: any) => v.name === 'patroni-config');
       const isCredentials = t.owner.kind === 'Job' && t.metadata.labels?.['app.kubernetes.io/name'] === 'postgresql-credentials';
       if (isPatroni || isCredentials) {
         expect([who, bound.has(t.spec.serviceAccountName)]).toEqual([who, true]);

@@ -3,6 +3,7 @@ import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Manifest, exampleManifests, exampleNames, synthCluster, synthWith } from './manifests';
 import {
+  BackupCompression, BackupRepository, BackupRetention, RecoveryTarget, S3UriStyle,
   DatabasePrivilege, FailoverTiming, IssuerKind, LogFormat, LogLevel, NetworkPeer, PatroniDcs, PoolMode, PostgresCluster, PostgresImage,
   ReplicationMode, Resources, SchemaPrivilege, TablePrivilege, Tls,
 } from '../../src';
@@ -195,6 +196,57 @@ export function variantCases(): SynthCase[] {
       name: 'pooler with TLS disabled',
       manifests: () => synthCluster({ tls: Tls.disabled(), pooler: {} }),
       userSecrets: [],
+    },
+    {
+      name: 'backups to a volume and every object store, encrypted',
+      manifests: () => synthWith((chart) => {
+        const secret = (n: string) => kplus.Secret.fromSecretName(chart, n, n);
+        new PostgresCluster(chart, 'vault', {
+          backup: {
+            repositories: [
+              BackupRepository.volume({ size: Size.gibibytes(50), storageClassName: 'standard', encryptionSecret: secret('vault-cipher') }),
+              BackupRepository.s3({
+                bucket: 'acme-pg', region: 'eu-west-1', endpoint: 'minio.storage.svc:9000', uriStyle: S3UriStyle.PATH,
+                credentialsSecret: secret('minio-creds'), caSecret: secret('minio-ca'), retention: BackupRetention.days(14),
+                schedules: { full: '30 2 * * *', timeZone: 'Europe/Berlin' },
+              }),
+              BackupRepository.gcs({ bucket: 'acme-pg-gcs', credentialsSecret: secret('gcs-key'), path: '/clusters/vault' }),
+              BackupRepository.azure({ account: 'acmepg', container: 'backups', credentialsSecret: secret('azure-key'), retention: BackupRetention.count(4, 2) }),
+            ],
+            schedules: { full: '@weekly', differential: '0 3 * * 3', incremental: '0 3 * * 1,2,4-6' },
+            compression: BackupCompression.LZ4,
+            archiveTimeout: Duration.minutes(5),
+          },
+        });
+      }, { namespace: 'vault' }),
+      userSecrets: ['vault-cipher', 'minio-creds', 'minio-ca', 'gcs-key', 'azure-key'],
+    },
+    {
+      name: 'restore to a point in time from another cluster, with its own backups',
+      manifests: () => synthWith((chart) => {
+        new PostgresCluster(chart, 'orders-clone', {
+          restore: { sourceCluster: 'orders', repository: BackupRepository.volume(), target: RecoveryTarget.time(new Date('2026-11-24T10:00:00Z')) },
+          backup: { repositories: [BackupRepository.volume()] },
+        });
+      }),
+      userSecrets: ['orders-pgbackrest'],
+    },
+    {
+      name: 'restore from S3 with certificates of your own, backups to S3',
+      manifests: () => synthWith((chart) => {
+        const secret = (n: string) => kplus.Secret.fromSecretName(chart, n, n);
+        new PostgresCluster(chart, 'rebuilt', {
+          tls: Tls.fromSecrets({ server: secret('rebuilt-server'), replicationClient: secret('rebuilt-repl') }),
+          restore: {
+            sourceCluster: 'orders',
+            repository: BackupRepository.s3({ bucket: 'old-pg', region: 'us-east-1', credentialsSecret: secret('old-creds'), encryptionSecret: secret('old-cipher') }),
+            target: RecoveryTarget.restorePoint('before_migration'),
+            backupSet: '20261124-221645F',
+          },
+          backup: { repositories: [BackupRepository.s3({ bucket: 'new-pg', region: 'us-east-1', credentialsSecret: secret('new-creds') })] },
+        });
+      }),
+      userSecrets: ['rebuilt-server', 'rebuilt-repl', 'old-creds', 'old-cipher', 'new-creds'],
     },
   ];
 }
