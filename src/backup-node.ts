@@ -121,7 +121,9 @@ function secs(d: Duration): number {
  *
  * @internal
  */
-export function resolveBackup(scope: Construct, ctx: BackupContext, backup: BackupOptions | undefined, restore: RestoreOptions | undefined): ResolvedBackup | undefined {
+export function resolveBackup(
+  scope: Construct, ctx: BackupContext, backup: BackupOptions | undefined, restore: RestoreOptions | undefined,
+): ResolvedBackup | undefined {
   if (!backup && !restore) return undefined;
   const repos: ResolvedRepo[] = [];
   const list = backup?.repositories ?? [];
@@ -309,7 +311,10 @@ function resolveRepo(scope: Construct, where: string, index: number, repository:
     if (endpointIssue) throw propError(scope, `${where}.endpoint`, endpoint, endpointIssue);
     caSecret = s.caSecret?.name;
     store = {
-      bucket: s.bucket, endpoint, region: s.region, uriStyle: s.uriStyle ?? S3UriStyle.HOST,
+      bucket: s.bucket,
+      endpoint,
+      region: s.region,
+      uriStyle: s.uriStyle ?? S3UriStyle.HOST,
       caFile: caSecret ? `${BACKUP_PATHS.repoFiles}${index}-ca/ca.crt` : undefined,
     };
     credentialsSecret = s.credentialsSecret.name;
@@ -461,7 +466,8 @@ export class BackupNode extends Construct {
     const clientFiles = (dir: string): TlsFiles => ({ caFile: `${dir}/ca.crt`, certFile: `${dir}/tls.crt`, keyFile: `${dir}/tls.key` });
     const common = (lockPath: string) => ({ stanza, compressType: r.compression, processMax: r.processMax, lockPath });
     const pgInstance: PgInstance = { path: ctx.dataDir, port: ctx.port, socketPath: ctx.socketDir, user: ctx.superuser };
-    const repoHost: RepoHost | undefined = volumeRepo ? { host: repoHostDns, port: PGBACKREST_PORT, client: clientFiles(BACKUP_PATHS.clientTls) } : undefined;
+    const repoHost: RepoHost | undefined = volumeRepo
+      ? { host: repoHostDns, port: PGBACKREST_PORT, client: clientFiles(BACKUP_PATHS.clientTls) } : undefined;
     const lockPath = volumeRepo ? `${BACKUP_PATHS.repoVolume}/lock` : '/tmp/pgbackrest';
 
     const data: Record<string, string> = {};
@@ -572,7 +578,9 @@ export class BackupNode extends Construct {
     }
 
     // The pod of every backup Job: the repository host for the duration of the backup.
-    const jobPod = (command: string[], extraEnv: kplus.k8s.EnvVar[], extraMounts: kplus.k8s.VolumeMount[], extraVolumes: kplus.k8s.Volume[]): kplus.k8s.PodTemplateSpec => {
+    const jobPod = (
+      command: string[], extraEnv: kplus.k8s.EnvVar[], extraMounts: kplus.k8s.VolumeMount[], extraVolumes: kplus.k8s.Volume[],
+    ): kplus.k8s.PodTemplateSpec => {
       const { volumes: fileVolumes, mounts: fileMounts } = repoFileVolumes(r.repos);
       return {
         metadata: { labels: jobLabels },

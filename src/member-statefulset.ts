@@ -1,8 +1,8 @@
 import { createHash } from 'crypto';
-import { pgbackrestSidecar } from './backup-node';
 import { Lazy, Size, SizeRoundingBehavior } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
+import { pgbackrestSidecar } from './backup-node';
 import {
   CLUSTER_LABEL, CONFIG_HASH_ANNOTATION, FOLLOWER_ROLE, LEADER_ROLE, NODE_SET_LABEL, ROLE_LABEL, SERVES_READS_LABEL,
   clusterLabels, memberSelector,

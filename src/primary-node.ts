@@ -1,9 +1,9 @@
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { PGBACKREST_PORT } from './render/pgbackrest';
 import { CLUSTER_LABEL, LEADER_ROLE, ROLE_LABEL, clusterLabels } from './labels';
 import { addMemberSet } from './member-statefulset';
 import type { PostgresCluster } from './postgres-cluster';
+import { PGBACKREST_PORT } from './render/pgbackrest';
 import { Resources } from './resources';
 import { StorageOptions } from './storage';
 

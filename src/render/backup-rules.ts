@@ -62,6 +62,7 @@ export function gcsBucketProblem(bucket: string): string | undefined {
   }
   if (bucket.split('.').some((part) => part.length > 63)) return 'each dot-separated part must be at most 63 characters';
   if (bucket.startsWith('goog')) return 'must not start with "goog"';
+  if (bucket.includes('google')) return 'must not contain "google"';
   return undefined;
 }
 

@@ -206,8 +206,13 @@ export function variantCases(): SynthCase[] {
             repositories: [
               BackupRepository.volume({ size: Size.gibibytes(50), storageClassName: 'standard', encryptionSecret: secret('vault-cipher') }),
               BackupRepository.s3({
-                bucket: 'acme-pg', region: 'eu-west-1', endpoint: 'minio.storage.svc:9000', uriStyle: S3UriStyle.PATH,
-                credentialsSecret: secret('minio-creds'), caSecret: secret('minio-ca'), retention: BackupRetention.days(14),
+                bucket: 'acme-pg',
+                region: 'eu-west-1',
+                endpoint: 'minio.storage.svc:9000',
+                uriStyle: S3UriStyle.PATH,
+                credentialsSecret: secret('minio-creds'),
+                caSecret: secret('minio-ca'),
+                retention: BackupRetention.days(14),
                 schedules: { full: '30 2 * * *', timeZone: 'Europe/Berlin' },
               }),
               BackupRepository.gcs({ bucket: 'acme-pg-gcs', credentialsSecret: secret('gcs-key'), path: '/clusters/vault' }),
