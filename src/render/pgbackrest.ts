@@ -262,7 +262,8 @@ export interface SourceConfigInput extends CommonInput {
  * and stanza from its own, so nothing it archives can land in the source's repository.
  */
 export function sourceConfig(input: SourceConfigInput): string {
-  const global: Line[] = [...common(input)];
+  // Only restore and archive-get read it: compression is recorded in the repository.
+  const global: Line[] = common(input).filter(([k]) => k !== 'compress-type');
   if (input.repo.type === 'posix') {
     if (!input.repoHost) throw new Error('pgbackrest.conf: a volume repository needs its backup node');
     global.push(...repoHostLines(1, input.repoHost));
@@ -270,7 +271,8 @@ export function sourceConfig(input: SourceConfigInput): string {
   } else {
     global.push(...storage(input.repo));
   }
-  return ini([['global', global], [input.stanza, pg(input.pg)]]);
+  // Restores write the data directory and never connect to PostgreSQL.
+  return ini([['global', global], [input.stanza, [['pg1-path', input.pg.path]]]]);
 }
 
 /** A Secret key a repository's credentials come from, and the environment variable it goes to. */

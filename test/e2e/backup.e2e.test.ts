@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BackupRepository, FailoverTiming, PostgresClusterProps, RecoveryTarget } from '../../src';
+import { variantCases } from '../helpers/cases';
 import { LoopbackCluster } from './harness/cluster';
 import { record } from './harness/results';
 import { synthCluster } from './harness/synth';
@@ -180,3 +181,48 @@ test('a new replica is created from the repository, then streams', async () => {
   const ro = source.superuserVia(replica.name);
   await waitFor(async () => (await psql(ro, 'select count(*) from marks where batch = 3')) === '500' || undefined, 30_000, 250, 'rows written after the backup');
 });
+
+/**
+ * The options pgBackRest parsed from a file for a command, as its "command begin" log line lists
+ * them (`--key=value`, `--key` for a true boolean, secrets as <redacted>).
+ */
+function parsedOptions(file: string, stanza: string, command: string): string[] {
+  const args = [`--config=${file}`, '--log-level-console=info', ...(command === 'server' ? [] : [`--stanza=${stanza}`]), 'help', command];
+  const out = execFileSync('pgbackrest', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  expect(out).not.toMatch(/WARN|ERROR/);
+  const begin = /command begin [\d.]+: (.*)$/m.exec(out);
+  return begin ? begin[1].split(' ').filter((a) => a.startsWith('--')) : [];
+}
+
+test.each([
+  ['backups to a volume and every object store, encrypted', 'vault'],
+  ['restore from S3 with certificates of your own, backups to S3', 'rebuilt'],
+  ['restore to a point in time from another cluster, with its own backups', 'orders-clone'],
+])('pgBackRest 2.45 takes every option of every rendered file as written (%s)', (caseName, cluster) => {
+  const manifests = variantCases().find((c) => c.name === caseName)!.manifests();
+  const cm = manifests.find((m) => m.kind === 'ConfigMap' && m.metadata.name === `${cluster}-pgbackrest`)!;
+  const commands: Record<string, string[]> = {
+    'member.conf': ['archive-push', 'archive-get', 'restore', 'server', 'check'],
+    'job.conf': ['backup', 'stanza-create'],
+    'repo-host.conf': ['server', 'backup'],
+    'source.conf': ['restore', 'archive-get'],
+  };
+  const dir = fs.mkdtempSync(path.join(workDir, 'conf-'));
+  let checked = 0;
+  for (const [key, text] of Object.entries(cm.data as Record<string, string>)) {
+    const file = path.join(dir, key);
+    fs.writeFileSync(file, text);
+    const stanza = /^\[(?!global\])([^\]]+)\]$/m.exec(text)![1];
+    const parsed = new Set(commands[key].flatMap((cmd) => parsedOptions(file, stanza, cmd)));
+    for (const line of text.split('\n')) {
+      const kv = /^([\w-]+)=(.*)$/.exec(line);
+      if (!kv) continue;
+      const [, option, value] = kv;
+      const forms = [`--${option}=${value}`, `--${option}=<redacted>`, ...(value === 'y' ? [`--${option}`] : [])];
+      expect([key, option, forms.some((f) => parsed.has(f))]).toEqual([key, option, true]);
+      checked++;
+    }
+  }
+  expect(checked).toBeGreaterThan(20);
+});
+
