@@ -13,8 +13,10 @@
  * - Leader (`pg_is_in_recovery()` false): in a session with `synchronous_commit = local`, upserts
  *   row 1 of `cdk8s_heartbeat.beat (id int primary key, at timestamptz, lsn pg_lsn)` with `now()`
  *   and `pg_current_wal_lsn()` (creating the schema and table when missing, readable by
- *   pg_monitor), and records every replica of `pg_stat_replication` with its lag. The leader is
- *   ready whenever PostgreSQL answers: replica trouble never makes it unready.
+ *   pg_monitor), records every replica of `pg_stat_replication` with its lag, and, when
+ *   archive_mode is on, WAL archiving from `pg_stat_archiver` (failing when the last attempt failed
+ *   after the last success) and the segments waiting in `archive_status`. The leader is ready
+ *   whenever PostgreSQL answers: replica or archive trouble never makes it unready.
  * - Replica: reads the replicated heartbeat row (its age is the lag end to end: on an idle leader
  *   replay timestamps stand still, the heartbeat does not), `pg_stat_wal_receiver` and its
  *   receive/replay positions. A check fails when the WAL receiver is not streaming (`primary
@@ -40,7 +42,8 @@
  * HTTP (GET):
  * - `/status`: JSON `{role, ready, reason, checked_at, heartbeat_age_seconds, lag_bytes,
  *   streaming, replay_paused, replicas: [{application_name, client_addr, state, sync_state,
- *   lag_bytes, lag_seconds}], consecutive_failures}`; `role` is `leader`, `replica` or `unknown`
+ *   lag_bytes, lag_seconds}], archive: {failing, last_archived_age_seconds, failed_count,
+ *   last_failed_wal, ready_segments} (leader with archive_mode on, else null), consecutive_failures}`; `role` is `leader`, `replica` or `unknown`
  *   (before PostgreSQL first answered), values not measured are null.
  * - `/ready`: 200 when ready, 503 otherwise; the body is the reason (`ok`, `starting`, or the
  *   failures of the last check joined by `; `).
@@ -55,6 +58,10 @@
  *     unreplayed WAL, seen from the leader.
  *   - `pgc_heartbeat_replica_lag_seconds{application_name, client_addr}` (gauge): each replica's
  *     replay lag, seen from the leader.
+ *   - `pgc_heartbeat_archive_failing` (gauge): 1 while WAL archiving fails (leader).
+ *   - `pgc_heartbeat_archive_ready_segments` (gauge): WAL segments waiting to be archived (leader).
+ *   - `pgc_heartbeat_archive_last_success_age_seconds` (gauge): seconds since a segment was last
+ *     archived (leader).
  */
 export const HEARTBEAT_SCRIPT = `#!/usr/bin/env python3
 """Heartbeat monitor of one cluster member; its /ready endpoint is the pod's readiness probe.
@@ -103,6 +110,13 @@ RECOVERY = """SELECT r.status,
   pg_is_wal_replay_paused(),
   to_regclass('cdk8s_heartbeat.beat') IS NOT NULL
 FROM (SELECT) AS one LEFT JOIN pg_stat_wal_receiver AS r ON true"""
+
+# Archiving as the leader sees it (NULL when archive_mode is off): failing when the last attempt
+# failed after the last success; segments still marked .ready wait for the archiver.
+ARCHIVE = """SELECT last_failed_time IS NOT NULL AND (last_archived_time IS NULL OR last_failed_time > last_archived_time),
+  extract(epoch FROM now() - last_archived_time)::float8, failed_count, last_failed_wal,
+  (SELECT count(*) FROM pg_ls_archive_statusdir() WHERE name LIKE '%.ready')
+FROM pg_stat_archiver WHERE current_setting('archive_mode') <> 'off'"""
 
 HEARTBEAT_AGE = "SELECT extract(epoch FROM now() - at)::float8 FROM cdk8s_heartbeat.beat WHERE id = 1"
 
@@ -159,8 +173,13 @@ def check_leader(cur):
          "lag_bytes": lag_bytes, "lag_seconds": lag_seconds}
         for name, addr, state, sync, lag_bytes, lag_seconds in cur.fetchall()
     ]
+    cur.execute(ARCHIVE)
+    row = cur.fetchone()
+    archive = None if row is None else {
+        "failing": row[0], "last_archived_age_seconds": row[1], "failed_count": row[2],
+        "last_failed_wal": row[3], "ready_segments": row[4]}
     observation = {"role": "leader", "heartbeat_age_seconds": None, "lag_bytes": None,
-                   "streaming": None, "replay_paused": None, "replicas": replicas}
+                   "streaming": None, "replay_paused": None, "replicas": replicas, "archive": archive}
     return observation, []
 
 
@@ -184,7 +203,7 @@ def check_replica(cur, cfg):
     if lag_bytes is not None and lag_bytes > cfg.max_lag_bytes:
         problems.append("lag %d bytes > max %d bytes (WAL not replayed)" % (lag_bytes, cfg.max_lag_bytes))
     observation = {"role": "replica", "heartbeat_age_seconds": age, "lag_bytes": lag_bytes,
-                   "streaming": streaming, "replay_paused": paused, "replicas": []}
+                   "streaming": streaming, "replay_paused": paused, "replicas": [], "archive": None}
     return observation, problems
 
 
@@ -221,7 +240,7 @@ class Monitor:
         self.status = {
             "role": "unknown", "ready": False, "reason": "starting", "checked_at": None,
             "heartbeat_age_seconds": None, "lag_bytes": None, "streaming": None, "replay_paused": None,
-            "replicas": [], "consecutive_failures": 0,
+            "replicas": [], "archive": None, "consecutive_failures": 0,
         }
 
     def snapshot(self):
@@ -244,7 +263,7 @@ class Monitor:
             else:
                 # Unknown now; the role stays the last one seen.
                 status.update(heartbeat_age_seconds=None, lag_bytes=None, streaming=None,
-                              replay_paused=None, replicas=[])
+                              replay_paused=None, replicas=[], archive=None)
             if problems:
                 self.failures_total += 1
                 status["consecutive_failures"] = previous["consecutive_failures"] + 1
@@ -321,6 +340,13 @@ def render_metrics(status, failures_total):
            per_replica("lag_bytes"))
     metric(lines, "pgc_heartbeat_replica_lag_seconds", "gauge", "Replay lag of each replica, in seconds, seen from the leader.",
            per_replica("lag_seconds"))
+    archive = status["archive"] or {}
+    metric(lines, "pgc_heartbeat_archive_failing", "gauge", "1 while WAL archiving fails (leader, archive_mode on).",
+           [({}, flag(archive.get("failing")))])
+    metric(lines, "pgc_heartbeat_archive_ready_segments", "gauge", "WAL segments waiting to be archived (leader).",
+           [({}, archive.get("ready_segments"))])
+    metric(lines, "pgc_heartbeat_archive_last_success_age_seconds", "gauge", "Seconds since a WAL segment was last archived (leader).",
+           [({}, archive.get("last_archived_age_seconds"))])
     return "\\n".join(lines) + "\\n"
 
 

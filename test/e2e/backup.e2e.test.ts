@@ -15,7 +15,7 @@ import { record } from './harness/results';
 import { synthCluster } from './harness/synth';
 import { startEtcd } from './lib/etcd';
 import { makeWorkDir } from './lib/fsutil';
-import { findFreePort } from './lib/net';
+import { findFreePort, httpRequest } from './lib/net';
 import { waitForLeader } from './lib/patroni';
 import { psql } from './lib/pg';
 import { SERVICE_USER, leftoverProcesses, stopAll, waitFor } from './lib/processes';
@@ -180,6 +180,37 @@ test('a new replica is created from the repository, then streams', async () => {
   expect(log).not.toMatch(/pg_basebackup/);
   const ro = source.superuserVia(replica.name);
   await waitFor(async () => (await psql(ro, 'select count(*) from marks where batch = 3')) === '500' || undefined, 30_000, 250, 'rows written after the backup');
+});
+
+test('a failing archive is visible in the leader\'s heartbeat status and metrics, never in its readiness', async () => {
+  const leader = (await source.currentLeader())!;
+  const status = async () => JSON.parse((await httpRequest({ host: leader.host, port: 8010, path: '/status', timeoutMs: 2000 })).body);
+  expect((await status()).archive).toMatchObject({ failing: false, ready_segments: 0 });
+  const rw = source.superuserVia(`${SOURCE}-primary`);
+  // The backup node goes away: the members' archive-push cannot reach it.
+  await source.stop(`${SOURCE}-repo-host-0`);
+  const t0 = Date.now();
+  await psql(rw, 'select pg_switch_wal() from (select txid_current()) as t');
+  const failing = await waitFor(async () => {
+    const s = await status();
+    return s.archive.failing && s.archive.ready_segments > 0 ? s : undefined;
+  }, 180_000, 250, 'the heartbeat to report archiving failing');
+  const visible = (Date.now() - t0) / 1000;
+  record('backup.archive_failure_visible_seconds', Math.round(visible * 10) / 10);
+  // pgBackRest's asynchronous push reports a failure after its archive-timeout (60 s).
+  expect(visible).toBeLessThan(90);
+  expect(failing.ready).toBe(true);
+  expect(await leader.ready()).toBe(true);
+  const metrics = (await httpRequest({ host: leader.host, port: 8010, path: '/metrics', timeoutMs: 2000 })).body;
+  expect(metrics).toMatch(/^pgc_heartbeat_archive_failing 1$/m);
+  expect(metrics).toMatch(/^pgc_heartbeat_archive_ready_segments [1-9]\d*$/m);
+  // Back again: the next segment wakes the archiver, and the backlog drains.
+  await source.restart(`${SOURCE}-repo-host-0`);
+  await psql(rw, 'select pg_switch_wal() from (select txid_current()) as t');
+  await waitFor(async () => {
+    const s = await status();
+    return !s.archive.failing && s.archive.ready_segments === 0 ? s : undefined;
+  }, 120_000, 500, 'archiving to recover');
 });
 
 /**

@@ -68,7 +68,8 @@ describe('heartbeat.py', () => {
     const jsdoc = source.slice(0, source.indexOf('export const HEARTBEAT_SCRIPT'));
     const metrics = new Set([...HEARTBEAT_SCRIPT.matchAll(/"(pgc_heartbeat_\w+)"/g)].map((m) => m[1]));
     expect([...metrics].sort()).toEqual([
-      'pgc_heartbeat_age_seconds', 'pgc_heartbeat_check_failures_total', 'pgc_heartbeat_is_leader', 'pgc_heartbeat_lag_bytes',
+      'pgc_heartbeat_age_seconds', 'pgc_heartbeat_archive_failing', 'pgc_heartbeat_archive_last_success_age_seconds',
+      'pgc_heartbeat_archive_ready_segments', 'pgc_heartbeat_check_failures_total', 'pgc_heartbeat_is_leader', 'pgc_heartbeat_lag_bytes',
       'pgc_heartbeat_ready', 'pgc_heartbeat_replica_lag_bytes', 'pgc_heartbeat_replica_lag_seconds', 'pgc_heartbeat_streaming',
     ]);
     expect(new Set(jsdoc.match(/pgc_heartbeat_\w+/g))).toEqual(metrics);

@@ -483,8 +483,8 @@ export class LoopbackCluster {
 
   /** The member of this name. */
   member(name: string): Member {
-    const m = this.members.get(name);
-    if (!m) throw new Error(`no member ${name}`);
+    const m = this.members.get(name) ?? this.statefulPods.get(name);
+    if (!m) throw new Error(`no member or StatefulSet pod ${name}`);
     return m;
   }
 
