@@ -1,10 +1,10 @@
 // A production-shaped cluster: synchronous replication, bigger resources, a storage class,
-// the fast failover timings, members on separate nodes, a delayed replica, and every
-// NodeConfig setting spelled out.
+// the fast failover timings, members on separate nodes, a delayed replica, backups to a volume
+// and to S3, and every NodeConfig setting spelled out.
 import { App, Chart, Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import {
-  ClientAuthMethod, DatabasePrivilege, FailoverTiming, PoolMode, SchemaPrivilege, TablePrivilege,
+  BackupRepository, BackupRetention, ClientAuthMethod, DatabasePrivilege, FailoverTiming, PoolMode, SchemaPrivilege, TablePrivilege,
   HbaConnectionType, HugePages, ListenAddress, LogFormat, LogLevel, NetworkPeer,
   PatroniDcs, PostgresCluster, PostgresImage, ReplicationMode, Resources, StorageType, Tls,
 } from '../../src';
@@ -58,6 +58,22 @@ export function buildApp(outdir?: string): App {
       },
     ],
     pooler: { instances: 2, poolMode: PoolMode.TRANSACTION, defaultPoolSize: 40, maxClientConnections: 2000, readOnly: true },
+    // pgBackRest: a backup node on the cluster's own volume, and an encrypted off-site copy in S3.
+    backup: {
+      repositories: [
+        BackupRepository.volume({ size: Size.gibibytes(200), storageClassName: 'standard' }),
+        BackupRepository.s3({
+          bucket: 'acme-orders-pg',
+          region: 'eu-west-1',
+          credentialsSecret: kplus.Secret.fromSecretName(chart, 's3-credentials', 'orders-db-s3'),
+          encryptionSecret: kplus.Secret.fromSecretName(chart, 's3-cipher', 'orders-db-s3-cipher'),
+          retention: BackupRetention.days(30),
+          schedules: { full: '0 2 * * 0', differential: '0 2 * * 3', incremental: '0 */6 * * *', timeZone: 'Europe/Berlin' },
+        }),
+      ],
+      schedules: { full: '0 1 * * 0', incremental: '0 1 * * 1-6' },
+      archiveTimeout: Duration.seconds(60),
+    },
     config: {
       resources: Resources.LARGE,
       database: {

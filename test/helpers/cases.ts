@@ -26,12 +26,17 @@ const EXAMPLE_BURSTABLE_POSTGRES: Record<string, readonly string[]> = {
   production: ['orders-db-primary'],
 };
 
+/** Secrets each example expects to exist already (object storage credentials). */
+const EXAMPLE_USER_SECRETS: Record<string, readonly string[]> = {
+  production: ['orders-db-s3', 'orders-db-s3-cipher'],
+};
+
 /** Every example, synthesized through its buildApp() and parsed back from YAML. */
 export function exampleCases(): SynthCase[] {
   return exampleNames().map((name) => ({
     name: `example ${name}`,
     manifests: () => exampleManifests(name),
-    userSecrets: [],
+    userSecrets: EXAMPLE_USER_SECRETS[name] ?? [],
     burstablePostgres: EXAMPLE_BURSTABLE_POSTGRES[name] ?? [],
   }));
 }
