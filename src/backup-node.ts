@@ -448,8 +448,15 @@ export class BackupNode extends Construct {
   /** Name of the Job that creates the stanza and takes the first full backups. */
   public readonly initJobName: string;
 
-  /** @internal */
-  constructor(scope: Construct, id: string, props: BackupNodeProps) {
+  /**
+   * Built by PostgresCluster from its `backup` and `restore` props.
+   * @internal
+   */
+  public static _build(scope: Construct, id: string, props: BackupNodeProps): BackupNode {
+    return new BackupNode(scope, id, props);
+  }
+
+  private constructor(scope: Construct, id: string, props: BackupNodeProps) {
     super(scope, id);
     const ctx = props.context;
     const r = props.resolved;

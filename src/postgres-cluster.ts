@@ -486,7 +486,7 @@ export class PostgresCluster extends Construct {
       this.delayedReplicas = new ReplicaSet(this, 'DelayedReplicas', { ...delayedOptions, count: delayedCount, cluster: this });
     }
     if (resolvedBackup) {
-      this.backup = new BackupNode(this, 'Backup', {
+      this.backup = BackupNode._build(this, 'Backup', {
         context: backupContext,
         resolved: resolvedBackup,
         scriptsConfigMapName,
