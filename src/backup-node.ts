@@ -6,6 +6,7 @@ import {
   AzureRepositoryOptions, BackupCompression, BackupOptions, BackupRepository, BackupRetention, BackupSchedules, GcsRepositoryOptions,
   RecoveryTarget, RestoreOptions, S3RepositoryOptions, S3UriStyle, VolumeRepositoryOptions,
 } from './backup';
+import { checkedResources, resourceRequirements } from './container-resources';
 import { propError, requireDnsLabel, requireInteger } from './errors';
 import { PostgresImage } from './image';
 import { CLUSTER_LABEL, clusterLabels } from './labels';
@@ -16,7 +17,7 @@ import {
   PGBACKREST_PORT, PgInstance, RepoHost, RepoInput, TlsFiles, cipherPassEnv, credentialEnv, jobConfig, memberConfig, repoHostConfig,
   sourceConfig,
 } from './render/pgbackrest';
-import { k8sMebibytes, parseCpuCores } from './render/units';
+import { k8sMebibytes } from './render/units';
 import { Resources } from './resources';
 import { restrictedContainer, restrictedPod } from './security-context';
 
@@ -388,27 +389,6 @@ function repoFileVolumes(repos: ResolvedRepo[]): { volumes: kplus.k8s.Volume[]; 
   return { volumes, mounts };
 }
 
-function checkedResources(scope: Construct, property: string, r: Resources): Resources {
-  if (parseCpuCores(r.cpuRequest.amount) > parseCpuCores(r.cpuLimit.amount)) {
-    throw propError(scope, `${property}.cpu`, r.cpuRequest.amount, `must not exceed the CPU limit (${r.cpuLimit.amount})`);
-  }
-  const kib = (v: Size) => v.toKibibytes({ rounding: SizeRoundingBehavior.NONE });
-  if (kib(r.memoryRequest) > kib(r.memoryLimit)) {
-    throw propError(scope, `${property}.memory`, `${kib(r.memoryRequest)}Ki`, `must not exceed the memory limit (${kib(r.memoryLimit)}Ki)`);
-  }
-  return r;
-}
-
-/** Container resources as Kubernetes takes them. */
-export function containerResources(res: Resources): kplus.k8s.ResourceRequirements {
-  const q = (v: string) => k8s.Quantity.fromString(v);
-  const mib = (s: Size) => k8sMebibytes(s.toKibibytes({ rounding: SizeRoundingBehavior.NONE }) * 1024);
-  return {
-    requests: { cpu: q(res.cpuRequest.amount), memory: q(mib(res.memoryRequest)) },
-    limits: { cpu: q(res.cpuLimit.amount), memory: q(mib(res.memoryLimit)) },
-  };
-}
-
 /** The members' pgBackRest server sidecar. @internal */
 export function pgbackrestSidecar(image: PostgresImage, member: MemberBackup, mounts: kplus.k8s.VolumeMount[]): kplus.k8s.Container {
   return {
@@ -417,7 +397,7 @@ export function pgbackrestSidecar(image: PostgresImage, member: MemberBackup, mo
     command: ['pgbackrest', 'server'],
     env: member.env,
     ports: [{ name: 'pgbackrest', containerPort: PGBACKREST_PORT, protocol: 'TCP' }],
-    resources: containerResources(member.serverResources),
+    resources: resourceRequirements(member.serverResources),
     securityContext: restrictedContainer(),
     volumeMounts: mounts,
     // No readiness probe: a broken backup server must never take the database out of its Services.
@@ -439,6 +419,14 @@ export interface BackupNodeProps {
  * and the Job that creates the stanza and takes the first full backups.
  */
 export class BackupNode extends Construct {
+  /**
+   * Built by PostgresCluster from its `backup` and `restore` props.
+   * @internal
+   */
+  public static _build(scope: Construct, id: string, props: BackupNodeProps): BackupNode {
+    return new BackupNode(scope, id, props);
+  }
+
   /** The pgBackRest stanza: the cluster name. */
   public readonly stanza: string;
   /** DNS name of the backup node's pod (volume repository), when there is one. */
@@ -447,14 +435,6 @@ export class BackupNode extends Construct {
   public readonly cronJobNames: string[] = [];
   /** Name of the Job that creates the stanza and takes the first full backups. */
   public readonly initJobName: string;
-
-  /**
-   * Built by PostgresCluster from its `backup` and `restore` props.
-   * @internal
-   */
-  public static _build(scope: Construct, id: string, props: BackupNodeProps): BackupNode {
-    return new BackupNode(scope, id, props);
-  }
 
   private constructor(scope: Construct, id: string, props: BackupNodeProps) {
     super(scope, id);
@@ -554,7 +534,7 @@ export class BackupNode extends Construct {
                 command: ['pgbackrest', 'server'],
                 env: [{ name: 'PGBACKREST_CONFIG', value: `${BACKUP_PATHS.config}/pgbackrest.conf` }, ...cipherEnv],
                 ports: [{ name: 'pgbackrest', containerPort: PGBACKREST_PORT, protocol: 'TCP' }],
-                resources: containerResources(r.resources),
+                resources: resourceRequirements(r.resources),
                 securityContext: restrictedContainer(),
                 volumeMounts: [
                   { name: 'pgbackrest-config', mountPath: BACKUP_PATHS.config, readOnly: true },
@@ -610,7 +590,7 @@ export class BackupNode extends Construct {
             image: ctx.image.image,
             command,
             env: [{ name: 'PGBACKREST_CONFIG', value: `${BACKUP_PATHS.config}/pgbackrest.conf` }, ...repoEnv(r.repos), ...extraEnv],
-            resources: containerResources(r.resources),
+            resources: resourceRequirements(r.resources),
             securityContext: restrictedContainer(),
             volumeMounts: [
               { name: 'pgbackrest-config', mountPath: BACKUP_PATHS.config, readOnly: true },

@@ -3,6 +3,7 @@ import { Lazy, Size, SizeRoundingBehavior } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { pgbackrestSidecar } from './backup-node';
+import { resourceRequirements } from './container-resources';
 import {
   CLUSTER_LABEL, CONFIG_HASH_ANNOTATION, FOLLOWER_ROLE, LEADER_ROLE, NODE_SET_LABEL, ROLE_LABEL, SERVES_READS_LABEL,
   clusterLabels, memberSelector,
@@ -328,15 +329,6 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
     },
   });
   return { statefulSet, configMap };
-}
-
-/** Container resources as Kubernetes takes them. */
-function resourceRequirements(res: Resources): kplus.k8s.ResourceRequirements {
-  const q = (v: string) => k8s.Quantity.fromString(v);
-  return {
-    requests: { cpu: q(res.cpuRequest.amount), memory: q(k8sMebibytes(bytesOf(res.memoryRequest))) },
-    limits: { cpu: q(res.cpuLimit.amount), memory: q(k8sMebibytes(bytesOf(res.memoryLimit))) },
-  };
 }
 
 /** The heartbeat sidecar (always) and the metrics exporter (unless disabled). */

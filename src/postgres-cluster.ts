@@ -7,6 +7,7 @@ import { AccessJob } from './access-job';
 import { BackupOptions, RestoreOptions } from './backup';
 import { BackupContext, BackupNode, ResolvedBackup, backupNames, resolveBackup } from './backup-node';
 import { ClusterCertificates } from './certificates';
+import { checkedResources } from './container-resources';
 import { CredentialsJob, GeneratedSecret } from './credentials';
 import { propError, requireDnsLabel, requireDnsSubdomain, requireInteger } from './errors';
 import { FailoverTiming } from './failover-timing';
@@ -706,18 +707,6 @@ export class PostgresCluster extends Construct {
 const RESERVED_CONTAINERS = ['postgres', 'heartbeat', 'metrics', 'wait-for-leader'];
 const TAKEN_PORTS = (c: PostgresCluster) => [c.port, 8008, HEARTBEAT_PORT, METRICS_PORT];
 const RESERVED_PORT_NAMES = ['postgres', 'patroni', 'heartbeat', 'metrics'];
-
-/** Requests may not exceed limits (the API server would reject the pod). */
-function checkedResources(scope: Construct, property: string, r: Resources): Resources {
-  if (parseCpuCores(r.cpuRequest.amount) > parseCpuCores(r.cpuLimit.amount)) {
-    throw propError(scope, `${property}.cpu`, r.cpuRequest.amount, `must not exceed the CPU limit (${r.cpuLimit.amount})`);
-  }
-  const kib = (v: Size) => v.toKibibytes({ rounding: SizeRoundingBehavior.NONE });
-  if (kib(r.memoryRequest) > kib(r.memoryLimit)) {
-    throw propError(scope, `${property}.memory`, `${kib(r.memoryRequest)}Ki`, `must not exceed the memory limit (${kib(r.memoryLimit)}Ki)`);
-  }
-  return r;
-}
 
 /** The default exporter image. */
 const DEFAULT_EXPORTER_IMAGE = 'quay.io/prometheuscommunity/postgres-exporter:v0.15.0';

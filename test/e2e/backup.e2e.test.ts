@@ -1,16 +1,21 @@
 /**
- * Backups, run for real with pgBackRest on a volume repository: the backup node's TLS server
- * takes the members' WAL, the init Job creates the stanza and the first full backup, CronJob
- * backups run from the synthesized YAML, and every backup is proven by a restore: a new cluster
- * bootstraps from the latest state, another from a point in time between two write batches, and
- * a new replica is created from the repository.
+ * Backups, run for real with pgBackRest on two repositories: a volume (the backup node's TLS
+ * server takes the members' WAL) and S3 (s3rver from npm, behind TLS with its own CA). The init
+ * Job creates the stanza and the first full backups, CronJob backups run from the synthesized
+ * YAML, and every backup is proven by a restore: a new cluster bootstraps from the latest state,
+ * another from a point in time between two write batches, another from S3, and a new replica is
+ * created from the repository.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BackupRepository, FailoverTiming, PostgresClusterProps, RecoveryTarget } from '../../src';
+import { promisify } from 'node:util';
+import { App, Chart } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
+import { BackupRepository, FailoverTiming, PostgresClusterProps, RecoveryTarget, S3UriStyle } from '../../src';
 import { variantCases } from '../helpers/cases';
 import { LoopbackCluster } from './harness/cluster';
+import { addHost, removeHostNames } from './harness/hosts';
 import { record } from './harness/results';
 import { synthCluster } from './harness/synth';
 import { startEtcd } from './lib/etcd';
@@ -20,6 +25,11 @@ import { waitForLeader } from './lib/patroni';
 import { psql } from './lib/pg';
 import { SERVICE_USER, leftoverProcesses, stopAll, waitFor } from './lib/processes';
 
+// s3rver ships no types: its constructor and run()/close() are all the suite uses.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const S3rver = require('s3rver');
+
+const execFileAsync = promisify(execFile);
 const SOURCE = 'pgbk';
 let workDir: string;
 let etcdEndpoint: string;
@@ -29,11 +39,43 @@ const clusters: LoopbackCluster[] = [];
 /** Server time between the two write batches (the point-in-time target). */
 let between: Date;
 
+const S3_HOST = 's3.e2e.local';
+const S3_IP = '127.0.9.1';
+const S3_PORT = 9000;
+const S3_BUCKET = 'pgbk-s3';
+let s3: any;
+let s3Ca: string;
+/** The Secrets the user creates before applying: S3 credentials (s3rver's) and the CA of its certificate. */
+const userSecrets = () => ({
+  's3-credentials': { 'access-key-id': 'S3RVER', 'secret-access-key': 'S3RVER' },
+  's3-ca': { 'ca.crt': s3Ca },
+});
+const refs = new Chart(new App(), 'refs');
+const secretRef = (name: string) => (refs.node.tryFindChild(name) as kplus.ISecret | undefined) ?? kplus.Secret.fromSecretName(refs, name, name);
+const s3Repository = (schedules?: { full: string }) => BackupRepository.s3({
+  bucket: S3_BUCKET,
+  region: 'us-east-1',
+  endpoint: `${S3_HOST}:${S3_PORT}`,
+  uriStyle: S3UriStyle.PATH,
+  credentialsSecret: secretRef('s3-credentials'),
+  caSecret: secretRef('s3-ca'),
+  schedules,
+});
+
 const sourceProps = (replicas: number): PostgresClusterProps => ({
   failoverTiming: FailoverTiming.FAST,
   replicas: { count: replicas },
-  backup: { repositories: [BackupRepository.volume()] },
+  backup: { repositories: [BackupRepository.volume(), s3Repository({ full: '0 3 * * 0' })] },
 });
+
+/** `pgbackrest info` of the S3 repository, read directly from s3rver (asynchronously: s3rver runs in this process). */
+async function s3Info(): Promise<any> {
+  const { stdout: out } = await execFileAsync('runuser', ['-u', SERVICE_USER, '--', 'pgbackrest', '--config=/dev/null', '--repo1-type=s3',
+    `--repo1-s3-bucket=${S3_BUCKET}`, `--repo1-s3-endpoint=${S3_HOST}:${S3_PORT}`, '--repo1-s3-region=us-east-1', '--repo1-s3-uri-style=path',
+    `--repo1-storage-ca-file=${path.join(workDir, 's3', 'cert.pem')}`, '--repo1-path=/pgbackrest', `--stanza=${SOURCE}`, '--output=json',
+    '--log-level-console=off', 'info'], { encoding: 'utf8', env: { ...process.env, PGBACKREST_REPO1_S3_KEY: 'S3RVER', PGBACKREST_REPO1_S3_KEY_SECRET: 'S3RVER' } });
+  return JSON.parse(out)[0];
+}
 
 /** `pgbackrest info` of the repository, read directly from the backup node's volume. */
 function repoInfo(): any {
@@ -65,10 +107,32 @@ beforeAll(async () => {
   workDir = makeWorkDir('pg-e2e-backup');
   const etcd = await startEtcd({ workDir, clientPort: await findFreePort(), peerPort: await findFreePort() });
   etcdEndpoint = etcd.endpoint;
+  // An S3-compatible server behind TLS, its certificate signed by itself (the CA the cluster gets in a Secret).
+  const s3Dir = path.join(workDir, 's3');
+  fs.mkdirSync(path.join(s3Dir, 'data'), { recursive: true });
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2',
+    '-subj', `/CN=${S3_HOST}`, '-addext', `subjectAltName=DNS:${S3_HOST}`, '-keyout', path.join(s3Dir, 'key.pem'), '-out', path.join(s3Dir, 'cert.pem')],
+  { stdio: 'ignore' });
+  fs.chmodSync(workDir, 0o755);
+  fs.chmodSync(s3Dir, 0o755);
+  fs.chmodSync(path.join(s3Dir, 'cert.pem'), 0o644);
+  s3Ca = fs.readFileSync(path.join(s3Dir, 'cert.pem'), 'utf8');
+  s3 = new S3rver({
+    address: S3_IP,
+    port: S3_PORT,
+    silent: true,
+    directory: path.join(s3Dir, 'data'),
+    vhostBuckets: false,
+    key: fs.readFileSync(path.join(s3Dir, 'key.pem')),
+    cert: s3Ca,
+    configureBuckets: [{ name: S3_BUCKET }],
+  });
+  await s3.run();
+  addHost(S3_HOST, S3_IP);
   const dir = path.join(workDir, SOURCE);
   fs.mkdirSync(dir, { recursive: true });
   const file = synthCluster(path.join(dir, 'manifests'), SOURCE, sourceProps(1));
-  source = new LoopbackCluster({ manifestFile: file, workDir: dir, etcdEndpoint });
+  source = new LoopbackCluster({ manifestFile: file, workDir: dir, etcdEndpoint, userSecrets: userSecrets() });
   clusters.push(source);
   await source.startHealthy();
   repoDir = path.join(source.statefulPods.get(`${SOURCE}-repo-host-0`)!.volumeDir('repo'), 'repo');
@@ -76,6 +140,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const c of clusters.reverse()) await c.shutdown();
+  await s3?.close();
+  removeHostNames([S3_HOST]);
   await stopAll();
   expect(leftoverProcesses()).toEqual([]);
 });
@@ -86,12 +152,14 @@ test('the init Job creates the stanza and takes the first full backup; WAL reach
   const info = repoInfo();
   expect(info.status.code).toBe(0);
   expect(info.backup.map((b: any) => b.type)).toEqual(['full']);
+  expect((await s3Info()).backup.map((b: any) => b.type)).toEqual(['full']);
   await archiveEverything(source);
   expect(Number(await psql(source.superuserVia(`${SOURCE}-primary`), 'select archived_count from pg_stat_archiver'))).toBeGreaterThan(0);
   // Running it again changes nothing: the repository already holds a backup.
   const again = await source.runJob(`${SOURCE}-backup-init-`);
   expect(again.exitCode).toBe(0);
   expect(again.log).toMatch(/repo1 already holds 1 backup/);
+  expect(again.log).toMatch(/repo2 already holds 1 backup/);
   expect(repoInfo().backup).toHaveLength(1);
 });
 
@@ -114,6 +182,9 @@ test('writes, an incremental backup from the CronJob, more writes; the repositor
   record('backup.full_seconds', Math.round(full * 10) / 10);
   const sets = repoInfo().backup;
   expect(sets.map((b: any) => b.type)).toEqual(['full', 'incr', 'full']);
+  const s3Full = await runJobTimed(source, `${SOURCE}-repo2-full`);
+  record('backup.s3_full_seconds', Math.round(s3Full * 10) / 10);
+  expect((await s3Info()).backup.map((b: any) => b.type)).toEqual(['full', 'full']);
   record('backup.database_bytes', sets[2].info.size);
   record('backup.full_repository_bytes', sets[2].info.repository.delta);
   record('backup.incremental_repository_bytes', sets[1].info.repository.delta);
@@ -121,15 +192,17 @@ test('writes, an incremental backup from the CronJob, more writes; the repositor
 });
 
 /** Starts a cluster restored from the source's repository and returns it and its leader. */
-async function restoreInto(name: string, subnet: number, target: RecoveryTarget): Promise<{ cluster: LoopbackCluster; seconds: number }> {
+async function restoreInto(
+  name: string, subnet: number, target: RecoveryTarget, repository = BackupRepository.volume(),
+): Promise<{ cluster: LoopbackCluster; seconds: number }> {
   const dir = path.join(workDir, name);
   fs.mkdirSync(dir, { recursive: true });
   const file = synthCluster(path.join(dir, 'manifests'), name, {
     failoverTiming: FailoverTiming.FAST,
     replicas: { count: 0 },
-    restore: { sourceCluster: SOURCE, repository: BackupRepository.volume(), target },
+    restore: { sourceCluster: SOURCE, repository, target },
   });
-  const cluster = new LoopbackCluster({ manifestFile: file, workDir: dir, etcdEndpoint, subnet, neighbours: [source] });
+  const cluster = new LoopbackCluster({ manifestFile: file, workDir: dir, etcdEndpoint, subnet, neighbours: [source], userSecrets: userSecrets() });
   clusters.push(cluster);
   const t0 = Date.now();
   await cluster.start();
@@ -158,6 +231,16 @@ test('a point-in-time restore to a moment between the batches holds exactly the 
   const rw = cluster.superuserVia('pgpitr-primary');
   expect(await psql(rw, 'select batch || \':\' || count(*) from marks group by batch order by batch')).toBe('1:20000');
   expect(await psql(rw, 'select count(*) from big')).toBe('200000');
+  await cluster.shutdown();
+});
+
+test('a new cluster restored from S3 to the latest state holds every row', async () => {
+  const { cluster, seconds } = await restoreInto('pgfroms3', 3, RecoveryTarget.latest(), s3Repository());
+  record('backup.restore_s3_latest_to_ready_seconds', Math.round(seconds * 10) / 10);
+  const rw = cluster.superuserVia('pgfroms3-primary');
+  expect(await psql(rw, 'select batch || \':\' || count(*) from marks group by batch order by batch')).toBe('1:20000\n2:10000');
+  const log = fs.readFileSync(path.join(cluster.member('pgfroms3-primary-0').dir, 'postgres.log'), 'utf8');
+  expect(log).toMatch(/restore command begin[^\n]*--repo1-type=s3/);
   await cluster.shutdown();
 });
 

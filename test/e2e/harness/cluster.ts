@@ -31,6 +31,8 @@ export interface LoopbackClusterOptions {
   readonly subnet?: number;
   /** Clusters running beside this one whose issued Secrets this cluster's pods may mount (same namespace). */
   readonly neighbours?: LoopbackCluster[];
+  /** Secrets the user created before applying (object storage credentials, CAs): name -> key -> value. */
+  readonly userSecrets?: Record<string, Record<string, string>>;
 }
 
 /** The outcome of running a Kubernetes probe against a member. */
@@ -615,11 +617,14 @@ export class LoopbackCluster {
         const name = v.secret.secretName as string;
         const source = this.issuedSecretDir(name);
         const stored = this.kubeApi?.secrets.get(name);
+        const given = this.options.userSecrets?.[name];
         let data: Record<string, string>;
         if (source) {
           data = Object.fromEntries(['tls.crt', 'tls.key', 'ca.crt'].map((k) => [k, fs.readFileSync(path.join(source, k), 'utf8')]));
         } else if (stored) {
           data = stored.data;
+        } else if (given) {
+          data = given;
         } else {
           throw new Error(`${m.name}: Secret ${name} is neither issued by a Certificate nor created by the credentials Job`);
         }
@@ -640,16 +645,19 @@ export class LoopbackCluster {
 
   /**
    * pgbackrest.conf as synthesized: a wildcard tls-server-address becomes the pod's IP and absolute
-   * paths become the volume directories. In a backup Job's file (it reaches the leader with
+   * paths (not an object store's path in its bucket) become the volume directories. In a backup Job's file (it reaches the leader with
    * pg1-host), pg1-path and pg1-socket-path become the current leader's directories.
    */
   private adaptPgBackRestConfig(m: Member, text: string): string {
     const mounts = this.podMounts(m);
     const remote = /^pg1-host=/m.test(text) ? this.jobLeader : undefined;
+    // An object store's repo<N>-path is a key prefix in its bucket, not a file system path.
+    const objectStores = new Set([...text.matchAll(/^(repo\d+)-type=(s3|gcs|azure)$/gm)].map((x) => `${x[1]}-path`));
     return text.split('\n').map((line) => {
       const kv = /^([\w-]+)=(.*)$/.exec(line);
       if (!kv) return line;
       const [, key, value] = kv;
+      if (objectStores.has(key)) return line;
       if (key === 'tls-server-address' && WILDCARD.test(value)) return `${key}=${m.host}`;
       if (remote && (key === 'pg1-path' || key === 'pg1-socket-path')) return `${key}=${this.hostPath(remote, this.podMounts(remote), value)}`;
       if (value.startsWith('/')) return `${key}=${this.hostPath(m, mounts, value)}`;
@@ -715,7 +723,8 @@ export class LoopbackCluster {
         if (value === '') throw new Error(`${m.name}: fieldRef ${field} is not emulated`);
       } else if (e.valueFrom?.secretKeyRef) {
         const ref = e.valueFrom.secretKeyRef;
-        const secret = this.kubeApi?.secrets.get(ref.name);
+        const given = this.options.userSecrets?.[ref.name];
+        const secret = this.kubeApi?.secrets.get(ref.name) ?? (given ? { data: given } : undefined);
         if (!secret) throw new Error(`${m.name}: Secret ${ref.name} is neither created by the credentials Job nor supplied`);
         if (!(ref.key in secret.data)) throw new Error(`${m.name}: Secret ${ref.name} has no key ${ref.key}`);
         value = secret.data[ref.key];
