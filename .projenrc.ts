@@ -19,16 +19,22 @@ const project = new cdk8s.ConstructLibraryCdk8s({
   jsiiVersion: '~6.0.0',
   // cdk8s-plus-27 is a peer: users bring the one their app already uses.
   peerDeps: ['cdk8s-plus-27@^2.9.5'],
-  devDeps: [
-    'cdk8s-plus-27@^2.9.5',
-    // Official Kubernetes OpenAPI schemas (CommonJS line), used by the tests to validate every object.
+  // The CLI's runtime dependencies (src/cli, src/validate). A jsii library ships its runtime
+  // dependencies bundled in its tarball.
+  bundledDeps: [
+    // The command line: subcommands, --help, option parsing.
+    'commander@^14',
+    // Official Kubernetes OpenAPI schemas (CommonJS line): `validate` and the tests check every object.
     'kubernetes-models@^4.5.1',
-    // Upstream Prometheus Operator schemas, to validate the PodMonitor the library emits.
+    // Upstream Prometheus Operator and cert-manager schemas, for the PodMonitor and Certificates the library emits.
     '@kubernetes-models/prometheus-operator@^4.4.4',
     '@kubernetes-models/cert-manager@^4.4.4',
-    'fast-check@^3',
-    // Parses synthesized YAML in the tests and the end-to-end harness.
+    // Reads spec files and synthesized YAML (CLI, tests, end-to-end harness).
     'yaml@^2',
+  ],
+  devDeps: [
+    'cdk8s-plus-27@^2.9.5',
+    'fast-check@^3',
   ],
   github: false,
   release: false,
