@@ -103,7 +103,7 @@ describe('quantities', () => {
     expect(() => quantity('lots')).toThrow('unparseable quantity lots');
   });
   test('formats bytes and cores for people', () => {
-    expect([formatBytes(512 * 1024 ** 2), formatBytes(1.5 * 1024 ** 3), formatBytes(10 * 1024 ** 3), formatBytes(100)]).toEqual(['512Mi', '1.5Gi', '10Gi', '100']);
+    expect([formatBytes(512 * 1024 ** 2), formatBytes(1.5 * 1024 ** 3), formatBytes(10 * 1024 ** 3), formatBytes(100), formatBytes(4288 * 1024 ** 2)]).toEqual(['512Mi', '1.5Gi', '10Gi', '100', '4288Mi']);
     expect([formatCpu(0.25), formatCpu(1), formatCpu(1.5)]).toEqual(['250m', '1', '1.5']);
   });
 });

@@ -31,11 +31,15 @@ export function isQuantity(q: unknown): q is string | number {
   return typeof q === 'string' && /^([0-9.]+)(m|k|Ki|M|Mi|G|Gi|T|Ti|P|Pi|E|Ei)?$/.test(q);
 }
 
-/** Bytes written the way a person reads them: `512Mi`, `1.5Gi`, `10Gi`. */
+/**
+ * Bytes written the way Kubernetes users write them: the largest binary unit that gives a whole
+ * number or one exact decimal (`512Mi`, `1.5Gi`, `4288Mi`, `10Gi`).
+ */
 export function formatBytes(bytes: number): string {
   const units: Array<[string, number]> = [['Ti', 1024 ** 4], ['Gi', 1024 ** 3], ['Mi', 1024 ** 2], ['Ki', 1024]];
   for (const [unit, size] of units) {
-    if (bytes >= size) return `${Number((bytes / size).toFixed(2))}${unit}`;
+    const v = bytes / size;
+    if (v >= 1 && Number.isInteger(v * 10)) return `${v}${unit}`;
   }
   return `${bytes}`;
 }

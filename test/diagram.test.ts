@@ -1,0 +1,154 @@
+/**
+ * The topology diagram (src/diagram): what the model reads from synthesized objects, the
+ * backup repositories from a pgbackrest.conf, and deterministic SVG and HTML.
+ */
+import { readFileSync } from 'fs';
+import { join } from 'path';
+import { Manifest, exampleManifests, synthCluster } from './helpers/manifests';
+import { renderDiagrams } from '../src/diagram';
+import { layoutTopology } from '../src/diagram/layout';
+import { parseRepositories } from '../src/diagram/pgbackrest';
+import { nodeElementId, xml } from '../src/diagram/svg';
+import { extractTopology } from '../src/diagram/topology';
+import { parseManifests } from '../src/validate/manifest';
+
+const backupObjects = (): Manifest[] => parseManifests(readFileSync(join(__dirname, 'fixtures', 'backup-objects.yaml'), 'utf8'));
+
+describe('topology of the production example', () => {
+  const topology = extractTopology(exampleManifests('production'));
+  const workload = (name: string) => topology.workloads.find((w) => w.name === name)!;
+
+  test('members, poolers and jobs with their roles', () => {
+    expect(topology.clusters).toEqual(['orders-db']);
+    expect(topology.namespaces).toEqual(['orders']);
+    expect(topology.workloads.filter((w) => w.kind === 'StatefulSet').map((w) => [w.name, w.role, w.replicas])).toEqual([
+      ['orders-db-delayed', 'delayed', 1], ['orders-db-primary', 'primary', 1], ['orders-db-replica', 'replica', 2],
+    ]);
+    expect(topology.workloads.filter((w) => w.kind === 'Deployment').map((w) => [w.name, w.role, w.replicas])).toEqual([
+      ['orders-db-pooler', 'pooler', 2], ['orders-db-pooler-ro', 'pooler', 2],
+    ]);
+    expect(topology.workloads.filter((w) => w.kind === 'Job').every((w) => w.role === 'job')).toBe(true);
+  });
+
+  test('Services by role, and which pods each selects (the role label is a run-time condition)', () => {
+    expect(topology.services.map((s) => [s.name, s.role])).toEqual([
+      ['orders-db-pods', 'members'], ['orders-db-pooler', 'pooler'], ['orders-db-pooler-ro', 'pooler'],
+      ['orders-db-primary', 'read-write'], ['orders-db-replicas', 'read-only'],
+    ]);
+    const selected = (svc: string) => topology.edges.filter((e) => e.from === `Service/${svc}` && e.kind === 'selects').map((e) => [e.to, e.label]);
+    expect(selected('orders-db-replicas')).toEqual([['StatefulSet/orders-db-primary', 'role=replica'], ['StatefulSet/orders-db-replica', 'role=replica']]);
+    expect(selected('orders-db-pods').map(([to]) => to)).toEqual(['StatefulSet/orders-db-delayed', 'StatefulSet/orders-db-primary', 'StatefulSet/orders-db-replica']);
+    expect(selected('orders-db-pooler-ro')).toEqual([['Deployment/orders-db-pooler-ro', undefined]]);
+  });
+
+  test('poolers connect to the Service their pgbouncer.ini names', () => {
+    expect(topology.edges.filter((e) => e.kind === 'connects').map((e) => [e.from, e.to])).toEqual([
+      ['Deployment/orders-db-pooler', 'Service/orders-db-primary'], ['Deployment/orders-db-pooler-ro', 'Service/orders-db-replicas'],
+    ]);
+  });
+
+  test('containers (sidecars marked), resources per container and pod totals, volume sizes', () => {
+    const primary = workload('orders-db-primary');
+    expect(primary.containers.map((c) => [c.name, c.sidecar, c.init])).toEqual([['postgres', false, false], ['heartbeat', true, false], ['metrics', true, false]]);
+    expect(primary.containers[0]).toMatchObject({ cpuRequest: 2, cpuLimit: 4, memoryRequest: 4 * 1024 ** 3, memoryLimit: 4 * 1024 ** 3 });
+    const podMemory = (4096 + 64 + 128) * 1024 ** 2;
+    expect(primary.totals).toEqual({ cpuRequest: 2.2, cpuLimit: 4.2, memoryRequest: podMemory, memoryLimit: podMemory });
+    expect(primary.volumes.find((v) => v.name === 'pgdata')).toEqual({ name: 'pgdata', type: 'claim', size: 100 * 1024 ** 3, storageClass: 'fast-ssd' });
+    expect(workload('orders-db-replica').containers.filter((c) => c.init).map((c) => c.name)).toEqual(['wait-for-leader']);
+  });
+
+  test('no repository without backup objects', () => {
+    expect(topology.repositories).toEqual([]);
+  });
+});
+
+describe('backups in the topology', () => {
+  test('pgbackrest.conf repositories: type, location, options; comments and stanza options ignored', () => {
+    const conf = backupObjects().find((m) => m.kind === 'ConfigMap')!.data['pgbackrest.conf'];
+    expect(parseRepositories(conf)).toEqual([
+      { name: 'repo1', type: 'posix', location: '/pgbackrest/repo1', options: { 'type': 'posix', 'path': '/pgbackrest/repo1', 'retention-full': '2' } },
+      {
+        name: 'repo2',
+        type: 's3',
+        location: 'bucket orders-backups /db',
+        options: { 'type': 's3', 'path': '/db', 's3-bucket': 'orders-backups', 's3-region': 'eu-west-1' },
+      },
+    ]);
+  });
+
+  test('a repository without a type is posix with pgBackRest\'s default path; repos sort by number', () => {
+    expect(parseRepositories('repo10-path=/x\nrepo2-retention-full=1\n').map((r) => [r.name, r.type, r.location])).toEqual([
+      ['repo2', 'posix', '/var/lib/pgbackrest'], ['repo10', 'posix', '/x'],
+    ]);
+  });
+
+  test('CronJobs with their schedules write to the repositories their names give; the repository host is a StatefulSet', () => {
+    const topology = extractTopology([...synthCluster(), ...backupObjects()]);
+    const backups = topology.workloads.filter((w) => w.role === 'backup').map((w) => [w.name, w.schedule, w.repository, w.backupType]);
+    expect(backups).toEqual([['db-backup-repo1-full', '0 1 * * 0', 'repo1', 'full'], ['db-backup-repo2-incr', '0 */6 * * *', 'repo2', 'incr']]);
+    expect(topology.repositories.map((r) => r.id)).toEqual(['Repository/repo1', 'Repository/repo2']);
+    expect(topology.edges.filter((e) => e.kind === 'backs-up-to').map((e) => [e.from, e.to, e.label])).toEqual([
+      ['CronJob/db-backup-repo1-full', 'Repository/repo1', 'full'], ['CronJob/db-backup-repo2-incr', 'Repository/repo2', 'incr'],
+    ]);
+    const host = topology.workloads.find((w) => w.name === 'db-repo-host')!;
+    expect([host.role, host.volumes]).toEqual(['repo-host', [{ name: 'repo', type: 'claim', size: 50 * 1024 ** 3, storageClass: undefined }]]);
+    const svg = renderDiagrams([...synthCluster(), ...backupObjects()]).svg;
+    expect(svg).toContain('schedule 0 */6 * * *');
+    expect(svg).toContain(`id="${nodeElementId('Repository/repo2')}"`);
+    expect(svg).toContain('bucket orders-backups /db');
+  });
+
+  test('a backup CronJob naming a repository no pgbackrest.conf declares still gets a node', () => {
+    const objs = backupObjects().filter((m) => m.kind !== 'ConfigMap');
+    expect(extractTopology(objs).repositories.map((r) => [r.name, r.type, r.location])).toEqual([
+      ['repo1', 'unknown', '(no pgbackrest.conf found)'], ['repo2', 'unknown', '(no pgbackrest.conf found)'],
+    ]);
+  });
+});
+
+describe('layout and rendering', () => {
+  test('every node and edge of the model is drawn, edges go left to right, boxes do not overlap', () => {
+    const topology = extractTopology(exampleManifests('production'));
+    const layout = layoutTopology(topology);
+    expect(layout.boxes.map((b) => b.id).sort()).toEqual([...topology.workloads.map((w) => w.id), ...topology.services.map((s) => s.id)].sort());
+    expect(layout.edges.length).toBe(topology.edges.length);
+    for (const e of layout.edges) expect(e.x2).toBeGreaterThan(e.x1);
+    for (const a of layout.boxes) {
+      for (const b of layout.boxes) {
+        if (a === b) continue;
+        const apart = a.x + a.width <= b.x || b.x + b.width <= a.x || a.y + a.height <= b.y || b.y + b.height <= a.y;
+        expect([a.id, b.id, apart]).toEqual([a.id, b.id, true]);
+      }
+      expect(a.x + a.width).toBeLessThanOrEqual(layout.width);
+      expect(a.y + a.height).toBeLessThanOrEqual(layout.height);
+    }
+  });
+
+  test.each(['basic', 'production'])('%s: SVG and HTML are byte-identical across runs', (name) => {
+    const a = renderDiagrams(exampleManifests(name));
+    const b = renderDiagrams(exampleManifests(name));
+    expect(a.svg).toBe(b.svg);
+    expect(a.html).toBe(b.html);
+  });
+
+  test('the order of the input objects does not change the output', () => {
+    const objs = [...synthCluster(), ...backupObjects()];
+    expect(renderDiagrams([...objs].reverse())).toEqual(renderDiagrams(objs));
+  });
+
+  test('the HTML page is self-contained: the SVG inline, no external reference, a CSP that forbids fetching', () => {
+    const { svg, html } = renderDiagrams(exampleManifests('production'));
+    expect(html).toContain(svg.trim());
+    expect(html).toContain('default-src \'none\'');
+    expect(html).not.toMatch(/(src|href)=["']?(https?:)?\/\//);
+    expect(html).toContain('<h3 id="detail-node-StatefulSet-orders-db-primary">');
+  });
+
+  test('text is escaped', () => {
+    expect(xml('<a & "b">')).toBe('&lt;a &amp; &quot;b&quot;&gt;');
+    const objs = synthCluster();
+    const cm = JSON.parse(JSON.stringify(objs.find((m) => m.kind === 'StatefulSet')));
+    cm.metadata.name = 'x<y';
+    expect(renderDiagrams([cm]).svg).toContain('x&lt;y');
+  });
+});
