@@ -56,6 +56,9 @@ const project = new cdk8s.ConstructLibraryCdk8s({
   gitignore: ['/bench/results/', '/.e2e/'],
 });
 
+// The command line (src/cli): a small bin that requires the compiled lib/cli/main.js.
+project.addBins({ 'cdk8s-postgres-cluster': 'bin/cdk8s-postgres-cluster' });
+
 project.addPackageIgnore('/examples/');
 project.addPackageIgnore('/bench/');
 project.addPackageIgnore('/.ci/');
