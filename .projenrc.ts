@@ -35,6 +35,10 @@ const project = new cdk8s.ConstructLibraryCdk8s({
   devDeps: [
     'cdk8s-plus-27@^2.9.5',
     'fast-check@^3',
+    // The diagram's end-to-end test: Debian's headless Chromium driven over DevTools, its screenshot decoded.
+    'puppeteer-core@^24',
+    'pngjs@^7',
+    '@types/pngjs@^6',
   ],
   github: false,
   release: false,

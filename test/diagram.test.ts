@@ -152,3 +152,11 @@ describe('layout and rendering', () => {
     expect(renderDiagrams([cm]).svg).toContain('x&lt;y');
   });
 });
+
+describe('pod totals', () => {
+  test('a value no container sets is unknown, not zero', () => {
+    const backup = extractTopology(backupObjects()).workloads.find((w) => w.name === 'db-backup-repo2-incr')!;
+    expect(backup.totals).toEqual({ cpuRequest: undefined, cpuLimit: undefined, memoryRequest: undefined, memoryLimit: undefined });
+    expect(layoutTopology(extractTopology(backupObjects())).boxes.find((b) => b.id === backup.id)!.lines.map((l) => l.text)).toContain('pod  cpu -/-  mem -/-');
+  });
+});

@@ -43,12 +43,15 @@ export interface VolumeInfo {
   readonly storageClass?: string;
 }
 
-/** Pod totals: what the scheduler reserves (init containers run one at a time, before the others). */
+/**
+ * Pod totals: what the scheduler reserves (init containers run one at a time, before the
+ * others). Undefined where no container sets the value.
+ */
 export interface PodTotals {
-  readonly cpuRequest: number;
-  readonly cpuLimit: number;
-  readonly memoryRequest: number;
-  readonly memoryLimit: number;
+  readonly cpuRequest?: number;
+  readonly cpuLimit?: number;
+  readonly memoryRequest?: number;
+  readonly memoryLimit?: number;
 }
 
 /** A StatefulSet, Deployment, CronJob or Job. */
@@ -144,7 +147,10 @@ function totals(containers: readonly ContainerInfo[]): PodTotals {
   const max = (k: keyof ContainerInfo) => inits.reduce((s, c) => Math.max(s, (c[k] as number | undefined) ?? 0), 0);
   // Kubernetes' effective pod request: max(sum of app containers, largest init container).
   // Rounded to millicores and bytes: summed floats (0.1 + 4) must print as the quantities they are.
-  const eff = (k: keyof ContainerInfo) => Math.round(Math.max(sum(k), max(k)) * 1000) / 1000;
+  const eff = (k: keyof ContainerInfo) => {
+    if (!containers.some((c) => c[k] !== undefined)) return undefined;
+    return Math.round(Math.max(sum(k), max(k)) * 1000) / 1000;
+  };
   return { cpuRequest: eff('cpuRequest'), cpuLimit: eff('cpuLimit'), memoryRequest: eff('memoryRequest'), memoryLimit: eff('memoryLimit') };
 }
 
