@@ -99,6 +99,11 @@ project.addTask('synth', {
   exec: 'ts-node --transpile-only examples/synth.ts',
 });
 
+project.addTask('spec-docs', {
+  description: 'Write docs/spec.md, the reference of the CLI\'s spec file, from src/cli/spec/cluster-spec.ts',
+  exec: 'ts-node --transpile-only -e "require(\'fs\').writeFileSync(\'docs/spec.md\', require(\'./src/cli/spec/cluster-spec\').specDocument())"',
+});
+
 project.addTask('test:e2e', {
   description:
     'End-to-end: run the synthesized cluster with real PostgreSQL, Patroni, etcd and pgBackRest on loopback (root, Debian packages)',

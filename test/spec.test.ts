@@ -2,6 +2,8 @@
  * The spec file of `synth` (src/cli/spec): plain YAML values map to the construct props, so a spec
  * synthesizes exactly what the equivalent TypeScript does; bad fields are errors naming them.
  */
+import { readFileSync } from 'fs';
+import { join } from 'path';
 import { App, Chart, ChartProps, Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { parse } from 'yaml';
@@ -12,6 +14,7 @@ import {
 import { specTemplate } from '../src/cli/commands/init';
 import { synthSpec } from '../src/cli/commands/synth';
 import { CliError } from '../src/cli/exit';
+import { SPEC_FIELDS, UNSUPPORTED_PROPS, specDocument, specReference } from '../src/cli/spec/cluster-spec';
 import { SpecError, cpu, duration, editDistance, enumOf, nearest, size } from '../src/cli/spec/field';
 
 /** What the construct synthesizes for these props in a chart named like synth's. */
@@ -201,5 +204,33 @@ describe('value readers', () => {
     expect(editDistance('replica', 'replicas')).toBe(1);
     expect(nearest('replica', ['replicas', 'storage'])).toBe('replicas');
     expect(nearest('zzz', ['replicas', 'storage'])).toBeUndefined();
+  });
+});
+
+describe('the spec covers the props and its reference is up to date', () => {
+  /** The props of PostgresClusterProps, read from its declaration. */
+  function clusterProps(): string[] {
+    const text = readFileSync(join(__dirname, '..', 'src', 'postgres-cluster.ts'), 'utf8');
+    const body = /export interface PostgresClusterProps \{([\s\S]*?)\n\}/.exec(text)![1];
+    return [...body.matchAll(/^ {2}readonly (\w+)\?:/gm)].map((m) => m[1]);
+  }
+
+  test('every PostgresClusterProps prop is a spec field or listed as not one (with why)', () => {
+    const props = clusterProps();
+    expect(props.length).toBeGreaterThan(15);
+    const missing = props.filter((p) => !(p in SPEC_FIELDS) && !(p in UNSUPPORTED_PROPS));
+    expect(missing).toEqual([]);
+    for (const f of Object.keys(SPEC_FIELDS).filter((k) => k !== 'resources')) expect(props).toContain(f);
+  });
+
+  test('docs/spec.md is what `npx projen spec-docs` writes', () => {
+    expect(readFileSync(join(__dirname, '..', 'docs', 'spec.md'), 'utf8')).toBe(specDocument());
+  });
+
+  test('the reference lists nested fields by path, list items with []', () => {
+    const ref = specReference();
+    expect(ref).toContain('- `spec.replicas.count`: number of streaming replicas\n');
+    expect(ref).toContain('- `spec.users[].databases[].privileges`: CONNECT, CREATE, TEMPORARY\n');
+    expect(ref).toContain('- `spec.primary.resources`: resources of the preferred primary (fields as in `spec.replicas.resources`)\n');
   });
 });

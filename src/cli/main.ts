@@ -125,5 +125,10 @@ export function main(args: readonly string[], io: Io = processIo): number {
 
 /** The bin's entry point. */
 export function run(): void {
+  // A reader that stops early (`… --help | head`) is not an error.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
   process.exitCode = main(process.argv.slice(2));
 }

@@ -10,8 +10,8 @@
  */
 import * as kplus from 'cdk8s-plus-27';
 import {
-  Field, ReadContext, Reader, SpecError, boolean, cpu, duration, enumOf, field, integer, integerMap, list, map, object, oneOf, preset,
-  secretRef, size, str, stringMap,
+  Field, ReadContext, Reader, SpecError, boolean, fieldsOf, isListReader, cpu, duration, enumOf, field, integer, integerMap, list, map,
+  object, oneOf, preset, secretRef, size, str, stringMap,
 } from './field';
 import {
   ClientAuthMethod, DatabasePrivilege, FailoverTiming, HbaConnectionType, HugePages, IssuerKind, ListenAddress, LogFormat, LogLevel,
@@ -75,22 +75,21 @@ interface ImageFamily {
   readonly version?: number;
 }
 
-const image: Reader<PostgresImage | ImageFamily> = (v, path, ctx) => {
-  if (typeof v === 'string') {
-    const m = /^(percona|crunchy)(?::([0-9]+))?$/.exec(v);
+const image: Reader<PostgresImage | ImageFamily> = oneOf<PostgresImage | ImageFamily>(
+  (v, path) => {
+    const m = typeof v === 'string' ? /^(percona|crunchy)(?::([0-9]+))?$/.exec(v) : null;
     if (!m) throw new SpecError(path, v, 'must be percona or crunchy (optionally :<postgres major>), or a mapping {image, postgresVersion, …}');
     return { family: m[1] as ImageFamily['family'], version: m[2] ? Number(m[2]) : undefined };
-  }
-  const o: any = object({
+  },
+  map(object({
     image: field(str(), 'the image reference', { required: true }),
     postgresVersion: field(integer, 'PostgreSQL major version in the image', { required: true }),
     binDir: field(str(), 'directory of the PostgreSQL binaries'),
     uid: field(integer, 'user id PostgreSQL runs as'),
     gid: field(integer, 'group id'),
     patroniMajorVersion: field(integer, 'Patroni major version'),
-  })(v, path, ctx);
-  return PostgresImage.custom(o);
-};
+  }), (o: any) => PostgresImage.custom(o)),
+);
 
 const hbaRule = object({
   type: field(enumOf(HbaConnectionType), 'host, hostssl or hostnossl'),
@@ -160,22 +159,21 @@ const peer: Reader<NetworkPeer> = oneOf(
 
 const tls: Reader<Tls> = oneOf(
   preset({ 'cert-manager': () => Tls.certManager(), 'disabled': () => Tls.disabled() }, true),
-  (v, path, ctx) => {
-    const o: any = object({
-      certManager: field(object({
-        issuerName: field(str(), 'an existing Issuer or ClusterIssuer (default: a per-cluster CA)'),
-        issuerKind: field(enumOf(IssuerKind), 'Issuer or ClusterIssuer'),
-        duration: field(duration, 'certificate lifetime'),
-        renewBefore: field(duration, 'renew this long before expiry'),
-      }), 'certificates from cert-manager'),
-      secrets: field(object({
-        server: field(secretRef, 'Secret with the server certificate', { required: true }),
-        replicationClient: field(secretRef, 'Secret with the replication client certificate', { required: true }),
-      }), 'certificates from existing Secrets'),
-    })(v, path, ctx);
-    if (Object.keys(o).length !== 1) throw new SpecError(path, v, 'must have exactly one of certManager or secrets (or be cert-manager or disabled)');
+  map(object({
+    certManager: field(object({
+      issuerName: field(str(), 'an existing Issuer or ClusterIssuer (default: a per-cluster CA)'),
+      issuerKind: field(enumOf(IssuerKind), 'Issuer or ClusterIssuer'),
+      duration: field(duration, 'certificate lifetime'),
+      renewBefore: field(duration, 'renew this long before expiry'),
+    }), 'certificates from cert-manager'),
+    secrets: field(object({
+      server: field(secretRef, 'Secret with the server certificate', { required: true }),
+      replicationClient: field(secretRef, 'Secret with the replication client certificate', { required: true }),
+    }), 'certificates from existing Secrets'),
+  }), (o: any, path) => {
+    if (Object.keys(o).length !== 1) throw new SpecError(path, o, 'must have exactly one of certManager or secrets (or be cert-manager or disabled)');
     return o.certManager ? Tls.certManager(o.certManager) : Tls.fromSecrets(o.secrets);
-  },
+  }),
 );
 
 const user = object({
@@ -265,6 +263,14 @@ export const SPEC_FIELDS: Readonly<Record<string, Field>> = {
   replicationSecret: field(secretRef, 'an existing Secret with the replication password'),
 };
 
+/**
+ * PostgresClusterProps a spec cannot set, with why (a test checks every prop is a field of
+ * SPEC_FIELDS or listed here, so a new prop is never silently missing from specs).
+ */
+export const UNSUPPORTED_PROPS: Readonly<Record<string, string>> = {
+  clusterName: 'set by metadata.name',
+};
+
 /** The envelope of a spec file. */
 export interface ClusterSpec {
   /** The cluster name: metadata.name (props.clusterName). */
@@ -318,4 +324,65 @@ export function readClusterSpec(doc: unknown, ctx: ReadContext): ClusterSpec {
   }
   if (Object.keys(nodeConfig).length > 0) props.config = nodeConfig;
   return { name: top.metadata.name, namespace: top.metadata.namespace, props };
+}
+
+/**
+ * The field reference: one Markdown list item per field path, with its help. A group of fields
+ * used in several places (resources, storage) is spelled out the first time only.
+ */
+export function specReference(): string {
+  const lines: string[] = [];
+  const first = new Map<Readonly<Record<string, Field>>, string>();
+  const walk = (fields: Readonly<Record<string, Field>>, prefix: string): void => {
+    for (const [name, f] of Object.entries(fields)) {
+      const path = `${prefix}${name}`;
+      const nested = fieldsOf(f.read);
+      const seen = nested ? first.get(nested) : undefined;
+      lines.push(`- \`${path}\`${f.required ? ' (required)' : ''}: ${f.help}${seen ? ` (fields as in \`${seen}\`)` : ''}`);
+      if (nested && !seen) {
+        first.set(nested, path);
+        walk(nested, `${path}${isListReader(f.read) ? '[]' : ''}.`);
+      }
+    }
+  };
+  walk({ metadata: field(metadata, 'name and namespace', { required: true }), spec: field(object(SPEC_FIELDS), 'the cluster\'s props') }, '');
+  return `${lines.join('\n')}\n`;
+}
+
+/** docs/spec.md: the spec format and the field reference (`npx projen spec-docs` writes it; a test checks it). */
+export function specDocument(): string {
+  const unsupported = Object.entries(UNSUPPORTED_PROPS).map(([prop, why]) => `- \`${prop}\`: ${why}`).join('\n');
+  return `<!-- Generated from src/cli/spec/cluster-spec.ts by \`npx projen spec-docs\`: do not edit. -->
+# The spec file of \`cdk8s-postgres-cluster synth\`
+
+A spec file describes one PostgresCluster in YAML (or JSON) for people who do not write
+TypeScript. \`metadata.name\` is the cluster name; \`metadata.namespace\` the namespace of every
+object; \`spec\` mirrors the construct's props (PostgresClusterProps) field by field, with plain
+values:
+
+| prop type | in the spec |
+| --- | --- |
+| \`Size\` | a binary quantity: \`512Mi\`, \`4Gi\`, \`1.5Ti\` |
+| \`Cpu\` | cores \`2\`, \`0.5\`, or millicores \`500m\` |
+| \`Duration\` | \`500ms\`, \`30s\`, \`5m\`, \`1h\`, \`7d\` |
+| enums | the value (\`synchronous\`, \`ReadWriteOnce\`) or the member name in any case (\`SYNCHRONOUS_STRICT\`) |
+| \`Resources\` | a preset (\`micro\`, \`small\`, \`medium\`, \`large\`, \`xlarge\`) or \`{cpu, memory, cpuLimit, memoryLimit}\` |
+| \`ISecret\` | the name of an existing Secret |
+
+\`apiVersion: ${SPEC_API_VERSION}\` and \`kind: ${SPEC_KIND}\` are optional, checked when present.
+An unknown field, a value of the wrong type or an unknown enum value is an error naming the field
+path (\`spec.replicas.count\`), the value and what is allowed, and suggesting the nearest known
+field for a typo (exit code 2). Values the construct refuses (a replica count out of range, a
+memory limit too small for the settings) are reported in the same terms (exit code 1).
+
+Shorthands: \`spec.replicas.mode\` and \`spec.replicas.synchronousStandbys\` set
+\`spec.config.replication\`; \`spec.resources\` sets \`spec.config.resources\` (setting both is an error).
+
+Props that are not fields of \`spec\`:
+
+${unsupported}
+
+## Fields
+
+${specReference()}`;
 }

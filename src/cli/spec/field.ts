@@ -133,10 +133,16 @@ export const boolean: Reader<boolean> = (v, path) => {
 
 /** A list of items. */
 export function list<T>(item: Reader<T>): Reader<T[]> {
-  return (v, path, ctx) => {
+  const reader = keepFields<T[]>((v, path, ctx) => {
     if (!Array.isArray(v)) throw new SpecError(path, v, 'must be a list');
     return v.map((x, i) => item(x, `${path}[${i}]`, ctx));
-  };
+  }, item);
+  return Object.assign(reader, { isList: true });
+}
+
+/** Whether a reader reads a list (the field reference writes its items' fields as `path[].field`). */
+export function isListReader(reader: Reader<unknown>): boolean {
+  return (reader as { isList?: boolean }).isList === true;
 }
 
 /** A mapping of names to strings (labels, env, parameters); numbers and booleans are written as strings. */
@@ -217,9 +223,19 @@ export const duration: Reader<Duration> = (v, path) => {
   }
 };
 
+/** The table of fields of a reader of mappings (kept through map and oneOf), for the field reference. */
+export function fieldsOf(reader: Reader<unknown>): Readonly<Record<string, Field>> | undefined {
+  return (reader as Partial<ObjectReader<unknown>>).fields;
+}
+
+function keepFields<T>(reader: Reader<T>, from: Reader<unknown>): Reader<T> {
+  const fields = fieldsOf(from);
+  return fields ? Object.assign(reader, { fields }) : reader;
+}
+
 /** One of several readers, chosen by the value's shape (a preset name or a mapping). */
 export function oneOf<T>(byString: Reader<T>, byObject: Reader<T>): Reader<T> {
-  return (v, path, ctx) => (typeof v === 'string' ? byString(v, path, ctx) : byObject(v, path, ctx));
+  return keepFields((v, path, ctx) => (typeof v === 'string' ? byString(v, path, ctx) : byObject(v, path, ctx)), byObject);
 }
 
 /** A value that must be one of named presets (`small`, `fast`, `disabled`). */
@@ -233,7 +249,7 @@ export function preset<T>(presets: Readonly<Record<string, () => T>>, orMapping 
 
 /** Maps what a reader returns. */
 export function map<A, B>(reader: Reader<A>, f: (a: A, path: string, ctx: ReadContext) => B): Reader<B> {
-  return (v, path, ctx) => f(reader(v, path, ctx), path, ctx);
+  return keepFields((v, path, ctx) => f(reader(v, path, ctx), path, ctx), reader);
 }
 
 /** The name of a Secret that exists in the cluster, as the ISecret the props take. */
