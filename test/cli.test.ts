@@ -100,6 +100,18 @@ describe('validate', () => {
     expect(bad.stderr).toMatch(/^error: bad\.yaml: invalid YAML: /);
     writeFileSync(join(work, 'list.yaml'), '- a\n- b\n');
     expect(cli(['validate', 'list.yaml'], work).stderr).toBe('error: list.yaml: document 1 is not a Kubernetes object (it needs kind and metadata.name)\n');
+    mkdirSync(join(work, 'empty'));
+    expect(cli(['validate', 'empty'], work)).toMatchObject({ code: 2, stderr: 'error: empty: no Kubernetes objects found in .yaml, .yml or .json files\n' });
+  });
+
+  test('in a folder, files that hold no Kubernetes object (cdk8s.yaml, package.json) are skipped', () => {
+    const dir = join(work, 'app-folder');
+    mkdirSync(join(dir, 'dist'), { recursive: true });
+    writeFileSync(join(dir, 'cdk8s.yaml'), 'language: typescript\napp: node main.js\n');
+    writeFileSync(join(dir, 'package.json'), '{"name": "app"}\n');
+    writeFileSync(join(dir, 'dist', 'basic.k8s.yaml'), exampleYaml('basic'));
+    const r = cli(['validate', 'app-folder'], work);
+    expect([r.code, r.stdout]).toEqual([0, expect.stringMatching(/^ok: 0 errors, 0 warnings in 1 file /)]);
   });
 });
 
