@@ -6,6 +6,7 @@ import { spawnSync } from 'child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
+import { parse } from 'yaml';
 import { buildCli, cliEnv } from './helpers/cli-build';
 import { exampleYaml } from './helpers/manifests';
 
@@ -189,7 +190,12 @@ describe('init', () => {
     expect(r.stdout).toContain('next: cd app && npm install && npx cdk8s synth');
     const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
     expect(Object.keys(pkg.dependencies).sort()).toEqual(['cdk8s', 'cdk8s-plus-27', 'cdk8s-postgres-cluster', 'constructs']);
-    expect(readFileSync(join(dir, 'cdk8s.yaml'), 'utf8')).toBe('language: typescript\napp: npx ts-node main.ts\n');
+    const own = JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8'));
+    expect(parse(readFileSync(join(dir, 'cdk8s.yaml'), 'utf8'))).toEqual({
+      language: 'typescript',
+      app: 'npx ts-node main.ts',
+      validations: [{ package: './node_modules/cdk8s-postgres-cluster/lib/cli/validation-plugin.js', version: own.version, class: 'PostgresClusterValidation' }],
+    });
     expect(readFileSync(join(dir, 'main.ts'), 'utf8')).toContain("new PostgresCluster(chart, 'orders-db', {");
     const again = cli(['init', '--dir', 'app'], work);
     expect([again.code, again.stderr]).toEqual([2, expect.stringMatching(/^error: app: main\.ts, cdk8s\.yaml, package\.json, \.gitignore, tsconfig\.json already exist; use --force/)]);

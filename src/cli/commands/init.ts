@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'fs';
 import { basename, join, resolve } from 'path';
 import { CliError, EXIT_USAGE } from '../exit';
 import { SPEC_API_VERSION, SPEC_KIND } from '../spec/cluster-spec';
+import { PLUGIN_CLASS, PLUGIN_PATH } from '../validation-plugin';
 
 export type InitLanguage = 'typescript' | 'javascript';
 
@@ -104,7 +105,16 @@ export function initFiles(options: Omit<InitOptions, 'dir' | 'force'> & { appNam
   };
   const files: Record<string, string> = {
     [main]: appSource(options.name, options.language),
-    'cdk8s.yaml': `language: typescript\napp: ${ts ? 'npx ts-node main.ts' : 'node main.js'}\n`,
+    'cdk8s.yaml': [
+      'language: typescript',
+      `app: ${ts ? 'npx ts-node main.ts' : 'node main.js'}`,
+      '# `cdk8s synth` runs the checks of `cdk8s-postgres-cluster validate` on what it writes (--no-validate skips them).',
+      'validations:',
+      `  - package: ${PLUGIN_PATH}`,
+      `    version: ${own.version}`,
+      `    class: ${PLUGIN_CLASS}`,
+      '',
+    ].join('\n'),
     'package.json': `${JSON.stringify(pkg, null, 2)}\n`,
     '.gitignore': 'node_modules/\ndist/\n',
   };
