@@ -160,3 +160,12 @@ describe('pod totals', () => {
     expect(layoutTopology(extractTopology(backupObjects())).boxes.find((b) => b.id === backup.id)!.lines.map((l) => l.text)).toContain('pod  cpu -/-  mem -/-');
   });
 });
+
+test('the HTML detail tables follow the diagram\'s order: members first', () => {
+  const { html } = renderDiagrams(exampleManifests('production'));
+  const headings = [...html.matchAll(/<h3 id="detail-node-([^"]+)">/g)].map((m) => m[1]);
+  expect(headings.slice(0, 5)).toEqual([
+    'StatefulSet-orders-db-primary', 'StatefulSet-orders-db-replica', 'StatefulSet-orders-db-delayed', 'Deployment-orders-db-pooler', 'Deployment-orders-db-pooler-ro',
+  ]);
+  expect(headings[headings.length - 1]).toMatch(/^Job-/);
+});

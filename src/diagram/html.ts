@@ -3,7 +3,7 @@
  * containers, resources and volumes, Services, backups and repositories. No network: a
  * Content-Security-Policy forbids any fetch; the only script highlights a node's edges on hover.
  */
-import { FILLS, Layout, STYLE_LABELS } from './layout';
+import { FILLS, Layout, STYLE_LABELS, byRole } from './layout';
 import { nodeElementId, renderSvg, xml } from './svg';
 import { Topology, WorkloadNode } from './topology';
 import { formatBytes, formatCpu } from '../validate/quantity';
@@ -99,7 +99,8 @@ export function renderHtml(topology: Topology, layout: Layout): string {
     '</table>',
     ...(topology.repositories.length > 0 ? ['<h2>Backup repositories</h2>', '<table><tr><th>repository</th><th>type</th><th>location</th><th>options</th></tr>', repos, '</table>'] : []),
     '<h2>Workloads</h2>',
-    ...topology.workloads.map(workloadRows),
+    // Members first, then poolers, backups and jobs.
+    ...[...topology.workloads].sort(byRole).map(workloadRows),
     `<script>${SCRIPT}</script>`,
     '</body>',
     '</html>',

@@ -105,6 +105,11 @@ const ROLE_TEXT: Record<string, string> = {
   'workload': 'workload',
 };
 
+/** Orders workloads by role (members first, then poolers, backups, jobs), then by name. */
+export function byRole(a: WorkloadNode, b: WorkloadNode): number {
+  return rank(ROLE_ORDER, a.role) - rank(ROLE_ORDER, b.role) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+}
+
 /** Shortens a line to fit a box, with an ellipsis. */
 export function fit(text: string, width: number): string {
   const max = Math.floor((width - 20) / CHAR_WIDTH);
@@ -187,7 +192,7 @@ export function layoutTopology(topology: Topology): Layout {
     width: 250,
   });
   const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-  const sortWorkloads = (ws: WorkloadNode[]) => ws.sort((a, b) => rank(ROLE_ORDER, a.role) - rank(ROLE_ORDER, b.role) || byName(a, b));
+  const sortWorkloads = (ws: WorkloadNode[]) => ws.sort(byRole);
   const sortServices = (ss: ServiceNode[]) => ss.sort((a, b) => rank(SERVICE_ORDER, a.role) - rank(SERVICE_ORDER, b.role) || byName(a, b));
 
   const ws = [...topology.workloads];
