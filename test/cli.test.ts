@@ -74,7 +74,8 @@ describe('validate', () => {
   test('the examples pass: exit 0, a summary', () => {
     const r = cli(['validate', 'dist'], work);
     expect([r.code, r.stderr]).toEqual([0, '']);
-    expect(r.stdout).toMatch(/^ok: 0 errors, 0 warnings in 2 files \(\d+ objects, 7 checks\)\n$/);
+    // Warnings (a Secret the user provides) do not fail; the invariant tests check which there may be.
+    expect(r.stdout).toMatch(/^ok: 0 errors, \d+ warnings? in 2 files \(\d+ objects, 7 checks\)\n$/);
   });
 
   test('a broken object: exit 1, the finding names the file, the check, the object and the rule', () => {
@@ -85,7 +86,7 @@ describe('validate', () => {
     const r = cli(['validate', 'broken'], work);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/^broken\/basic\.k8s\.yaml:\n {2}error {3}\[restricted\] \S+\/\S+ container \S+: allowPrivilegeEscalation must be false$/m);
-    expect(r.stdout).toMatch(/^FAILED: 1 error, 0 warnings in 1 file/m);
+    expect(r.stdout).toMatch(/^FAILED: 1 error, \d+ warnings? in 1 file/m);
     const json = JSON.parse(cli(['validate', '--json', 'broken'], work).stdout);
     expect(json).toMatchObject({ ok: false, errors: 1, findings: [{ file: 'broken/basic.k8s.yaml', check: 'restricted', severity: 'error' }] });
     const only = cli(['validate', '--check', 'schema,names', 'broken'], work);
@@ -112,7 +113,7 @@ describe('validate', () => {
     writeFileSync(join(dir, 'package.json'), '{"name": "app"}\n');
     writeFileSync(join(dir, 'dist', 'basic.k8s.yaml'), exampleYaml('basic'));
     const r = cli(['validate', 'app-folder'], work);
-    expect([r.code, r.stdout]).toEqual([0, expect.stringMatching(/^ok: 0 errors, 0 warnings in 1 file /)]);
+    expect([r.code, r.stdout]).toEqual([0, expect.stringMatching(/^ok: 0 errors, \d+ warnings? in 1 file /)]);
   });
 });
 

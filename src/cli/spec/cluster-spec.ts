@@ -269,6 +269,9 @@ export const SPEC_FIELDS: Readonly<Record<string, Field>> = {
  */
 export const UNSUPPORTED_PROPS: Readonly<Record<string, string>> = {
   clusterName: 'set by metadata.name',
+  // The backup feature is being added alongside the CLI; its spec fields are later rows of SPEC_FIELDS.
+  backup: 'backups (pgBackRest repositories and schedules) are not in specs yet: use the TypeScript API',
+  restore: 'bootstrapping from a backup is not in specs yet: use the TypeScript API',
 };
 
 /** The envelope of a spec file. */
