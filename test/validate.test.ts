@@ -114,3 +114,14 @@ describe('parseManifests', () => {
     expect(() => parseManifests('a: [1\n')).toThrow(/^invalid YAML: /);
   });
 });
+
+describe('references to claims', () => {
+  test('a claim a StatefulSet\'s claim template creates (<template>-<sts>-<ordinal>) resolves; another does not', () => {
+    const ms = fresh();
+    const sts = get(ms, 'StatefulSet', 'db-replica');
+    sts.spec.template.spec.volumes.push({ name: 'peer', persistentVolumeClaim: { claimName: 'pgdata-db-primary-0' } });
+    expect(errors(ms, 'references')).toEqual([]);
+    sts.spec.template.spec.volumes.push({ name: 'far', persistentVolumeClaim: { claimName: 'pgdata-db-primary-1' } });
+    expect(errors(ms, 'references').map((f) => f.message)).toEqual(['StatefulSet/db-replica -> PersistentVolumeClaim/pgdata-db-primary-1: not in the output']);
+  });
+});

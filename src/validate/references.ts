@@ -53,10 +53,17 @@ export function certManagerSecrets(manifests: readonly Manifest[]): string[] {
 
 /**
  * References that resolve to no object in the output. Secrets created in the cluster (by the
- * credentials Job or cert-manager) and `knownSecrets` count as present.
+ * credentials Job or cert-manager), `knownSecrets`, and the claims StatefulSets' claim templates
+ * create count as present.
  */
 export function danglingReferences(manifests: readonly Manifest[], knownSecrets: readonly string[] = []): string[] {
   const emitted = new Set(manifests.map((m) => objectRef(m)));
+  // The claims a StatefulSet's volumeClaimTemplates create: <template>-<statefulset>-<ordinal>.
+  for (const sts of ofKind(manifests, 'StatefulSet')) {
+    for (const t of sts.spec?.volumeClaimTemplates ?? []) {
+      for (let i = 0; i < (sts.spec?.replicas ?? 1); i++) emitted.add(`PersistentVolumeClaim/${t.metadata?.name}-${sts.metadata.name}-${i}`);
+    }
+  }
   const allowed = new Set([...jobCreatedSecrets(manifests), ...certManagerSecrets(manifests), ...knownSecrets].map((s) => `Secret/${s}`));
   const dangling: string[] = [];
   for (const t of podTemplates(manifests)) {
