@@ -17,7 +17,8 @@ const backupObjects = (): Manifest[] => parseManifests(readFileSync(join(__dirna
 /** Backup objects (CronJobs, the repository host, pgbackrest.conf): stripped where a test is about the rest. */
 function isBackupObject(m: Manifest): boolean {
   const component = m.metadata.labels?.['app.kubernetes.io/component'];
-  return m.kind === 'CronJob' || component === 'backup' || component === 'repo-host' || m.data?.['pgbackrest.conf'] !== undefined;
+  const pgbackrestConf = Object.values<unknown>(m.data ?? {}).some((v) => typeof v === 'string' && /^\s*repo[0-9]+-/m.test(v));
+  return m.kind === 'CronJob' || component === 'backup' || component === 'repo-host' || pgbackrestConf;
 }
 
 // These tests read the production example without backup objects, so that backups (the fixture
@@ -116,6 +117,14 @@ describe('backups in the topology', () => {
     ]);
   });
 
+  test('the files of one cluster merge: the first file\'s value wins; a posix repository behind a host lives on it', () => {
+    const member = '[global]\nrepo1-host=db-repo-host-0.db-repo-host.ns.svc\nrepo1-host-port=8432\nrepo2-type=s3\nrepo2-s3-bucket=b\n';
+    const job = '[global]\nrepo1-path=/pgbackrest/repo\nrepo2-type=gcs\n';
+    expect(parseRepositories(member, job).map((r) => [r.name, r.type, r.location])).toEqual([
+      ['repo1', 'posix', '/pgbackrest/repo on db-repo-host-0'], ['repo2', 's3', 'bucket b /var/lib/pgbackrest'],
+    ]);
+  });
+
   test('a repository without a type is posix with pgBackRest\'s default path; repos sort by number', () => {
     expect(parseRepositories('repo10-path=/x\nrepo2-retention-full=1\n').map((r) => [r.name, r.type, r.location])).toEqual([
       ['repo2', 'posix', '/var/lib/pgbackrest'], ['repo10', 'posix', '/x'],
@@ -125,10 +134,10 @@ describe('backups in the topology', () => {
   test('CronJobs with their schedules write to the repositories their names give; the repository host is a StatefulSet', () => {
     const topology = extractTopology([...synthCluster().filter((m) => !isBackupObject(m)), ...backupObjects()]);
     const backups = topology.workloads.filter((w) => w.role === 'backup').map((w) => [w.name, w.schedule, w.repository, w.backupType]);
-    expect(backups).toEqual([['db-backup-repo1-full', '0 1 * * 0', 'repo1', 'full'], ['db-backup-repo2-incr', '0 */6 * * *', 'repo2', 'incr']]);
+    expect(backups).toEqual([['db-backup-repo1-full', '0 1 * * 0', 'repo1', 'full'], ['db-repo2-incr', '0 */6 * * *', 'repo2', 'incr']]);
     expect(topology.repositories.map((r) => r.id)).toEqual(['Repository/repo1', 'Repository/repo2']);
     expect(topology.edges.filter((e) => e.kind === 'backs-up-to').map((e) => [e.from, e.to, e.label])).toEqual([
-      ['CronJob/db-backup-repo1-full', 'Repository/repo1', 'full'], ['CronJob/db-backup-repo2-incr', 'Repository/repo2', 'incr'],
+      ['CronJob/db-backup-repo1-full', 'Repository/repo1', 'full'], ['CronJob/db-repo2-incr', 'Repository/repo2', 'incr'],
     ]);
     const host = topology.workloads.find((w) => w.name === 'db-repo-host')!;
     expect([host.role, host.volumes]).toEqual(['repo-host', [{ name: 'repo', type: 'claim', size: 50 * 1024 ** 3, storageClass: undefined }]]);
@@ -150,7 +159,8 @@ describe('layout and rendering', () => {
   test('every node and edge of the model is drawn, edges go left to right, boxes do not overlap', () => {
     const topology = extractTopology(exampleManifests('production'));
     const layout = layoutTopology(topology);
-    expect(layout.boxes.map((b) => b.id).sort()).toEqual([...topology.workloads.map((w) => w.id), ...topology.services.map((s) => s.id)].sort());
+    const ids = [...topology.workloads, ...topology.services, ...topology.repositories].map((n) => n.id);
+    expect(layout.boxes.map((b) => b.id).sort()).toEqual(ids.sort());
     expect(layout.edges.length).toBe(topology.edges.length);
     for (const e of layout.edges) expect(e.x2).toBeGreaterThan(e.x1);
     for (const a of layout.boxes) {
@@ -195,7 +205,7 @@ describe('layout and rendering', () => {
 
 describe('pod totals', () => {
   test('a value no container sets is unknown, not zero', () => {
-    const backup = extractTopology(backupObjects()).workloads.find((w) => w.name === 'db-backup-repo2-incr')!;
+    const backup = extractTopology(backupObjects()).workloads.find((w) => w.name === 'db-repo2-incr')!;
     expect(backup.totals).toEqual({ cpuRequest: undefined, cpuLimit: undefined, memoryRequest: undefined, memoryLimit: undefined });
     expect(layoutTopology(extractTopology(backupObjects())).boxes.find((b) => b.id === backup.id)!.lines.map((l) => l.text)).toContain('pod  cpu -/-  mem -/-');
   });

@@ -4,8 +4,9 @@
  */
 import { Manifest, synthCluster } from './helpers/manifests';
 import { CHECKS, runChecks } from '../src/validate';
-import { parseManifests } from '../src/validate/manifest';
+import { parseManifests, podTemplates } from '../src/validate/manifest';
 import { quantity, formatBytes, formatCpu } from '../src/validate/quantity';
+import { selectedTemplates } from '../src/validate/selectors';
 
 /** A default cluster, deep-copied so a test can break it. */
 function fresh(): any[] {
@@ -123,5 +124,31 @@ describe('references to claims', () => {
     expect(errors(ms, 'references')).toEqual([]);
     sts.spec.template.spec.volumes.push({ name: 'far', persistentVolumeClaim: { claimName: 'pgdata-db-primary-1' } });
     expect(errors(ms, 'references').map((f) => f.message)).toEqual(['StatefulSet/db-replica -> PersistentVolumeClaim/pgdata-db-primary-1: not in the output']);
+  });
+});
+
+describe('Services that select by the role Patroni sets', () => {
+  test('select only member pods: another StatefulSet of the cluster (a repository host) is not checked against their ports', () => {
+    const ms = fresh();
+    ms.push({
+      apiVersion: 'apps/v1',
+      kind: 'StatefulSet',
+      metadata: { name: 'db-repo-host' },
+      spec: {
+        replicas: 1,
+        serviceName: 'db-repo-host',
+        selector: { matchLabels: { 'app.kubernetes.io/component': 'repo-host' } },
+        template: {
+          metadata: { labels: { 'app.kubernetes.io/component': 'repo-host', 'postgres.cdk8s.io/cluster': 'db' } },
+          spec: { containers: [{ name: 'pgbackrest', image: 'x', ports: [{ name: 'pgbackrest', containerPort: 8432 }] }] },
+        },
+      },
+    });
+    expect(errors(ms, 'selectors')).toEqual([]);
+    // The read-write Service selects the members (any may lead), never the repository host.
+    const selected = selectedTemplates(get(ms, 'Service', 'db-primary'), podTemplates(ms)).map((t) => t.owner.metadata.name);
+    expect(selected).toEqual(['db-primary', 'db-replica']);
+    // The members Service selects on all its labels: the repository host lacks app.kubernetes.io/name=postgresql.
+    expect(selectedTemplates(get(ms, 'Service', 'db-pods'), podTemplates(ms)).map((t) => t.owner.metadata.name)).toEqual(['db-primary', 'db-replica']);
   });
 });

@@ -1,6 +1,6 @@
 /**
- * pgBackRest repositories from a `pgbackrest.conf` (ini): `repoN-type`, `repoN-path`,
- * `repoN-s3-bucket`, `repoN-gcs-bucket`, `repoN-azure-container`, `repoN-retention-full`.
+ * pgBackRest repositories from pgbackrest.conf files (ini): `repoN-type`, `repoN-path`,
+ * `repoN-s3-bucket`, `repoN-gcs-bucket`, `repoN-azure-container`, `repoN-host`, `repoN-retention-full`.
  */
 
 /** One pgBackRest repository. */
@@ -15,8 +15,8 @@ export interface BackupRepository {
   readonly options: Readonly<Record<string, string>>;
 }
 
-/** Parses the `[global]` and stanza sections of a pgbackrest.conf for its repositories, sorted by number. */
-export function parseRepositories(conf: string): BackupRepository[] {
+/** The `repoN-*` options of a pgbackrest.conf, by repository number. */
+function repoOptions(conf: string): Map<number, Record<string, string>> {
   const byRepo = new Map<number, Record<string, string>>();
   for (const raw of conf.split(/\r?\n/)) {
     const line = raw.trim();
@@ -28,12 +28,27 @@ export function parseRepositories(conf: string): BackupRepository[] {
     opts[m[2]] = m[3].trim();
     byRepo.set(n, opts);
   }
-  return [...byRepo.keys()].sort((a, b) => a - b).map((n) => {
-    const options = byRepo.get(n)!;
+  return byRepo;
+}
+
+/**
+ * The repositories of one or more pgbackrest.conf files (the files of one cluster: what its
+ * members, its backup jobs and its repository host read), sorted by number. An option set in
+ * several files keeps the first file's value.
+ */
+export function parseRepositories(...confs: string[]): BackupRepository[] {
+  const merged = new Map<number, Record<string, string>>();
+  for (const conf of confs) {
+    for (const [n, opts] of repoOptions(conf)) merged.set(n, { ...opts, ...(merged.get(n) ?? {}) });
+  }
+  return [...merged.keys()].sort((a, b) => a - b).map((n) => {
+    const options = merged.get(n)!;
     const type = options.type ?? 'posix';
     const bucket = options['s3-bucket'] ?? options['gcs-bucket'] ?? options['azure-container'];
     const path = options.path ?? '/var/lib/pgbackrest';
-    const location = bucket ? `${type === 'azure' ? 'container' : 'bucket'} ${bucket}${path ? ` ${path}` : ''}` : path;
+    // A posix repository reached through a repository host lives on that host.
+    const host = options.host ? ` on ${options.host.split('.')[0]}` : '';
+    const location = bucket ? `${type === 'azure' ? 'container' : 'bucket'} ${bucket} ${path}` : `${path}${host}`;
     return { name: `repo${n}`, type, location, options };
   });
 }

@@ -13,6 +13,8 @@ const NODE_SET_LABEL = 'postgres.cdk8s.io/node-set';
 const CLUSTER_LABEL = 'postgres.cdk8s.io/cluster';
 const ROLE_LABEL = 'postgres.cdk8s.io/role';
 const COMPONENT_LABEL = 'app.kubernetes.io/component';
+/** A backup CronJob's name ends with its repository and type: `<cluster>-repo1-full`, `<cluster>-backup-repo2-incr`. */
+const BACKUP_CRONJOB = /-(repo[0-9]+)-(full|diff|incr)$/;
 
 /** What a workload is in the cluster. */
 export type WorkloadRole = 'primary' | 'replica' | 'delayed' | 'repo-host' | 'pooler' | 'backup' | 'job' | 'workload';
@@ -159,7 +161,7 @@ function workloadRole(m: Manifest, labels: Record<string, string>): WorkloadRole
   const component = m.metadata.labels?.[COMPONENT_LABEL] ?? labels[COMPONENT_LABEL] ?? '';
   if (m.kind === 'StatefulSet' && (nodeSet === 'primary' || nodeSet === 'replica' || nodeSet === 'delayed')) return nodeSet;
   if (component === 'repo-host') return 'repo-host';
-  if (component === 'backup' || (m.kind === 'CronJob' && /-backup-/.test(m.metadata.name))) return 'backup';
+  if (component === 'backup' || (m.kind === 'CronJob' && BACKUP_CRONJOB.test(m.metadata.name))) return 'backup';
   if (m.kind === 'Deployment' && (component.endsWith('pooler') || component.includes('pooler') || labels['app.kubernetes.io/name'] === 'pgbouncer')) return 'pooler';
   if (m.kind === 'Job' || m.kind === 'CronJob') return 'job';
   return 'workload';
@@ -173,7 +175,7 @@ function workloadNode(t: PodTemplate): WorkloadNode {
     ...(t.spec.containers ?? []).map((c: any, i: number) => containerInfo(c, false, i)),
   ];
   const role = workloadRole(m, labels);
-  const backup = m.kind === 'CronJob' ? /-backup-(repo[0-9]+)-([a-z]+)$/.exec(m.metadata.name) : null;
+  const backup = m.kind === 'CronJob' ? BACKUP_CRONJOB.exec(m.metadata.name) : null;
   return {
     id: `${m.kind}/${m.metadata.name}`,
     kind: m.kind,
@@ -250,17 +252,16 @@ export function extractTopology(manifests: readonly Manifest[]): Topology {
     }
   }
 
-  const repositories: RepositoryNode[] = [];
-  const seen = new Set<string>();
+  // pgbackrest.conf files: every ConfigMap entry named pgbackrest.conf or *.conf that sets repoN- options.
+  const confs: string[] = [];
   for (const cm of [...configMaps.values()].sort((a, b) => byName(a.metadata, b.metadata))) {
-    const conf = cm.data?.['pgbackrest.conf'];
-    if (typeof conf !== 'string') continue;
-    for (const r of parseRepositories(conf)) {
-      if (seen.has(r.name)) continue;
-      seen.add(r.name);
-      repositories.push({ ...r, id: `Repository/${r.name}` });
+    for (const key of Object.keys(cm.data ?? {}).sort()) {
+      const text = cm.data[key];
+      if (key.endsWith('.conf') && typeof text === 'string' && /^\s*repo[0-9]+-/m.test(text)) confs.push(text);
     }
   }
+  const repositories: RepositoryNode[] = parseRepositories(...confs).map((r) => ({ ...r, id: `Repository/${r.name}` }));
+  const seen = new Set(repositories.map((r) => r.name));
   for (const w of workloads) {
     if (w.repository === undefined) continue;
     if (!seen.has(w.repository)) {

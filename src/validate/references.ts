@@ -67,7 +67,8 @@ export function danglingReferences(manifests: readonly Manifest[], knownSecrets:
   const allowed = new Set([...jobCreatedSecrets(manifests), ...certManagerSecrets(manifests), ...knownSecrets].map((s) => `Secret/${s}`));
   const dangling: string[] = [];
   for (const t of podTemplates(manifests)) {
-    for (const ref of references(t)) {
+    // Once per object and reference, however many volumes and env vars name it.
+    for (const ref of new Set(references(t))) {
       if (!emitted.has(ref) && !allowed.has(ref)) dangling.push(`${objectRef(t.owner)} -> ${ref}`);
     }
   }

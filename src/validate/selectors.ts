@@ -38,11 +38,20 @@ export function workloadSelectorProblems(manifests: readonly Manifest[]): string
   return out;
 }
 
-/** The pod templates a Service's selector selects (run-time labels aside for StatefulSet pods). */
+/** The label on the pods of Patroni's member StatefulSets: only these get the run-time role label. */
+export const MEMBER_LABEL = 'postgres.cdk8s.io/node-set';
+
+/**
+ * The pod templates a Service's selector selects. A selector with a run-time label (the role)
+ * selects, by its other labels, the pods of member StatefulSets (Patroni sets the role on them,
+ * and on no other pod); any other selector selects on all its labels.
+ */
 export function selectedTemplates(svc: Manifest, templates: readonly PodTemplate[]): PodTemplate[] {
-  const selector = svc.spec?.selector;
+  const selector: Record<string, string> | undefined = svc.spec?.selector;
   const fixed = staticSelector(selector);
-  return templates.filter((t) => (t.owner.kind === 'StatefulSet' ? selects(fixed, t.metadata.labels) : selects(selector, t.metadata.labels)));
+  const runtime = Object.keys(selector ?? {}).length !== Object.keys(fixed).length;
+  if (!runtime) return templates.filter((t) => selects(selector, t.metadata.labels));
+  return templates.filter((t) => t.owner.kind === 'StatefulSet' && t.metadata.labels?.[MEMBER_LABEL] !== undefined && selects(fixed, t.metadata.labels));
 }
 
 function portNames(container: any): string[] {

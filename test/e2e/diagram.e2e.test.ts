@@ -21,7 +21,7 @@ const SCREENSHOT = path.join(__dirname, '..', '..', '.e2e', 'diagram.png');
 // The production example with hand-written backup objects (instead of any it has of its own),
 // so every kind of node is on the page and the expected nodes do not depend on the example.
 const isBackupObject = (m: Manifest) => m.kind === 'CronJob' || ['backup', 'repo-host'].includes(m.metadata.labels?.['app.kubernetes.io/component'] ?? '')
-  || m.data?.['pgbackrest.conf'] !== undefined;
+  || Object.values<unknown>(m.data ?? {}).some((v) => typeof v === 'string' && /^\s*repo[0-9]+-/m.test(v));
 const manifests = [
   ...exampleManifests('production').filter((m) => !isBackupObject(m)),
   ...parseManifests(fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'backup-objects.yaml'), 'utf8'))
@@ -137,7 +137,7 @@ test('every member, Service, pooler, job, backup and repository is a node with a
   expect(expected).toEqual(expect.arrayContaining([
     'StatefulSet/orders-db-primary', 'StatefulSet/orders-db-replica', 'StatefulSet/orders-db-delayed', 'StatefulSet/orders-db-repo-host',
     'Service/orders-db-primary', 'Service/orders-db-replicas', 'Service/orders-db-pods', 'Deployment/orders-db-pooler',
-    'CronJob/orders-db-backup-repo1-full', 'CronJob/orders-db-backup-repo2-incr', 'Repository/repo1', 'Repository/repo2',
+    'CronJob/orders-db-backup-repo1-full', 'CronJob/orders-db-repo2-incr', 'Repository/repo1', 'Repository/repo2',
   ]));
   for (const n of nodes) {
     expect([n.id, n.width > 50, n.height > 30]).toEqual([n.id, true, true]);
@@ -166,7 +166,7 @@ test('every edge of the model is drawn from its source\'s right side to its targ
     'Deployment/orders-db-pooler -> Service/orders-db-primary',
     'Deployment/orders-db-pooler-ro -> Service/orders-db-replicas',
     'CronJob/orders-db-backup-repo1-full -> Repository/repo1',
-    'CronJob/orders-db-backup-repo2-incr -> Repository/repo2',
+    'CronJob/orders-db-repo2-incr -> Repository/repo2',
   ]));
   expect(edges.map(key)).not.toContain('Service/orders-db-replicas -> StatefulSet/orders-db-delayed');
   const byId = new Map(nodes.map((n) => [n.id, n]));
