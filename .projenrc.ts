@@ -19,16 +19,26 @@ const project = new cdk8s.ConstructLibraryCdk8s({
   jsiiVersion: '~6.0.0',
   // cdk8s-plus-27 is a peer: users bring the one their app already uses.
   peerDeps: ['cdk8s-plus-27@^2.9.5'],
-  devDeps: [
-    'cdk8s-plus-27@^2.9.5',
-    // Official Kubernetes OpenAPI schemas (CommonJS line), used by the tests to validate every object.
+  // The CLI's runtime dependencies (src/cli, src/validate). A jsii library ships its runtime
+  // dependencies bundled in its tarball.
+  bundledDeps: [
+    // The command line: subcommands, --help, option parsing.
+    'commander@^14',
+    // Official Kubernetes OpenAPI schemas (CommonJS line): `validate` and the tests check every object.
     'kubernetes-models@^4.5.1',
-    // Upstream Prometheus Operator schemas, to validate the PodMonitor the library emits.
+    // Upstream Prometheus Operator and cert-manager schemas, for the PodMonitor and Certificates the library emits.
     '@kubernetes-models/prometheus-operator@^4.4.4',
     '@kubernetes-models/cert-manager@^4.4.4',
-    'fast-check@^3',
-    // Parses synthesized YAML in the tests and the end-to-end harness.
+    // Reads spec files and synthesized YAML (CLI, tests, end-to-end harness).
     'yaml@^2',
+  ],
+  devDeps: [
+    'cdk8s-plus-27@^2.9.5',
+    'fast-check@^3',
+    // The diagram's end-to-end test: Debian's headless Chromium driven over DevTools, its screenshot decoded.
+    'puppeteer-core@^24',
+    'pngjs@^7',
+    '@types/pngjs@^6',
   ],
   github: false,
   release: false,
@@ -49,6 +59,9 @@ const project = new cdk8s.ConstructLibraryCdk8s({
   },
   gitignore: ['/bench/results/', '/.e2e/'],
 });
+
+// The command line (src/cli): a small bin that requires the compiled lib/cli/main.js.
+project.addBins({ 'cdk8s-postgres-cluster': 'bin/cdk8s-postgres-cluster' });
 
 project.addPackageIgnore('/examples/');
 project.addPackageIgnore('/bench/');
@@ -84,6 +97,11 @@ project.testTask.prependSpawn(typecheck);
 project.addTask('synth', {
   description: 'Synthesize every example under examples/ to dist/examples/<example>/*.k8s.yaml',
   exec: 'ts-node --transpile-only examples/synth.ts',
+});
+
+project.addTask('spec-docs', {
+  description: 'Write docs/spec.md, the reference of the CLI\'s spec file, from src/cli/spec/cluster-spec.ts',
+  exec: 'ts-node --transpile-only -e "require(\'fs\').writeFileSync(\'docs/spec.md\', require(\'./src/cli/spec/cluster-spec\').specDocument())"',
 });
 
 project.addTask('test:e2e', {

@@ -10,8 +10,8 @@ import {
   DatabasePrivilege, PostgresCluster, PostgresClusterProps, SchemaPrivilege, TablePrivilege, Tls,
 } from '../src';
 import { Manifest, find, ofKind, synthCluster, synthWith } from './helpers/manifests';
-import { RESTRICTED_CONTAINER, restrictedViolations } from './helpers/pod-security';
 import { APPLY_ACCESS_SCRIPT } from '../src/render/access-script';
+import { RESTRICTED_CONTAINER, restrictedViolations } from '../src/validate/pod-security';
 
 /** The access Job of cluster `name`, or undefined. */
 function accessJobOf(m: Manifest[], name = 'db'): Manifest | undefined {

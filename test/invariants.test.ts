@@ -4,39 +4,16 @@
  */
 import { parse } from 'yaml';
 import { allCases } from './helpers/cases';
-import { synthCluster, Manifest, PodTemplate, allContainers, find, ofKind, podTemplates, selects } from './helpers/manifests';
-import { restrictedViolations } from './helpers/pod-security';
-import { secretLeaks } from './helpers/secret-scan';
+import { synthCluster, Manifest, allContainers, find, ofKind, podTemplates, selects } from './helpers/manifests';
+import { runChecks } from '../src/validate';
+import { LABEL_NAMED_KINDS, isDnsLabel, isDnsSubdomain, isLabelKey, isLabelValue, isPortName, labelSets } from '../src/validate/names';
+import { restrictedViolations } from '../src/validate/pod-security';
+import { quantity } from '../src/validate/quantity';
+import { certManagerSecrets, danglingReferences, jobCreatedSecrets, references } from '../src/validate/references';
+import { secretLeaks } from '../src/validate/secret-scan';
+import { probePorts } from '../src/validate/selectors';
 
 const ROLE_LABEL = 'postgres.cdk8s.io/role';
-
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const LABEL_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
-const IANA_SVC_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
-function isDnsLabel(s: string): boolean {
-  return typeof s === 'string' && s.length <= 63 && DNS1123_LABEL.test(s);
-}
-
-function isDnsSubdomain(s: string): boolean {
-  return typeof s === 'string' && s.length <= 253 && DNS1123_SUBDOMAIN.test(s);
-}
-
-function isLabelKey(key: string): boolean {
-  const parts = key.split('/');
-  if (parts.length > 2) return false;
-  const name = parts[parts.length - 1];
-  if (parts.length === 2 && !isDnsSubdomain(parts[0])) return false;
-  return name.length <= 63 && LABEL_NAME.test(name);
-}
-
-function isLabelValue(value: string): boolean {
-  return typeof value === 'string' && (value === '' || (value.length <= 63 && LABEL_NAME.test(value)));
-}
-
-/** Kinds whose names must be DNS labels (they become host names, label values or DNS names). */
-const LABEL_NAMED_KINDS = new Set(['Service', 'Namespace', 'StatefulSet', 'Job', 'CronJob', 'Deployment']);
 
 /** A StatefulSet of Patroni members (the backup node is the other kind). */
 function isMemberSet(sts: Manifest): boolean {
@@ -51,91 +28,8 @@ function patroniConfigOf(manifests: Manifest[], sts: Manifest): any {
   return parse(text);
 }
 
-/** Every label set in an object: metadata, pod template, claim templates and selectors. */
-function labelSets(m: Manifest): Array<[string, Record<string, string>]> {
-  const out: Array<[string, Record<string, string>]> = [];
-  const add = (where: string, labels: Record<string, string> | undefined) => {
-    if (labels) out.push([`${m.kind}/${m.metadata.name} ${where}`, labels]);
-  };
-  add('metadata.labels', m.metadata.labels);
-  add('spec.selector', m.kind === 'Service' ? m.spec?.selector : m.spec?.selector?.matchLabels);
-  add('spec.template.metadata.labels', m.spec?.template?.metadata?.labels);
-  for (const [i, t] of (m.spec?.volumeClaimTemplates ?? []).entries()) add(`volumeClaimTemplates[${i}]`, t.metadata?.labels);
-  for (const [i, c] of (m.spec?.template?.spec?.topologySpreadConstraints ?? []).entries()) {
-    add(`topologySpreadConstraints[${i}]`, c.labelSelector?.matchLabels);
-  }
-  return out;
-}
-
-/** The credential Secrets the credentials Job creates (its SECRETS env var: `name=user` pairs). */
-function jobCreatedSecrets(manifests: Manifest[]): string[] {
-  const out: string[] = [];
-  for (const job of ofKind(manifests, 'Job')) {
-    for (const c of job.spec.template.spec.containers) {
-      const secrets = (c.env ?? []).find((e: any) => e.name === 'SECRETS');
-      if (secrets) out.push(...String(secrets.value).split(/\s+/).filter(Boolean).map((pair) => pair.split('=')[0]));
-    }
-  }
-  return out;
-}
-
-/** The Secrets cert-manager creates for the Certificates in the output (their spec.secretName). */
-function certManagerSecrets(manifests: Manifest[]): string[] {
-  return manifests.filter((m) => m.apiVersion === 'cert-manager.io/v1' && m.kind === 'Certificate').map((m) => m.spec.secretName);
-}
-
-/** The objects a pod template refers to, as `Kind/name`. */
-function references(t: PodTemplate): string[] {
-  const refs: string[] = [];
-  const spec = t.spec;
-  if (spec.serviceAccountName) refs.push(`ServiceAccount/${spec.serviceAccountName}`);
-  for (const s of spec.imagePullSecrets ?? []) refs.push(`Secret/${s.name}`);
-  for (const v of spec.volumes ?? []) {
-    if (v.configMap) refs.push(`ConfigMap/${v.configMap.name}`);
-    if (v.secret) refs.push(`Secret/${v.secret.secretName}`);
-    if (v.persistentVolumeClaim) refs.push(`PersistentVolumeClaim/${v.persistentVolumeClaim.claimName}`);
-    for (const src of v.projected?.sources ?? []) {
-      if (src.configMap) refs.push(`ConfigMap/${src.configMap.name}`);
-      if (src.secret) refs.push(`Secret/${src.secret.name}`);
-    }
-  }
-  for (const c of allContainers(spec)) {
-    for (const e of c.env ?? []) {
-      if (e.valueFrom?.configMapKeyRef) refs.push(`ConfigMap/${e.valueFrom.configMapKeyRef.name}`);
-      if (e.valueFrom?.secretKeyRef) refs.push(`Secret/${e.valueFrom.secretKeyRef.name}`);
-    }
-    for (const e of c.envFrom ?? []) {
-      if (e.configMapRef) refs.push(`ConfigMap/${e.configMapRef.name}`);
-      if (e.secretRef) refs.push(`Secret/${e.secretRef.name}`);
-    }
-  }
-  return refs;
-}
-
 function portNames(container: any): string[] {
   return (container.ports ?? []).map((p: any) => p.name).filter((n: unknown) => n !== undefined);
-}
-
-function probePorts(container: any): Array<string | number> {
-  const out: Array<string | number> = [];
-  for (const probe of [container.livenessProbe, container.readinessProbe, container.startupProbe]) {
-    if (!probe) continue;
-    if (probe.httpGet) out.push(probe.httpGet.port);
-    if (probe.tcpSocket) out.push(probe.tcpSocket.port);
-    if (probe.grpc) out.push(probe.grpc.port);
-  }
-  return out;
-}
-
-/** Parses a Kubernetes quantity into a number (bytes or cores). */
-function quantity(q: string | number): number {
-  if (typeof q === 'number') return q;
-  const m = /^([0-9.]+)(m|k|Ki|M|Mi|G|Gi|T|Ti)?$/.exec(q);
-  if (!m) throw new Error(`unparseable quantity ${q}`);
-  const factors: Record<string, number> = {
-    '': 1, 'm': 1e-3, 'k': 1e3, 'Ki': 1024, 'M': 1e6, 'Mi': 1024 ** 2, 'G': 1e9, 'Gi': 1024 ** 3, 'T': 1e12, 'Ti': 1024 ** 4,
-  };
-  return Number(m[1]) * factors[m[2] ?? ''];
 }
 
 describe.each(allCases().map((c) => [c.name, c] as const))('invariants: %s', (_name, c) => {
@@ -282,21 +176,7 @@ describe.each(allCases().map((c) => [c.name, c] as const))('invariants: %s', (_n
   });
 
   test('every referenced ConfigMap, Secret, ServiceAccount and PersistentVolumeClaim exists', () => {
-    const emitted = new Set(manifests.map((m) => `${m.kind}/${m.metadata.name}`));
-    // The claims a StatefulSet's volumeClaimTemplates create: <template>-<statefulset>-<ordinal>.
-    for (const sts of allStatefulSets) {
-      for (const t of sts.spec.volumeClaimTemplates ?? []) {
-        for (let i = 0; i < sts.spec.replicas; i++) emitted.add(`PersistentVolumeClaim/${t.metadata.name}-${sts.metadata.name}-${i}`);
-      }
-    }
-    const allowed = new Set([...jobCreatedSecrets(manifests), ...certManagerSecrets(manifests), ...c.userSecrets].map((s) => `Secret/${s}`));
-    const dangling: string[] = [];
-    for (const t of templates) {
-      for (const ref of references(t)) {
-        if (!emitted.has(ref) && !allowed.has(ref)) dangling.push(`${t.owner.kind}/${t.owner.metadata.name} -> ${ref}`);
-      }
-    }
-    expect(dangling).toEqual([]);
+    expect(danglingReferences(manifests, c.userSecrets)).toEqual([]);
   });
 
   test('the credentials Job creates exactly the Secrets the pods need (members, poolers, the access Job) and the user did not pass', () => {
@@ -387,7 +267,7 @@ describe.each(allCases().map((c) => [c.name, c] as const))('invariants: %s', (_n
       for (const ctr of ctrs) {
         expect(isDnsLabel(ctr.name)).toBe(true);
         for (const name of portNames(ctr)) {
-          expect(name.length <= 15 && IANA_SVC_NAME.test(name) && /[a-z]/.test(name) && !name.includes('--')).toBe(true);
+          expect([name, isPortName(name)]).toEqual([name, true]);
         }
       }
       for (const v of t.spec.volumes ?? []) expect(isDnsLabel(v.name)).toBe(true);
@@ -511,6 +391,13 @@ describe.each(allCases().map((c) => [c.name, c] as const))('invariants: %s', (_n
 
   test('no Secret objects, no password-like literals in env or ConfigMap data, no key material', () => {
     expect(secretLeaks(manifests)).toEqual([]);
+  });
+
+  test('validate (every check of the CLI) finds no error; it warns only about the Secrets the user passed in', () => {
+    const findings = runChecks(manifests);
+    expect(findings.filter((f) => f.severity === 'error')).toEqual([]);
+    const warned = findings.filter((f) => f.severity === 'warning').map((f) => /-> Secret\/([^:]+):/.exec(f.message)?.[1]);
+    for (const name of warned) expect(c.userSecrets).toContain(name);
   });
 });
 

@@ -8,10 +8,10 @@ import * as kplus from 'cdk8s-plus-27';
 import { parse } from 'yaml';
 import { PostgresCluster, PostgresClusterProps, PostgresImage, Resources } from '../src';
 import { Manifest, find, ofKind, selects, synthCluster, testChart } from './helpers/manifests';
-import { RESTRICTED_CONTAINER } from './helpers/pod-security';
-import { validateManifest } from './helpers/schema';
 import { SidecarOptions } from '../src/monitoring';
 import { exporterQueries } from '../src/render/exporter-queries';
+import { RESTRICTED_CONTAINER } from '../src/validate/pod-security';
+import { validateManifest } from '../src/validate/schema';
 
 const DEFAULT_EXPORTER_IMAGE = 'quay.io/prometheuscommunity/postgres-exporter:v0.15.0';
 const PERCONA_17 = 'docker.io/percona/percona-distribution-postgresql:17.10-1';

@@ -6,7 +6,7 @@
  */
 import { allCases } from './helpers/cases';
 import { Manifest, find, synthCluster } from './helpers/manifests';
-import { isSecretKey, secretLeaks } from './helpers/secret-scan';
+import { isSecretKey, secretLeaks } from '../src/validate/secret-scan';
 
 /** A default cluster, deep-copied so a test can plant something in it. */
 function fresh(): Manifest[] {

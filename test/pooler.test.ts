@@ -6,7 +6,7 @@ import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { IssuerKind, NetworkPeer, PoolMode, PostgresCluster, PostgresClusterProps, Resources, Tls } from '../src';
 import { Manifest, find, ofKind, podTemplates, selects, synthCluster, synthWith } from './helpers/manifests';
-import { RESTRICTED_CONTAINER, restrictedViolations } from './helpers/pod-security';
+import { RESTRICTED_CONTAINER, restrictedViolations } from '../src/validate/pod-security';
 
 const iniOf = (m: Manifest[], name = 'db-pooler'): Record<string, string> => {
   const text: string = find(m, 'ConfigMap', name).data['pgbouncer.ini'];

@@ -1,6 +1,6 @@
 import { allCases, exampleCases } from './helpers/cases';
 import { exampleManifests, exampleNames, synthCluster } from './helpers/manifests';
-import { modelFor, schemaViolations, validateManifest } from './helpers/schema';
+import { modelFor, schemaViolations, validateManifest } from '../src/validate/schema';
 
 describe('Kubernetes schema validation', () => {
   test('there are examples to validate', () => {

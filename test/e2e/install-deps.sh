@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the end-to-end suite runs (PostgreSQL 15, Patroni, etcd, pgBackRest)
-# when they are missing. Needs root (the suite itself runs members as the unprivileged postgres user).
+# Installs the Debian packages the end-to-end suite runs (PostgreSQL 15, Patroni, etcd, pgBackRest,
+# and Chromium for the diagram's browser test) when they are missing. Needs root (the suite itself runs members as the unprivileged postgres user).
 set -euo pipefail
 need=()
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need+=(postgresql-15)
@@ -11,6 +11,7 @@ command -v pgbackrest >/dev/null || need+=(pgbackrest)
 [ -x /usr/sbin/pgbouncer ] || need+=(pgbouncer)
 /usr/bin/python3 -c 'import psycopg2' 2>/dev/null || need+=(python3-psycopg2)
 /usr/bin/python3 -c 'import etcd3' 2>/dev/null || need+=(python3-etcd3)
+[ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The package as users meet it: `npm pack`, installed into a fresh cdk8s app beside cdk8s,
-# constructs and cdk8s-plus-27, then `cdk8s synth`. Fails if the tarball misses a file, a
-# dependency is undeclared, or the synthesized cluster is not there.
+# constructs and cdk8s-plus-27, then `cdk8s synth`; then its command line as users run it
+# (`npx cdk8s-postgres-cluster …`): --help, synth from a spec, validate (clean and broken),
+# diagram, and `init` in an empty folder followed by `cdk8s synth` there. Fails if the tarball
+# misses a file, a dependency is undeclared, or any step does not give what it should.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="$(mktemp -d /tmp/pkg-smoke-XXXXXX)"
@@ -29,3 +31,52 @@ for want in 'kind: StatefulSet' 'name: db-primary' 'name: db-replica' 'synchrono
   grep -q "$want" "$out" || { echo "package smoke: '$want' missing from $out" >&2; exit 1; }
 done
 echo "package smoke: cdk8s synth of the packed library wrote $(grep -c '^kind:' "$out") objects to $out"
+
+# The command line from the installed package.
+tar tzf "$work/$tarball" > files.txt
+for f in package/bin/cdk8s-postgres-cluster package/lib/cli/main.js; do
+  grep -qx "$f" files.txt || { echo "package smoke: $f missing from the tarball" >&2; exit 1; }
+done
+cli() { npx --no-install cdk8s-postgres-cluster "$@"; }
+expect_exit() { # expect_exit CODE COMMAND...: runs the CLI, fails unless it exits with CODE
+  local want="$1" got=0; shift
+  cli "$@" > cli.log 2>&1 || got=$?
+  [ "$got" -eq "$want" ] || { echo "package smoke: 'cdk8s-postgres-cluster $*' exited $got, expected $want" >&2; cat cli.log >&2; exit 1; }
+}
+expect_exit 0 --help
+grep -q 'validate' cli.log || { echo "package smoke: --help does not list validate" >&2; exit 1; }
+cat > orders.yaml <<'YAML'
+apiVersion: postgres.cdk8s.io/v1alpha1
+kind: PostgresCluster
+metadata: { name: orders-db, namespace: orders }
+spec:
+  replicas: { count: 2, mode: synchronous }
+  resources: { cpu: 1, memory: 2Gi }
+  storage: { size: 20Gi }
+YAML
+expect_exit 0 synth orders.yaml -o from-spec
+grep -q 'synchronous_mode: true' from-spec/orders-db.k8s.yaml || { echo "package smoke: synth from a spec lost the replication mode" >&2; exit 1; }
+expect_exit 0 validate from-spec dist
+sed 's/allowPrivilegeEscalation: false/allowPrivilegeEscalation: true/' from-spec/orders-db.k8s.yaml > broken.k8s.yaml
+expect_exit 1 validate broken.k8s.yaml
+grep -q 'allowPrivilegeEscalation must be false' cli.log || { echo "package smoke: validate did not name the broken rule" >&2; cat cli.log >&2; exit 1; }
+expect_exit 2 validate no-such-folder
+sed 's/replicas:/replica:/' orders.yaml > typo.yaml
+expect_exit 2 synth typo.yaml
+grep -q 'did you mean replicas' cli.log || { echo "package smoke: synth did not name the unknown field" >&2; cat cli.log >&2; exit 1; }
+expect_exit 0 diagram from-spec --out-dir pics
+head -c 4 pics/topology.svg | grep -q '<svg' && head -c 15 pics/topology.html | grep -q '<!DOCTYPE html>' \
+  || { echo "package smoke: diagram did not write SVG and HTML" >&2; exit 1; }
+echo "package smoke: the CLI's --help, synth, validate (0, 1 and 2) and diagram work from the installed package"
+
+# init in an empty folder, then cdk8s synth there (the package from the tarball, the rest from the registry).
+mkdir "$work/init-app" && cd "$work/init-app"
+"$work/app/node_modules/.bin/cdk8s-postgres-cluster" init --name smoke-db > init.log
+npm install --no-audit --no-fund --loglevel=error "$work/$tarball" >/dev/null
+npx cdk8s synth > synth.log 2>&1 || { cat init.log synth.log >&2; exit 1; }
+grep -q 'name: smoke-db-primary' dist/smoke-db.k8s.yaml || { echo "package smoke: init's app did not synthesize the cluster" >&2; exit 1; }
+# init's cdk8s.yaml names the package's validation plugin: cdk8s synth ran the checks and they passed.
+grep -q 'Validation Report (.*validation-plugin.js' synth.log && grep -q 'Validations ended succes' synth.log \
+  || { echo "package smoke: cdk8s synth did not run the validation plugin" >&2; cat synth.log >&2; exit 1; }
+npx --no-install cdk8s-postgres-cluster validate dist > validate.log 2>&1 || { cat validate.log >&2; exit 1; }
+echo "package smoke: init + cdk8s synth wrote $(grep -c '^kind:' dist/smoke-db.k8s.yaml) objects; $(tail -1 validate.log)"

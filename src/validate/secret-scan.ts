@@ -3,7 +3,7 @@
  * literal value (in ConfigMap data, parsed YAML/JSON in it, and container env) and key material.
  */
 import { parse } from 'yaml';
-import { Manifest, allContainers, podTemplates } from './manifests';
+import { Manifest, allContainers, podTemplates } from './manifest';
 
 /** Words that make a key password-like when they are its last word (`PGPASSWORD`, `client_secret`, `apiToken`). */
 const SECRET_WORDS = ['password', 'passwd', 'pwd', 'secret', 'token'];

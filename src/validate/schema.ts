@@ -19,7 +19,7 @@ import { StorageClass } from 'kubernetes-models/storage.k8s.io/v1';
 import {
   ConfigMap, Endpoints, LimitRange, Namespace, PersistentVolumeClaim, Pod, ResourceQuota, Secret, Service, ServiceAccount,
 } from 'kubernetes-models/v1';
-import { Manifest } from './manifests';
+import { Manifest } from './manifest';
 
 /** Something kubernetes-models can validate. */
 interface Validatable {
@@ -66,7 +66,7 @@ const MODELS: Record<string, ModelClass> = {
 export function modelFor(obj: { apiVersion?: string; kind?: string }): ModelClass {
   const key = `${obj.apiVersion}/${obj.kind}`;
   const model = MODELS[key];
-  if (!model) throw new Error(`no Kubernetes schema model for ${key}: add it to test/helpers/schema.ts`);
+  if (!model) throw new Error(`no Kubernetes schema model for ${key}: validate does not know this kind (src/validate/schema.ts)`);
   return model;
 }
 

@@ -1,0 +1,26 @@
+/** `validate`: runs the library's checks over folders or files of synthesized YAML. */
+import { CHECKS, runChecks } from '../../validate/checks';
+import { CliError, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE } from '../exit';
+import { readManifestFiles } from '../files';
+import { jsonReport, locate, textReport } from '../report';
+
+export interface ValidateOptions {
+  readonly checks?: readonly string[];
+  readonly json?: boolean;
+}
+
+/** The report to print and the exit code. */
+export function validatePaths(paths: readonly string[], options: ValidateOptions = {}): { report: string; exitCode: number } {
+  const files = readManifestFiles(paths);
+  const all = files.flatMap((f) => f.manifests);
+  let findings;
+  try {
+    findings = runChecks(all, options.checks);
+  } catch (err) {
+    throw new CliError((err as Error).message, EXIT_USAGE);
+  }
+  const located = locate(files, findings);
+  const checks = options.checks?.length ?? CHECKS.length;
+  const report = options.json ? jsonReport(files, located) : textReport(files, located, checks);
+  return { report, exitCode: located.some((f) => f.severity === 'error') ? EXIT_FINDINGS : EXIT_OK };
+}

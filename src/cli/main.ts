@@ -1,0 +1,134 @@
+/**
+ * The `cdk8s-postgres-cluster` command line: init, synth, validate, diagram. Thin wiring: each
+ * command's work is a function in ./commands; this file parses flags, prints, and exits.
+ */
+import { mkdirSync, writeFileSync } from 'fs';
+import { join } from 'path';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { writeDiagrams } from './commands/diagram';
+import { InitLanguage, ownPackage, runInit } from './commands/init';
+import { synthSpec } from './commands/synth';
+import { validatePaths } from './commands/validate';
+import { CliError, EXIT_CODES_HELP, EXIT_OK, EXIT_USAGE } from './exit';
+import { readText } from './files';
+import { CHECKS } from '../validate/checks';
+
+/** Where the CLI writes: replaceable in tests. */
+export interface Io {
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
+}
+
+const processIo: Io = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
+
+function checkNames(value: string, previous: string[] = []): string[] {
+  const names = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const unknown = names.filter((n) => !CHECKS.some((c) => c.name === n));
+  if (unknown.length > 0) throw new InvalidArgumentError(`unknown check ${unknown.join(', ')}; the checks are ${CHECKS.map((c) => c.name).join(', ')}`);
+  return [...previous, ...names];
+}
+
+function program(io: Io, setExit: (code: number) => void): Command {
+  const own = ownPackage();
+  const cmd = new Command('cdk8s-postgres-cluster')
+    .description('A highly available PostgreSQL cluster (Patroni, streaming replicas, pgBackRest) as plain Kubernetes YAML.')
+    .version(own.version, '-V, --version')
+    .addHelpText('after', `\n${EXIT_CODES_HELP}\n\nRun \`cdk8s-postgres-cluster <command> --help\` for a command's options.`)
+    .showHelpAfterError('(add --help for usage)')
+    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .exitOverride();
+
+  cmd.command('init')
+    .description('Scaffold a cdk8s app with a PostgresCluster in a folder (default: the current one), ready for `npm install && npx cdk8s synth`.')
+    .option('-d, --dir <folder>', 'folder to write into', '.')
+    .option('-n, --name <name>', 'the cluster\'s name', 'db')
+    .addOption(new Option('-l, --language <language>', 'the app\'s language').choices(['typescript', 'javascript']).default('typescript'))
+    .option('--spec', 'write a spec file for `synth` instead of an app', false)
+    .option('-f, --force', 'overwrite files that exist', false)
+    .addHelpText('after', `\nExamples:\n  $ cdk8s-postgres-cluster init --name orders-db && npm install && npx cdk8s synth\n  $ cdk8s-postgres-cluster init --spec --name orders-db\n\n${EXIT_CODES_HELP}`)
+    .action((opts: { dir: string; name: string; language: InitLanguage; spec: boolean; force: boolean }) => {
+      if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(opts.name)) {
+        throw new CliError(`--name ${JSON.stringify(opts.name)}: must be a DNS label (lower-case letters, digits and '-')`, EXIT_USAGE);
+      }
+      const written = runInit(opts);
+      io.out(`wrote ${written.map((f) => join(opts.dir, f)).join(', ')}\n`);
+      io.out(opts.spec
+        ? `next: cdk8s-postgres-cluster synth ${join(opts.dir, written[0])}\n`
+        : `next: ${opts.dir === '.' ? '' : `cd ${opts.dir} && `}npm install && npx cdk8s synth\n`);
+    });
+
+  cmd.command('synth')
+    .description('Build a cluster from a YAML or JSON spec file (metadata.name, metadata.namespace, spec mirroring the PostgresCluster props) and write its Kubernetes YAML.')
+    .argument('<spec-file>', 'the spec file (`init --spec` writes one)')
+    .option('-o, --output <folder>', 'folder to write <name>.k8s.yaml into', 'dist')
+    .option('--stdout', 'print the YAML instead of writing a file', false)
+    .addHelpText('after', `\nExample spec:\n  apiVersion: postgres.cdk8s.io/v1alpha1\n  kind: PostgresCluster\n  metadata: { name: orders-db, namespace: orders }\n  spec:\n    replicas: { count: 2, mode: synchronous }\n    resources: { cpu: 2, memory: 4Gi }\n    storage: { size: 100Gi, storageClassName: fast-ssd }\n\nAn unknown or invalid field is an error naming it (spec.replicas.count), exit 2;\nvalues the construct refuses (a count out of range) exit 1.\n\n${EXIT_CODES_HELP}`)
+    .action((file: string, opts: { output: string; stdout: boolean }) => {
+      const result = synthSpec(readText(file), file);
+      if (opts.stdout) {
+        io.out(result.yaml);
+        return;
+      }
+      mkdirSync(opts.output, { recursive: true });
+      const out = join(opts.output, `${result.name}.k8s.yaml`);
+      writeFileSync(out, result.yaml);
+      io.out(`wrote ${out} (${(result.yaml.match(/^kind: /gm) ?? []).length} objects)\n`);
+    });
+
+  cmd.command('validate')
+    .description('Check synthesized YAML (files or folders, searched for .yaml/.yml/.json) with the library\'s checks; report findings by file and exit 1 if any is an error.')
+    .argument('<paths...>', 'files or folders of synthesized YAML (e.g. dist)')
+    .option('-c, --check <names>', `only these checks, comma-separated: ${CHECKS.map((c) => c.name).join(', ')}`, checkNames)
+    .option('--json', 'print the report as JSON', false)
+    .addHelpText('after', `\nChecks:\n${CHECKS.map((c) => `  ${c.name.padEnd(11)} ${c.description}`).join('\n')}\n\nCross-object checks see every object of every path together.\nWarnings (a kind with no known schema, a Secret the output does not create) do not fail.\n\n${EXIT_CODES_HELP}`)
+    .action((paths: string[], opts: { check?: string[]; json: boolean }) => {
+      const { report, exitCode } = validatePaths(paths, { checks: opts.check, json: opts.json });
+      io.out(report);
+      setExit(exitCode);
+    });
+
+  cmd.command('diagram')
+    .description('Render the topology of synthesized YAML (members and roles, Services, poolers, backups, sidecars, resources) as SVG and as one self-contained HTML page.')
+    .argument('<paths...>', 'files or folders of synthesized YAML (e.g. dist)')
+    .option('-o, --out-dir <folder>', 'folder to write into', '.')
+    .option('-n, --name <name>', 'file name without extension', 'topology')
+    .addOption(new Option('-f, --format <format>', 'what to write').choices(['svg', 'html', 'both']).default('both'))
+    .addHelpText('after', `\nThe HTML page needs no server: open it in a browser.\n\n${EXIT_CODES_HELP}`)
+    .action((paths: string[], opts: { outDir: string; name: string; format: string }) => {
+      const written = writeDiagrams(paths, { outDir: opts.outDir, name: opts.name, svg: opts.format !== 'html', html: opts.format !== 'svg' });
+      io.out(`wrote ${written.join(', ')}\n`);
+    });
+
+  return cmd;
+}
+
+/** Runs the CLI on these arguments (without `node` and the script); resolves to the exit code. */
+export function main(args: readonly string[], io: Io = processIo): number {
+  let exitCode = EXIT_OK;
+  const cmd = program(io, (code) => { exitCode = code; });
+  try {
+    cmd.parse([...args], { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end with exit code 0; any other parse error is a usage error.
+      return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+    }
+    if (err instanceof CliError) {
+      io.err(`error: ${err.message}\n`);
+      return err.exitCode;
+    }
+    io.err(`error: ${(err as Error).stack ?? err}\n`);
+    return 1;
+  }
+  return exitCode;
+}
+
+/** The bin's entry point. */
+export function run(): void {
+  // A reader that stops early (`… --help | head`) is not an error.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+  process.exitCode = main(process.argv.slice(2));
+}

@@ -1,0 +1,5 @@
+// The checks `validate` runs (and the tests run on every synthesized output). Not part of the
+// jsii API: imported by the CLI and the tests from this folder.
+export * from './finding';
+export * from './manifest';
+export * from './checks';
