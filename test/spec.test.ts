@@ -8,6 +8,7 @@ import { App, Chart, ChartProps, Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { parse } from 'yaml';
 import {
+  BackupCompression, BackupRepository, BackupRetention, RecoveryTarget, S3UriStyle,
   DatabasePrivilege, FailoverTiming, IssuerKind, LogLevel, NetworkPeer, PoolMode, PostgresCluster, PostgresClusterProps, PostgresImage,
   ReplicationMode, Resources, StorageType, TablePrivilege, Tls,
 } from '../src';
@@ -132,6 +133,65 @@ spec:
       sidecars: [{ name: 'logs', image: 'busybox:1', resources: Resources.MICRO, args: ['sh', '-c', 'sleep infinity'], env: { A: '1' }, ports: { http: 8080 } }],
     };
     expect(specYaml(text)).toBe(tsYaml('db', props));
+  });
+
+  test('backups to a volume and S3, and a restore to a point in time', () => {
+    const text = `
+metadata: { name: clone, namespace: orders }
+spec:
+  backup:
+    repositories:
+      - volume: { size: 50Gi, retention: { full: 3 } }
+      - s3:
+          bucket: acme-pg
+          region: eu-west-1
+          endpoint: minio.storage.svc:9000
+          uriStyle: path
+          credentialsSecret: pg-s3
+          caSecret: minio-ca
+          encryptionSecret: pg-cipher
+          retention: { days: 14 }
+          schedules: { full: "0 2 * * 0", incremental: "0 2 * * 1-6", timeZone: Europe/Berlin }
+    schedules: { full: "@weekly", differential: "0 3 * * 3" }
+    archiveTimeout: 2m
+    compression: lz4
+  restore:
+    sourceCluster: orders
+    repository: { volume: {} }
+    target: { time: "2026-11-24T22:16:53Z" }
+`;
+    const refs = new Chart(new App(), 'refs');
+    const secret = (n: string) => kplus.Secret.fromSecretName(refs, n, n);
+    const props: PostgresClusterProps = {
+      backup: {
+        repositories: [
+          BackupRepository.volume({ size: Size.gibibytes(50), retention: BackupRetention.count(3) }),
+          BackupRepository.s3({
+            bucket: 'acme-pg',
+            region: 'eu-west-1',
+            endpoint: 'minio.storage.svc:9000',
+            uriStyle: S3UriStyle.PATH,
+            credentialsSecret: secret('pg-s3'),
+            caSecret: secret('minio-ca'),
+            encryptionSecret: secret('pg-cipher'),
+            retention: BackupRetention.days(14),
+            schedules: { full: '0 2 * * 0', incremental: '0 2 * * 1-6', timeZone: 'Europe/Berlin' },
+          }),
+        ],
+        schedules: { full: '@weekly', differential: '0 3 * * 3' },
+        archiveTimeout: Duration.minutes(2),
+        compression: BackupCompression.LZ4,
+      },
+      restore: { sourceCluster: 'orders', repository: BackupRepository.volume(), target: RecoveryTarget.time(new Date('2026-11-24T22:16:53Z')) },
+    };
+    expect(specYaml(text)).toBe(tsYaml('clone', props, { namespace: 'orders' }));
+  });
+
+  test('backup errors name the field', () => {
+    expect(specError('metadata: { name: db }\nspec: { backup: { repositories: [{ s3: { bucket: b } }] } }').message).toMatch(/spec\.backup\.repositories\[0\]\.s3\.region/);
+    expect(specError('metadata: { name: db }\nspec: { backup: { repositories: [{ volume: {}, gcs: { bucket: b, credentialsSecret: g } }] } }').message).toMatch(/exactly one of volume, s3, gcs or azure/);
+    expect(specError('metadata: { name: db }\nspec: { restore: { sourceCluster: a, repository: { volume: {} }, target: { time: yesterday } } }').message).toMatch(/target\.time.*ISO 8601/);
+    expect(specError('metadata: { name: db }\nspec: { backup: { repositories: [{ volume: { retention: { days: 3, full: 2 } } }] } }').message).toMatch(/days alone/);
   });
 
   test('JSON is accepted too', () => {

@@ -14,6 +14,7 @@ import {
   object, oneOf, preset, secretRef, size, str, stringMap,
 } from './field';
 import {
+  BackupCompression, BackupRepository, BackupRetention, RecoveryTarget, S3UriStyle,
   ClientAuthMethod, DatabasePrivilege, FailoverTiming, HbaConnectionType, HugePages, IssuerKind, ListenAddress, LogFormat, LogLevel,
   NetworkPeer, PatroniDcs, PoolMode, PostgresClusterProps, PostgresImage, ReplicationMode, Resources, SchemaPrivilege, StorageType,
   TablePrivilege, Tls,
@@ -176,6 +177,89 @@ const tls: Reader<Tls> = oneOf(
   }),
 );
 
+/** `{full: 2, differential: 1}` (counts) or `{days: 14}`. */
+const retention: Reader<BackupRetention> = map(object({
+  full: field(integer, 'full backups to keep (default 2)'),
+  differential: field(integer, 'differential backups to keep'),
+  days: field(integer, 'keep full backups this many days instead of counting them'),
+}), (o: any, path) => {
+  if (o.days !== undefined && (o.full !== undefined || o.differential !== undefined)) {
+    throw new SpecError(path, o, 'must have days alone, or full (and differential)');
+  }
+  return o.days !== undefined ? BackupRetention.days(o.days) : BackupRetention.count(o.full ?? 2, o.differential);
+});
+
+const schedules = object({
+  full: field(str(), 'cron schedule of full backups, e.g. "0 1 * * 0"'),
+  differential: field(str(), 'cron schedule of differential backups'),
+  incremental: field(str(), 'cron schedule of incremental backups'),
+  timeZone: field(str(), 'IANA time zone of the schedules, e.g. Europe/Berlin'),
+});
+
+const repositoryCommon: Record<string, Field> = {
+  path: field(str(), 'path in the bucket or container (default /pgbackrest)'),
+  retention: field(retention, '{full, differential} counts or {days}'),
+  schedules: field(schedules, 'full, differential, incremental, timeZone'),
+  encryptionSecret: field(secretRef, 'Secret with the cipher pass under cipher-pass'),
+};
+
+/** `{volume: {...}}`, `{s3: {...}}`, `{gcs: {...}}` or `{azure: {...}}`. */
+const repository: Reader<BackupRepository> = map(object({
+  volume: field(object({
+    size: field(size, 'repository volume size (default 20Gi)'),
+    storageClassName: field(str(), 'StorageClass of the repository volume'),
+    ...repositoryCommon,
+  }), 'a volume on the cluster\'s backup node'),
+  s3: field(object({
+    bucket: field(str(), 'the bucket', { required: true }),
+    region: field(str(), 'the region, e.g. eu-west-1', { required: true }),
+    endpoint: field(str(), 'host[:port] of an S3-compatible endpoint (default s3.<region>.amazonaws.com)'),
+    uriStyle: field(enumOf(S3UriStyle), 'host or path'),
+    credentialsSecret: field(secretRef, 'Secret with access-key-id and secret-access-key', { required: true }),
+    caSecret: field(secretRef, 'Secret whose ca.crt verifies the endpoint'),
+    ...repositoryCommon,
+  }), 'S3 or an S3-compatible store'),
+  gcs: field(object({
+    bucket: field(str(), 'the bucket', { required: true }),
+    credentialsSecret: field(secretRef, 'Secret with key.json', { required: true }),
+    ...repositoryCommon,
+  }), 'Google Cloud Storage'),
+  azure: field(object({
+    account: field(str(), 'the storage account', { required: true }),
+    container: field(str(), 'the blob container', { required: true }),
+    credentialsSecret: field(secretRef, 'Secret with the shared key under key', { required: true }),
+    ...repositoryCommon,
+  }), 'Azure Blob Storage'),
+}), (o: any, path) => {
+  const kinds = Object.keys(o);
+  if (kinds.length !== 1) throw new SpecError(path, kinds.join(', ') || '{}', 'must have exactly one of volume, s3, gcs or azure');
+  const kind = kinds[0] as 'volume' | 's3' | 'gcs' | 'azure';
+  return kind === 'volume' ? BackupRepository.volume(o.volume) : kind === 's3' ? BackupRepository.s3(o.s3)
+    : kind === 'gcs' ? BackupRepository.gcs(o.gcs) : BackupRepository.azure(o.azure);
+});
+
+/** `latest`, or `{time}`, `{lsn}`, `{transactionId}`, `{restorePoint}`. */
+const recoveryTarget: Reader<RecoveryTarget> = oneOf(
+  preset({ latest: () => RecoveryTarget.latest() }, true),
+  map(object({
+    time: field(str(), 'an ISO 8601 timestamp, e.g. 2026-11-24T22:16:53Z'),
+    lsn: field(str(), 'a WAL location, e.g. 0/1A0240D0'),
+    transactionId: field(integer, 'a transaction id'),
+    restorePoint: field(str(), 'a restore point name'),
+  }), (o: any, path) => {
+    const keys = Object.keys(o);
+    if (keys.length !== 1) throw new SpecError(path, o, 'must have exactly one of time, lsn, transactionId or restorePoint (or be latest)');
+    if (o.time !== undefined) {
+      const when = new Date(o.time);
+      if (Number.isNaN(when.getTime())) throw new SpecError(`${path}.time`, o.time, 'must be an ISO 8601 timestamp such as 2026-11-24T22:16:53Z');
+      return RecoveryTarget.time(when);
+    }
+    if (o.lsn !== undefined) return RecoveryTarget.lsn(o.lsn);
+    if (o.transactionId !== undefined) return RecoveryTarget.transactionId(o.transactionId);
+    return RecoveryTarget.restorePoint(o.restorePoint);
+  }),
+);
+
 const user = object({
   name: field(str(), 'role name', { required: true }),
   login: field(boolean, 'may log in'),
@@ -258,6 +342,22 @@ export const SPEC_FIELDS: Readonly<Record<string, Field>> = {
     metricsFrom: field(list(peer), 'metrics scrapers'),
     apiServerCidrs: field(list(str()), 'the Kubernetes API server addresses'),
   }), 'network isolation'),
+  backup: field(object({
+    repositories: field(list(repository), 'one to four repositories: {volume}, {s3}, {gcs}, {azure}', { required: true }),
+    schedules: field(schedules, 'schedules of the first repository'),
+    archiveTimeout: field(duration, 'force a WAL switch after this long (default 60s)'),
+    compression: field(enumOf(BackupCompression), 'zst, lz4, gz or none'),
+    processMax: field(integer, 'parallel processes of a backup or restore'),
+    resources: field(resources, 'resources of the backup Jobs and the backup node'),
+    serverResources: field(resources, 'resources of the pgBackRest server in each member pod'),
+  }), 'pgBackRest backups: repositories, schedules, retention'),
+  restore: field(object({
+    sourceCluster: field(str(), 'the cluster whose backup is restored (its stanza)', { required: true }),
+    repository: field(repository, 'the source\'s repository', { required: true }),
+    sourceNamespace: field(str(), 'namespace of the source cluster'),
+    target: field(recoveryTarget, 'latest (default), {time}, {lsn}, {transactionId} or {restorePoint}'),
+    backupSet: field(str(), 'the backup set to start from'),
+  }), 'bootstrap from another cluster\'s backup'),
   requireSeparateNodes: field(boolean, 'never two members on one node'),
   superuserSecret: field(secretRef, 'an existing Secret with the superuser password'),
   replicationSecret: field(secretRef, 'an existing Secret with the replication password'),
@@ -269,9 +369,6 @@ export const SPEC_FIELDS: Readonly<Record<string, Field>> = {
  */
 export const UNSUPPORTED_PROPS: Readonly<Record<string, string>> = {
   clusterName: 'set by metadata.name',
-  // The backup feature is being added alongside the CLI; its spec fields are later rows of SPEC_FIELDS.
-  backup: 'backups (pgBackRest repositories and schedules) are not in specs yet: use the TypeScript API',
-  restore: 'bootstrapping from a backup is not in specs yet: use the TypeScript API',
 };
 
 /** The envelope of a spec file. */
