@@ -39,6 +39,8 @@ const project = new cdk8s.ConstructLibraryCdk8s({
     'puppeteer-core@^24',
     'pngjs@^7',
     '@types/pngjs@^6',
+    // An S3-compatible server (TLS) the end-to-end backup suite backs up to and restores from.
+    's3rver@^3',
   ],
   github: false,
   release: false,
