@@ -10,6 +10,7 @@ import { LABEL_NAMED_KINDS, isDnsLabel, isDnsSubdomain, isLabelKey, isLabelValue
 import { restrictedViolations } from '../src/validate/pod-security';
 import { quantity } from '../src/validate/quantity';
 import { certManagerSecrets, danglingReferences, jobCreatedSecrets, references } from '../src/validate/references';
+import { resourceProblems } from '../src/validate/resources';
 import { secretLeaks } from '../src/validate/secret-scan';
 import { probePorts } from '../src/validate/selectors';
 
@@ -335,25 +336,9 @@ describe.each(allCases().map((c) => [c.name, c] as const))('invariants: %s', (_n
   });
 
   test('every container (init containers and Jobs too) has cpu and memory requests and limits, limits >= requests', () => {
-    const problems: string[] = [];
-    let checked = 0;
-    for (const t of templates) {
-      for (const ctr of allContainers(t.spec)) {
-        checked++;
-        const where = `${t.owner.kind}/${t.owner.metadata.name} ${ctr.name}`;
-        const r = ctr.resources ?? {};
-        for (const res of ['cpu', 'memory']) {
-          const request = r.requests?.[res];
-          const limit = r.limits?.[res];
-          if (request === undefined) problems.push(`${where}: no ${res} request`);
-          if (limit === undefined) problems.push(`${where}: no ${res} limit`);
-          if (request === undefined || limit === undefined) continue;
-          if (!(quantity(request) > 0)) problems.push(`${where}: ${res} request ${request} is not positive`);
-          if (quantity(limit) < quantity(request)) problems.push(`${where}: ${res} limit ${limit} < request ${request}`);
-        }
-      }
-    }
-    expect(problems).toEqual([]);
+    // The same rule `validate` applies (src/validate/resources.ts), on every container of every pod template.
+    expect(resourceProblems(manifests)).toEqual([]);
+    const checked = templates.reduce((n, t) => n + allContainers(t.spec).length, 0);
     // the Job's container, both member containers and the replicas' init container at least
     expect(checked).toBeGreaterThanOrEqual(templates.length);
     // the credentials Job always exists: it creates the monitoring Secret at least
