@@ -433,8 +433,8 @@ export class BackupNode extends Construct {
   public readonly repositoryHost?: string;
   /** Names of the CronJobs, one per repository and backup type. */
   public readonly cronJobNames: string[] = [];
-  /** Name of the Job that creates the stanza and takes the first full backups. */
-  public readonly initJobName: string;
+  /** Name of the Job that creates the stanza and takes the first full backups (none when the cluster only restores). */
+  public readonly initJobName?: string;
 
   private constructor(scope: Construct, id: string, props: BackupNodeProps) {
     super(scope, id);
@@ -649,8 +649,8 @@ export class BackupNode extends Construct {
     const scriptsVolume = { name: 'scripts', configMap: { name: props.scriptsConfigMapName, defaultMode: 0o555 } };
     const template = jobPod(['/bin/bash', `${props.scriptsMountPath}/backup-init.sh`], initEnv, [scriptsMount], [scriptsVolume]);
     const hash = createHash('sha256').update(JSON.stringify({ template, data })).digest('hex').slice(0, 8);
-    this.initJobName = `${name}-backup-init-${hash}`;
     if (r.repos.length > 0) {
+      this.initJobName = `${name}-backup-init-${hash}`;
       new k8s.KubeJob(this, 'Init', {
         metadata: { name: this.initJobName, labels: jobLabels },
         spec: { backoffLimit: 6, template },

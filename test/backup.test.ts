@@ -9,7 +9,7 @@ import { parse } from 'yaml';
 import {
   BackupRepository, BackupRetention, PostgresCluster, PostgresClusterProps, RecoveryTarget, Resources, S3UriStyle, Tls,
 } from '../src';
-import { Manifest, find, ofKind, synthCluster, synthWith } from './helpers/manifests';
+import { Manifest, buildCluster, find, ofKind, synthCluster, synthWith } from './helpers/manifests';
 
 const chart = () => Testing.chart();
 let secrets = 0;
@@ -166,4 +166,16 @@ describe('errors name the property, the value and the rule', () => {
   test('an invalid Date is refused', () => {
     expect(() => RecoveryTarget.time(new Date('nonsense'))).toThrow();
   });
+});
+
+test('the BackupNode tells other constructs its stanza, backup node, CronJobs and init Job', () => {
+  const { cluster } = buildCluster({ backup: { repositories: [BackupRepository.volume()] } }, { namespace: 'team' });
+  expect(cluster.backup!.stanza).toBe('db');
+  expect(cluster.backup!.repositoryHost).toBe('db-repo-host-0.db-repo-host.team.svc');
+  expect(cluster.backup!.cronJobNames).toEqual(['db-repo1-full', 'db-repo1-incr']);
+  expect(cluster.backup!.initJobName).toMatch(/^db-backup-init-[0-9a-f]{8}$/);
+  const restoreOnly = buildCluster({ restore: { sourceCluster: 'orders', repository: BackupRepository.volume() } }).cluster;
+  expect(restoreOnly.backup!.initJobName).toBeUndefined();
+  expect(restoreOnly.backup!.cronJobNames).toEqual([]);
+  expect(buildCluster().cluster.backup).toBeUndefined();
 });
