@@ -83,14 +83,11 @@ export interface ResolvedBackup {
   readonly compression: string;
   readonly processMax: number;
   readonly resources: Resources;
-  readonly clientSecretName: string;
-  readonly clientCn: string;
-  readonly repoHostSecretName: string;
   readonly restore?: RestoreOptions;
+  /** The restore source's repository, validated (as repo1 of the source file). */
+  readonly restoreRepo?: ResolvedRepo;
   /** Ports of object stores the pods reach (members, Jobs). */
   readonly storePorts: number[];
-  /** The source is a volume repository of another cluster (reached on its backup node's port). */
-  readonly restoreFromVolume: boolean;
 }
 
 /** Props the cluster passes. @internal */
@@ -102,7 +99,6 @@ export interface BackupContext {
   readonly dataDir: string;
   readonly socketDir: string;
   readonly superuser: string;
-  readonly headlessServiceName: string;
   readonly primaryServiceName: string;
   /** CA, certificate and key of the members' TLS server (the cluster's server certificate). */
   readonly serverTls: TlsFiles;
@@ -173,12 +169,13 @@ export function resolveBackup(
   }
 
   let restoreSpec: MemberBackup['restore'];
-  let restoreFromVolume = false;
+  let restoreRepo: ResolvedRepo | undefined;
   const storePorts = new Set(repos.map((r) => r.storePort).filter((p): p is number => p !== undefined));
   if (restore) {
     const source = requireDnsLabel(scope, 'restore.sourceCluster', restore.sourceCluster, 40);
     if (restore.sourceNamespace !== undefined) requireDnsLabel(scope, 'restore.sourceNamespace', restore.sourceNamespace, 63);
     const src = resolveRepo(scope, 'restore.repository', 1, restore.repository, {});
+    restoreRepo = src;
     for (const r of repos) {
       if (source === stanza && locationKey(r.repository, r.input.path) === locationKey(restore.repository, src.input.path)
         && (restore.sourceNamespace ?? ctx.namespace) === ctx.namespace) {
@@ -202,7 +199,6 @@ export function resolveBackup(
     if (restore.backupSet !== undefined && !/^\d{8}-\d{6}F(_\d{8}-\d{6}[DI])?$/.test(restore.backupSet)) {
       throw propError(scope, 'restore.backupSet', restore.backupSet, 'must be a pgBackRest backup label such as 20261124-221645F or 20261124-221645F_20261125-010000I');
     }
-    restoreFromVolume = src.input.type === 'posix';
     if (src.storePort !== undefined) storePorts.add(src.storePort);
     const restoreEnv: kplus.k8s.EnvVar[] = [
       { name: 'PGC_SOURCE_CONFIG', value: `${BACKUP_PATHS.source}/pgbackrest.conf` },
@@ -213,7 +209,7 @@ export function resolveBackup(
     ];
     volumes.push({ name: 'pgbackrest-source', configMap: { name: configMapName, items: [{ key: 'source.conf', path: 'pgbackrest.conf' }], defaultMode: 0o444 } });
     mounts.push({ name: 'pgbackrest-source', mountPath: BACKUP_PATHS.source, readOnly: true });
-    if (restoreFromVolume) {
+    if (src.input.type === 'posix') {
       volumes.push({ name: 'pgbackrest-source-tls', secret: { secretName: `${source}-pgbackrest`, defaultMode: 0o640 } });
       mounts.push({ name: 'pgbackrest-source-tls', mountPath: BACKUP_PATHS.sourceTls, readOnly: true });
     }
@@ -256,12 +252,9 @@ export function resolveBackup(
     compression,
     processMax,
     resources,
-    clientSecretName: ctx.clientSecretName,
-    clientCn: ctx.clientCn,
-    repoHostSecretName: ctx.repoHostSecretName,
     restore,
+    restoreRepo,
     storePorts: [...storePorts].sort((a, b) => a - b),
-    restoreFromVolume,
   };
 }
 
@@ -465,7 +458,7 @@ export class BackupNode extends Construct {
         repoHost,
         spoolPath: `${ctx.dataDir.replace(/\/[^/]+$/, '')}/pgbackrest-spool`,
         pg: pgInstance,
-        server: { port: PGBACKREST_PORT, files: ctx.serverTls, clientCn: r.clientCn },
+        server: { port: PGBACKREST_PORT, files: ctx.serverTls, clientCn: ctx.clientCn },
       });
       data['job.conf'] = jobConfig({
         ...common(lockPath),
@@ -477,13 +470,13 @@ export class BackupNode extends Construct {
         data['repo-host.conf'] = repoHostConfig({
           ...common(lockPath),
           repo: volumeRepo.input,
-          server: { port: PGBACKREST_PORT, files: clientFiles(BACKUP_PATHS.serverTls), clientCn: r.clientCn },
+          server: { port: PGBACKREST_PORT, files: clientFiles(BACKUP_PATHS.serverTls), clientCn: ctx.clientCn },
         });
       }
     }
-    if (r.restore) {
+    if (r.restore && r.restoreRepo) {
       const source = r.restore.sourceCluster;
-      const src = resolveRepo(this, 'restore.repository', 1, r.restore.repository, {});
+      const src = r.restoreRepo;
       const srcNs = r.restore.sourceNamespace ?? ns;
       data['source.conf'] = sourceConfig({
         ...common('/tmp/pgbackrest-source'),
@@ -547,7 +540,7 @@ export class BackupNode extends Construct {
               }],
               volumes: [
                 { name: 'pgbackrest-config', configMap: { name: r.member.configMapName, items: [{ key: 'repo-host.conf', path: 'pgbackrest.conf' }], defaultMode: 0o444 } },
-                { name: 'server-tls', secret: { secretName: r.repoHostSecretName, defaultMode: 0o640 } },
+                { name: 'server-tls', secret: { secretName: ctx.repoHostSecretName, defaultMode: 0o640 } },
                 tmpVolume,
               ],
             },
@@ -603,7 +596,7 @@ export class BackupNode extends Construct {
           }],
           volumes: [
             { name: 'pgbackrest-config', configMap: { name: r.member.configMapName, items: [{ key: 'job.conf', path: 'pgbackrest.conf' }], defaultMode: 0o444 } },
-            { name: 'pgbackrest-client-tls', secret: { secretName: r.clientSecretName, defaultMode: 0o640 } },
+            { name: 'pgbackrest-client-tls', secret: { secretName: ctx.clientSecretName, defaultMode: 0o640 } },
             ...(volumeRepo ? [{ name: 'repo', persistentVolumeClaim: { claimName: `repo-${repoHostName}-0` } }] : []),
             ...fileVolumes,
             ...extraVolumes,

@@ -382,7 +382,6 @@ export class PostgresCluster extends Construct {
       dataDir: `${PATHS.data}/pg${image.postgresVersion}`,
       socketDir: PATHS.tmp,
       superuser: 'postgres',
-      headlessServiceName: this.headlessServiceName,
       primaryServiceName: `${name}-primary`,
       serverTls: { certFile: `${PATHS.tlsServer}/tls.crt`, keyFile: `${PATHS.tlsServer}/tls.key`, caFile: `${PATHS.tlsServer}/ca.crt` },
       // With certificates of the user's own, the replication client certificate (CN replicator) is pgBackRest's client.
@@ -545,10 +544,10 @@ export class PostgresCluster extends Construct {
         options: props.network ?? {},
         pooler: props.pooler !== undefined,
         backup: resolvedBackup ? {
-          repoHost: resolvedBackup.repos.some((r) => r.input.type === 'posix'),
+          repoHost: volumeRepo,
           serverOnMembers: resolvedBackup.member.archiving,
           storePorts: resolvedBackup.storePorts,
-          restoreFromVolume: resolvedBackup.restoreFromVolume,
+          restoreFromVolume: resolvedBackup.restoreRepo?.input.type === 'posix',
         } : undefined,
       });
     }

@@ -4,7 +4,6 @@
  * https://kubernetes.io/docs/concepts/security/pod-security-standards/
  */
 
-/** The volume types the restricted profile allows. */
 /** The container security context every container the library emits must have (restricted, read-only root). */
 export const RESTRICTED_CONTAINER = {
   allowPrivilegeEscalation: false,
@@ -15,6 +14,7 @@ export const RESTRICTED_CONTAINER = {
   seccompProfile: { type: 'RuntimeDefault' },
 };
 
+/** The volume types the restricted profile allows. */
 export const RESTRICTED_VOLUME_TYPES: readonly string[] = [
   'configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'persistentVolumeClaim', 'projected', 'secret',
 ];
