@@ -10,7 +10,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-state="${PGK_STATE:-/tmp/cdk8s-pg-kube}"
+state="${PGK_STATE:-/var/lib/cdk8s-pg-kube}"
 # The pods' network: a bridge owned by this cluster, one /24 per node, nothing routed beyond it.
 bridge=pgk0
 gateway=10.250.0.1
@@ -209,6 +209,11 @@ EOF
 
 down() {
   if [ -d "$state/pids" ]; then
+    # The host-path PersistentVolumes' directories, while the API server can still list them.
+    if [ -f "$state/bin-dir" ] && [ -f "$state/admin.kubeconfig" ]; then
+      "$(cat "$state/bin-dir")/kubectl" --kubeconfig "$state/admin.kubeconfig" get pv --request-timeout 5s \
+        -o jsonpath='{range .items[*]}{.spec.hostPath.path}{"\n"}{end}' 2>/dev/null > "$state/pv-paths" || true
+    fi
     # The node agent first: it stops its pods (SIGTERM, then SIGKILL) and removes their namespaces.
     for name in node-agent cert-manager coredns kube-proxy kube-scheduler kube-controller-manager kube-apiserver etcd; do
       local f="$state/pids/$name.pid"
@@ -223,13 +228,17 @@ down() {
     done
   fi
   # Whatever a killed agent left behind: pod processes, mounts, network namespaces, cgroups.
-  bash "$here/node-agent/cleanup.sh"
+  PGK_STATE="$state" bash "$here/node-agent/cleanup.sh"
   nft delete table inet cdk8s-pg-kube-guard 2>/dev/null || true
   nft delete table ip kube-proxy 2>/dev/null || true
   nft delete table ip6 kube-proxy 2>/dev/null || true
   ip route del "$service_cidr" dev "$bridge" 2>/dev/null || true
   ip link del "$bridge" 2>/dev/null || true
   if [ -f "$state/ip_forward.saved" ]; then cat "$state/ip_forward.saved" > /proc/sys/net/ipv4/ip_forward; fi
+  if [ -f "$state/pv-paths" ]; then
+    grep '^/tmp/hostpath_pv/' "$state/pv-paths" | while read -r p; do rm -rf "$p"; done
+    rmdir /tmp/hostpath_pv 2>/dev/null || true
+  fi
   rm -rf /dev/shm/cdk8s-pg-kube-etcd "$state"
   log "down: everything removed"
 }

@@ -3,7 +3,7 @@
 # its cgroups, tmpfs volumes, network namespaces and veths, cgroups, and the mount points it
 # created on the host's root file system (recorded in $PGK_STATE/mountpoints).
 set -uo pipefail
-state="${PGK_STATE:-/tmp/cdk8s-pg-kube}"
+state="${PGK_STATE:-/var/lib/cdk8s-pg-kube}"
 unified=/sys/fs/cgroup/unified/pgk
 if [ -d "$unified" ]; then
   find "$unified" -name cgroup.kill -exec sh -c 'echo 1 > "$1"' _ {} \; 2>/dev/null

@@ -35,6 +35,8 @@ export function imageProfile(image: string, host: HostPrograms): ImageProfile {
       path: UBI_PATH,
       binds: [
         { host: host.pgBinDir, container: `/usr/pgsql-${pgMajor}/bin` },
+        // PostgreSQL finds $libdir relative to its binary, as in the image's /usr/pgsql-<major>/lib.
+        { host: host.pgBinDir.replace(/\/bin$/, '/lib'), container: `/usr/pgsql-${pgMajor}/lib` },
         { host: `${host.venv}/bin/patroni`, container: '/usr/bin/patroni' },
         { host: `${host.venv}/bin/patronictl`, container: '/usr/bin/patronictl' },
       ],

@@ -49,9 +49,14 @@ export class KubeClient {
     const payload = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
     return new Promise((resolve, reject) => {
       const req = https.request({
-        host: this.server.hostname, port: this.server.port, path, method, agent: this.agent, timeout: 30_000,
+        host: this.server.hostname,
+        port: this.server.port,
+        path,
+        method,
+        agent: this.agent,
+        timeout: 30_000,
         headers: {
-          'Accept': 'application/json',
+          Accept: 'application/json',
           ...(payload ? { 'Content-Type': options.contentType ?? 'application/json', 'Content-Length': payload.length } : {}),
         },
       }, (res) => {
@@ -145,8 +150,14 @@ export class KubeClient {
 
   private watchOnce(path: string, onEvent: (type: string, obj: KubeObject) => void, handle: (h: { destroy: () => void }) => void): Promise<'ended' | 'expired'> {
     return new Promise((resolve, reject) => {
-      const req = https.request({ host: this.server.hostname, port: this.server.port, path, method: 'GET', agent: this.agent,
-        headers: { Accept: 'application/json' } }, (res) => {
+      const req = https.request({
+        host: this.server.hostname,
+        port: this.server.port,
+        path,
+        method: 'GET',
+        agent: this.agent,
+        headers: { Accept: 'application/json' },
+      }, (res) => {
         if ((res.statusCode ?? 0) >= 300) {
           res.resume();
           return res.statusCode === 410 ? resolve('expired') : reject(new KubeError(res.statusCode ?? 0, '', `watch ${path}`));

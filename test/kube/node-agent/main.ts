@@ -10,6 +10,7 @@
  */
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { KubeClient, KubeError, KubeObject } from './kube-client';
 import { AgentContext, PodRunner } from './pod';
@@ -56,12 +57,16 @@ function microTime(): string {
 
 async function registerNode(n: typeof NODES[number]): Promise<void> {
   const body = {
-    apiVersion: 'v1', kind: 'Node',
+    apiVersion: 'v1',
+    kind: 'Node',
     metadata: {
       name: n.name,
       labels: {
-        'kubernetes.io/hostname': n.name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64',
-        'topology.kubernetes.io/zone': n.zone, 'topology.kubernetes.io/region': 'local',
+        'kubernetes.io/hostname': n.name,
+        'kubernetes.io/os': 'linux',
+        'kubernetes.io/arch': 'amd64',
+        'topology.kubernetes.io/zone': n.zone,
+        'topology.kubernetes.io/region': 'local',
       },
     },
     spec: { podCIDR: `10.250.${n.index}.0/24`, podCIDRs: [`10.250.${n.index}.0/24`] },
@@ -73,11 +78,13 @@ async function registerNode(n: typeof NODES[number]): Promise<void> {
 
 async function postNodeStatus(n: typeof NODES[number]): Promise<void> {
   const t = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-  const cond = (type: string, status: string, reason: string) => ({ type, status, reason, message: reason, lastHeartbeatTime: t, lastTransitionTime: t });
+  const cond = (type: string, status: string, reason: string) =>
+    ({ type, status, reason, message: reason, lastHeartbeatTime: t, lastTransitionTime: t });
   const capacity = { 'cpu': '4', 'memory': '8Gi', 'pods': '110', 'ephemeral-storage': '50Gi' };
   await api.strategicPatch(`/api/v1/nodes/${n.name}/status`, {
     status: {
-      capacity, allocatable: capacity,
+      capacity,
+      allocatable: capacity,
       conditions: [
         cond('Ready', 'True', 'KubeletReady'), cond('MemoryPressure', 'False', 'KubeletHasSufficientMemory'),
         cond('DiskPressure', 'False', 'KubeletHasNoDiskPressure'), cond('PIDPressure', 'False', 'KubeletHasSufficientPID'),
@@ -85,9 +92,16 @@ async function postNodeStatus(n: typeof NODES[number]): Promise<void> {
       addresses: [{ type: 'InternalIP', address: gateway }, { type: 'Hostname', address: n.name }],
       daemonEndpoints: { kubeletEndpoint: { Port: 10250 } },
       nodeInfo: {
-        machineID: n.name, systemUUID: n.name, bootID: `${n.name}-${process.pid}`, kernelVersion: require('node:os').release(),
-        osImage: 'Debian GNU/Linux 12 (bookworm)', containerRuntimeVersion: 'pgk://node-agent', kubeletVersion: 'v1.36.3',
-        kubeProxyVersion: '', operatingSystem: 'linux', architecture: 'amd64',
+        machineID: n.name,
+        systemUUID: n.name,
+        bootID: `${n.name}-${process.pid}`,
+        kernelVersion: os.release(),
+        osImage: 'Debian GNU/Linux 12 (bookworm)',
+        containerRuntimeVersion: 'pgk://node-agent',
+        kubeletVersion: 'v1.36.3',
+        kubeProxyVersion: '',
+        operatingSystem: 'linux',
+        architecture: 'amd64',
       },
     },
   });
@@ -100,7 +114,8 @@ async function renewLease(n: typeof NODES[number]): Promise<void> {
   if (!lease) {
     const node = await api.get(`/api/v1/nodes/${n.name}`);
     await api.create('/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases', {
-      apiVersion: 'coordination.k8s.io/v1', kind: 'Lease',
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
       metadata: { name: n.name, namespace: 'kube-node-lease', ownerReferences: [{ apiVersion: 'v1', kind: 'Node', name: n.name, uid: node.metadata.uid }] },
       spec,
     });

@@ -72,6 +72,7 @@ export class PodRunner {
   private statusTimer?: NodeJS.Timeout;
   private readonly startTime = now();
   private message?: string;
+  private readonly envCache = new Map<string, Record<string, string>>();
 
   constructor(private pod: KubeObject, readonly node: { name: string; index: number }, private readonly ip: string,
     private readonly ctx: AgentContext) {
@@ -93,6 +94,8 @@ export class PodRunner {
     fs.mkdirSync(path.join(this.dir, 'logs'), { recursive: true });
     this.statusTimer = setInterval(() => void this.flushStatus(), 500);
     try {
+      const unsupported = unsupportedFields(this.pod);
+      if (unsupported.length > 0) throw new Error(`the node agent does not support ${unsupported.join(', ')} (see node-agent/differences.ts)`);
       this.network = createNetwork(this.id, this.ip, this.ctx.bridge, this.ctx.gateway);
       this.writeIdentityFiles();
       this.statusDirty = true;
@@ -236,7 +239,10 @@ export class PodRunner {
           c.running = false;
           c.ready = false;
           c.terminated = {
-            exitCode, reason: oom ? 'OOMKilled' : exitCode === 0 ? 'Completed' : 'Error', startedAt: c.startedAt, finishedAt: now(),
+            exitCode,
+            reason: oom ? 'OOMKilled' : exitCode === 0 ? 'Completed' : 'Error',
+            startedAt: c.startedAt,
+            finishedAt: now(),
             containerID: `pgk://${this.id}-${spec.name}`,
           };
           if (Date.now() - startedMs > 600_000) c.backoffSeconds = 10;
@@ -264,8 +270,6 @@ export class PodRunner {
   private environment(spec: any, imagePath: string): Record<string, string> {
     return { PATH: imagePath, HOSTNAME: this.hostname(), ...this.containerEnv(spec) };
   }
-
-  private envCache = new Map<string, Record<string, string>>();
 
   /** The container's environment: the kubelet's Service variables, envFrom, then env, in order. */
   private containerEnv(spec: any): Record<string, string> {
@@ -337,7 +341,7 @@ export class PodRunner {
 
   /** The shell script that sets up the container's mount namespace and execs the command as its user. */
   private launchScript(spec: any, binds: ReadonlyArray<{ host: string; container: string }>): string {
-    const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+    const q = (s: string) => `'${s.replace(/'/g, '\'\\\'\'')}'`;
     const lines = ['set -e', `/usr/bin/hostname ${q(this.hostname())}`];
     const bind = (src: string, target: string, ro: boolean, file: boolean) => {
       this.ctx.mountPoints.ensure(target, file);
@@ -346,12 +350,16 @@ export class PodRunner {
     };
     for (const b of binds) bind(b.host, b.container, true, fs.statSync(b.host).isFile());
     for (const f of ['passwd', 'group', 'hosts', 'resolv.conf', 'hostname']) bind(path.join(this.dir, 'etc', f), `/etc/${f}`, true, true);
-    for (const m of spec.volumeMounts ?? []) {
+    const mounts = (spec.volumeMounts ?? []).map((m: any) => {
       const vol = this.volumes.find((v) => v.name === m.name);
       if (!vol) throw new Error(`container ${spec.name}: volumeMount ${m.name} has no volume`);
-      const src = m.subPath ? path.join(vol.hostPath, m.subPath) : vol.hostPath;
-      bind(src, m.mountPath, Boolean(m.readOnly), fs.statSync(src).isFile());
-    }
+      return { m, src: m.subPath ? path.join(vol.hostPath, m.subPath) : vol.hostPath };
+    });
+    // A mount whose target holds another mount's source (e.g. /tmp over the host-path volumes
+    // under /tmp) goes after it, or it would hide that source.
+    const hides = (target: string) => mounts.some((o: any) => o.src === target || o.src.startsWith(`${target}/`));
+    mounts.sort((a: any, b: any) => Number(hides(a.m.mountPath)) - Number(hides(b.m.mountPath)));
+    for (const { m, src } of mounts) bind(src, m.mountPath, Boolean(m.readOnly), fs.statSync(src).isFile());
     const sc = { ...(this.pod.spec.securityContext ?? {}), ...(spec.securityContext ?? {}) };
     if (sc.readOnlyRootFilesystem) lines.push('/usr/bin/mount -o remount,bind,ro /');
     const uid = sc.runAsUser ?? 0;
@@ -501,7 +509,12 @@ export class PodRunner {
         const lib = p.httpGet.scheme === 'HTTPS' ? https : http;
         return await new Promise<boolean>((resolve) => {
           const req = (lib as typeof https).request({
-            host: p.httpGet.host ?? this.ip, port, path: p.httpGet.path ?? '/', method: 'GET', timeout: timeoutMs, rejectUnauthorized: false,
+            host: p.httpGet.host ?? this.ip,
+            port,
+            path: p.httpGet.path ?? '/',
+            method: 'GET',
+            timeout: timeoutMs,
+            rejectUnauthorized: false,
             headers: Object.fromEntries((p.httpGet.httpHeaders ?? []).map((h: any) => [h.name, h.value])),
           }, (res) => {
             res.resume();
@@ -529,9 +542,6 @@ export class PodRunner {
           });
           s.once('error', () => resolve(false));
         });
-      }
-      if (p.exec) {
-        throw new Error('exec probes are not supported by the node agent');
       }
     } catch (err) {
       this.ctx.log(`pod ${this.name}: probe: ${(err as Error).message}`);
@@ -616,8 +626,14 @@ export class PodRunner {
     else if (c.terminated && !c.waitingReason) state = { terminated: c.terminated };
     else state = { waiting: { reason: c.waitingReason ?? 'ContainerCreating', ...(this.message ? { message: this.message } : {}) } };
     return {
-      name: c.spec.name, image: c.spec.image, imageID: c.spec.image, ready: c.ready, started: c.init ? undefined : c.started,
-      restartCount: c.restartCount, state, lastState: c.lastTerminated && c.running ? { terminated: c.lastTerminated } : {},
+      name: c.spec.name,
+      image: c.spec.image,
+      imageID: c.spec.image,
+      ready: c.ready,
+      started: c.init ? undefined : c.started,
+      restartCount: c.restartCount,
+      state,
+      lastState: c.lastTerminated && c.running ? { terminated: c.lastTerminated } : {},
       ...(c.running || c.terminated ? { containerID: `pgk://${this.id}-${c.spec.name}` } : {}),
     };
   }
@@ -627,8 +643,12 @@ export class PodRunner {
     const containersReady = this.phase === 'Running' && main.every((c) => c.ready);
     const gates = (this.pod.spec.readinessGates ?? []).every((g: any) =>
       (this.pod.status?.conditions ?? []).some((cond: any) => cond.type === g.conditionType && cond.status === 'True'));
-    const cond = (type: string, ok: boolean, reason?: string) => ({ type, status: ok ? 'True' : 'False', lastTransitionTime: now(),
-      ...(ok || !reason ? {} : { reason }) });
+    const cond = (type: string, ok: boolean, reason?: string) => ({
+      type,
+      status: ok ? 'True' : 'False',
+      lastTransitionTime: now(),
+      ...(ok || !reason ? {} : { reason }),
+    });
     const previous = new Map<string, any>((this.pod.status?.conditions ?? []).map((x: any) => [x.type, x]));
     const keep = (x: any) => (previous.get(x.type)?.status === x.status ? { ...x, lastTransitionTime: previous.get(x.type).lastTransitionTime } : x);
     const conditions = [
@@ -651,6 +671,23 @@ export class PodRunner {
       qosClass: this.pod.status?.qosClass,
     };
   }
+}
+
+/** Pod fields the agent does not implement: the pod fails with their names instead of running differently. */
+export function unsupportedFields(pod: KubeObject): string[] {
+  const out: string[] = [];
+  const all = [...(pod.spec.initContainers ?? []), ...pod.spec.containers];
+  for (const c of all) {
+    for (const probe of ['startupProbe', 'livenessProbe', 'readinessProbe']) {
+      if (c[probe]?.exec) out.push(`${c.name}.${probe}.exec`);
+      if (c[probe]?.grpc) out.push(`${c.name}.${probe}.grpc`);
+    }
+    if (c.lifecycle) out.push(`${c.name}.lifecycle`);
+    if (c.restartPolicy) out.push(`${c.name}.restartPolicy (sidecar containers)`);
+  }
+  if (pod.spec.ephemeralContainers) out.push('ephemeralContainers');
+  if (pod.spec.hostNetwork || pod.spec.hostPID || pod.spec.hostIPC) out.push('host namespaces');
+  return out;
 }
 
 function expandVars(s: string, env: Record<string, string>): string {

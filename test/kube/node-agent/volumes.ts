@@ -46,7 +46,7 @@ function syncFiles(dir: string, files: ReadonlyArray<{ path: string; data: Buffe
     fs.mkdirSync(path.dirname(target), { recursive: true });
     let same = false;
     try {
-      same = fs.readFileSync(target).equals(f.data) && (fs.statSync(target).mode & 0o7777) === f.mode;
+      same = fs.readFileSync(target).equals(f.data) && fs.statSync(target).mode % 0o10000 === f.mode;
     } catch {
       same = false;
     }
@@ -223,7 +223,10 @@ async function requestToken(ctx: VolumeContext, src: any): Promise<{ data: Buffe
 function applyFsGroup(dir: string, fsGroup: number | undefined, policy: string | undefined): void {
   if (fsGroup === undefined) return;
   const st = fs.statSync(dir);
-  if (policy === 'OnRootMismatch' && st.gid === fsGroup && (st.mode & 0o2070) === 0o2070) return;
+  // setgid (0o2000) and group rwx (0o070) already set: nothing to change.
+  const setgid = Math.floor(st.mode / 0o2000) % 2 === 1;
+  const groupRwx = Math.floor(st.mode / 0o10) % 0o10 === 0o7;
+  if (policy === 'OnRootMismatch' && st.gid === fsGroup && setgid && groupRwx) return;
   run('chgrp', ['-R', String(fsGroup), dir]);
   run('chmod', ['-R', 'g+rwX', dir]);
   run('find', [dir, '-type', 'd', '-exec', 'chmod', 'g+s', '{}', '+']);
