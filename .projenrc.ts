@@ -108,13 +108,23 @@ project.addTask('spec-docs', {
 
 project.addTask('test:e2e', {
   description:
-    'End-to-end: run the synthesized cluster with real PostgreSQL, Patroni, etcd and pgBackRest on loopback (root, Debian packages)',
+    'End-to-end: the synthesized cluster on a local Kubernetes of real components (test/kube) and with real PostgreSQL, Patroni and pgBackRest (root, Debian packages, Go)',
   steps: [
     { exec: 'bash test/e2e/install-deps.sh' },
     // The package as users meet it: npm pack, installed into a fresh cdk8s app, cdk8s synth.
     { exec: 'bash test/package/smoke.sh' },
     { exec: 'jest --config test/e2e/jest.config.json --runInBand --ci' },
   ],
+});
+
+// A local Kubernetes cluster of real components (only the kubelet emulated), for people and the e2e suite.
+project.addTask('kube:up', {
+  description: 'Start the local Kubernetes cluster (builds its components from Go modules once) and print the KUBECONFIG to use (root)',
+  exec: 'bash test/kube/cluster.sh up',
+});
+project.addTask('kube:down', {
+  description: 'Stop the local Kubernetes cluster and remove everything it made',
+  exec: 'bash test/kube/cluster.sh down',
 });
 
 project.addTask('import', {

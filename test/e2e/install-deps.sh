@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the end-to-end suite runs (PostgreSQL 15, Patroni, etcd, pgBackRest,
-# and Chromium for the diagram's browser test) when they are missing. Needs root (the suite itself runs members as the unprivileged postgres user).
+# Chromium for the diagram's browser test, nftables for kube-proxy and the local cluster's network
+# guard) when they are missing. The Kubernetes components are built from Go modules by
+# test/kube/build.sh and build-addons.sh, Patroni 4 comes from PyPI (test/kube/python-env.sh). Needs root (the suite itself runs members as the unprivileged postgres user).
 set -euo pipefail
 need=()
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need+=(postgresql-15)
@@ -12,6 +14,9 @@ command -v pgbackrest >/dev/null || need+=(pgbackrest)
 /usr/bin/python3 -c 'import psycopg2' 2>/dev/null || need+=(python3-psycopg2)
 /usr/bin/python3 -c 'import etcd3' 2>/dev/null || need+=(python3-etcd3)
 [ -x /usr/bin/chromium ] || need+=(chromium)
+command -v nft >/dev/null || need+=(nftables)
+command -v openssl >/dev/null || need+=(openssl)
+/usr/bin/python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

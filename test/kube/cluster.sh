@@ -4,7 +4,8 @@
 #                      kube-controller-manager, kube-scheduler, kube-proxy, CoreDNS,
 #                      cert-manager and the node agent, and prints the KUBECONFIG to use
 #   cluster.sh down    stops every process it started and removes everything it made
-#   cluster.sh env     prints `export KUBECONFIG=...` for a running cluster
+#   cluster.sh env     prints the `export KUBECONFIG=... PATH=...` lines for a running cluster
+#                      (eval "$(bash test/kube/cluster.sh env)" puts its kubectl first on PATH)
 # Only the kubelet is emulated (node-agent/): see node-agent/DIFFERENCES.md.
 # Needs root (network namespaces, a bridge, nftables, mounts, cgroups). State lives in $PGK_STATE.
 set -euo pipefail
@@ -118,12 +119,17 @@ wait_for() {
   return 1
 }
 
+env_lines() {
+  echo "export KUBECONFIG=$state/admin.kubeconfig"
+  echo "export PATH=$(cat "$state/bin-dir"):\$PATH"
+}
+
 kctl() { "$bin/kubectl" --kubeconfig "$state/admin.kubeconfig" "$@"; }
 
 up() {
   [ "$(id -u)" -eq 0 ] || { log "needs root (network namespaces, bridge, nftables, mounts)"; exit 1; }
   if [ -f "$state/pids/kube-apiserver.pid" ] && kill -0 "$(cat "$state/pids/kube-apiserver.pid")" 2>/dev/null; then
-    log "already running"; echo "export KUBECONFIG=$state/admin.kubeconfig"; return 0
+    log "already running"; env_lines; return 0
   fi
   bin="$(bash "$here/build.sh")"
   addons="$(bash "$here/build-addons.sh")"
@@ -175,6 +181,8 @@ EOF
     --proxy-mode nftables --cluster-cidr "$pod_cidr" --hostname-override node-a \
     --conntrack-max-per-core 0 --metrics-bind-address 127.0.0.1:10249 --healthz-bind-address 127.0.0.1:10256
   kctl apply --server-side -f "$here/bootstrap.yaml" >/dev/null
+  kctl apply --server-side -f "$(dirname "$addons")/cert-manager-crds" >/dev/null
+  kctl wait --for condition=Established --timeout 60s crd --all >/dev/null
   # Cluster DNS: CoreDNS on the bridge's host address, behind the kube-dns Service's ClusterIP.
   cat > "$state/Corefile" <<EOF
 .:53 {
@@ -188,15 +196,13 @@ EOF
         fallthrough in-addr.arpa ip6.arpa
     }
     cache 5
-    loop
     loadbalance
 }
 EOF
   start coredns "$addons/coredns" -conf "$state/Corefile"
   start cert-manager "$addons/cert-manager-controller" --kubeconfig "$state/cert-manager.kubeconfig" \
     --leader-elect=false --cluster-resource-namespace cert-manager --namespace "" \
-    --controllers '*' --enable-certificate-owner-ref=false --metrics-listen-address 127.0.0.1:19402 \
-    --healthz-listen-address 127.0.0.1:19403
+    --controllers '*' --enable-certificate-owner-ref=false --metrics-listen-address 127.0.0.1:19402
   start node-agent env PGK_STATE="$state" PGK_VENV="$venv" PGK_GATEWAY="$gateway" PGK_BRIDGE="$bridge" \
     PGK_DNS="$dns_service_ip" PGK_API_SERVICE="$api_service_ip" \
     node "$repo/node_modules/ts-node/dist/bin.js" --transpile-only --project "$repo/test/tsconfig.json" \
@@ -204,7 +210,7 @@ EOF
   wait_for "three Ready nodes" 120 bash -c "[ \"\$('$bin/kubectl' --kubeconfig '$state/admin.kubeconfig' get nodes --no-headers 2>/dev/null | grep -c ' Ready ')\" = 3 ]"
   wait_for "the default ServiceAccount" 120 kctl -n default get serviceaccount default
   log "up: $(kctl version -o json | sed -n 's/.*"gitVersion": "\(v[^"]*\)".*/\1/p' | tail -1), state in $state"
-  echo "export KUBECONFIG=$state/admin.kubeconfig"
+  env_lines
 }
 
 down() {
@@ -246,6 +252,6 @@ down() {
 case "${1:-}" in
   up) up ;;
   down) down ;;
-  env) echo "export KUBECONFIG=$state/admin.kubeconfig" ;;
+  env) [ -f "$state/bin-dir" ] || { log "not running (cluster.sh up starts it)"; exit 1; }; env_lines ;;
   *) echo "usage: $0 up|down|env" >&2; exit 2 ;;
 esac

@@ -187,7 +187,13 @@ export class KubePostgres {
     return { host: pod.status.podIP, port: 5432, user: 'postgres', password, sslmode: 'require' };
   }
 
-  /** Waits until every member pod is Ready, one of them is labelled leader and the read-write Service's slice points at it. */
+  /**
+   * Waits until every member pod is Ready, one of them is labelled leader, the read-write
+   * Service's slice points at it, every other member streams from it, and (failsafe_mode) the
+   * leader has recorded every member in its
+   * failsafe topology: Patroni disqualifies a member missing there from the leader race, so until
+   * the leader's next loop a member that just (re)started cannot take over.
+   */
   async waitHealthy(members: number, timeoutMs = 300_000): Promise<Obj> {
     return this.kube.until(`${members} members Ready, a labelled leader behind ${this.name}-primary`, timeoutMs, async () => {
       const pods = await this.pods();
@@ -195,8 +201,22 @@ export class KubePostgres {
       const leader = await this.labelledLeader();
       if (!leader) return undefined;
       const eps = await this.kube.readyEndpoints(`${this.name}-primary`, this.namespace);
-      return eps.length === 1 && eps[0] === leader.status.podIP ? leader : undefined;
+      if (eps.length !== 1 || eps[0] !== leader.status.podIP) return undefined;
+      const failsafe = (await this.failsafeMembers()) ?? pods.map((p) => p.metadata.name);
+      if (!pods.every((p) => failsafe.includes(p.metadata.name))) return undefined;
+      // Every other member streams from the leader (its pg_stat_replication, through Patroni).
+      const status = await this.patroni(leader, '/patroni').catch(() => undefined);
+      const streaming = new Set<string>((status && status.status === 200 ? JSON.parse(status.body).replication ?? [] : [])
+        .filter((r: any) => r.state === 'streaming').map((r: any) => r.application_name));
+      return pods.every((p) => p.metadata.name === leader.metadata.name || streaming.has(p.metadata.name)) ? leader : undefined;
     }, 500);
+  }
+
+  /** Members in the leader ConfigMap's failsafe annotation; undefined when failsafe_mode is off. */
+  async failsafeMembers(): Promise<string[] | undefined> {
+    const cm = await this.kube.getOptional('configmap', `${this.name}-leader`, this.namespace);
+    const raw = cm?.metadata.annotations?.failsafe;
+    return raw ? Object.keys(JSON.parse(raw)) : undefined;
   }
 
   /** GET on a member's REST API. */

@@ -137,9 +137,20 @@ function heartbeats() {
   }, 10_000);
 }
 
-function allocateIp(node: typeof NODES[number], uid: string): string {
+/**
+ * A pod keeps the IP its status already records (the API server refuses to change it), e.g. when
+ * its node comes back or the agent restarts; a new pod gets the lowest free address of its node.
+ */
+function allocateIp(node: typeof NODES[number], uid: string, recorded: string | undefined): string {
   const used = usedIps.get(node.name) ?? new Set<number>();
   usedIps.set(node.name, used);
+  const prefix = `10.250.${node.index}.`;
+  if (recorded?.startsWith(prefix)) {
+    const host = Number(recorded.slice(prefix.length));
+    used.add(host);
+    podIps.set(uid, { node: node.name, host });
+    return recorded;
+  }
   let host = 10;
   while (used.has(host)) host++;
   if (host > 250) throw new Error(`node ${node.name}: no pod addresses left`);
@@ -157,7 +168,7 @@ function freeIp(uid: string) {
 
 function startPod(pod: KubeObject) {
   const node = NODES.find((n) => n.name === pod.spec.nodeName)!;
-  const runner = new PodRunner(pod, node, allocateIp(node, pod.metadata.uid), ctx);
+  const runner = new PodRunner(pod, node, allocateIp(node, pod.metadata.uid, pod.status?.podIP), ctx);
   pods.set(pod.metadata.uid, runner);
   podNode.set(pod.metadata.uid, node.name);
   log(`pod ${runner.name}: starting on ${node.name}`);
@@ -264,6 +275,15 @@ async function shutdown() {
   process.exit(0);
 }
 
+/** Addresses recorded in the status of pods bound to these nodes are taken before any new pod gets one. */
+async function reserveRecordedIps() {
+  const list = await api.get('/api/v1/pods?fieldSelector=spec.nodeName!%3D');
+  for (const pod of list.items) {
+    const node = NODES.find((n) => n.name === pod.spec.nodeName);
+    if (node && pod.status?.podIP) allocateIp(node, pod.metadata.uid, pod.status.podIP);
+  }
+}
+
 async function main() {
   fs.mkdirSync(path.join(state, 'pods'), { recursive: true });
   for (;;) {
@@ -278,6 +298,7 @@ async function main() {
       await new Promise((r) => setTimeout(r, 1000));
     }
   }
+  await reserveRecordedIps();
   heartbeats();
   api.informer('/api/v1/pods', 'fieldSelector=spec.nodeName!%3D', onPod);
   controlServer();
