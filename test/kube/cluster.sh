@@ -201,8 +201,7 @@ EOF
 EOF
   start coredns "$addons/coredns" -conf "$state/Corefile"
   start cert-manager "$addons/cert-manager-controller" --kubeconfig "$state/cert-manager.kubeconfig" \
-    --leader-elect=false --cluster-resource-namespace cert-manager --namespace "" \
-    --controllers '*' --enable-certificate-owner-ref=false --metrics-listen-address 127.0.0.1:19402
+    --cluster-resource-namespace cert-manager --metrics-listen-address 127.0.0.1:19402
   start node-agent env PGK_STATE="$state" PGK_VENV="$venv" PGK_GATEWAY="$gateway" PGK_BRIDGE="$bridge" \
     PGK_DNS="$dns_service_ip" PGK_API_SERVICE="$api_service_ip" \
     node "$repo/node_modules/ts-node/dist/bin.js" --transpile-only --project "$repo/test/tsconfig.json" \
