@@ -20,6 +20,9 @@ import { NODE_AGENT_DIFFERENCES } from '../kube/node-agent/differences';
 
 const REPO = path.resolve(__dirname, '../..');
 const TRIALS = Number(process.env.E2E_RTO_TRIALS ?? 5);
+/** Namespaces of this run get a suffix, so a cluster left running by an earlier run cannot answer for this one. */
+const RUN = Date.now().toString(36).slice(-5);
+const nsName = (base: string) => `${base}-${RUN}`;
 let kube: KubeCluster;
 let workDir: string;
 
@@ -56,14 +59,15 @@ const round = (v: number) => Math.round(v * 10) / 10;
 
 describe('both examples are accepted by the API server and come up', () => {
   test('basic: server-side apply into a restricted namespace; members Ready, leader labelled by Patroni, the read-write slice on it', async () => {
-    await kube.createNamespace('ex-basic');
-    const out = await kube.apply(path.join(REPO, 'dist/examples/basic/basic.k8s.yaml'), 'ex-basic');
+    const ns = nsName('ex-basic');
+    await kube.createNamespace(ns);
+    const out = await kube.apply(path.join(REPO, 'dist/examples/basic/basic.k8s.yaml'), ns);
     expect(out).toMatch(/statefulset.apps\/db-primary serverside-applied/);
-    const pg = new KubePostgres(kube, 'ex-basic', 'db');
+    const pg = new KubePostgres(kube, ns, 'db');
     const leader = await pg.waitHealthy(3);
     expect(leader.metadata.name).toBe('db-primary-0');
     // Patroni 4 on the Kubernetes DCS: its leader ConfigMap names the labelled pod.
-    const cm = await kube.get('configmap', 'db-leader', 'ex-basic');
+    const cm = await kube.get('configmap', 'db-leader', ns);
     expect(cm.metadata.annotations.leader).toBe('db-primary-0');
     const status = JSON.parse((await pg.patroni(leader, '/patroni')).body);
     expect(status.patroni.version).toMatch(/^4\./);
@@ -75,7 +79,7 @@ describe('both examples are accepted by the API server and come up', () => {
 });
 
 describe('default settings (asynchronous, FailoverTiming.DEFAULT)', () => {
-  const ns = 'pg-default';
+  const ns = nsName('pg-default');
   let pg: KubePostgres;
   let rw: PgTarget;
   let file: string;
@@ -216,7 +220,7 @@ describe('default settings (asynchronous, FailoverTiming.DEFAULT)', () => {
 });
 
 describe('synchronous replication with FailoverTiming.FAST', () => {
-  const ns = 'pg-fast';
+  const ns = nsName('pg-fast');
   let pg: KubePostgres;
   let rw: PgTarget;
 
@@ -250,7 +254,7 @@ describe('synchronous replication with FailoverTiming.FAST', () => {
 
 describe('scheduling decided by the real scheduler', () => {
   test('requireSeparateNodes with four members on three nodes leaves the fourth Pending rather than sharing a node', async () => {
-    const ns = 'pg-separate';
+    const ns = nsName('pg-separate');
     await kube.createNamespace(ns);
     const file = synthCluster(path.join(workDir, ns), 'pgs', { replicas: { count: 3 }, requireSeparateNodes: true });
     await kube.apply(file, ns);
