@@ -91,6 +91,8 @@ mkdir "$work/init-app" && cd "$work/init-app"
 npm install --no-audit --no-fund --loglevel=error "$work/$tarball" >/dev/null
 npx cdk8s synth > synth.log 2>&1 || { cat init.log synth.log >&2; exit 1; }
 grep -q 'name: smoke-db-primary' dist/smoke-db.k8s.yaml || { echo "package smoke: init's app did not synthesize the cluster" >&2; exit 1; }
+# dist/ holds only manifests (no construct-metadata.json), so `kubectl apply -f dist/` applies it.
+[ "$(ls dist)" = "smoke-db.k8s.yaml" ] || { echo "package smoke: dist/ holds more than the manifests: $(ls dist | tr '\n' ' ')" >&2; exit 1; }
 # init's cdk8s.yaml names the package's validation plugin: cdk8s synth ran the checks and they passed.
 grep -q 'Validation Report (.*validation-plugin.js' synth.log && grep -q 'Validations ended succes' synth.log \
   || { echo "package smoke: cdk8s synth did not run the validation plugin" >&2; cat synth.log >&2; exit 1; }
