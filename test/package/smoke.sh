@@ -87,7 +87,8 @@ echo "package smoke: the CLI's --help, synth, validate (0, 1 and 2) and diagram 
 
 # init in an empty folder, then cdk8s synth there (the package from the tarball, the rest from the registry).
 mkdir "$work/init-app" && cd "$work/init-app"
-"$work/app/node_modules/.bin/cdk8s-postgres-cluster" init --name smoke-db > init.log
+# As the README's Install section says: init run from the tarball with npx.
+npx --yes --package "$work/$tarball" cdk8s-postgres-cluster init --name smoke-db > init.log
 npm install --no-audit --no-fund --loglevel=error "$work/$tarball" >/dev/null
 npx cdk8s synth > synth.log 2>&1 || { cat init.log synth.log >&2; exit 1; }
 grep -q 'name: smoke-db-primary' dist/smoke-db.k8s.yaml || { echo "package smoke: init's app did not synthesize the cluster" >&2; exit 1; }
