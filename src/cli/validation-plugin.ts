@@ -54,7 +54,7 @@ export class PostgresClusterValidation {
     const findings = locate(files, runChecks(files.flatMap((f) => f.manifests), this.properties.checks));
     const errors = findings.filter((f) => f.severity === 'error');
     for (const check of CHECKS) {
-      const mine = errors.filter((f) => f.check === check.name || (check.name === 'names' && f.check === 'labels'));
+      const mine = errors.filter((f) => f.check === check.name);
       if (mine.length === 0) continue;
       context.report.addViolation({
         ruleName: `cdk8s-postgres-cluster/${check.name}`,
