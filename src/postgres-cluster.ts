@@ -27,7 +27,7 @@ import { HEARTBEAT_SCRIPT } from './render/heartbeat';
 import {
   BACKUP_INIT_SCRIPT, BOOTSTRAP_RESTORE_SCRIPT, ENSURE_SECRETS_SCRIPT, PGBACKREST_SOURCE_SCRIPT, POST_BOOTSTRAP_SCRIPT, WAIT_FOR_LEADER_SCRIPT,
 } from './render/scripts';
-import { parseCpuCores } from './render/units';
+import { formatQuantity, parseCpuCores } from './render/units';
 import { DelayedReplicaOptions, ReplicaSet, ReplicaSetOptions } from './replica-set';
 import { ReplicationMode } from './replication';
 import { Resources } from './resources';
@@ -729,7 +729,7 @@ function resolveHeartbeat(scope: Construct, o: HeartbeatOptions = {}): MemberCon
   const timeout = secs('timeout', o.timeout, 3, 1, 300);
   if (timeout > interval) throw propError(scope, 'monitoring.heartbeat.timeout', `${timeout}s`, `must not exceed the interval (${interval}s)`);
   const maxLagBytes = (o.maxLag ?? Size.mebibytes(16)).toKibibytes({ rounding: SizeRoundingBehavior.NONE }) * 1024;
-  if (maxLagBytes < 64 * 1024) throw propError(scope, 'monitoring.heartbeat.maxLag', `${maxLagBytes} bytes`, 'must be at least 64Ki');
+  if (maxLagBytes < 64 * 1024) throw propError(scope, 'monitoring.heartbeat.maxLag', formatQuantity(maxLagBytes), 'must be at least 64Ki');
   const maxLagSeconds = secs('maxLagTime', o.maxLagTime, 30, 1, 86400);
   if (maxLagSeconds <= interval) {
     throw propError(scope, 'monitoring.heartbeat.maxLagTime', `${maxLagSeconds}s`, `must exceed the interval (${interval}s): the heartbeat is written once per interval`);
