@@ -43,6 +43,6 @@ export function formatQuantity(bytes: number): string {
 export function parsePgMemory(value: string, bareUnit: 'kB' | 'MB' = 'kB'): number | undefined {
   const m = /^\s*(\d+)\s*(kB|MB|GB|TB)?\s*$/.exec(String(value));
   if (!m) return undefined;
-  const unit = { kB: 1024, MB: MiB, GB: 1024 * MiB, TB: 1024 * 1024 * MiB }[m[2] ?? bareUnit];
+  const unit = { kB: 1024, MB: MiB, GB: 1024 * MiB, TB: 1024 * 1024 * MiB }[(m[2] ?? bareUnit) as 'kB' | 'MB' | 'GB' | 'TB'];
   return Number(m[1]) * unit;
 }
