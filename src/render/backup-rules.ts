@@ -107,7 +107,9 @@ export function timeZoneProblem(timeZone: string): string | undefined {
   } catch {
     const db = process.versions.tz ? `tzdata ${process.versions.tz}` : 'the runtime\'s time-zone database';
     const last = timeZone.split('/').pop()!.toLowerCase();
-    const like = Intl.supportedValuesOf('timeZone').filter((z) => z.toLowerCase().endsWith(`/${last}`));
+    // Intl.supportedValuesOf is Node 18+; typed loosely so the library's ES2020 lib compiles it.
+    const zones = (Intl as unknown as { supportedValuesOf?: (key: string) => string[] }).supportedValuesOf?.('timeZone') ?? [];
+    const like = zones.filter((z) => z.toLowerCase().endsWith(`/${last}`));
     return `is not a time zone of ${db}${like.length > 0 ? `; did you mean ${like.map((z) => `"${z}"`).join(' or ')}?` : ' (names look like "Europe/Berlin" or "UTC")'}`;
   }
   // Intl accepts any case; Kubernetes (Go's time.LoadLocation) reads the file of that exact name.
