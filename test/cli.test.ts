@@ -96,7 +96,7 @@ describe('validate', () => {
     const json = JSON.parse(cli(['validate', '--json', 'broken'], work).stdout);
     expect(json).toMatchObject({ ok: false, errors: 1, findings: [{ file: 'broken/basic.k8s.yaml', check: 'restricted', severity: 'error' }] });
     const only = cli(['validate', '--check', 'schema,names', 'broken'], work);
-    expect([only.code, only.stdout]).toEqual([0, expect.stringMatching(/^ok: .* 2 checks\)\n$/)]);
+    expect([only.code, only.stdout]).toEqual([0, expect.stringMatching(/^ok: .* 2 checks\)\n$/m)]);
   });
 
   test('a malformed object (a ConfigMap value that is a number, a list of containers that is a mapping): findings name the file, object and field; exit 1, not a crash', () => {
@@ -119,6 +119,25 @@ describe('validate', () => {
     expect(r.stdout).not.toMatch(/error .*StatefulSet\/orders-db-primary/);
   });
 
+  test('lists what the manifests need in the cluster but do not contain (text and JSON)', () => {
+    const r = cli(['validate', 'dist/production.k8s.yaml'], work);
+    expect(r.code).toBe(0);
+    const section = r.stdout.slice(r.stdout.indexOf('needed in the cluster before kubectl apply'));
+    for (const line of [
+      'CustomResourceDefinition certificates.cert-manager.io',
+      'CustomResourceDefinition podmonitors.monitoring.coreos.com (needed by PodMonitor/orders-db)',
+      'StorageClass fast-ssd (needed by StatefulSet/orders-db-delayed and 2 more)',
+      'Secret orders/orders-db-s3 (needed by CronJob/orders-db-repo1-full',
+      'Secret orders/orders-db-s3-cipher',
+    ]) expect(section).toContain(`  ${line}`);
+    // The example creates its Namespace (createNamespace), so that is not listed.
+    expect(section).not.toContain('Namespace orders');
+    const json = JSON.parse(cli(['validate', '--json', 'dist/production.k8s.yaml'], work).stdout);
+    expect(json.prerequisites).toEqual(expect.arrayContaining([
+      { kind: 'StorageClass', name: 'standard', neededBy: ['StatefulSet/orders-db-repo-host'] },
+    ]));
+  });
+
   test('a missing path or a file that is not YAML: exit 2 naming it', () => {
     const missing = cli(['validate', 'nowhere'], work);
     expect([missing.code, missing.stderr]).toEqual([2, 'error: nowhere: no such file or folder\n']);
@@ -139,7 +158,7 @@ describe('validate', () => {
     writeFileSync(join(dir, 'package.json'), '{"name": "app"}\n');
     writeFileSync(join(dir, 'dist', 'basic.k8s.yaml'), exampleYaml('basic'));
     const r = cli(['validate', 'app-folder'], work);
-    expect([r.code, r.stdout]).toEqual([0, expect.stringMatching(/^ok: 0 errors, \d+ warnings? in 1 file /)]);
+    expect([r.code, r.stdout]).toEqual([0, expect.stringMatching(/^ok: 0 errors, \d+ warnings? in 1 file /m)]);
   });
 });
 

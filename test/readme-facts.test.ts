@@ -3,7 +3,8 @@
  * the objects `validate` times, the ConfigMap of scripts, the credentials Job's objects, what
  * `init` writes.
  */
-import { readFileSync } from 'fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'fs';
+import { tmpdir } from 'os';
 import { join } from 'path';
 import { App, Chart, Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
@@ -11,6 +12,8 @@ import { exampleManifests } from './helpers/manifests';
 import { FailoverTiming, PostgresCluster, PostgresClusterProps, ReplicationMode, Resources, StorageType } from '../src';
 import { tuneFromLimits } from '../src/render/memory-tuning';
 import { initFiles } from '../src/cli/commands/init';
+import { parseManifests, runChecks } from '../src/validate';
+import { prerequisites } from '../src/validate/prerequisites';
 
 const readme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
 
@@ -104,4 +107,28 @@ test('the namespace comes from the Chart: without one, the hosts are bare Servic
   expect(readme).toMatch(/hosts are bare Service names \(`db-primary`\)/);
   expect(cluster().primaryHost).toBe('db-primary');
   expect(cluster('orders').primaryHost).toBe('db-primary.orders.svc');
+});
+
+test('the first snippet, run as shown, writes one file whose objects need only cert-manager\'s CRDs, its Namespace first', () => {
+  const ts = require('typescript') as typeof import('typescript');
+  const code = readme.slice(readme.indexOf('```ts\n') + 6, readme.indexOf('\n```', readme.indexOf('```ts\n')));
+  const js = ts.transpileModule(code, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 } }).outputText;
+  const outdir = mkdtempSync(join(tmpdir(), 'readme-app-'));
+  const saved = process.env.CDK8S_OUTDIR;
+  process.env.CDK8S_OUTDIR = outdir;
+  try {
+    const req = (id: string) => (id === 'cdk8s-postgres-cluster' ? require('../src') : require(id));
+    new Function('require', 'exports', js)(req, {});
+  } finally {
+    if (saved === undefined) delete process.env.CDK8S_OUTDIR;
+    else process.env.CDK8S_OUTDIR = saved;
+  }
+  expect(readdirSync(outdir)).toEqual(['orders.k8s.yaml']);
+  const ms = parseManifests(readFileSync(join(outdir, 'orders.k8s.yaml'), 'utf8'));
+  rmSync(outdir, { recursive: true, force: true });
+  expect([ms[0].kind, ms[0].metadata.name]).toEqual(['Namespace', 'orders']);
+  expect(prerequisites(ms).map((p) => `${p.kind} ${p.name}`)).toEqual([
+    'CustomResourceDefinition certificates.cert-manager.io', 'CustomResourceDefinition issuers.cert-manager.io',
+  ]);
+  expect(runChecks(ms).filter((f) => f.severity === 'error')).toEqual([]);
 });
