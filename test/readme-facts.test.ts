@@ -132,3 +132,10 @@ test('the first snippet, run as shown, writes one file whose objects need only c
   ]);
   expect(runChecks(ms).filter((f) => f.severity === 'error')).toEqual([]);
 });
+
+test('the README names everything the production example needs before it is applied', () => {
+  const paragraph = readme.slice(readme.indexOf('Each example is its own folder'), readme.indexOf('## What gets synthesized'));
+  const needs = prerequisites(exampleManifests('production'));
+  expect(needs.length).toBeGreaterThan(0);
+  for (const p of needs) expect(paragraph).toContain(`\`${p.namespace ? `${p.namespace}/` : ''}${p.name}\``);
+});

@@ -279,6 +279,7 @@ const user = object({
 
 /** The fields of `spec`: PostgresClusterProps, one row each. */
 export const SPEC_FIELDS: Readonly<Record<string, Field>> = {
+  createNamespace: field(boolean, 'emit the Namespace metadata.namespace names, first (enforcing the restricted profile)'),
   postgresVersion: field(integer, 'PostgreSQL major version (picks the default image)'),
   image: field(image, 'percona, crunchy, or {image, postgresVersion, …}'),
   replicas: field(replicas, 'streaming replicas: count, resources, storage (and mode, synchronousStandbys)'),
