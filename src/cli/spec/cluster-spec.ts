@@ -279,7 +279,6 @@ const user = object({
 
 /** The fields of `spec`: PostgresClusterProps, one row each. */
 export const SPEC_FIELDS: Readonly<Record<string, Field>> = {
-  createNamespace: field(boolean, 'emit the Namespace metadata.namespace names, first (enforcing the restricted profile)'),
   postgresVersion: field(integer, 'PostgreSQL major version (picks the default image)'),
   image: field(image, 'percona, crunchy, or {image, postgresVersion, …}'),
   replicas: field(replicas, 'streaming replicas: count, resources, storage (and mode, synchronousStandbys)'),
@@ -362,6 +361,7 @@ export const SPEC_FIELDS: Readonly<Record<string, Field>> = {
   requireSeparateNodes: field(boolean, 'never two members on one node'),
   superuserSecret: field(secretRef, 'an existing Secret with the superuser password'),
   replicationSecret: field(secretRef, 'an existing Secret with the replication password'),
+  createNamespace: field(boolean, 'emit the Namespace metadata.namespace names, first (enforcing the restricted profile)'),
 };
 
 /**
