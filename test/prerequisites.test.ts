@@ -1,6 +1,6 @@
 /** What a set of manifests needs in the cluster but does not contain (src/validate/prerequisites). */
-import { exampleManifests, synthCluster, Manifest } from './helpers/manifests';
 import { IssuerKind, Tls } from '../src';
+import { exampleManifests, synthCluster, Manifest } from './helpers/manifests';
 import { crdName, isBuiltInGroup, prerequisites } from '../src/validate/prerequisites';
 
 const names = (ms: Manifest[]) => prerequisites(ms).map((p) => `${p.kind} ${p.namespace ? `${p.namespace}/` : ''}${p.name}`);
@@ -31,7 +31,9 @@ describe('prerequisites', () => {
 
   test('what the output contains is not listed: a CRD, a StorageClass, a Namespace, a Secret', () => {
     const sts: Manifest = {
-      apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 's', namespace: 'n' },
+      apiVersion: 'apps/v1',
+      kind: 'StatefulSet',
+      metadata: { name: 's', namespace: 'n' },
       spec: {
         volumeClaimTemplates: [{ metadata: { name: 'data' }, spec: { storageClassName: 'fast' } }],
         template: { spec: { containers: [{ name: 'c', envFrom: [{ secretRef: { name: 'creds' } }] }] } },

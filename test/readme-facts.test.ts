@@ -7,11 +7,14 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { App, Chart, Duration, Size } from 'cdk8s';
+import * as cdk8sModule from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
-import { exampleManifests } from './helpers/manifests';
+import * as ts from 'typescript';
 import { FailoverTiming, PostgresCluster, PostgresClusterProps, ReplicationMode, Resources, StorageType } from '../src';
-import { tuneFromLimits } from '../src/render/memory-tuning';
+import * as library from '../src';
+import { exampleManifests } from './helpers/manifests';
 import { initFiles } from '../src/cli/commands/init';
+import { tuneFromLimits } from '../src/render/memory-tuning';
 import { parseManifests, runChecks } from '../src/validate';
 import { prerequisites } from '../src/validate/prerequisites';
 
@@ -97,8 +100,8 @@ test('work_mem is derived as the README\'s table says', () => {
     const sharedBuffers = Math.floor(Math.max(32 * MiB, limit / 8) / MiB) * MiB;
     const baseShm = Math.floor(clamp(limit / 8, 64 * MiB, 1024 * MiB) / MiB) * MiB;
     const cores = Math.max(1, Math.floor(cpus));
-    const readme = Math.max(MiB, Math.floor((limit * 0.75 - sharedBuffers - baseShm) / (3 * maxConnections + cores + 1) / MiB) * MiB);
-    expect(tuneFromLimits({ memoryBytes: limit, cpus, maxConnections, disk: StorageType.NETWORK_SSD }).workMem).toBe(readme);
+    const stated = Math.max(MiB, Math.floor((limit * 0.75 - sharedBuffers - baseShm) / (3 * maxConnections + cores + 1) / MiB) * MiB);
+    expect(tuneFromLimits({ memoryBytes: limit, cpus, maxConnections, disk: StorageType.NETWORK_SSD }).workMem).toBe(stated);
   }
 });
 
@@ -110,14 +113,17 @@ test('the namespace comes from the Chart: without one, the hosts are bare Servic
 });
 
 test('the first snippet, run as shown, writes one file whose objects need only cert-manager\'s CRDs, its Namespace first', () => {
-  const ts = require('typescript') as typeof import('typescript');
   const code = readme.slice(readme.indexOf('```ts\n') + 6, readme.indexOf('\n```', readme.indexOf('```ts\n')));
   const js = ts.transpileModule(code, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 } }).outputText;
   const outdir = mkdtempSync(join(tmpdir(), 'readme-app-'));
   const saved = process.env.CDK8S_OUTDIR;
   process.env.CDK8S_OUTDIR = outdir;
   try {
-    const req = (id: string) => (id === 'cdk8s-postgres-cluster' ? require('../src') : require(id));
+    const modules: Record<string, unknown> = { 'cdk8s': cdk8sModule, 'cdk8s-postgres-cluster': library };
+    const req = (id: string) => {
+      if (!(id in modules)) throw new Error(`the first snippet imports ${id}, which this test does not provide`);
+      return modules[id];
+    };
     new Function('require', 'exports', js)(req, {});
   } finally {
     if (saved === undefined) delete process.env.CDK8S_OUTDIR;

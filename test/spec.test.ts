@@ -296,7 +296,6 @@ describe('the spec covers the props and its reference is up to date', () => {
 });
 
 test('createNamespace in a spec emits the Namespace metadata.namespace names, first', () => {
-  const { synthSpec } = require('../src/cli/commands/synth');
   const { yaml } = synthSpec('apiVersion: postgres.cdk8s.io/v1alpha1\nkind: PostgresCluster\nmetadata: { name: orders-db, namespace: orders }\nspec: { createNamespace: true }\n', 'orders.yaml');
   expect(yaml.startsWith('apiVersion: v1\nkind: Namespace\nmetadata:\n')).toBe(true);
   expect(yaml).toMatch(/^ {2}name: orders$/m);

@@ -30,7 +30,9 @@ export function summary(files: readonly ManifestFile[], findings: readonly FileF
 }
 
 /** The text report: per file, one line per finding (`error [schema] StatefulSet/x: …`), what the cluster must already have, then the summary. */
-export function textReport(files: readonly ManifestFile[], findings: readonly FileFinding[], checks: number, needs: readonly Prerequisite[] = []): string {
+export function textReport(
+  files: readonly ManifestFile[], findings: readonly FileFinding[], checks: number, needs: readonly Prerequisite[] = [],
+): string {
   const lines: string[] = [];
   const byFile = [...new Set(findings.map((f) => f.file))];
   for (const file of byFile) {

@@ -43,8 +43,9 @@ export function prerequisites(manifests: readonly Manifest[]): Prerequisite[] {
     entry.neededBy.add(ref(by));
     found.set(key, entry);
   };
+  const inNamespace = (m: Manifest, namespace?: string) => namespace === undefined || (m.metadata.namespace ?? namespace) === namespace;
   const has = (kind: string, name: string, namespace?: string) =>
-    manifests.some((m) => m.kind === kind && m.metadata.name === name && (namespace === undefined || (m.metadata.namespace ?? namespace) === namespace));
+    manifests.some((m) => m.kind === kind && m.metadata.name === name && inNamespace(m, namespace));
 
   // Namespaces the objects go to that the output does not create.
   for (const m of manifests) {

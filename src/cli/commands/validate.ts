@@ -1,10 +1,10 @@
 /** `validate`: runs the library's checks over folders or files of synthesized YAML. */
 import { CHECKS, runChecks } from '../../validate/checks';
+import { isObjectDocument } from '../../validate/guard';
+import { Prerequisite, prerequisites } from '../../validate/prerequisites';
 import { CliError, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE } from '../exit';
 import { readManifestFiles } from '../files';
 import { jsonReport, locate, textReport } from '../report';
-import { isObjectDocument } from '../../validate/guard';
-import { Prerequisite, prerequisites } from '../../validate/prerequisites';
 
 export interface ValidateOptions {
   readonly checks?: readonly string[];
