@@ -96,6 +96,17 @@ const typecheck = project.addTask('typecheck', {
 });
 project.testTask.prependSpawn(typecheck);
 
+// `npm pack` (and `npm publish`, and npm installing the repository as a git dependency) must
+// always produce a working package: the npm lifecycle's prepack compiles lib/ first. jsii-pacmak
+// (the `package` tasks) runs `npm pack` on a tree `build` has just compiled, so it skips that step.
+const packedByPacmak = 'PG_CLUSTER_PACKED_BY_PACMAK';
+project.addTask('prepack', {
+  description: 'Compile lib/ before npm packs the package (npm lifecycle script)',
+  condition: `node -e "if (process.env.${packedByPacmak}) process.exit(1)"`,
+  steps: [{ spawn: project.compileTask.name }],
+});
+for (const name of ['package:js', 'package-all']) project.tasks.tryFind(name)?.env(packedByPacmak, '1');
+
 project.addTask('synth', {
   description: 'Synthesize every example under examples/ to dist/examples/<example>/*.k8s.yaml',
   exec: 'ts-node --transpile-only examples/synth.ts',
@@ -106,13 +117,19 @@ project.addTask('spec-docs', {
   exec: 'ts-node --transpile-only -e "require(\'fs\').writeFileSync(\'docs/spec.md\', require(\'./src/cli/spec/cluster-spec\').specDocument())"',
 });
 
+project.addTask('test:package', {
+  description:
+    'The package as users meet it: npm pack from a clean tree (no lib/), installed into a fresh cdk8s app, required, cdk8s synth, the CLI',
+  exec: 'bash test/package/smoke.sh',
+});
+
 project.addTask('test:e2e', {
   description:
     'End-to-end: the synthesized cluster on a local Kubernetes of real components (test/kube) and with real PostgreSQL, Patroni and pgBackRest (root, Debian packages, Go)',
   steps: [
     { exec: 'bash test/e2e/install-deps.sh' },
     // The package as users meet it: npm pack, installed into a fresh cdk8s app, cdk8s synth.
-    { exec: 'bash test/package/smoke.sh' },
+    { spawn: 'test:package' },
     { exec: 'jest --config test/e2e/jest.config.json --runInBand --ci' },
   ],
 });

@@ -11,7 +11,7 @@ import { propError, requireDnsLabel, requireInteger } from './errors';
 import { PostgresImage } from './image';
 import { CLUSTER_LABEL, clusterLabels } from './labels';
 import {
-  azureAccountProblem, azureContainerProblem, cronProblem, endpointProblem, gcsBucketProblem, repoPathProblem, s3BucketProblem,
+  azureAccountProblem, azureContainerProblem, cronProblem, endpointProblem, gcsBucketProblem, repoPathProblem, s3BucketProblem, timeZoneProblem,
 } from './render/backup-rules';
 import {
   PGBACKREST_PORT, PgInstance, RepoHost, RepoInput, TlsFiles, cipherPassEnv, credentialEnv, jobConfig, memberConfig, repoHostConfig,
@@ -285,9 +285,8 @@ function resolveRepo(scope: Construct, where: string, index: number, repository:
     const problem = cronProblem(expr);
     if (problem) throw propError(scope, `${where}.schedules.${key}`, expr, `${problem} (a Kubernetes CronJob schedule such as "0 1 * * 0")`);
   }
-  if (schedules.timeZone !== undefined && !/^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)*$/.test(schedules.timeZone)) {
-    throw propError(scope, `${where}.schedules.timeZone`, schedules.timeZone, 'must be an IANA time zone name such as "Europe/Berlin" or "UTC"');
-  }
+  const tzProblem = schedules.timeZone !== undefined ? timeZoneProblem(schedules.timeZone) : undefined;
+  if (tzProblem) throw propError(scope, `${where}.schedules.timeZone`, schedules.timeZone, tzProblem);
   if ((schedules.differential || schedules.incremental) && !schedules.full) {
     throw propError(scope, `${where}.schedules`, schedules, 'differential and incremental backups need a full schedule too (retention expires by full backups)');
   }

@@ -2,7 +2,7 @@ import { Size, SizeRoundingBehavior } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { IConstruct } from 'constructs';
 import { propError } from './errors';
-import { k8sMebibytes, parseCpuCores } from './render/units';
+import { formatQuantity, k8sMebibytes, parseCpuCores } from './render/units';
 import { Resources } from './resources';
 
 /**
@@ -15,8 +15,10 @@ export function checkedResources(scope: IConstruct, property: string, r: Resourc
     throw propError(scope, `${property}.cpu`, r.cpuRequest.amount, `must not exceed the CPU limit (${r.cpuLimit.amount})`);
   }
   const kib = (v: Size) => v.toKibibytes({ rounding: SizeRoundingBehavior.NONE });
+  // Sizes in the largest exact unit (128Mi, not 131072Ki): cdk8s's Size keeps no unit of its own.
+  const shown = (v: Size) => formatQuantity(kib(v) * 1024);
   if (kib(r.memoryRequest) > kib(r.memoryLimit)) {
-    throw propError(scope, `${property}.memory`, `${kib(r.memoryRequest)}Ki`, `must not exceed the memory limit (${kib(r.memoryLimit)}Ki)`);
+    throw propError(scope, `${property}.memory`, shown(r.memoryRequest), `must not exceed the memory limit (${shown(r.memoryLimit)})`);
   }
   return r;
 }

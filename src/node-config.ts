@@ -533,11 +533,20 @@ export class NodeConfig extends Construct {
 
     const maxSlotKeep = repl.maxSlotWalKeepSize ? bytes(repl.maxSlotWalKeepSize) : storageBytes / 4;
     const walKeep = repl.walKeepSize ? bytes(repl.walKeepSize) : Math.min(storageBytes / 16, 512 * MiB);
-    const maxWal = Math.min(Math.max(storageBytes / 8, 256 * MiB), 16 * 2 ** 30);
+    // A raw max_wal_size (bare numbers are MB) obeys the same bound as the derived one.
+    const rawMaxWal = raw.max_wal_size !== undefined ? parsePgMemory(raw.max_wal_size, 'MB') : undefined;
+    if (raw.max_wal_size !== undefined && rawMaxWal === undefined) {
+      throw propError(scope, 'config.parameters.max_wal_size', raw.max_wal_size, 'must be a size such as 1024MB or 4GB (a bare number is MB)');
+    }
+    const maxWal = rawMaxWal ?? Math.min(Math.max(storageBytes / 8, 256 * MiB), 16 * 2 ** 30);
     if (maxWal + maxSlotKeep + walKeep > storageBytes * 0.8) {
-      throw propError(scope, `${input.storageProperty}.size`, formatQuantity(storageBytes),
-        `WAL could fill the volume: max_wal_size ${formatQuantity(Math.floor(maxWal / MiB) * MiB)} + maxSlotWalKeepSize`
-        + ` ${formatQuantity(Math.floor(maxSlotKeep / MiB) * MiB)} + walKeepSize ${formatQuantity(Math.floor(walKeep / MiB) * MiB)} must stay within 80 % of it`);
+      const walSum = `max_wal_size ${rawMaxWal !== undefined ? raw.max_wal_size : formatQuantity(Math.floor(maxWal / MiB) * MiB)} + maxSlotWalKeepSize`
+        + ` ${formatQuantity(Math.floor(maxSlotKeep / MiB) * MiB)} + walKeepSize ${formatQuantity(Math.floor(walKeep / MiB) * MiB)}`;
+      if (rawMaxWal !== undefined) {
+        throw propError(scope, 'config.parameters.max_wal_size', raw.max_wal_size,
+          `WAL could fill the volume: ${walSum} must stay within 80 % of ${input.storageProperty}.size ${formatQuantity(storageBytes)}`);
+      }
+      throw propError(scope, `${input.storageProperty}.size`, formatQuantity(storageBytes), `WAL could fill the volume: ${walSum} must stay within 80 % of it`);
     }
 
     const format = db.logFormat ?? LogFormat.TEXT;

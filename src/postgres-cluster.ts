@@ -1,5 +1,5 @@
 import { createHash } from 'crypto';
-import { Chart, Duration, Size, SizeRoundingBehavior } from 'cdk8s';
+import { ApiObject, Chart, Duration, JsonPatch, Size, SizeRoundingBehavior } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { ApplicationUser, DatabaseOptions, PoolerOptions, UserOptions } from './access';
@@ -27,7 +27,7 @@ import { HEARTBEAT_SCRIPT } from './render/heartbeat';
 import {
   BACKUP_INIT_SCRIPT, BOOTSTRAP_RESTORE_SCRIPT, ENSURE_SECRETS_SCRIPT, PGBACKREST_SOURCE_SCRIPT, POST_BOOTSTRAP_SCRIPT, WAIT_FOR_LEADER_SCRIPT,
 } from './render/scripts';
-import { parseCpuCores } from './render/units';
+import { formatQuantity, parseCpuCores } from './render/units';
 import { DelayedReplicaOptions, ReplicaSet, ReplicaSetOptions } from './replica-set';
 import { ReplicationMode } from './replication';
 import { Resources } from './resources';
@@ -60,6 +60,16 @@ export interface PostgresClusterProps {
    * @default - the construct id
    */
   readonly clusterName?: string;
+
+  /**
+   * Emit the Chart's Namespace with the cluster, before its other objects, so that
+   * `kubectl apply -f dist/` needs no namespace created beforehand. It is labelled to enforce the
+   * Pod Security Standards "restricted" profile, which every pod of the cluster meets. Needs a
+   * Chart with a `namespace`; leave it off when the namespace is made elsewhere (by another
+   * cluster in the same Chart, or by whoever runs the Kubernetes cluster).
+   * @default false
+   */
+  readonly createNamespace?: boolean;
 
   /**
    * PostgreSQL major version, used to pick the default image.
@@ -266,6 +276,7 @@ export class PostgresCluster extends Construct {
     super(scope, id);
     const name = requireDnsLabel(this, 'clusterName', props.clusterName ?? id, MAX_CLUSTER_NAME);
     this.clusterName = name;
+    if (props.createNamespace) namespaceObject(this, name);
 
     const postgresVersion = props.postgresVersion ?? 17;
     if (props.image === undefined && !PostgresImage.SUPPORTED_DEFAULT_VERSIONS.includes(postgresVersion)) {
@@ -729,7 +740,7 @@ function resolveHeartbeat(scope: Construct, o: HeartbeatOptions = {}): MemberCon
   const timeout = secs('timeout', o.timeout, 3, 1, 300);
   if (timeout > interval) throw propError(scope, 'monitoring.heartbeat.timeout', `${timeout}s`, `must not exceed the interval (${interval}s)`);
   const maxLagBytes = (o.maxLag ?? Size.mebibytes(16)).toKibibytes({ rounding: SizeRoundingBehavior.NONE }) * 1024;
-  if (maxLagBytes < 64 * 1024) throw propError(scope, 'monitoring.heartbeat.maxLag', `${maxLagBytes} bytes`, 'must be at least 64Ki');
+  if (maxLagBytes < 64 * 1024) throw propError(scope, 'monitoring.heartbeat.maxLag', formatQuantity(maxLagBytes), 'must be at least 64Ki');
   const maxLagSeconds = secs('maxLagTime', o.maxLagTime, 30, 1, 86400);
   if (maxLagSeconds <= interval) {
     throw propError(scope, 'monitoring.heartbeat.maxLagTime', `${maxLagSeconds}s`, `must exceed the interval (${interval}s): the heartbeat is written once per interval`);
@@ -765,4 +776,31 @@ function requireIdentifier(scope: Construct, property: string, value: string): v
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(value)) {
     throw propError(scope, property, value, 'must be 1 to 63 lower-case letters, digits or underscores, not starting with a digit');
   }
+}
+
+/**
+ * The Chart's Namespace, as `createNamespace` asks: the first object the cluster adds (kubectl
+ * applies a file in order), without the namespace the Chart gives every object (it is
+ * cluster-scoped), enforcing the restricted profile.
+ */
+function namespaceObject(cluster: Construct, clusterName: string): ApiObject {
+  const namespace = Chart.of(cluster).namespace;
+  if (!namespace) {
+    throw propError(cluster, 'createNamespace', true, 'the Chart has no namespace to create: give it one (new Chart(app, id, { namespace: \'orders\' }))');
+  }
+  requireDnsLabel(cluster, 'the Chart\'s namespace', namespace, 63);
+  const ns = new ApiObject(cluster, 'Namespace', {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: {
+      name: namespace,
+      labels: {
+        ...clusterLabels(clusterName),
+        'pod-security.kubernetes.io/enforce': 'restricted',
+        'pod-security.kubernetes.io/enforce-version': 'latest',
+      },
+    },
+  });
+  ns.addJsonPatch(JsonPatch.remove('/metadata/namespace'));
+  return ns;
 }

@@ -140,6 +140,11 @@ describe('errors name the property, the value and the rule', () => {
     ['a bad schedule', () => ({ backup: { repositories: [BackupRepository.volume()], schedules: { full: '0 25 * * *' } } }), /invalid backup.repositories\[0\].schedules.full = "0 25 \* \* \*": hour field "25" is outside 0-23/],
     ['incremental without full', () => ({ backup: { repositories: [BackupRepository.volume()], schedules: { incremental: '@daily' } } }), /schedules = .*need a full schedule/],
     ['a bad time zone', () => ({ backup: { repositories: [BackupRepository.volume({ schedules: { full: '@daily', timeZone: 'Mars Standard' } })] } }), /schedules.timeZone = "Mars Standard"/],
+    ...['Berlin', 'Europe/Berln', 'Mars/Olympus'].map((tz): [string, (c: any) => PostgresClusterProps, RegExp] => [
+      `a time zone not in the database (${tz})`,
+      () => ({ backup: { repositories: [BackupRepository.volume({ schedules: { full: '@daily', timeZone: tz } })] } }),
+      new RegExp(`^test/db: invalid backup.repositories\\[0\\].schedules.timeZone = "${tz}": is not a time zone of `),
+    ]),
     ['a bad bucket', (c) => ({ backup: { repositories: [s3(c, { bucket: 'Acme_PG' })] } }), /invalid backup.repositories\[0\].bucket = "Acme_PG": must be 3 to 63/],
     ['a bad region', (c) => ({ backup: { repositories: [s3(c, { region: 'EU West' })] } }), /repositories\[0\].region = "EU West"/],
     ['an endpoint with a scheme', (c) => ({ backup: { repositories: [s3(c, { endpoint: 'https://minio' })] } }), /repositories\[0\].endpoint = "https:\/\/minio": .*no scheme/],
@@ -178,4 +183,11 @@ test('the BackupNode tells other constructs its stanza, backup node, CronJobs an
   expect(restoreOnly.backup!.initJobName).toBeUndefined();
   expect(restoreOnly.backup!.cronJobNames).toEqual([]);
   expect(buildCluster().cluster.backup).toBeUndefined();
+});
+
+test('a time zone of the database reaches every CronJob of the repository', () => {
+  const m = synthCluster({ backup: { repositories: [BackupRepository.volume({ schedules: { full: '@daily', incremental: '0 * * * *', timeZone: 'Europe/Berlin' } })] } });
+  const cronJobs = m.filter((o) => o.kind === 'CronJob');
+  expect(cronJobs.length).toBe(2);
+  expect(cronJobs.map((c) => c.spec.timeZone)).toEqual(['Europe/Berlin', 'Europe/Berlin']);
 });

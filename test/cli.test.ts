@@ -6,7 +6,7 @@ import { spawnSync } from 'child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { parse } from 'yaml';
+import { parse, parseAllDocuments, stringify } from 'yaml';
 import { buildCli, cliEnv } from './helpers/cli-build';
 import { exampleYaml } from './helpers/manifests';
 
@@ -20,6 +20,11 @@ interface Run {
 function cli(args: string[], cwd: string): Run {
   const r = spawnSync(process.execPath, [build.bin, ...args], { cwd, encoding: 'utf8', env: cliEnv(), timeout: 60_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The documents of a multi-document YAML text, as plain data. */
+function parseAllDocs(text: string): any[] {
+  return parseAllDocuments(text).map((d) => d.toJS()).filter((d) => d);
 }
 
 let work: string;
@@ -91,7 +96,46 @@ describe('validate', () => {
     const json = JSON.parse(cli(['validate', '--json', 'broken'], work).stdout);
     expect(json).toMatchObject({ ok: false, errors: 1, findings: [{ file: 'broken/basic.k8s.yaml', check: 'restricted', severity: 'error' }] });
     const only = cli(['validate', '--check', 'schema,names', 'broken'], work);
-    expect([only.code, only.stdout]).toEqual([0, expect.stringMatching(/^ok: .* 2 checks\)\n$/)]);
+    expect([only.code, only.stdout]).toEqual([0, expect.stringMatching(/^ok: .* 2 checks\)\n$/m)]);
+  });
+
+  test('a malformed object (a ConfigMap value that is a number, a list of containers that is a mapping): findings name the file, object and field; exit 1, not a crash', () => {
+    const dir = join(work, 'malformed');
+    mkdirSync(dir, { recursive: true });
+    const docs = parseAllDocs(exampleYaml('production'));
+    const cm = docs.find((d) => d.kind === 'ConfigMap' && d.metadata.name === 'orders-app-settings');
+    cm.data.DATABASE_NAME = 7;
+    const sts = docs.find((d) => d.kind === 'StatefulSet' && d.metadata.name === 'orders-db-replica');
+    sts.spec.template.spec.containers = { postgres: {} };
+    writeFileSync(join(dir, 'production.k8s.yaml'), docs.map((d) => stringify(d)).join('---\n'));
+    const r = cli(['validate', 'malformed'], work);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^malformed\/production\.k8s\.yaml:$/m);
+    expect(r.stdout).toMatch(/\[secrets\] ConfigMap\/orders-app-settings: field data\.DATABASE_NAME is number 7: the secrets check cannot read it/);
+    expect(r.stdout).toMatch(/\[restricted\] StatefulSet\/orders-db-replica: field spec\.template\.spec\.containers is a mapping: the restricted check cannot read it/);
+    // The other objects were still checked (the primary's missing S3 Secret is reported), and found clean.
+    expect(r.stdout).toMatch(/warning \[references\] StatefulSet\/orders-db-primary -> Secret\/orders-db-s3:/);
+    expect(r.stdout).not.toMatch(/error .*StatefulSet\/orders-db-primary/);
+  });
+
+  test('lists what the manifests need in the cluster but do not contain (text and JSON)', () => {
+    const r = cli(['validate', 'dist/production.k8s.yaml'], work);
+    expect(r.code).toBe(0);
+    const section = r.stdout.slice(r.stdout.indexOf('needed in the cluster before kubectl apply'));
+    for (const line of [
+      'CustomResourceDefinition certificates.cert-manager.io',
+      'CustomResourceDefinition podmonitors.monitoring.coreos.com (needed by PodMonitor/orders-db)',
+      'StorageClass fast-ssd (needed by StatefulSet/orders-db-delayed and 2 more)',
+      'Secret orders/orders-db-s3 (needed by CronJob/orders-db-repo1-full',
+      'Secret orders/orders-db-s3-cipher',
+    ]) expect(section).toContain(`  ${line}`);
+    // The example creates its Namespace (createNamespace), so that is not listed.
+    expect(section).not.toContain('Namespace orders');
+    const json = JSON.parse(cli(['validate', '--json', 'dist/production.k8s.yaml'], work).stdout);
+    expect(json.prerequisites).toEqual(expect.arrayContaining([
+      { kind: 'StorageClass', name: 'standard', neededBy: ['StatefulSet/orders-db-repo-host'] },
+    ]));
   });
 
   test('a missing path or a file that is not YAML: exit 2 naming it', () => {
@@ -114,7 +158,7 @@ describe('validate', () => {
     writeFileSync(join(dir, 'package.json'), '{"name": "app"}\n');
     writeFileSync(join(dir, 'dist', 'basic.k8s.yaml'), exampleYaml('basic'));
     const r = cli(['validate', 'app-folder'], work);
-    expect([r.code, r.stdout]).toEqual([0, expect.stringMatching(/^ok: 0 errors, \d+ warnings? in 1 file /)]);
+    expect([r.code, r.stdout]).toEqual([0, expect.stringMatching(/^ok: 0 errors, \d+ warnings? in 1 file /m)]);
   });
 });
 

@@ -219,3 +219,15 @@ test('the HTML detail tables follow the diagram\'s order: members first', () => 
   ]);
   expect(headings[headings.length - 1]).toMatch(/^Job-/);
 });
+
+describe('the title', () => {
+  test('a folder holding two clusters names both, each with its own namespace', () => {
+    const both = extractTopology([...exampleManifests('basic'), ...exampleManifests('production')]);
+    expect(layoutTopology(both).title).toBe('2 PostgreSQL clusters: db, orders-db (namespace orders)');
+  });
+
+  test('one cluster: its name and namespace', () => {
+    expect(layoutTopology(extractTopology(exampleManifests('production'))).title).toBe('PostgreSQL cluster orders-db (namespace orders)');
+    expect(layoutTopology(extractTopology(exampleManifests('basic'))).title).toBe('PostgreSQL cluster db');
+  });
+});

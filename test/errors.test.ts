@@ -5,6 +5,7 @@ import {
 } from '../src';
 import { UserOptions } from '../src/access';
 import { HeartbeatOptions, SidecarOptions } from '../src/monitoring';
+import { synthCluster } from './helpers/manifests';
 import { OWNED_PARAMETERS } from '../src/render/postgresql-parameters';
 
 /** Builds `test/db` and returns the message it throws (fails the test if it does not throw). */
@@ -401,6 +402,19 @@ describe('config.replication', () => {
       'test/db/Replicas', 'replicas.storage.size', '"1Gi"', /WAL could fill the volume: max_wal_size 256Mi \+ maxSlotWalKeepSize 1Gi \+ walKeepSize 64Mi/);
   });
 
+  test('a raw max_wal_size obeys the same 80 % bound as the derived one', () => {
+    expectError({ config: { parameters: { max_wal_size: '100GB' } } }, 'test/db/Primary', 'config.parameters.max_wal_size', '"100GB"',
+      /WAL could fill the volume: max_wal_size 100GB \+ maxSlotWalKeepSize 2560Mi \+ walKeepSize 512Mi must stay within 80 % of storage.size 10Gi/);
+    // A bare number is MB, as PostgreSQL reads it.
+    expectError({ config: { parameters: { max_wal_size: '8000' } } }, 'test/db/Primary', 'config.parameters.max_wal_size', '"8000"', /must stay within 80 %/);
+    expectError({ config: { parameters: { max_wal_size: 'lots' } } }, 'test/db/Primary', 'config.parameters.max_wal_size', '"lots"', /must be a size such as 1024MB/);
+  });
+
+  test('a raw max_wal_size within the bound is written as given', () => {
+    const cfg = synthCluster({ config: { parameters: { max_wal_size: '2GB' } } });
+    expect(JSON.stringify(cfg)).toContain('max_wal_size: 2GB');
+  });
+
   test('WAL bounds of exactly 80 % are accepted', () => {
     // 10Gi: 1280Mi + 6144Mi + 768Mi = 8192Mi = 80 %
     expect(() => new PostgresCluster(Testing.chart(), 'db', {
@@ -653,7 +667,7 @@ describe('sidecars', () => {
 
   test('a memory request above the limit is refused', () => {
     expectAddError([sidecar({ resources: Resources.of({ cpu: kplus.Cpu.millis(50), memory: mib(256), memoryLimit: mib(128) }) })],
-      'sidecars[shipper].resources.memory', '"262144Ki"', /must not exceed the memory limit \(131072Ki\)/);
+      'sidecars[shipper].resources.memory', '"256Mi"', /must not exceed the memory limit \(128Mi\)/);
   });
 
   test('requests equal to limits are accepted', () => {
@@ -719,7 +733,7 @@ describe('monitoring.heartbeat', () => {
   });
 
   test('maxLag below 64Ki is refused', () => {
-    expectError(hb({ maxLag: Size.kibibytes(63) }), 'test/db', 'monitoring.heartbeat.maxLag', '"64512 bytes"', /must be at least 64Ki/);
+    expectError(hb({ maxLag: Size.kibibytes(63) }), 'test/db', 'monitoring.heartbeat.maxLag', '"63Ki"', /must be at least 64Ki/);
     expect(() => new PostgresCluster(Testing.chart(), 'db', hb({ maxLag: Size.kibibytes(64) }))).not.toThrow();
   });
 
@@ -948,7 +962,7 @@ describe('pooler', () => {
     expectError({ pooler: { resources: Resources.of({ cpu: kplus.Cpu.millis(500), cpuLimit: kplus.Cpu.millis(200), memory: mib(128) }) } },
       'test/db', 'pooler.resources.cpu', '"500m"', /must not exceed the CPU limit \(200m\)/);
     expectError({ pooler: { resources: Resources.of({ cpu: kplus.Cpu.millis(100), memory: mib(256), memoryLimit: mib(128) }) } },
-      'test/db', 'pooler.resources.memory', '"262144Ki"', /must not exceed the memory limit \(131072Ki\)/);
+      'test/db', 'pooler.resources.memory', '"256Mi"', /must not exceed the memory limit \(128Mi\)/);
   });
 });
 

@@ -1,4 +1,9 @@
 /** What `init` scaffolds (src/cli/commands/init), per language. */
+import { spawnSync } from 'child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import { buildCli, cliEnv } from './helpers/cli-build';
 import { initFiles, ownPackage } from '../src/cli/commands/init';
 
 describe('init files', () => {
@@ -25,5 +30,33 @@ describe('init files', () => {
 
   test('--spec: one spec file named after the cluster', () => {
     expect(Object.keys(initFiles({ name: 'billing', language: 'typescript', spec: true, appName: 'x' }))).toEqual(['billing.yaml']);
+  });
+});
+
+describe("init's app as cdk8s synth runs it", () => {
+  let build: { bin: string; dir: string };
+  let work: string;
+  beforeAll(() => {
+    build = buildCli();
+    work = mkdtempSync(join(tmpdir(), 'init-app-'));
+  });
+  afterAll(() => {
+    rmSync(work, { recursive: true, force: true });
+    rmSync(build.dir, { recursive: true, force: true });
+  });
+
+  test('dist/ holds only manifests, so `kubectl apply -f dist/` applies them all', () => {
+    const files = initFiles({ name: 'orders-db', language: 'javascript', spec: false, appName: 'app' });
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(work, name), text);
+    mkdirSync(join(work, 'node_modules'));
+    symlinkSync(build.dir, join(work, 'node_modules', 'cdk8s-postgres-cluster'), 'dir');
+    // cdk8s-cli sets this when cdk8s.yaml lists validations (init's does): the app would then
+    // write dist/construct-metadata.json beside the manifests.
+    const r = spawnSync(process.execPath, ['main.js'], {
+      cwd: work, encoding: 'utf8', env: { ...cliEnv(), CDK8S_RECORD_CONSTRUCT_METADATA: 'true' }, timeout: 60_000,
+    });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(readdirSync(join(work, 'dist'))).toEqual(['orders-db.k8s.yaml']);
   });
 });

@@ -146,7 +146,8 @@ describe.each(allCases().map((c) => [c.name, c] as const))('RBAC: %s', (_name, c
   test('no ClusterRole or ClusterRoleBinding; every Role and RoleBinding is in the chart\'s namespace', () => {
     expect(ofKind(manifests, 'ClusterRole')).toEqual([]);
     expect(ofKind(manifests, 'ClusterRoleBinding')).toEqual([]);
-    const namespaces = new Set(manifests.map((m) => m.metadata.namespace));
+    // The Namespace itself (createNamespace) is cluster-scoped: it has none.
+    const namespaces = new Set(manifests.filter((m) => m.kind !== 'Namespace').map((m) => m.metadata.namespace));
     expect(namespaces.size).toBe(1);
     for (const b of ofKind(manifests, 'RoleBinding')) {
       expect(b.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: expect.any(String) });

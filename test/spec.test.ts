@@ -294,3 +294,9 @@ describe('the spec covers the props and its reference is up to date', () => {
     expect(ref).toContain('- `spec.primary.resources`: resources of the preferred primary (fields as in `spec.replicas.resources`)\n');
   });
 });
+
+test('createNamespace in a spec emits the Namespace metadata.namespace names, first', () => {
+  const { yaml } = synthSpec('apiVersion: postgres.cdk8s.io/v1alpha1\nkind: PostgresCluster\nmetadata: { name: orders-db, namespace: orders }\nspec: { createNamespace: true }\n', 'orders.yaml');
+  expect(yaml.startsWith('apiVersion: v1\nkind: Namespace\nmetadata:\n')).toBe(true);
+  expect(yaml).toMatch(/^ {2}name: orders$/m);
+});

@@ -49,7 +49,7 @@ describe('validate checks', () => {
       /^StatefulSet\/db-primary container postgres: port name a-very-long-port-name must be an IANA service name/],
     ['names', 'the same object twice', (ms) => { ms.push(JSON.parse(JSON.stringify(get(ms, 'Service', 'db-pods')))); },
       /^Service\/db-pods: defined more than once$/],
-    ['labels', 'a label value with a space', (ms) => { get(ms, 'Service', 'db-pods').metadata.labels.team = 'a b'; },
+    ['names', 'a label value with a space', (ms) => { get(ms, 'Service', 'db-pods').metadata.labels.team = 'a b'; },
       /^Service\/db-pods metadata.labels: label team value "a b" is not a valid label value/],
     ['resources', 'a memory limit below the request', (ms) => {
       get(ms, 'StatefulSet', 'db-primary').spec.template.spec.containers[0].resources.limits.memory = '1Mi';

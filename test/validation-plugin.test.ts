@@ -59,3 +59,14 @@ test('properties.checks limits the checks', async () => {
   await new PostgresClusterValidation({ checks: ['schema'] }).validate(c.ctx);
   expect([c.result().status, c.violations]).toEqual(['success', []]);
 });
+
+test('logs what the manifests need in the cluster but do not contain', async () => {
+  const file = join(dir, 'production.k8s.yaml');
+  writeFileSync(file, exampleYaml('production'));
+  const c = context([file]);
+  await new PostgresClusterValidation().validate(c.ctx);
+  expect(c.logs).toEqual(expect.arrayContaining([
+    'needed in the cluster before kubectl apply: StorageClass standard (needed by StatefulSet/orders-db-repo-host)',
+    expect.stringMatching(/^needed in the cluster before kubectl apply: Secret orders\/orders-db-s3 \(needed by /),
+  ]));
+});

@@ -14,6 +14,8 @@ export function buildApp(outdir?: string): App {
   const chart = new Chart(app, 'production', { namespace: 'orders' });
   const db = new PostgresCluster(chart, 'db', {
     clusterName: 'orders-db',
+    // The Namespace `orders` comes with the cluster: kubectl apply needs it first.
+    createNamespace: true,
     image: PostgresImage.percona(17),
     replicas: { count: 2 },
     delayedReplicas: { count: 1, applyDelay: Duration.hours(1), resources: Resources.MEDIUM },

@@ -2,6 +2,7 @@
 import { ManifestFile } from './files';
 import { Finding } from '../validate/finding';
 import { objectRef } from '../validate/manifest';
+import { Prerequisite, prerequisiteLines } from '../validate/prerequisites';
 
 /** A finding and the file its object came from. */
 export interface FileFinding extends Finding {
@@ -28,20 +29,26 @@ export function summary(files: readonly ManifestFile[], findings: readonly FileF
   return `${verdict}: ${plural(errors, 'error')}, ${plural(warnings, 'warning')} in ${plural(files.length, 'file')} (${plural(objects, 'object')}, ${plural(checks, 'check')})`;
 }
 
-/** The text report: per file, one line per finding (`error [schema] StatefulSet/x: …`), then the summary. */
-export function textReport(files: readonly ManifestFile[], findings: readonly FileFinding[], checks: number): string {
+/** The text report: per file, one line per finding (`error [schema] StatefulSet/x: …`), what the cluster must already have, then the summary. */
+export function textReport(
+  files: readonly ManifestFile[], findings: readonly FileFinding[], checks: number, needs: readonly Prerequisite[] = [],
+): string {
   const lines: string[] = [];
   const byFile = [...new Set(findings.map((f) => f.file))];
   for (const file of byFile) {
     lines.push(`${file}:`);
     for (const f of findings.filter((x) => x.file === file)) lines.push(`  ${f.severity === 'error' ? 'error  ' : 'warning'} [${f.check}] ${f.message}`);
   }
+  if (needs.length > 0) {
+    lines.push('needed in the cluster before kubectl apply (referenced, not in these files):');
+    for (const line of prerequisiteLines(needs)) lines.push(`  ${line}`);
+  }
   lines.push(summary(files, findings, checks));
   return `${lines.join('\n')}\n`;
 }
 
-/** The JSON report: `{ ok, errors, warnings, files, objects, findings: [{file, check, severity, object, message}] }`. */
-export function jsonReport(files: readonly ManifestFile[], findings: readonly FileFinding[]): string {
+/** The JSON report: `{ ok, errors, warnings, files, objects, findings: [{file, check, severity, object, message}], prerequisites: [{kind, name, namespace?, neededBy}] }`. */
+export function jsonReport(files: readonly ManifestFile[], findings: readonly FileFinding[], needs: readonly Prerequisite[] = []): string {
   const errors = findings.filter((f) => f.severity === 'error').length;
   return `${JSON.stringify({
     ok: errors === 0,
@@ -50,5 +57,6 @@ export function jsonReport(files: readonly ManifestFile[], findings: readonly Fi
     files: files.map((f) => f.file),
     objects: files.reduce((n, f) => n + f.manifests.length, 0),
     findings: findings.map((f) => ({ file: f.file, check: f.check, severity: f.severity, object: f.object, message: f.message })),
+    prerequisites: needs,
   }, null, 2)}\n`;
 }

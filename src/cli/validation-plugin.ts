@@ -15,7 +15,9 @@ import { relative } from 'path';
 import { ManifestFile } from './files';
 import { locate } from './report';
 import { CHECKS, runChecks } from '../validate/checks';
+import { isObjectDocument } from '../validate/guard';
 import { Manifest, parseManifests } from '../validate/manifest';
+import { prerequisiteLines, prerequisites } from '../validate/prerequisites';
 
 /** The path, from a cdk8s app's folder, of this plugin in the installed package. */
 export const PLUGIN_PATH = './node_modules/cdk8s-postgres-cluster/lib/cli/validation-plugin.js';
@@ -54,7 +56,7 @@ export class PostgresClusterValidation {
     const findings = locate(files, runChecks(files.flatMap((f) => f.manifests), this.properties.checks));
     const errors = findings.filter((f) => f.severity === 'error');
     for (const check of CHECKS) {
-      const mine = errors.filter((f) => f.check === check.name || (check.name === 'names' && f.check === 'labels'));
+      const mine = errors.filter((f) => f.check === check.name);
       if (mine.length === 0) continue;
       context.report.addViolation({
         ruleName: `cdk8s-postgres-cluster/${check.name}`,
@@ -64,6 +66,14 @@ export class PostgresClusterValidation {
       });
     }
     for (const w of findings.filter((f) => f.severity === 'warning')) context.logger.log(`warning [${w.check}] ${w.message}`);
+    // What the manifests need in the cluster but do not contain (malformed objects may hide some).
+    let needs: string[] = [];
+    try {
+      needs = prerequisiteLines(prerequisites(files.flatMap((f) => f.manifests).filter(isObjectDocument)));
+    } catch {
+      needs = [];
+    }
+    for (const line of needs) context.logger.log(`needed in the cluster before kubectl apply: ${line}`);
     const objects = files.reduce((n, f) => n + f.manifests.length, 0);
     context.report.submit(errors.length > 0 ? 'failure' : 'success', { objects: String(objects), errors: String(errors.length) });
   }

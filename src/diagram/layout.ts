@@ -235,9 +235,19 @@ export function layoutTopology(topology: Topology): Layout {
   const styles = Object.keys(FILLS).filter((s) => used.has(s));
   const legendRows = Math.ceil(styles.length / 3);
   const height = bottom + 10 + legendRows * LEGEND_ROW + MARGIN;
-  const clusters = topology.clusters.length > 0 ? topology.clusters.join(', ') : 'objects';
-  const ns = topology.namespaces.length > 0 ? ` (namespace ${topology.namespaces.join(', ')})` : '';
-  return { title: `PostgreSQL cluster ${clusters}${ns}`, width: Math.round(width), height: Math.round(height), boxes, edges, styles };
+  return { title: diagramTitle(topology), width: Math.round(width), height: Math.round(height), boxes, edges, styles };
+}
+
+/**
+ * The diagram's title: each cluster with its own namespace (`PostgreSQL cluster orders-db
+ * (namespace orders)`, `2 PostgreSQL clusters: db, orders-db (namespace orders)`).
+ */
+export function diagramTitle(topology: Pick<Topology, 'clusters' | 'namespaces' | 'clusterNamespaces'>): string {
+  const inNamespaces = (ns: readonly string[]) => (ns.length === 0 ? '' : ` (namespace${ns.length > 1 ? 's' : ''} ${ns.join(', ')})`);
+  const { clusters } = topology;
+  if (clusters.length === 0) return `PostgreSQL objects${inNamespaces(topology.namespaces)}`;
+  const named = clusters.map((c) => `${c}${inNamespaces(topology.clusterNamespaces[c] ?? [])}`);
+  return clusters.length === 1 ? `PostgreSQL cluster ${named[0]}` : `${clusters.length} PostgreSQL clusters: ${named.join(', ')}`;
 }
 
 /** The legend's position: below the lowest box. */

@@ -104,6 +104,8 @@ export interface Topology {
   /** The cluster names found (`postgres.cdk8s.io/cluster`), sorted. */
   readonly clusters: readonly string[];
   readonly namespaces: readonly string[];
+  /** Each cluster's namespaces (of its labelled objects; none when they have none), by cluster name. */
+  readonly clusterNamespaces: Readonly<Record<string, readonly string[]>>;
   readonly workloads: readonly WorkloadNode[];
   readonly services: readonly ServiceNode[];
   readonly repositories: readonly RepositoryNode[];
@@ -276,5 +278,10 @@ export function extractTopology(manifests: readonly Manifest[]): Topology {
   const sortedEdges = edges.sort((a, b) => (edgeKey(a) < edgeKey(b) ? -1 : edgeKey(a) > edgeKey(b) ? 1 : 0));
   const clusters = [...new Set(manifests.map((m) => m.metadata?.labels?.[CLUSTER_LABEL]).filter((c): c is string => !!c))].sort();
   const namespaces = [...new Set(manifests.map((m) => m.metadata?.namespace).filter((n): n is string => !!n))].sort();
-  return { clusters, namespaces, workloads, services, repositories, edges: sortedEdges };
+  const clusterNamespaces: Record<string, string[]> = {};
+  for (const c of clusters) {
+    const mine = manifests.filter((m) => m.metadata?.labels?.[CLUSTER_LABEL] === c).map((m) => m.metadata?.namespace);
+    clusterNamespaces[c] = [...new Set(mine.filter((n): n is string => !!n))].sort();
+  }
+  return { clusters, namespaces, clusterNamespaces, workloads, services, repositories, edges: sortedEdges };
 }

@@ -94,3 +94,25 @@ export function repoPathProblem(path: string): string | undefined {
   if (path.length > 1 && path.endsWith('/')) return 'must not end with "/"';
   return undefined;
 }
+
+/**
+ * What is wrong with a CronJob time zone, or undefined: it must be a name of the time-zone
+ * database (checked against the one this runtime has), spelled with its capitals.
+ */
+export function timeZoneProblem(timeZone: string): string | undefined {
+  if (!/^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)*$/.test(timeZone)) return 'must be an IANA time zone name such as "Europe/Berlin" or "UTC"';
+  let resolved: string;
+  try {
+    resolved = new Intl.DateTimeFormat('en', { timeZone }).resolvedOptions().timeZone;
+  } catch {
+    const db = process.versions.tz ? `tzdata ${process.versions.tz}` : 'the runtime\'s time-zone database';
+    const last = timeZone.split('/').pop()!.toLowerCase();
+    // Intl.supportedValuesOf is Node 18+; typed loosely so the library's ES2020 lib compiles it.
+    const zones = (Intl as unknown as { supportedValuesOf?: (key: string) => string[] }).supportedValuesOf?.('timeZone') ?? [];
+    const like = zones.filter((z) => z.toLowerCase().endsWith(`/${last}`));
+    return `is not a time zone of ${db}${like.length > 0 ? `; did you mean ${like.map((z) => `"${z}"`).join(' or ')}?` : ' (names look like "Europe/Berlin" or "UTC")'}`;
+  }
+  // Intl accepts any case; Kubernetes (Go's time.LoadLocation) reads the file of that exact name.
+  if (timeZone.split('/').some((part) => !/^[A-Z]/.test(part))) return `time zone names are case-sensitive: did you mean "${resolved}"?`;
+  return undefined;
+}

@@ -26,8 +26,9 @@ export function parseCpuCores(amount: string): number {
   return m[2] === 'm' ? n / 1000 : n;
 }
 
-/** Formats a byte count as a Kubernetes quantity for messages: Gi, Mi or Ki, whichever is exact. */
+/** Formats a byte count as a Kubernetes quantity for messages: the largest exact unit of Ti, Gi, Mi and Ki. */
 export function formatQuantity(bytes: number): string {
+  if (bytes !== 0 && bytes % (1024 * 1024 * MiB) === 0) return `${bytes / (1024 * 1024 * MiB)}Ti`;
   for (const [unit, size] of [['Gi', 1024 * MiB], ['Mi', MiB], ['Ki', 1024]] as const) {
     if (bytes % size === 0) return `${bytes / size}${unit}`;
   }
@@ -35,12 +36,13 @@ export function formatQuantity(bytes: number): string {
 }
 
 /**
- * Parses a PostgreSQL memory setting ("64kB", "4MB", "1GB", "1TB", or a bare number of kB) into
- * bytes; undefined when it is not one.
+ * Parses a PostgreSQL memory setting ("64kB", "4MB", "1GB", "1TB", or a bare number in the
+ * parameter's own unit: kB for most, MB for max_wal_size and the other WAL sizes) into bytes;
+ * undefined when it is not one.
  */
-export function parsePgMemory(value: string): number | undefined {
-  const m = /^\s*(\d+)\s*(kB|MB|GB|TB)?\s*$/.exec(value);
+export function parsePgMemory(value: string, bareUnit: 'kB' | 'MB' = 'kB'): number | undefined {
+  const m = /^\s*(\d+)\s*(kB|MB|GB|TB)?\s*$/.exec(String(value));
   if (!m) return undefined;
-  const unit = { kB: 1024, MB: MiB, GB: 1024 * MiB, TB: 1024 * 1024 * MiB }[(m[2] ?? 'kB') as 'kB'];
+  const unit = { kB: 1024, MB: MiB, GB: 1024 * MiB, TB: 1024 * 1024 * MiB }[(m[2] ?? bareUnit) as 'kB' | 'MB' | 'GB' | 'TB'];
   return Number(m[1]) * unit;
 }

@@ -3,7 +3,8 @@
  * objects (cross-object checks need them all) and returns its findings.
  */
 import { Finding, findingsOf } from './finding';
-import { Manifest, objectRef, podTemplates } from './manifest';
+import { guardedRun, isObjectDocument } from './guard';
+import { Manifest, missingPodSpecs, objectRef, podTemplates } from './manifest';
 import { nameFindings } from './names';
 import { restrictedViolations } from './pod-security';
 import { referenceFindings } from './references';
@@ -44,7 +45,7 @@ export const CHECKS: readonly Check[] = [
   {
     name: 'restricted',
     description: 'Pod Security Standards "restricted" profile, rule by rule',
-    run: (ms) => findingsOf('restricted', 'error', podTemplates(ms).flatMap((t) => restrictedViolations(t.owner, t.spec))),
+    run: (ms) => findingsOf('restricted', 'error', [...missingPodSpecs(ms), ...podTemplates(ms).flatMap((t) => restrictedViolations(t.owner, t.spec))]),
   },
   { name: 'references', description: 'ConfigMaps, Secrets, ServiceAccounts, claims, volume mounts and RBAC bindings resolve', run: referenceFindings },
   { name: 'selectors', description: 'workload and Service selectors select the right pods; target and probe ports exist', run: selectorFindings },
@@ -58,7 +59,14 @@ export function runChecks(manifests: readonly Manifest[], only?: readonly string
   const unknown = (only ?? []).filter((n) => !CHECKS.some((c) => c.name === n));
   if (unknown.length > 0) throw new Error(`unknown check ${unknown.join(', ')}: the checks are ${CHECKS.map((c) => c.name).join(', ')}`);
   const checks = only ? CHECKS.filter((c) => only.includes(c.name)) : CHECKS;
-  const findings = checks.flatMap((c) => c.run(manifests));
+  // A document that is not an object with a kind and a name is reported, not checked.
+  const objects = manifests.filter(isObjectDocument);
+  const findings: Finding[] = manifests.filter((m) => !isObjectDocument(m)).map((m) => {
+    const ref = typeof m === 'object' && m !== null && typeof (m as any).kind === 'string' ? objectRef(m) : '(document)';
+    return { check: 'schema', severity: 'error' as const, object: ref, message: `${ref}: not a Kubernetes object (a mapping with a string kind and metadata.name); not checked` };
+  });
+  // Malformed objects become findings of the check that could not read them; the check goes on with the rest.
+  findings.push(...checks.flatMap((c) => guardedRun(c.name, c.run, objects)));
   const rank = (f: Finding) => (f.severity === 'error' ? 0 : 1);
   // Array.prototype.sort is stable: within a severity, findings keep the checks' order.
   return findings.sort((a, b) => rank(a) - rank(b));

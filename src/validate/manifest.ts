@@ -37,16 +37,40 @@ export function ofKind(manifests: readonly Manifest[], kind: string): Manifest[]
 /** Kinds whose objects carry a pod template directly under `spec.template`. */
 export const WORKLOAD_KINDS: readonly string[] = ['StatefulSet', 'Deployment', 'DaemonSet', 'ReplicaSet', 'Job'];
 
-/** The pod templates of every StatefulSet, Deployment, DaemonSet, ReplicaSet, Job and CronJob. */
+/** Where an object of this kind holds its pod template (metadata and spec), or undefined for a kind without one. */
+function podTemplateOf(m: Manifest): { field: string; template: any } | undefined {
+  if (WORKLOAD_KINDS.includes(m.kind)) return { field: 'spec.template.spec', template: m.spec?.template };
+  if (m.kind === 'CronJob') return { field: 'spec.jobTemplate.spec.template.spec', template: m.spec?.jobTemplate?.spec?.template };
+  if (m.kind === 'PodTemplate') return { field: 'template.spec', template: m.template };
+  // A bare Pod is its own template.
+  if (m.kind === 'Pod') return { field: 'spec', template: { metadata: m.metadata, spec: m.spec } };
+  return undefined;
+}
+
+/** The pod templates of every object that carries a pod spec: workloads, CronJobs, PodTemplates and bare Pods. */
 export function podTemplates(manifests: readonly Manifest[]): PodTemplate[] {
   const out: PodTemplate[] = [];
   for (const m of manifests) {
-    let template: any;
-    if (WORKLOAD_KINDS.includes(m.kind)) template = m.spec?.template;
-    else if (m.kind === 'CronJob') template = m.spec?.jobTemplate?.spec?.template;
-    else continue;
-    if (!template?.spec) throw new Error(`${m.kind}/${m.metadata.name} has no pod template`);
+    const where = podTemplateOf(m);
+    if (!where) continue;
+    const template = where.template;
+    // A workload without a pod spec has nothing to check here (the restricted check reports it).
+    if (typeof template?.spec !== 'object' || template.spec === null) continue;
     out.push({ owner: m, metadata: template.metadata ?? {}, spec: template.spec });
+  }
+  return out;
+}
+
+/** The field of a workload that should hold its pod spec, and what it holds instead; none when it has one. */
+export function missingPodSpecs(manifests: readonly Manifest[]): string[] {
+  const out: string[] = [];
+  for (const m of manifests) {
+    const where = podTemplateOf(m);
+    if (!where) continue;
+    const { field, template } = where;
+    if (typeof template?.spec !== 'object' || template.spec === null) {
+      out.push(`${m.kind}/${m.metadata.name}: field ${field} is ${template?.spec === null ? 'null' : 'missing or not a mapping'}: no pod spec to check`);
+    }
   }
   return out;
 }

@@ -125,6 +125,6 @@ export function duplicateObjects(manifests: readonly Manifest[]): string[] {
 export function nameFindings(manifests: readonly Manifest[]): Finding[] {
   return [
     ...findingsOf('names', 'error', [...badObjectNames(manifests), ...badPodNames(manifests), ...duplicateObjects(manifests)]),
-    ...findingsOf('labels', 'error', badLabels(manifests)),
+    ...findingsOf('names', 'error', badLabels(manifests)),
   ];
 }

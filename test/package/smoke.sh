@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The package as users meet it: `npm pack`, installed into a fresh cdk8s app beside cdk8s,
-# constructs and cdk8s-plus-27, then `cdk8s synth`; then its command line as users run it
+# The package as users meet it: `npm pack` from a clean tree (no lib/: packing must build it),
+# installed into a fresh cdk8s app beside cdk8s, constructs and cdk8s-plus-27, required, then
+# `cdk8s synth`; then its command line as users run it
 # (`npx cdk8s-postgres-cluster …`): --help, synth from a spec, validate (clean and broken),
 # diagram, and `init` in an empty folder followed by `cdk8s synth` there. Fails if the tarball
 # misses a file, a dependency is undeclared, or any step does not give what it should.
@@ -8,13 +9,28 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 work="$(mktemp -d /tmp/pkg-smoke-XXXXXX)"
 trap 'rm -rf "$work"' EXIT
+# Pack from a clean tree, as a fresh clone is: the repository's files with no lib/ and no
+# tsconfig.tsbuildinfo, only node_modules shared. `npm pack` itself must build (prepack).
+mkdir "$work/clone"
 cd "$root"
-npx projen compile >/dev/null
+git ls-files --cached --others --exclude-standard -z | while IFS= read -r -d '' f; do
+  [ -e "$f" ] && cp --parents -P "$f" "$work/clone/"
+done
+ln -s "$root/node_modules" "$work/clone/node_modules"
+[ ! -e "$work/clone/lib" ] || { echo "package smoke: the clean tree already has lib/" >&2; exit 1; }
+cd "$work/clone"
 tarball="$(npm pack --silent --pack-destination "$work" | tail -1)"
-echo "packed $tarball ($(du -k "$work/$tarball" | cut -f1) KiB)"
+echo "packed $tarball from a clean tree ($(du -k "$work/$tarball" | cut -f1) KiB)"
 mkdir "$work/app" && cd "$work/app"
 npm init -y >/dev/null
 npm install --no-audit --no-fund --loglevel=error "$work/$tarball" cdk8s@^2 constructs@^10 cdk8s-plus-27@^2 cdk8s-cli@^2 >/dev/null
+# The package can be required as installed, and exports what the README uses.
+node -e "
+const m = require('cdk8s-postgres-cluster');
+for (const name of ['PostgresCluster', 'Resources', 'Tls', 'BackupRepository']) {
+  if (typeof m[name] !== 'function') { console.error('package smoke: the package does not export ' + name); process.exit(1); }
+}
+"
 cat > main.js <<'JS'
 const { App, Chart } = require('cdk8s');
 const { PostgresCluster, ReplicationMode } = require('cdk8s-postgres-cluster');
@@ -71,10 +87,13 @@ echo "package smoke: the CLI's --help, synth, validate (0, 1 and 2) and diagram 
 
 # init in an empty folder, then cdk8s synth there (the package from the tarball, the rest from the registry).
 mkdir "$work/init-app" && cd "$work/init-app"
-"$work/app/node_modules/.bin/cdk8s-postgres-cluster" init --name smoke-db > init.log
+# As the README's Install section says: init run from the tarball with npx.
+npx --yes --package "$work/$tarball" cdk8s-postgres-cluster init --name smoke-db > init.log
 npm install --no-audit --no-fund --loglevel=error "$work/$tarball" >/dev/null
 npx cdk8s synth > synth.log 2>&1 || { cat init.log synth.log >&2; exit 1; }
 grep -q 'name: smoke-db-primary' dist/smoke-db.k8s.yaml || { echo "package smoke: init's app did not synthesize the cluster" >&2; exit 1; }
+# dist/ holds only manifests (no construct-metadata.json), so `kubectl apply -f dist/` applies it.
+[ "$(ls dist)" = "smoke-db.k8s.yaml" ] || { echo "package smoke: dist/ holds more than the manifests: $(ls dist | tr '\n' ' ')" >&2; exit 1; }
 # init's cdk8s.yaml names the package's validation plugin: cdk8s synth ran the checks and they passed.
 grep -q 'Validation Report (.*validation-plugin.js' synth.log && grep -q 'Validations ended succes' synth.log \
   || { echo "package smoke: cdk8s synth did not run the validation plugin" >&2; cat synth.log >&2; exit 1; }

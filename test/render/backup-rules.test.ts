@@ -1,7 +1,7 @@
 /** Synth-time rules for backup settings, as functions. */
 import * as fc from 'fast-check';
 import {
-  azureAccountProblem, azureContainerProblem, cronProblem, endpointProblem, gcsBucketProblem, repoPathProblem, s3BucketProblem,
+  azureAccountProblem, azureContainerProblem, cronProblem, endpointProblem, gcsBucketProblem, repoPathProblem, s3BucketProblem, timeZoneProblem,
 } from '../../src/render/backup-rules';
 
 describe('cron schedules', () => {
@@ -64,4 +64,21 @@ test('S3 endpoints and repository paths', () => {
   expect(repoPathProblem('/a/../b')).toMatch(/\.\./);
   expect(repoPathProblem('/a b')).toMatch(/absolute path of letters/);
   expect(repoPathProblem('/a/')).toMatch(/end with/);
+});
+
+describe('time zones: names of the runtime\'s time-zone database', () => {
+  test.each(['Europe/Berlin', 'UTC', 'America/Argentina/Buenos_Aires', 'Etc/GMT+1', 'Asia/Kolkata', 'US/Pacific'])(
+    '%s is accepted', (tz) => expect(timeZoneProblem(tz)).toBeUndefined());
+  test.each([
+    ['Berlin', /is not a time zone of .*; did you mean "Europe\/Berlin"\?/],
+    ['Europe/Berln', /is not a time zone of /],
+    ['Mars/Olympus', /is not a time zone of .*names look like "Europe\/Berlin"/],
+    ['europe/berlin', /case-sensitive: did you mean "Europe\/Berlin"\?/],
+    ['Mars Standard', /must be an IANA time zone name/],
+    ['+01:00', /must be an IANA time zone name/],
+  ])('%s is refused', (tz, why) => expect(timeZoneProblem(tz)).toMatch(why));
+  test('every zone the runtime lists is accepted', () => {
+    const refused = Intl.supportedValuesOf('timeZone').filter((z) => timeZoneProblem(z) !== undefined);
+    expect(refused).toEqual([]);
+  });
 });

@@ -69,6 +69,11 @@ describe('parsePgMemory', () => {
     expect(parsePgMemory(value)).toBe(bytes);
   });
 
+  test('a bare number is in the parameter\'s own unit: kB by default, MB for the WAL sizes', () => {
+    expect(parsePgMemory('512', 'MB')).toBe(512 * MiB);
+    expect(parsePgMemory('2GB', 'MB')).toBe(2048 * MiB);
+  });
+
   test.each([[''], ['lots'], ['8mb'], ['8Mi'], ['8 M'], ['1.5GB'], ['-1MB'], ['8MB8'], ['MB']])('%j is not a memory setting', (value) => {
     expect(parsePgMemory(value)).toBeUndefined();
   });
@@ -90,14 +95,16 @@ describe('formatQuantity', () => {
     [MiB + 1024, '1025Ki'],
     [1000, '1000'],
     [0, '0Gi'],
+    [2 * 1024 * 1024 * MiB, '2Ti'],
+    [128 * MiB, '128Mi'],
   ])('%p bytes -> %s', (bytes, expected) => {
     expect(formatQuantity(bytes)).toBe(expected);
   });
 
   test('is exact: parses back to the same byte count', () => {
-    const factors: Record<string, number> = { 'Gi': 1024 * MiB, 'Mi': MiB, 'Ki': 1024, '': 1 };
+    const factors: Record<string, number> = { 'Ti': 1024 * 1024 * MiB, 'Gi': 1024 * MiB, 'Mi': MiB, 'Ki': 1024, '': 1 };
     fc.assert(fc.property(fc.integer({ min: 1, max: 2 ** 45 }), (bytes) => {
-      const m = /^(\d+)(Gi|Mi|Ki)?$/.exec(formatQuantity(bytes))!;
+      const m = /^(\d+)(Ti|Gi|Mi|Ki)?$/.exec(formatQuantity(bytes))!;
       expect(m).not.toBeNull();
       expect(Number(m[1]) * factors[m[2] ?? '']).toBe(bytes);
     }));

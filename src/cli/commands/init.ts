@@ -65,7 +65,9 @@ function appSource(name: string, language: InitLanguage): string {
   return `${imports}
 
 // One primary and two streaming replicas; \`npx cdk8s synth\` writes dist/${name}.k8s.yaml.
-const app = new App();
+// recordConstructMetadata: false keeps dist/ to manifests only, so \`kubectl apply -f dist/\` works
+// (with validations in cdk8s.yaml, cdk8s would also write dist/construct-metadata.json).
+const app = new App({ recordConstructMetadata: false });
 const chart = new Chart(app, '${name}');
 new PostgresCluster(chart, '${name}', {
   replicas: { count: 2 },

@@ -1,5 +1,7 @@
 /** `validate`: runs the library's checks over folders or files of synthesized YAML. */
 import { CHECKS, runChecks } from '../../validate/checks';
+import { isObjectDocument } from '../../validate/guard';
+import { Prerequisite, prerequisites } from '../../validate/prerequisites';
 import { CliError, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE } from '../exit';
 import { readManifestFiles } from '../files';
 import { jsonReport, locate, textReport } from '../report';
@@ -21,6 +23,13 @@ export function validatePaths(paths: readonly string[], options: ValidateOptions
   }
   const located = locate(files, findings);
   const checks = options.checks?.length ?? CHECKS.length;
-  const report = options.json ? jsonReport(files, located) : textReport(files, located, checks);
+  // What the objects need but do not contain; malformed objects (reported above) may hide some.
+  let needs: Prerequisite[] = [];
+  try {
+    needs = prerequisites(all.filter(isObjectDocument));
+  } catch {
+    needs = [];
+  }
+  const report = options.json ? jsonReport(files, located, needs) : textReport(files, located, checks, needs);
   return { report, exitCode: located.some((f) => f.severity === 'error') ? EXIT_FINDINGS : EXIT_OK };
 }

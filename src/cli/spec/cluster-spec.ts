@@ -361,6 +361,7 @@ export const SPEC_FIELDS: Readonly<Record<string, Field>> = {
   requireSeparateNodes: field(boolean, 'never two members on one node'),
   superuserSecret: field(secretRef, 'an existing Secret with the superuser password'),
   replicationSecret: field(secretRef, 'an existing Secret with the replication password'),
+  createNamespace: field(boolean, 'emit the Namespace metadata.namespace names, first (enforcing the restricted profile)'),
 };
 
 /**
