@@ -59,7 +59,7 @@ const project = new cdk8s.ConstructLibraryCdk8s({
   eslintOptions: {
     dirs: ['src', 'test', 'examples', 'bench'],
   },
-  gitignore: ['/bench/results/', '/.e2e/'],
+  gitignore: ['/bench/results/', '/.e2e/', '__pycache__/'],
 });
 
 // The command line (src/cli): a small bin that requires the compiled lib/cli/main.js.
@@ -70,6 +70,13 @@ project.addPackageIgnore('/bench/');
 project.addPackageIgnore('/.ci/');
 project.addPackageIgnore('/BENCHMARKS.md');
 project.addPackageIgnore('/.e2e/');
+
+// The programs the pods run are real files in src/scripts (read at synth by src/render/script-files.ts,
+// relative to the compiled module): jsii compiles only TypeScript, so the compile task copies them next
+// to lib/render, where the package ships them. Python byte code is never copied.
+project.compileTask.exec(
+  'node -e "require(\'fs\').cpSync(\'src/scripts\', \'lib/scripts\', { recursive: true, filter: (f) => !f.includes(\'__pycache__\') })"',
+);
 
 for (const [k, v] of Object.entries(quietJsii)) project.tasks.addEnvironment(k, v);
 
