@@ -103,6 +103,24 @@ const typecheck = project.addTask('typecheck', {
 });
 project.testTask.prependSpawn(typecheck);
 
+// The programs in src/scripts, in their own languages. Needs what CI must install (Debian):
+// `apt-get install -y shellcheck python3-pyflakes python3-psycopg2` (psycopg2: the heartbeat
+// imports it, as in the postgres images). Nothing is installed at test time.
+const lintScripts = project.addTask('lint:scripts', {
+  description: 'shellcheck the shell programs and pyflakes the Python programs of src/scripts and their tests',
+  steps: [
+    { exec: 'shellcheck --severity=style src/scripts/*.sh' },
+    { exec: '/usr/bin/python3 -m pyflakes src/scripts test/scripts' },
+  ],
+});
+const testScripts = project.addTask('test:scripts', {
+  description: 'Unit tests of the Python programs of src/scripts (python unittest, test/scripts/test_*.py)',
+  env: { PYTHONDONTWRITEBYTECODE: '1' },
+  exec: '/usr/bin/python3 -m unittest discover -s test/scripts -p "test_*.py"',
+});
+project.testTask.prependSpawn(testScripts);
+project.testTask.prependSpawn(lintScripts);
+
 project.addTask('synth', {
   description: 'Synthesize every example under examples/ to dist/examples/<example>/*.k8s.yaml',
   exec: 'ts-node --transpile-only examples/synth.ts',

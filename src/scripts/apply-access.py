@@ -134,4 +134,5 @@ $fn$""")
     log("access applied: %d roles, %d databases" % (len(users), len(databases)))
 
 
-main()
+if __name__ == "__main__":
+    main()
