@@ -21,10 +21,16 @@ import { scriptText } from './script-files';
  *   whenever PostgreSQL answers: replica or archive trouble never makes it unready.
  * - Replica: reads the replicated heartbeat row (its age is the lag end to end: on an idle leader
  *   replay timestamps stand still, the heartbeat does not), `pg_stat_wal_receiver` and its
- *   receive/replay positions. A check fails when the WAL receiver is not streaming (`primary
- *   unreachable`), no heartbeat row has been replicated, the heartbeat is older than
- *   HB_MAX_LAG_SECONDS, or more than HB_MAX_LAG_BYTES of WAL is not replayed (counted from the
- *   end of WAL the leader last reported).
+ *   receive/replay positions. Its readiness rests on its own WAL receiver and replay, never on
+ *   the leader's heartbeat sidecar (another pod, which may crash or be throttled): a check fails
+ *   when the WAL receiver is not streaming (`primary unreachable`), replay is paused, more than
+ *   HB_MAX_LAG_BYTES of WAL is not replayed (counted from the end of WAL the leader's WAL sender
+ *   last reported), or replay has been behind the WAL this replica received for more than
+ *   HB_MAX_LAG_SECONDS (measured on the replica across checks: a replay stuck a few bytes behind
+ *   turns it unready). A missing heartbeat row, or one older than HB_MAX_LAG_SECONDS, is a
+ *   warning (in `/status` and the log), not a failure. With the leader's heartbeat stalled, a
+ *   replica cut off from the leader while its connection stays open is noticed by PostgreSQL's
+ *   `wal_receiver_timeout` (default 60 s), which ends the WAL receiver.
  * - Either role: a check also fails when PostgreSQL does not answer, or errors, within the timeout.
  *
  * The member is unready after HB_FAILURE_THRESHOLD consecutive failed checks and ready again
@@ -39,14 +45,16 @@ import { scriptText } from './script-files';
  * - HB_TIMEOUT_SECONDS: connect timeout and statement timeout of each check (default 3).
  * - HB_FAILURE_THRESHOLD: consecutive failed checks before unready (default 3).
  * - HB_MAX_LAG_BYTES: WAL a replica may not have replayed yet (default 16777216).
- * - HB_MAX_LAG_SECONDS: oldest heartbeat a replica may show (default 30; must exceed the interval).
+ * - HB_MAX_LAG_SECONDS: longest a replica's replay may stay behind the WAL it received, and the
+ *   heartbeat age above which it warns (default 30; must exceed the interval).
  *
  * HTTP (GET):
  * - `/status`: JSON `{role, ready, reason, checked_at, heartbeat_age_seconds, lag_bytes,
- *   streaming, replay_paused, replicas: [{application_name, client_addr, state, sync_state,
- *   lag_bytes, lag_seconds}], archive: {failing, last_archived_age_seconds, failed_count,
- *   last_failed_wal, ready_segments} (leader with archive_mode on, else null), consecutive_failures}`; `role` is `leader`, `replica` or `unknown`
- *   (before PostgreSQL first answered), values not measured are null.
+ *   replay_lag_seconds, streaming, replay_paused, replicas: [{application_name, client_addr,
+ *   state, sync_state, lag_bytes, lag_seconds}], archive: {failing, last_archived_age_seconds,
+ *   failed_count, last_failed_wal, ready_segments} (leader with archive_mode on, else null),
+ *   warnings, consecutive_failures}`; `role` is `leader`, `replica` or `unknown` (before
+ *   PostgreSQL first answered), values not measured are null, `warnings` is a list of texts.
  * - `/ready`: 200 when ready, 503 otherwise; the body is the reason (`ok`, `starting`, or the
  *   failures of the last check joined by `; `).
  * - `/metrics`: Prometheus text format; a sample whose value is unknown is left out:
@@ -54,6 +62,8 @@ import { scriptText } from './script-files';
  *   - `pgc_heartbeat_is_leader` (gauge): 1 on the leader, 0 on a replica.
  *   - `pgc_heartbeat_age_seconds` (gauge): age of the replicated heartbeat (replica).
  *   - `pgc_heartbeat_lag_bytes` (gauge): WAL not replayed yet (replica).
+ *   - `pgc_heartbeat_replay_lag_seconds` (gauge): how long replay has been behind the WAL
+ *     received (replica).
  *   - `pgc_heartbeat_streaming` (gauge): 1 while the WAL receiver streams (replica).
  *   - `pgc_heartbeat_check_failures_total` (counter): failed checks since start.
  *   - `pgc_heartbeat_replica_lag_bytes{application_name, client_addr}` (gauge): each replica's

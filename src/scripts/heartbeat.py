@@ -4,7 +4,10 @@
 Every interval it connects over the Unix socket (libpq's PGHOST, PGPORT, PGUSER; peer
 authentication) and checks the member. The leader writes the heartbeat row and lists its
 replicas; a replica reads the replicated row, whose age is its lag end to end (on an idle leader
-replay timestamps stand still, the heartbeat does not). Nothing is written to disk.
+replay timestamps stand still, the heartbeat does not). A replica's readiness rests on its own
+WAL receiver and replay only (streaming, not paused, close in bytes to the leader's end of WAL,
+replay not stuck behind what it received): the leader's heartbeat sidecar, another pod, can
+crash or be throttled without emptying the read-only Service. Nothing is written to disk.
 """
 import datetime
 import http.server
@@ -39,11 +42,14 @@ REPLICAS = """SELECT application_name, host(client_addr), state, sync_state,
 FROM pg_stat_replication ORDER BY application_name, client_addr"""
 
 # One row even without a WAL receiver (then status is NULL). Bytes not replayed yet, counted
-# from the end of WAL the leader last reported (or, without one, from what was received).
+# from the end of WAL the leader's WAL sender last reported (or, without one, from what was
+# received); then the received and replayed positions, as byte offsets.
 RECOVERY = """SELECT r.status,
   pg_wal_lsn_diff(coalesce(r.latest_end_lsn, pg_last_wal_receive_lsn()), pg_last_wal_replay_lsn())::bigint,
   pg_is_wal_replay_paused(),
-  to_regclass('cdk8s_heartbeat.beat') IS NOT NULL
+  to_regclass('cdk8s_heartbeat.beat') IS NOT NULL,
+  pg_wal_lsn_diff(pg_last_wal_receive_lsn(), '0/0')::bigint,
+  pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '0/0')::bigint
 FROM (SELECT) AS one LEFT JOIN pg_stat_wal_receiver AS r ON true"""
 
 # Archiving as the leader sees it (NULL when archive_mode is off): failing when the last attempt
@@ -114,35 +120,76 @@ def check_leader(cur):
         "failing": row[0], "last_archived_age_seconds": row[1], "failed_count": row[2],
         "last_failed_wal": row[3], "ready_segments": row[4]}
     observation = {"role": "leader", "heartbeat_age_seconds": None, "lag_bytes": None,
-                   "streaming": None, "replay_paused": None, "replicas": replicas, "archive": archive}
+                   "replay_lag_seconds": None, "streaming": None, "replay_paused": None,
+                   "replicas": replicas, "archive": archive, "warnings": []}
     return observation, []
 
 
-def check_replica(cur, cfg):
-    """Reads the replicated heartbeat and the WAL positions; lists what exceeds the limits."""
+class ReplayTracker:
+    """How long replay has been behind the WAL this replica had received, measured on the replica.
+
+    Each check records when a received position was first seen; replay is behind since the
+    earliest recorded position it has not reached. A lower bound of the replay lag that needs
+    nothing from the leader: a replay stuck a few bytes behind (a conflicting query, a slow disk)
+    grows it, a replay that keeps passing what was received earlier keeps it near zero.
+    """
+
+    def __init__(self):
+        self.samples = []  # (monotonic time, received position), received increasing
+
+    def observe(self, now, received, replayed):
+        """The replay lag in seconds now (None when the positions are unknown)."""
+        if received is None or replayed is None:
+            self.samples = []
+            return None
+        if self.samples and received < self.samples[-1][1]:
+            self.samples = []  # a new timeline or WAL receiver: start over
+        if not self.samples or received > self.samples[-1][1]:
+            self.samples.append((now, received))
+        self.samples = [(t, pos) for t, pos in self.samples if pos > replayed]
+        if not self.samples:
+            return 0.0
+        return max(0.0, now - self.samples[0][0])
+
+
+def check_replica(cur, cfg, tracker):
+    """Reads the replicated heartbeat and the WAL positions; lists what exceeds the limits.
+
+    Readiness rests on this replica alone: a stale or missing heartbeat row (the leader's sidecar
+    crashed or is throttled) is only a warning, since real lag shows here as bytes behind the
+    leader's end of WAL, a paused replay, or a replay stuck behind the WAL received.
+    """
     cur.execute(RECOVERY)
-    receiver_status, lag_bytes, paused, has_beat = cur.fetchone()
+    receiver_status, lag_bytes, paused, has_beat, received, replayed = cur.fetchone()
     age = None
     if has_beat:
         cur.execute(HEARTBEAT_AGE)
         row = cur.fetchone()
         age = row[0] if row else None
     streaming = receiver_status == "streaming"
+    replay_lag = tracker.observe(time.monotonic(), received, replayed)
     problems = []
+    warnings = []
     if not streaming:
         problems.append("primary unreachable: WAL receiver %s" % ("is " + receiver_status if receiver_status else "not running"))
-    if age is None:
-        problems.append("no heartbeat replicated from the leader yet")
-    elif age > cfg.max_lag_seconds:
-        problems.append("lag %.1f s > max %g s (heartbeat age)" % (age, cfg.max_lag_seconds))
+    if paused:
+        problems.append("replay is paused (pg_wal_replay_pause)")
     if lag_bytes is not None and lag_bytes > cfg.max_lag_bytes:
         problems.append("lag %d bytes > max %d bytes (WAL not replayed)" % (lag_bytes, cfg.max_lag_bytes))
+    if replay_lag is not None and replay_lag > cfg.max_lag_seconds:
+        problems.append("replay %.1f s behind the WAL this replica received > max %g s" % (replay_lag, cfg.max_lag_seconds))
+    rests = "readiness rests on this replica's WAL receiver and replay"
+    if age is None:
+        warnings.append("no heartbeat replicated from the leader yet: " + rests)
+    elif age > cfg.max_lag_seconds:
+        warnings.append("heartbeat %.1f s old > %g s: the leader's heartbeat is not advancing; %s" % (age, cfg.max_lag_seconds, rests))
     observation = {"role": "replica", "heartbeat_age_seconds": age, "lag_bytes": lag_bytes,
-                   "streaming": streaming, "replay_paused": paused, "replicas": [], "archive": None}
+                   "replay_lag_seconds": replay_lag, "streaming": streaming, "replay_paused": paused,
+                   "replicas": [], "archive": None, "warnings": warnings}
     return observation, problems
 
 
-def check(cfg):
+def check(cfg, tracker):
     """One check on a fresh connection: (observation, problems). Raises psycopg2.Error."""
     timeout_ms = max(1, int(cfg.timeout * 1000))
     conn = psycopg2.connect(
@@ -157,7 +204,8 @@ def check(cfg):
         with conn.cursor() as cur:
             cur.execute("SELECT pg_is_in_recovery()")
             if cur.fetchone()[0]:
-                return check_replica(cur, cfg)
+                return check_replica(cur, cfg, tracker)
+            tracker.observe(None, None, None)
             return check_leader(cur)
     finally:
         conn.close()
@@ -172,10 +220,11 @@ class Monitor:
         self.succeeded_once = False
         self.failures_total = 0
         self.checked_mono = None
+        self.replay = ReplayTracker()
         self.status = {
             "role": "unknown", "ready": False, "reason": "starting", "checked_at": None,
-            "heartbeat_age_seconds": None, "lag_bytes": None, "streaming": None, "replay_paused": None,
-            "replicas": [], "archive": None, "consecutive_failures": 0,
+            "heartbeat_age_seconds": None, "lag_bytes": None, "replay_lag_seconds": None, "streaming": None,
+            "replay_paused": None, "replicas": [], "archive": None, "warnings": [], "consecutive_failures": 0,
         }
 
     def snapshot(self):
@@ -197,8 +246,8 @@ class Monitor:
                 status.update(observation)
             else:
                 # Unknown now; the role stays the last one seen.
-                status.update(heartbeat_age_seconds=None, lag_bytes=None, streaming=None,
-                              replay_paused=None, replicas=[], archive=None)
+                status.update(heartbeat_age_seconds=None, lag_bytes=None, replay_lag_seconds=None, streaming=None,
+                              replay_paused=None, replicas=[], archive=None, warnings=[])
             if problems:
                 self.failures_total += 1
                 status["consecutive_failures"] = previous["consecutive_failures"] + 1
@@ -214,6 +263,8 @@ class Monitor:
             log("role: %s" % status["role"])
         if problems and status["consecutive_failures"] == 1:
             log("failing: %s" % status["reason"])
+        if status["warnings"] and not previous["warnings"]:
+            log("warning: %s" % "; ".join(status["warnings"]))
         if status["ready"] != previous["ready"]:
             log("ready" if status["ready"] else "unready after %d failed checks: %s"
                 % (status["consecutive_failures"], status["reason"]))
@@ -223,7 +274,7 @@ class Monitor:
         due = time.monotonic()
         while True:
             try:
-                observation, problems = check(self.cfg)
+                observation, problems = check(self.cfg, self.replay)
             except psycopg2.extensions.QueryCanceledError:
                 observation, problems = None, ["check timed out after %g s" % self.cfg.timeout]
             except psycopg2.Error as err:
@@ -267,6 +318,8 @@ def render_metrics(status, failures_total):
            [({}, status["heartbeat_age_seconds"])])
     metric(lines, "pgc_heartbeat_lag_bytes", "gauge", "WAL this replica has not replayed yet, in bytes.",
            [({}, status["lag_bytes"])])
+    metric(lines, "pgc_heartbeat_replay_lag_seconds", "gauge", "Seconds replay has been behind the WAL this replica received.",
+           [({}, status["replay_lag_seconds"])])
     metric(lines, "pgc_heartbeat_streaming", "gauge", "1 while this replica's WAL receiver streams from the primary.",
            [({}, flag(status["streaming"]))])
     metric(lines, "pgc_heartbeat_check_failures_total", "counter", "Failed checks since the monitor started.",

@@ -102,3 +102,105 @@ class MetricsTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class FakeCursor:
+    """Answers the replica's queries: RECOVERY with `recovery`, HEARTBEAT_AGE with `age`."""
+
+    def __init__(self, recovery, age):
+        self.recovery, self.age, self.last = recovery, age, None
+
+    def execute(self, query, params=None):
+        self.last = query
+
+    def fetchone(self):
+        if self.last == hb.RECOVERY:
+            return self.recovery
+        if self.last == hb.HEARTBEAT_AGE:
+            return None if self.age is None else (self.age,)
+        raise AssertionError("unexpected query %r" % self.last)
+
+
+def replica_row(status="streaming", lag_bytes=0, paused=False, has_beat=True, received=1000, replayed=1000):
+    return (status, lag_bytes, paused, has_beat, received, replayed)
+
+
+class ReplicaCheckTest(unittest.TestCase):
+    """Readiness of a replica: its own WAL receiver and replay decide, not the leader's sidecar."""
+
+    def setUp(self):
+        self.cfg = config(interval=5.0, max_lag_seconds=30.0, max_lag_bytes=1000)
+        self.tracker = hb.ReplayTracker()
+        self.clock = 1000.0
+
+    def check(self, age=1.0, **row):
+        with mock.patch.object(hb.time, "monotonic", lambda: self.clock):
+            return hb.check_replica(FakeCursor(replica_row(**row), age), self.cfg, self.tracker)
+
+    def test_healthy_streaming_replica_is_ready(self):
+        observation, problems = self.check(age=2.0)
+        self.assertEqual(problems, [])
+        self.assertEqual(observation["role"], "replica")
+        self.assertEqual(observation["replay_lag_seconds"], 0.0)
+
+    def test_stale_leader_heartbeat_alone_keeps_a_caught_up_replica_ready(self):
+        # The leader's heartbeat sidecar crashed: the row stops advancing while WAL keeps flowing.
+        position = 1000
+        for age in (10.0, 40.0, 400.0, 4000.0):
+            position += 500
+            observation, problems = self.check(age=age, received=position, replayed=position - 100, lag_bytes=100)
+            self.clock += 5
+            self.assertEqual(problems, [], "heartbeat %g s old" % age)
+            self.assertEqual(observation["heartbeat_age_seconds"], age)
+        self.assertTrue(any("heartbeat" in w for w in observation["warnings"]))
+
+    def test_no_heartbeat_row_at_all_keeps_a_caught_up_replica_ready(self):
+        observation, problems = self.check(age=None, has_beat=False)
+        self.assertEqual(problems, [])
+        self.assertIsNone(observation["heartbeat_age_seconds"])
+        self.assertTrue(observation["warnings"])
+
+    def test_paused_replay_is_a_problem_at_once(self):
+        _, problems = self.check(age=1.0, paused=True)
+        self.assertEqual(problems, ["replay is paused (pg_wal_replay_pause)"])
+
+    def test_not_streaming_is_a_problem(self):
+        for status, text in (("waiting", "is waiting"), (None, "not running")):
+            _, problems = self.check(status=status)
+            self.assertEqual(problems, ["primary unreachable: WAL receiver %s" % text])
+
+    def test_too_many_bytes_behind_the_leader_is_a_problem_whatever_the_heartbeat(self):
+        for age in (1.0, 500.0, None):
+            _, problems = self.check(age=age, lag_bytes=5000, received=6000, replayed=1000)
+            self.assertIn("lag 5000 bytes > max 1000 bytes (WAL not replayed)", problems)
+
+    def test_replay_stuck_behind_received_wal_is_a_problem_after_max_lag_seconds(self):
+        # Replay stalls (a conflicting query, a slow disk) a few bytes behind what was received,
+        # while the leader's heartbeat row is stale too: the replica still turns unready.
+        for step in range(7):
+            observation, problems = self.check(age=500.0, received=1100 + step, replayed=1000, lag_bytes=100 + step)
+            if step * 5 <= 30:
+                self.assertEqual(problems, [], "after %d s" % (step * 5))
+            self.clock += 5
+        observation, problems = self.check(age=500.0, received=1200, replayed=1000, lag_bytes=200)
+        self.assertEqual(problems, ["replay 35.0 s behind the WAL this replica received > max 30 s"])
+        self.assertEqual(observation["replay_lag_seconds"], 35.0)
+        # Replay catches up: ready again at the next check.
+        self.clock += 5
+        observation, problems = self.check(age=500.0, received=1200, replayed=1200, lag_bytes=0)
+        self.assertEqual((problems, observation["replay_lag_seconds"]), ([], 0.0))
+
+    def test_replay_that_keeps_moving_past_earlier_receipts_is_not_lag(self):
+        received = 1000
+        for _ in range(20):
+            # Each check, replay has passed what had been received at the previous check.
+            _, problems = self.check(age=900.0, received=received + 500, replayed=received + 10, lag_bytes=490)
+            self.assertEqual(problems, [])
+            received += 500
+            self.clock += 5
+
+    def test_a_fresh_heartbeat_older_than_the_limit_is_still_reported(self):
+        observation, problems = self.check(age=45.0)
+        self.assertEqual(problems, [])
+        self.assertEqual(observation["warnings"], [
+            "heartbeat 45.0 s old > 30 s: the leader's heartbeat is not advancing; readiness rests on this replica's WAL receiver and replay"])
