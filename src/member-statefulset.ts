@@ -29,6 +29,8 @@ export const PATHS = {
   shm: '/dev/shm',
   tlsServer: '/etc/postgres-tls/server',
   tlsReplication: '/etc/postgres-tls/replication',
+  /** The monitoring Secret's password, as a file: never in the postgres container's environment. */
+  monitoringSecret: '/etc/postgres-monitoring',
 } as const;
 
 /** Replicas when `replicas.count` is not given. */
@@ -208,7 +210,9 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
     { name: 'PG_BIN_DIR', value: image.binDir },
     { name: 'PGC_DATABASE', value: config.databaseName },
     { name: 'PGC_MONITOR_USER', value: MONITORING_USER },
-    { name: 'PGC_MONITOR_PASSWORD', valueFrom: { secretKeyRef: { name: ctx.monitoringSecretName, key: 'password' } } },
+    // A file, not a variable: Patroni strips only PATRONI_* and KUBERNETES_* from the environment
+    // it gives the postmaster, so a variable would reach every backend and archive_command.
+    { name: 'PGC_MONITOR_PASSWORD_FILE', value: `${PATHS.monitoringSecret}/password` },
     ...(backup?.env ?? []),
     ...(backup?.restore?.env ?? []),
   ];
@@ -218,6 +222,7 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
     { name: 'tmp', mountPath: PATHS.tmp },
     { name: 'dshm', mountPath: PATHS.shm },
     { name: 'scripts', mountPath: PATHS.scripts, readOnly: true },
+    { name: 'monitoring-secret', mountPath: PATHS.monitoringSecret, readOnly: true },
     ...(ctx.tls ? [
       { name: 'tls-server', mountPath: PATHS.tlsServer, readOnly: true },
       { name: 'tls-replication', mountPath: PATHS.tlsReplication, readOnly: true },
@@ -307,6 +312,8 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
           volumes: [
             { name: 'patroni-config', configMap: { name: configMapName, defaultMode: 0o444 } },
             { name: 'scripts', configMap: { name: ctx.scriptsConfigMapName, defaultMode: 0o555 } },
+            // 0440: root-owned, readable by the pod's fsGroup (the PostgreSQL group) only.
+            { name: 'monitoring-secret', secret: { secretName: ctx.monitoringSecretName, items: [{ key: 'password', path: 'password' }], defaultMode: 0o440 } },
             { name: 'tmp', emptyDir: { sizeLimit: quantity('64Mi') } },
             { name: 'dshm', emptyDir: { medium: 'Memory', sizeLimit: quantity(k8sMebibytes(rendered.sharedMemoryVolume)) } },
             // 0640: PostgreSQL accepts a root-owned key readable by its group (the pod's fsGroup).

@@ -142,7 +142,7 @@ describe('user-supplied secrets', () => {
       const env = t.spec.containers[0].env;
       expect(env).toContainEqual({ name: 'PATRONI_SUPERUSER_PASSWORD', valueFrom: { secretKeyRef: { name: 'my-superuser', key: 'password' } } });
       expect(env).toContainEqual({ name: 'PATRONI_REPLICATION_PASSWORD', valueFrom: { secretKeyRef: { name: 'my-replication', key: 'password' } } });
-      expect(env).toContainEqual({ name: 'PGC_MONITOR_PASSWORD', valueFrom: { secretKeyRef: { name: 'db-monitoring', key: 'password' } } });
+      expect(env).toContainEqual({ name: 'PGC_MONITOR_PASSWORD_FILE', value: '/etc/postgres-monitoring/password' });
     }
     expect(ofKind(m, 'Secret')).toEqual([]);
   });

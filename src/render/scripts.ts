@@ -22,7 +22,8 @@ export const WAIT_FOR_LEADER_SCRIPT = scriptText('wait-for-leader.sh');
  * heartbeat table it may read, and the application database.
  *
  * Environment: PG_BIN_DIR, PGC_DATABASE (empty or `postgres`: no database to create),
- * PGC_MONITOR_USER and PGC_MONITOR_PASSWORD (empty: no monitoring role).
+ * PGC_MONITOR_USER and PGC_MONITOR_PASSWORD_FILE (the mounted password; empty user or missing
+ * or empty file: no monitoring role). The password is never in an environment variable.
  */
 export const POST_BOOTSTRAP_SCRIPT = scriptText('post-bootstrap.sh');
 

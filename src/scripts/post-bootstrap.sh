@@ -5,12 +5,14 @@ psql=("$PG_BIN_DIR/psql" "$1" -X -q -v ON_ERROR_STOP=1)
 CREATE SCHEMA IF NOT EXISTS cdk8s_heartbeat;
 CREATE TABLE IF NOT EXISTS cdk8s_heartbeat.beat (id int PRIMARY KEY, at timestamptz NOT NULL, lsn pg_lsn NOT NULL);
 SQL
-if [ -n "${PGC_MONITOR_USER:-}" ] && [ -n "${PGC_MONITOR_PASSWORD:-}" ]; then
-  # Only a SCRAM verifier reaches the server (computed here with Python's standard library), so
-  # the password is in no SQL text or log; psql reads it from the environment (\getenv).
+if [ -n "${PGC_MONITOR_USER:-}" ] && [ -s "${PGC_MONITOR_PASSWORD_FILE:-/nonexistent}" ]; then
+  # Only a SCRAM verifier reaches the server (computed here with Python's standard library from
+  # the password file), so the password is in no SQL text, log or environment; psql reads the
+  # verifier from its environment (\getenv).
   PGC_MONITOR_VERIFIER="$(python3 -c '
 import base64, hashlib, hmac, os
-password = os.environ["PGC_MONITOR_PASSWORD"].encode()
+with open(os.environ["PGC_MONITOR_PASSWORD_FILE"], "rb") as f:
+    password = f.read()
 salt, iterations = os.urandom(16), 4096
 salted = hashlib.pbkdf2_hmac("sha256", password, salt, iterations)
 client_key = hmac.new(salted, b"Client Key", "sha256").digest()

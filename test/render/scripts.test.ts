@@ -71,11 +71,15 @@ describe('scripts', () => {
     readonly stdin: string;
     /** PGC_MONITOR_VERIFIER as psql saw it. */
     readonly verifier: string;
+    /** psql's whole environment (NUL separated entries). */
+    readonly environ: string;
   }
 
   /**
    * Runs post-bootstrap.sh with a fake psql that records, per invocation, its arguments (NUL
    * separated) and its stdin, and the environment it saw (to check what reaches a process' argv).
+   * PGC_MONITOR_PASSWORD in `env` is written to the password file (PGC_MONITOR_PASSWORD_FILE), as
+   * the pod mounts it from the monitoring Secret; it is not passed as a variable.
    */
   function runPostBootstrap(env: Record<string, string | undefined>): { out: string; calls: PsqlCall[]; raw: string } {
     const run = mkdtempSync(join(dir, 'run-'));
@@ -91,17 +95,27 @@ describe('scripts', () => {
       'printf \'%s\\0\' "$@" > "$f/argv"',
       'cat > "$f/stdin"',
       'printf \'%s\' "${PGC_MONITOR_VERIFIER:-}" > "$f/verifier"',
+      'cat /proc/self/environ > "$f/environ"',
       '',
     ].join('\n'), { mode: 0o755 });
     const file = join(run, 'post-bootstrap.sh');
     writeFileSync(file, POST_BOOTSTRAP_SCRIPT);
     const fullEnv: Record<string, string> = { PATH: process.env.PATH ?? '', PG_BIN_DIR: bin };
-    for (const [k, v] of Object.entries(env)) if (v !== undefined) fullEnv[k] = v;
+    for (const [k, v] of Object.entries(env)) {
+      if (v === undefined) continue;
+      if (k === 'PGC_MONITOR_PASSWORD') {
+        writeFileSync(join(run, 'monitoring-password'), v, { mode: 0o400 });
+        fullEnv.PGC_MONITOR_PASSWORD_FILE = join(run, 'monitoring-password');
+      } else {
+        fullEnv[k] = v;
+      }
+    }
     const out = execFileSync('bash', [file, URL], { env: fullEnv, timeout: 10000 }).toString();
     const calls = execFileSync('ls', [log]).toString().split('\n').filter((x) => x).sort().map((n) => ({
       argv: readFileSync(join(log, n, 'argv'), 'utf8').split('\0').slice(0, -1),
       stdin: readFileSync(join(log, n, 'stdin'), 'utf8'),
       verifier: readFileSync(join(log, n, 'verifier'), 'utf8'),
+      environ: readFileSync(join(log, n, 'environ'), 'utf8'),
     }));
     rmSync(run, { recursive: true, force: true });
     return { out, calls, raw: calls.map((c) => [...c.argv, c.stdin].join('\n')).join('\n') };
@@ -169,6 +183,9 @@ describe('scripts', () => {
       PGC_DATABASE: 'shop', PGC_MONITOR_USER: 'cdk8s_monitor', PGC_MONITOR_PASSWORD: MONITOR_PASSWORD,
     });
     for (const c of calls) for (const a of c.argv) expect(a).not.toContain(MONITOR_PASSWORD);
+    // Nor any environment: the password is read from its file, not from a variable.
+    for (const c of calls) expect(c.environ).not.toContain(MONITOR_PASSWORD);
+    expect(POST_BOOTSTRAP_SCRIPT).not.toMatch(/environ\["PGC_MONITOR_PASSWORD"\]/);
     expect(raw).not.toContain(MONITOR_PASSWORD);
     expect(out).not.toContain(MONITOR_PASSWORD);
     const role = calls.find((c) => c.stdin.includes('pg_monitor'))!;
@@ -181,7 +198,7 @@ describe('scripts', () => {
     expect(createHash('sha256').update(clientKey).digest('base64')).toBe(m![2]);
     expect(createHmac('sha256', salted).update('Server Key').digest('base64')).toBe(m![3]);
     // The heredoc is quoted: the shell never expands the password into the SQL text either.
-    expect(POST_BOOTSTRAP_SCRIPT).not.toMatch(/\$\{?PGC_MONITOR_PASSWORD\}?[^:]/);
+    expect(POST_BOOTSTRAP_SCRIPT).not.toMatch(/\$\{?PGC_MONITOR_PASSWORD(?!_FILE)/);
     expect(POST_BOOTSTRAP_SCRIPT).toContain('\\getenv pw PGC_MONITOR_VERIFIER');
   });
 
@@ -189,6 +206,7 @@ describe('scripts', () => {
     ['no user', { PGC_MONITOR_PASSWORD: MONITOR_PASSWORD }],
     ['no password', { PGC_MONITOR_USER: 'cdk8s_monitor' }],
     ['empty password', { PGC_MONITOR_USER: 'cdk8s_monitor', PGC_MONITOR_PASSWORD: '' }],
+    ['a password file that does not exist', { PGC_MONITOR_USER: 'cdk8s_monitor', PGC_MONITOR_PASSWORD_FILE: '/nonexistent/password' }],
   ])('post-bootstrap.sh creates no monitoring role with %s', (_what, env) => {
     const { out, calls } = runPostBootstrap(env);
     expect(calls).toHaveLength(1);
