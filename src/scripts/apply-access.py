@@ -6,6 +6,8 @@ from psycopg2 import sql
 
 SPEC = json.loads(os.environ["PGC_ACCESS"])
 RESERVED = ("postgres", "public", "replicator", "cdk8s_monitor", "cdk8s_pgbouncer")
+# Every database a client can connect to (template0 takes none), the templates marked.
+ALL_DATABASES = "SELECT datname, datistemplate FROM pg_database WHERE datallowconn ORDER BY datname"
 
 
 def log(message):
@@ -96,7 +98,20 @@ def main():
     if pooler:
         ensure_role(cur, pooler["user"], True, -1, os.environ[pooler["passwordEnv"]])
     owners = {db["name"]: db["owner"] for db in databases}
-    for dbname in ["postgres"] + [db["name"] for db in databases]:
+    targets = ["postgres"] + [db["name"] for db in databases]
+    templates = set()
+    if pooler:
+        # The pooler forwards every database (`* =`) and PgBouncer runs auth_query in the one the
+        # client asked for: the lookup function goes into every database that takes connections,
+        # also those this declaration does not name (the cluster's own `config.database.name`,
+        # databases made by hand), and into template1, so a database created later inherits it.
+        cur.execute(ALL_DATABASES)
+        for name, is_template in cur.fetchall():
+            if is_template:
+                templates.add(name)
+            if name not in targets:
+                targets.append(name)
+    for dbname in targets:
         dbconn = connect(dbname)
         dcur = dbconn.cursor()
         for db in databases:
@@ -129,7 +144,8 @@ $fn$""")
             dcur.execute("REVOKE ALL ON FUNCTION cdk8s_pgbouncer.get_auth(text) FROM PUBLIC")
             dcur.execute(sql.SQL("GRANT USAGE ON SCHEMA cdk8s_pgbouncer TO {}").format(role))
             dcur.execute(sql.SQL("GRANT EXECUTE ON FUNCTION cdk8s_pgbouncer.get_auth(text) TO {}").format(role))
-            cur.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(sql.Identifier(dbname), role))
+            if dbname not in templates:
+                cur.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(sql.Identifier(dbname), role))
         dbconn.close()
     log("access applied: %d roles, %d databases" % (len(users), len(databases)))
 

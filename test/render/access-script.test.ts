@@ -58,10 +58,17 @@ class _Cursor:
             self.result = (1,) if params[0] in _STATE.get("roles", []) else None
         elif text.startswith("SELECT 1 FROM pg_database"):
             self.result = (1,) if params[0] in _STATE.get("databases", []) else None
+        elif text.startswith("SELECT datname, datistemplate FROM pg_database WHERE datallowconn"):
+            # What the server holds besides the declared databases (created by this run or before).
+            names = ["postgres", "template1"] + _STATE.get("databases", []) + _STATE.get("other_databases", [])
+            self.result = [(n, n == "template1") for n in sorted(set(names))]
         else:
             self.result = None
 
     def fetchone(self):
+        return self.result
+
+    def fetchall(self):
         return self.result
 
 
@@ -142,7 +149,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 let runs = 0;
 /** Runs the script (as the Job does: python3 -c) with the declaration, extra env and server state. */
-function run(spec: unknown, env: Record<string, string> = {}, state: { roles?: string[]; databases?: string[] } = {}) {
+function run(spec: unknown, env: Record<string, string> = {}, state: { roles?: string[]; databases?: string[]; other_databases?: string[] } = {}) {
   const log = join(dir, `log-${++runs}.jsonl`);
   writeFileSync(log, '');
   const r = spawnSync('python3', ['-c', APPLY_ACCESS_SCRIPT], {
@@ -237,6 +244,7 @@ describe('a fresh cluster (no declared role or database exists yet)', () => {
       [1, 'postgres', 'SELECT 1 FROM pg_roles WHERE rolname = %s', ['cdk8s_pgbouncer']],
       [1, 'postgres', 'CREATE ROLE "cdk8s_pgbouncer"', null],
       [1, 'postgres', `ALTER ROLE "cdk8s_pgbouncer" WITH ${OPTIONS} LOGIN CONNECTION LIMIT -1 PASSWORD %s`, verifierParam],
+      [1, 'postgres', 'SELECT datname, datistemplate FROM pg_database WHERE datallowconn ORDER BY datname', null],
       // In each database: the pooler's lookup function (postgres first), then extensions and schema grants.
       [2, 'postgres', 'CREATE SCHEMA IF NOT EXISTS cdk8s_pgbouncer AUTHORIZATION postgres', null],
       [2, 'postgres', expect.stringMatching(/^CREATE OR REPLACE FUNCTION cdk8s_pgbouncer\.get_auth\(p_usename text\)\n.*SECURITY DEFINER SET search_path = pg_catalog/s), null],
@@ -254,9 +262,15 @@ describe('a fresh cluster (no declared role or database exists yet)', () => {
       [3, 'orders', 'GRANT USAGE ON SCHEMA cdk8s_pgbouncer TO "cdk8s_pgbouncer"', null],
       [3, 'orders', 'GRANT EXECUTE ON FUNCTION cdk8s_pgbouncer.get_auth(text) TO "cdk8s_pgbouncer"', null],
       [1, 'postgres', 'GRANT CONNECT ON DATABASE "orders" TO "cdk8s_pgbouncer"', null],
+      // template1: the databases created later inherit the lookup (PUBLIC may connect to it: no grant).
+      [4, 'template1', 'CREATE SCHEMA IF NOT EXISTS cdk8s_pgbouncer AUTHORIZATION postgres', null],
+      [4, 'template1', expect.stringMatching(/^CREATE OR REPLACE FUNCTION cdk8s_pgbouncer\.get_auth/), null],
+      [4, 'template1', 'REVOKE ALL ON FUNCTION cdk8s_pgbouncer.get_auth(text) FROM PUBLIC', null],
+      [4, 'template1', 'GRANT USAGE ON SCHEMA cdk8s_pgbouncer TO "cdk8s_pgbouncer"', null],
+      [4, 'template1', 'GRANT EXECUTE ON FUNCTION cdk8s_pgbouncer.get_auth(text) TO "cdk8s_pgbouncer"', null],
     ]);
     // Every per-database connection is closed.
-    expect(entries.filter((e) => e.close).map((e) => e.conn)).toEqual([2, 3]);
+    expect(entries.filter((e) => e.close).map((e) => e.conn)).toEqual([2, 3, 4]);
   });
 
   test('the pooler\'s lookup never returns superusers or the library\'s roles', () => {
@@ -284,6 +298,25 @@ describe('a fresh cluster (no declared role or database exists yet)', () => {
     const b = result().statements.find((s) => s.sql!.startsWith('ALTER ROLE "orders_app"'))!.params![0];
     expect(a).not.toBe(b);
     expect(verifies(b, APP_PASSWORD)).toBe(true);
+  });
+});
+
+describe('the pooler forwards every database: its lookup is in each one', () => {
+  test('also in databases the declaration does not name (the cluster\'s own database, one made by hand) and in template1', () => {
+    const { code, statements } = run(SPEC, ENV, { other_databases: ['app', 'made_by_hand'] });
+    expect(code).toBe(0);
+    const lookupIn = statements.filter((s) => s.sql!.startsWith('CREATE OR REPLACE FUNCTION cdk8s_pgbouncer.get_auth')).map((s) => s.db);
+    expect(lookupIn).toEqual(['postgres', 'orders', 'app', 'made_by_hand', 'template1']);
+    const executeIn = statements.filter((s) => s.sql === 'GRANT EXECUTE ON FUNCTION cdk8s_pgbouncer.get_auth(text) TO "cdk8s_pgbouncer"').map((s) => s.db);
+    expect(executeIn).toEqual(lookupIn);
+    const connectTo = statements.filter((s) => /^GRANT CONNECT ON DATABASE .* TO "cdk8s_pgbouncer"$/.test(s.sql!)).map((s) => s.sql!.split('"')[1]);
+    expect(connectTo).toEqual(['postgres', 'orders', 'app', 'made_by_hand']);
+  });
+
+  test('without a pooler, only the declared databases are visited', () => {
+    const { statements } = run({ ...SPEC, pooler: null }, ENV, { other_databases: ['app'] });
+    expect(new Set(statements.map((s) => s.db))).toEqual(new Set(['postgres', 'orders']));
+    expect(statements.map((s) => s.sql)).not.toContain('SELECT datname, datistemplate FROM pg_database WHERE datallowconn ORDER BY datname');
   });
 });
 
