@@ -31,6 +31,8 @@ export const PATHS = {
   tlsReplication: '/etc/postgres-tls/replication',
   /** The monitoring Secret's password, as a file: never in the postgres container's environment. */
   monitoringSecret: '/etc/postgres-monitoring',
+  /** The access role's password, as a file (post-bootstrap.sh creates the role from it). */
+  accessSecret: '/etc/postgres-access',
 } as const;
 
 /** Replicas when `replicas.count` is not given. */
@@ -143,6 +145,7 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
     restApiPort: ctx.restApiPort,
     superuser: ctx.superuser,
     replicationUser: ctx.replicationUser,
+    rewindUser: ctx.rewindUser,
     tags: spec.tags,
     useSlots: config.slots,
     patroniLogLevel: config._patroniLogLevel,
@@ -203,6 +206,7 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
     },
     secretEnv('PATRONI_SUPERUSER_PASSWORD', ctx.superuserSecretName),
     secretEnv('PATRONI_REPLICATION_PASSWORD', ctx.replicationSecretName),
+    secretEnv('PATRONI_REWIND_PASSWORD', ctx.rewindSecretName),
     { name: 'PGDATA', value: dataDir },
     { name: 'PGHOST', value: PATHS.tmp },
     { name: 'PGPORT', value: String(ctx.port) },
@@ -213,6 +217,11 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
     // A file, not a variable: Patroni strips only PATRONI_* and KUBERNETES_* from the environment
     // it gives the postmaster, so a variable would reach every backend and archive_command.
     { name: 'PGC_MONITOR_PASSWORD_FILE', value: `${PATHS.monitoringSecret}/password` },
+    { name: 'PGC_ACCESS_USER', value: ctx.accessUser },
+    { name: 'PGC_ACCESS_PASSWORD_FILE', value: `${PATHS.accessSecret}/password` },
+    { name: 'PGC_ACCESS_GRANTABLE_ROLES', value: ctx.grantableRoles.join(' ') },
+    { name: 'PGC_POOLER_USER', value: ctx.poolerUser },
+    ...(config._templateExtensions.length > 0 ? [{ name: 'PGC_TEMPLATE_EXTENSIONS', value: config._templateExtensions.join(' ') }] : []),
     ...(backup?.env ?? []),
     ...(backup?.restore?.env ?? []),
   ];
@@ -223,6 +232,7 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
     { name: 'dshm', mountPath: PATHS.shm },
     { name: 'scripts', mountPath: PATHS.scripts, readOnly: true },
     { name: 'monitoring-secret', mountPath: PATHS.monitoringSecret, readOnly: true },
+    { name: 'access-secret', mountPath: PATHS.accessSecret, readOnly: true },
     ...(ctx.tls ? [
       { name: 'tls-server', mountPath: PATHS.tlsServer, readOnly: true },
       { name: 'tls-replication', mountPath: PATHS.tlsReplication, readOnly: true },
@@ -314,6 +324,7 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
             { name: 'scripts', configMap: { name: ctx.scriptsConfigMapName, defaultMode: 0o555 } },
             // 0440: root-owned, readable by the pod's fsGroup (the PostgreSQL group) only.
             { name: 'monitoring-secret', secret: { secretName: ctx.monitoringSecretName, items: [{ key: 'password', path: 'password' }], defaultMode: 0o440 } },
+            { name: 'access-secret', secret: { secretName: ctx.accessSecretName, items: [{ key: 'password', path: 'password' }], defaultMode: 0o440 } },
             { name: 'tmp', emptyDir: { sizeLimit: quantity('64Mi') } },
             { name: 'dshm', emptyDir: { medium: 'Memory', sizeLimit: quantity(k8sMebibytes(rendered.sharedMemoryVolume)) } },
             // 0640: PostgreSQL accepts a root-owned key readable by its group (the pod's fsGroup).

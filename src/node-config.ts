@@ -2,6 +2,7 @@ import { Duration, Size, SizeRoundingBehavior } from 'cdk8s';
 import { Construct, IConstruct } from 'constructs';
 import { ClientAuthMethod, HbaConnectionType, HbaRule } from './access-rules';
 import { propError, requireInteger } from './errors';
+import { REWIND_USER } from './monitoring-defaults';
 import { memoryBudget, requiredSharedMemory, tuneFromLimits, Tuning } from './render/memory-tuning';
 import { hbaRules, renderHbaRule } from './render/pg-hba';
 import { CLUSTER_WIDE_RAW_PARAMETERS, MemberParameterInput, OWNED_PARAMETERS, SslFiles, memberParameters } from './render/postgresql-parameters';
@@ -127,6 +128,16 @@ export interface ConnectionSettings {
    * @default - ClientAuthMethod.CERT with TLS (the default), ClientAuthMethod.SCRAM_SHA_256 without
    */
   readonly replicationAuth?: ClientAuthMethod;
+  /**
+   * Let the superuser `postgres` log in over TCP (by password, like any client). Off, it logs in
+   * only over the local socket inside its pod (`kubectl exec`), so a leaked superuser Secret is
+   * no use from the network: pg_rewind between members runs as `cdk8s_rewind` (only the
+   * functions it reads files with) and the access Job as `cdk8s_access` (creates roles and
+   * databases, no superuser). On, the access Job runs as `postgres` too, which extensions that
+   * are not trusted (pg_stat_statements, postgis, ...) need.
+   * @default false
+   */
+  readonly superuserNetworkAccess?: boolean;
   /**
    * Extra pg_hba rules, matched before the catch-all client rule.
    * @default - none
@@ -418,6 +429,8 @@ export class NodeConfig extends Construct {
     return hbaRules({
       superuser: 'postgres',
       replicationUser: 'replicator',
+      rewindUser: REWIND_USER,
+      superuserNetworkAccess: conn.superuserNetworkAccess ?? false,
       clientMethod: conn.clientAuth ?? ClientAuthMethod.SCRAM_SHA_256,
       replicationMethod: conn.replicationAuth ?? (tls ? ClientAuthMethod.CERT : ClientAuthMethod.SCRAM_SHA_256),
       extra: rules.map((r) => ({
@@ -429,6 +442,22 @@ export class NodeConfig extends Construct {
       })),
       tls,
     }).map(renderHbaRule);
+  }
+
+  /**
+   * Extensions of preloaded libraries (shared_preload_libraries) that post-bootstrap.sh creates
+   * in template1, so that the access Job, no superuser, finds them in every database it creates.
+   * @internal
+   */
+  public get _templateExtensions(): string[] {
+    const preload = (this.props.parameters ?? {}).shared_preload_libraries ?? '';
+    const libraries = preload.split(',').map((l) => l.trim().replace(/^'|'$/g, ''));
+    return ['pg_stat_statements'].filter((e) => libraries.includes(e));
+  }
+
+  /** The superuser may log in over TCP (config.connection.superuserNetworkAccess). @internal */
+  public get _superuserNetworkAccess(): boolean {
+    return this.props.connection?.superuserNetworkAccess ?? false;
   }
 
   /** Log level of Patroni for this configuration. @internal */

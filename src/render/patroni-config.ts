@@ -53,6 +53,11 @@ export interface PatroniConfigInput {
   readonly restApiPort: number;
   readonly superuser: string;
   readonly replicationUser: string;
+  /**
+   * The role pg_rewind connects to the new leader as (database postgres). Patroni creates it at
+   * bootstrap with EXECUTE on the four functions pg_rewind reads files with, and nothing else.
+   */
+  readonly rewindUser: string;
   /** Member tags (for example `nofailover`). */
   readonly tags: Record<string, boolean>;
   /** One replication slot per member on the leader. */
@@ -102,7 +107,7 @@ export interface PatroniTlsInput {
  * Per-pod values are not in the file: Patroni reads them from the environment the pod spec sets
  * (PATRONI_NAME, PATRONI_KUBERNETES_NAMESPACE, PATRONI_KUBERNETES_POD_IP,
  * PATRONI_POSTGRESQL_CONNECT_ADDRESS, PATRONI_RESTAPI_CONNECT_ADDRESS) and passwords from Secrets
- * (PATRONI_SUPERUSER_PASSWORD, PATRONI_REPLICATION_PASSWORD).
+ * (PATRONI_SUPERUSER_PASSWORD, PATRONI_REPLICATION_PASSWORD, PATRONI_REWIND_PASSWORD).
  */
 export function patroniConfig(input: PatroniConfigInput): Record<string, unknown> {
   const k = input.kubernetes;
@@ -166,6 +171,8 @@ export function patroniConfig(input: PatroniConfigInput): Record<string, unknown
           username: input.replicationUser,
           ...(tls ? { sslmode: 'verify-ca', sslrootcert: tls.caFile, sslcert: tls.replicationCertFile, sslkey: tls.replicationKeyFile } : {}),
         },
+        // pg_rewind never connects as the superuser, which may then be refused over TCP.
+        rewind: { username: input.rewindUser, ...(tls ? { sslmode: 'verify-ca', sslrootcert: tls.caFile } : {}) },
       },
       parameters: { ...input.memberParameters },
       pg_hba: [...input.hba],

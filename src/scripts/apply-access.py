@@ -2,12 +2,15 @@
 import base64, hashlib, hmac, json, os, sys, time
 
 import psycopg2
+import psycopg2.errors
 from psycopg2 import sql
 
 SPEC = json.loads(os.environ["PGC_ACCESS"])
-RESERVED = ("postgres", "public", "replicator", "cdk8s_monitor", "cdk8s_pgbouncer")
-# Every database a client can connect to (template0 takes none), the templates marked.
-ALL_DATABASES = "SELECT datname, datistemplate FROM pg_database WHERE datallowconn ORDER BY datname"
+RESERVED = ("postgres", "public", "replicator", "cdk8s_monitor", "cdk8s_pgbouncer", "cdk8s_rewind", "cdk8s_access")
+# Every database a client can connect to (template0 takes none), and whether it has the pooler's
+# lookup (post-bootstrap.sh puts it in template1, which databases created later copy).
+ALL_DATABASES = "SELECT datname FROM pg_database WHERE datallowconn ORDER BY datname"
+HAS_LOOKUP = "SELECT to_regprocedure('cdk8s_pgbouncer.get_auth(text)') IS NOT NULL"
 
 
 def log(message):
@@ -47,12 +50,15 @@ def primary():
     sys.exit("the primary did not answer in ten minutes")
 
 
-def ensure_role(cur, name, login, limit, password):
+def ensure_role(cur, name, login, limit, password, superuser):
     cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,))
     if cur.fetchone() is None:
         cur.execute(sql.SQL("CREATE ROLE {}").format(sql.Identifier(name)))
         log("role %s created" % name)
-    options = "NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS %s CONNECTION LIMIT %d" % ("LOGIN" if login else "NOLOGIN", limit)
+    # Only a superuser may even name SUPERUSER, REPLICATION or BYPASSRLS; roles made by a
+    # non-superuser never have them (and it cannot alter a role that has).
+    forbidden = "NOSUPERUSER NOREPLICATION NOBYPASSRLS " if superuser else ""
+    options = "%sNOCREATEDB NOCREATEROLE %s CONNECTION LIMIT %d" % (forbidden, "LOGIN" if login else "NOLOGIN", limit)
     if password is not None:
         cur.execute(sql.SQL("ALTER ROLE {} WITH " + options + " PASSWORD %s").format(sql.Identifier(name)), (verifier(password),))
     else:
@@ -75,14 +81,19 @@ def main():
     users = SPEC.get("users", [])
     databases = SPEC.get("databases", [])
     pooler = SPEC.get("pooler")
+    cur.execute("SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user")
+    me, superuser = cur.fetchone()
     for user in users:
         if user["name"] in RESERVED or user["name"].startswith("pg_"):
             sys.exit("refusing to manage the reserved role %s" % user["name"])
-        ensure_role(cur, user["name"], user.get("login", True), user.get("connectionLimit", -1), password_of(user))
+        ensure_role(cur, user["name"], user.get("login", True), user.get("connectionLimit", -1), password_of(user), superuser)
     for user in users:
         for group in user.get("memberOf", []):
             cur.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(group), sql.Identifier(user["name"])))
     for db in databases:
+        if not superuser and db["owner"] != me:
+            # A non-superuser gives a database to a role, and grants on it, as a member of that role.
+            cur.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(db["owner"]), sql.Identifier(me)))
         cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db["name"],))
         if cur.fetchone() is None:
             cur.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(db["name"]), sql.Identifier(db["owner"])))
@@ -96,28 +107,30 @@ def main():
             privileges = sql.SQL(", ").join(sql.SQL(p) for p in grant["privileges"])
             cur.execute(sql.SQL("GRANT {} ON DATABASE {} TO {}").format(privileges, sql.Identifier(grant["database"]), sql.Identifier(user["name"])))
     if pooler:
-        ensure_role(cur, pooler["user"], True, -1, os.environ[pooler["passwordEnv"]])
+        ensure_role(cur, pooler["user"], True, -1, os.environ[pooler["passwordEnv"]], superuser)
+        for db in databases:
+            cur.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(sql.Identifier(db["name"]), sql.Identifier(pooler["user"])))
     owners = {db["name"]: db["owner"] for db in databases}
     targets = ["postgres"] + [db["name"] for db in databases]
-    templates = set()
     if pooler:
         # The pooler forwards every database (`* =`) and PgBouncer runs auth_query in the one the
-        # client asked for: the lookup function goes into every database that takes connections,
-        # also those this declaration does not name (the cluster's own `config.database.name`,
-        # databases made by hand), and into template1, so a database created later inherits it.
+        # client asked for: every database that takes connections is checked for the lookup.
         cur.execute(ALL_DATABASES)
-        for name, is_template in cur.fetchall():
-            if is_template:
-                templates.add(name)
+        for (name,) in cur.fetchall():
             if name not in targets:
                 targets.append(name)
+    missing = []
     for dbname in targets:
         dbconn = connect(dbname)
         dcur = dbconn.cursor()
         for db in databases:
             if db["name"] == dbname:
                 for extension in db.get("extensions", []):
-                    dcur.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(extension)))
+                    try:
+                        dcur.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(extension)))
+                    except psycopg2.errors.InsufficientPrivilege:
+                        sys.exit("extension %s in database %s is not trusted: only a superuser may create it (%s is not one; "
+                                 "config.connection.superuserNetworkAccess lets the access Job run as postgres)" % (extension, dbname, me))
         for user in users:
             for grant in user.get("schemas", []):
                 if grant["database"] != dbname:
@@ -129,24 +142,16 @@ def main():
                     tables = sql.SQL(", ").join(sql.SQL(p) for p in grant["tables"])
                     dcur.execute(sql.SQL("GRANT {} ON ALL TABLES IN SCHEMA {} TO {}").format(tables, schema, who))
                     dcur.execute(sql.SQL("ALTER DEFAULT PRIVILEGES FOR ROLE {} IN SCHEMA {} GRANT {} ON TABLES TO {}").format(
-                        sql.Identifier(owners.get(dbname, "postgres")), schema, tables, who))
+                        sql.Identifier(owners.get(dbname, me)), schema, tables, who))
         if pooler:
-            # PgBouncer looks up a client's SCRAM verifier through this function, as a role that
-            # can read nothing else; superusers and the library's own roles are never returned.
-            role = sql.Identifier(pooler["user"])
-            dcur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS cdk8s_pgbouncer AUTHORIZATION postgres"))
-            dcur.execute("""CREATE OR REPLACE FUNCTION cdk8s_pgbouncer.get_auth(p_usename text)
-RETURNS TABLE (usename name, passwd text) LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog AS $fn$
-  SELECT rolname, rolpassword FROM pg_authid
-  WHERE rolname = p_usename AND rolcanlogin AND NOT rolsuper
-    AND rolname NOT IN ('postgres', 'replicator', 'cdk8s_monitor', 'cdk8s_pgbouncer')
-$fn$""")
-            dcur.execute("REVOKE ALL ON FUNCTION cdk8s_pgbouncer.get_auth(text) FROM PUBLIC")
-            dcur.execute(sql.SQL("GRANT USAGE ON SCHEMA cdk8s_pgbouncer TO {}").format(role))
-            dcur.execute(sql.SQL("GRANT EXECUTE ON FUNCTION cdk8s_pgbouncer.get_auth(text) TO {}").format(role))
-            if dbname not in templates:
-                cur.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(sql.Identifier(dbname), role))
+            dcur.execute(HAS_LOOKUP)
+            if not dcur.fetchone()[0]:
+                missing.append(dbname)
         dbconn.close()
+    if missing:
+        # Made from template0, or before the cluster had the lookup in template1: a superuser adds
+        # it (the function of post-bootstrap.sh); until then the pooler refuses logins to them.
+        log("WARNING: no pooler lookup cdk8s_pgbouncer.get_auth in database(s) %s: the pooler cannot log in to them" % ", ".join(missing))
     log("access applied: %d roles, %d databases" % (len(users), len(databases)))
 
 

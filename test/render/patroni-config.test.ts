@@ -28,6 +28,7 @@ function input(overrides: Partial<PatroniConfigInput> = {}): PatroniConfigInput 
     restApiPort: 8008,
     superuser: 'postgres',
     replicationUser: 'replicator',
+    rewindUser: 'cdk8s_rewind',
     tags: { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false },
     useSlots: true,
     patroniLogLevel: 'WARNING',
@@ -184,12 +185,16 @@ describe('patroniConfig with TLS', () => {
     expect(cfg.postgresql.authentication).toEqual({
       superuser: { username: 'postgres', sslmode: 'verify-ca', sslrootcert: '/s/ca.crt' },
       replication: { username: 'replicator', sslmode: 'verify-ca', sslrootcert: '/s/ca.crt', sslcert: '/r/tls.crt', sslkey: '/r/tls.key' },
+      // pg_rewind connects as its own role, verifying the CA like the superuser would.
+      rewind: { username: 'cdk8s_rewind', sslmode: 'verify-ca', sslrootcert: '/s/ca.crt' },
     });
   });
 
   test('without TLS: no ctl section, no TLS keys', () => {
     const plain = patroniConfig(input()) as any;
     expect(plain.ctl).toBeUndefined();
-    expect(plain.postgresql.authentication).toEqual({ superuser: { username: 'postgres' }, replication: { username: 'replicator' } });
+    expect(plain.postgresql.authentication).toEqual({
+      superuser: { username: 'postgres' }, replication: { username: 'replicator' }, rewind: { username: 'cdk8s_rewind' },
+    });
   });
 });
