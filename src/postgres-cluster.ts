@@ -18,7 +18,8 @@ import { MemberContext } from './member-context';
 import { DEFAULT_REPLICAS, MAX_REPLICAS, PATHS } from './member-statefulset';
 import { HeartbeatOptions, MonitoringOptions, SidecarOptions } from './monitoring';
 import {
-  ACCESS_USER, GRANTABLE_PREDEFINED_ROLES, HEARTBEAT_PORT, HEARTBEAT_RESOURCES, METRICS_PORT, METRICS_RESOURCES, MONITORING_USER, POOLER_USER, REWIND_USER,
+  ACCESS_USER, GRANTABLE_PREDEFINED_ROLES, HEARTBEAT_PORT, HEARTBEAT_RESOURCES, METRICS_PORT, METRICS_RESOURCES,
+  MONITORING_USER, POOLER_USER, REWIND_USER,
 } from './monitoring-defaults';
 import { ClusterNetworkPolicies, NetworkOptions } from './network-policy';
 import { NodeConfig, NodeConfigProps } from './node-config';

@@ -154,9 +154,9 @@ describe('the Job', () => {
   });
 
   test('as postgres, from the superuser Secret, only when the superuser may log in over the network', () => {
-    const m = synthCluster({ ...DECLARED, config: { connection: { superuserNetworkAccess: true } } });
-    expect(envValue(accessJob(m), 'PGUSER')).toBe('postgres');
-    expect(envOf(accessJob(m), 'PGPASSWORD')).toEqual({ name: 'PGPASSWORD', ...secretRef('db-superuser') });
+    const open = synthCluster({ ...DECLARED, config: { connection: { superuserNetworkAccess: true } } });
+    expect(envValue(accessJob(open), 'PGUSER')).toBe('postgres');
+    expect(envOf(accessJob(open), 'PGPASSWORD')).toEqual({ name: 'PGPASSWORD', ...secretRef('db-superuser') });
   });
 
   test('with TLS (the default): verify-full against the cluster CA, mounted read-only from its Secret', () => {

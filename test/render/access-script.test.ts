@@ -157,11 +157,15 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let runs = 0;
 /** Runs the script (as the Job does: python3 -c) with the declaration, extra env and server state. */
 interface FakeState {
-  roles?: string[]; databases?: string[]; other_databases?: string[];
+  roles?: string[];
+  databases?: string[];
+  other_databases?: string[];
   /** The role the Job connects as, and whether it is a superuser (default cdk8s_access, no). */
-  user?: string; superuser?: boolean;
+  user?: string;
+  superuser?: boolean;
   /** Databases without the pooler lookup; extensions only a superuser may create. */
-  without_lookup?: string[]; untrusted?: string[];
+  without_lookup?: string[];
+  untrusted?: string[];
 }
 function run(spec: unknown, env: Record<string, string> = {}, state: FakeState = {}) {
   const log = join(dir, `log-${++runs}.jsonl`);

@@ -221,7 +221,7 @@ describe('scripts', () => {
   test('post-bootstrap.sh installs the pooler lookup in template1, postgres and the cluster database, for a NOLOGIN pooler role the access role administers', () => {
     const { out, calls } = runPostBootstrap({ PGC_DATABASE: 'app', PGC_POOLER_USER: 'cdk8s_pgbouncer', PGC_ACCESS_USER: 'cdk8s_access' });
     expect(out).toContain('pooler lookup is ready in template1 postgres app');
-    const role = calls.find((c) => c.stdin.includes("CREATE ROLE %I NOLOGIN"))!;
+    const role = calls.find((c) => c.stdin.includes('CREATE ROLE %I NOLOGIN'))!;
     expect(role.argv).toEqual([...BASE_ARGV, '-v', 'user=cdk8s_pgbouncer', '-v', 'admin=cdk8s_access']);
     expect(role.stdin).toContain("format('GRANT %I TO %I WITH ADMIN OPTION', :'user', :'admin') WHERE :'admin' <> ''");
     const lookups = calls.filter((c) => c.stdin.includes('CREATE OR REPLACE FUNCTION cdk8s_pgbouncer.get_auth'));
