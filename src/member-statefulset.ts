@@ -15,6 +15,7 @@ import { renderPatroniConfig } from './render/patroni-config';
 import { clusterParameters, sorted } from './render/postgresql-parameters';
 import { k8sMebibytes } from './render/units';
 import { Resources } from './resources';
+import { WalLevel } from './replication';
 import { restrictedContainer, restrictedPod } from './security-context';
 import { StorageOptions } from './storage';
 
@@ -130,8 +131,10 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
     synchronous: ctx.synchronous,
     clusterParameters: clusterParameters({
       maxConnections: config.maxConnections,
-      maxWalSenders: MAX_WAL_SENDERS,
-      maxReplicationSlots: MAX_WAL_SENDERS,
+      // Consumers' logical slots come on top of the fixed set the cluster's own members use.
+      maxWalSenders: MAX_WAL_SENDERS + config.logicalSlots,
+      maxReplicationSlots: MAX_WAL_SENDERS + config.logicalSlots,
+      walLevel: config.walLevel,
       maxWorkerProcesses: ctx.maxWorkerProcesses,
       overrides: config._clusterOverrides,
     }),
@@ -148,6 +151,7 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
     rewindUser: ctx.rewindUser,
     tags: spec.tags,
     useSlots: config.slots,
+    ignoreLogicalSlots: config.walLevel === WalLevel.LOGICAL,
     patroniLogLevel: config._patroniLogLevel,
     postBootstrap: `${PATHS.scripts}/post-bootstrap.sh`,
     tls: ctx.tls ? {

@@ -62,6 +62,11 @@ export interface PatroniConfigInput {
   readonly tags: Record<string, boolean>;
   /** One replication slot per member on the leader. */
   readonly useSlots: boolean;
+  /**
+   * Leave logical replication slots alone (DCS `ignore_slots`): Patroni otherwise drops every
+   * slot it does not manage, so a consumer that disconnects would lose its slot.
+   */
+  readonly ignoreLogicalSlots?: boolean;
   /** Patroni's own log level (DEBUG, INFO, WARNING, ERROR). */
   readonly patroniLogLevel: string;
   /** Script Patroni runs once after initdb, with a superuser connection URL as its argument. */
@@ -141,6 +146,7 @@ export function patroniConfig(input: PatroniConfigInput): Record<string, unknown
         synchronous_mode: input.synchronous.enabled,
         synchronous_mode_strict: input.synchronous.strict,
         synchronous_node_count: input.synchronous.standbys,
+        ...(input.ignoreLogicalSlots ? { ignore_slots: [{ type: 'logical' }] } : {}),
         postgresql: {
           use_pg_rewind: true,
           use_slots: input.useSlots,
