@@ -202,12 +202,11 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
     { name: 'PATRONI_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
     { name: 'PATRONI_KUBERNETES_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
     { name: 'PATRONI_KUBERNETES_POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
-    { name: 'PATRONI_POSTGRESQL_CONNECT_ADDRESS', value: `$(PATRONI_KUBERNETES_POD_IP):${ctx.port}` },
-    // With TLS, members reach each other's REST API by the DNS name their certificate carries.
-    {
-      name: 'PATRONI_RESTAPI_CONNECT_ADDRESS',
-      value: ctx.tls ? `$(PATRONI_NAME).${ctx.headlessServiceName}:${ctx.restApiPort}` : `$(PATRONI_KUBERNETES_POD_IP):${ctx.restApiPort}`,
-    },
+    // Members reach each other by the pod's DNS name on the headless Service (which publishes
+    // not-ready pods too): right for IPv4, IPv6 and dual-stack pods alike, where `<pod IP>:port`
+    // would need brackets around an IPv6 address, and the name the REST API's certificate carries.
+    { name: 'PATRONI_POSTGRESQL_CONNECT_ADDRESS', value: `$(PATRONI_NAME).${ctx.headlessServiceName}:${ctx.port}` },
+    { name: 'PATRONI_RESTAPI_CONNECT_ADDRESS', value: `$(PATRONI_NAME).${ctx.headlessServiceName}:${ctx.restApiPort}` },
     secretEnv('PATRONI_SUPERUSER_PASSWORD', ctx.superuserSecretName),
     secretEnv('PATRONI_REPLICATION_PASSWORD', ctx.replicationSecretName),
     secretEnv('PATRONI_REWIND_PASSWORD', ctx.rewindSecretName),
@@ -365,7 +364,7 @@ function monitoringSidecars(ctx: MemberContext, securityContext: kplus.k8s.Secur
     image: ctx.image.image,
     command: ['python3', `${PATHS.scripts}/heartbeat.py`],
     env: [
-      { name: 'HB_LISTEN', value: '0.0.0.0' },
+      { name: 'HB_LISTEN', value: '*' },
       { name: 'HB_PORT', value: String(HEARTBEAT_PORT) },
       { name: 'HB_INTERVAL_SECONDS', value: String(hb.intervalSeconds) },
       { name: 'HB_TIMEOUT_SECONDS', value: String(hb.timeoutSeconds) },

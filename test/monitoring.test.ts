@@ -67,7 +67,7 @@ describe('heartbeat sidecar', () => {
   });
 
   const DEFAULT_ENV = {
-    HB_LISTEN: '0.0.0.0',
+    HB_LISTEN: '*',
     HB_PORT: '8010',
     HB_INTERVAL_SECONDS: '5',
     HB_TIMEOUT_SECONDS: '3',

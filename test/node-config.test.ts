@@ -125,7 +125,7 @@ describe('config.database', () => {
     test('Patroni listens on it; the REST API stays on 8008', () => {
       for (const sts of memberSets(m)) {
         expect(patroni(m, sts).postgresql.listen).toBe('*:6543');
-        expect(patroni(m, sts).restapi.listen).toBe('0.0.0.0:8008');
+        expect(patroni(m, sts).restapi.listen).toBe('*:8008');
       }
     });
 
@@ -136,7 +136,7 @@ describe('config.database', () => {
           { name: 'patroni', containerPort: 8008, protocol: 'TCP' },
         ]);
         expect(env(m, sts, 'PGPORT')).toBe('6543');
-        expect(env(m, sts, 'PATRONI_POSTGRESQL_CONNECT_ADDRESS')).toBe('$(PATRONI_KUBERNETES_POD_IP):6543');
+        expect(env(m, sts, 'PATRONI_POSTGRESQL_CONNECT_ADDRESS')).toBe('$(PATRONI_NAME).db-pods:6543');
       }
     });
 

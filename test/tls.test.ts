@@ -83,7 +83,7 @@ function expectTlsMembers(m: Manifest[], serverSecret: string, replicationSecret
     // Patroni: HTTPS REST API asking for (not requiring) client certificates, patronictl with the
     // server certificate, connections to other members verifying the CA.
     expect(cfg.restapi).toEqual({
-      listen: '0.0.0.0:8008',
+      listen: '*:8008',
       certfile: `${SERVER_DIR}/tls.crt`,
       keyfile: `${SERVER_DIR}/tls.key`,
       cafile: `${SERVER_DIR}/ca.crt`,
@@ -342,7 +342,7 @@ describe('Tls.disabled()', () => {
   test('Patroni: plain REST API, no ctl section, no TLS in authentication', () => {
     for (const sts of members(m)) {
       const cfg = patroni(m, sts);
-      expect(cfg.restapi).toEqual({ listen: '0.0.0.0:8008' });
+      expect(cfg.restapi).toEqual({ listen: '*:8008' });
       expect(cfg.ctl).toBeUndefined();
       expect(cfg.postgresql.authentication).toEqual({
         superuser: { username: 'postgres' }, replication: { username: 'replicator' }, rewind: { username: 'cdk8s_rewind' },
@@ -350,13 +350,13 @@ describe('Tls.disabled()', () => {
     }
   });
 
-  test('HTTP probes, no TLS volumes or mounts, REST API reached by pod IP', () => {
+  test('HTTP probes, no TLS volumes or mounts, REST API reached by the pod\'s DNS name', () => {
     for (const sts of members(m)) {
       const pg = postgresContainer(sts);
       for (const probe of ['startupProbe', 'livenessProbe', 'readinessProbe']) expect(pg[probe].httpGet.scheme).toBe('HTTP');
       expect(tlsVolumes(sts)).toEqual([]);
       expect(pg.volumeMounts.filter((v: any) => v.name.startsWith('tls-'))).toEqual([]);
-      expect(envValue(pg, 'PATRONI_RESTAPI_CONNECT_ADDRESS')).toBe('$(PATRONI_KUBERNETES_POD_IP):8008');
+      expect(envValue(pg, 'PATRONI_RESTAPI_CONNECT_ADDRESS')).toBe('$(PATRONI_NAME).db-pods:8008');
     }
   });
 

@@ -39,8 +39,9 @@ import { scriptText } from './script-files';
  *
  * Environment (every variable optional; an invalid value exits 2 with a message naming it):
  * - PGHOST (socket directory), PGPORT, PGUSER: libpq's, for the superuser connection.
- * - HB_PORT: HTTP port (default 8010). HB_LISTEN: address to listen on (default `0.0.0.0`;
- *   an IPv6 address such as `::` listens on IPv6).
+ * - HB_PORT: HTTP port (default 8010). HB_LISTEN: address to listen on (default `*`: every
+ *   address, IPv4 and IPv6 on one dual-stack socket, or IPv4 alone where the pod has no IPv6;
+ *   an IPv4 address listens on it alone, an IPv6 address such as `::` on IPv6).
  * - HB_INTERVAL_SECONDS: time between checks (default 5).
  * - HB_TIMEOUT_SECONDS: connect timeout and statement timeout of each check (default 3).
  * - HB_FAILURE_THRESHOLD: consecutive failed checks before unready (default 3).

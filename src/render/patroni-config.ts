@@ -121,7 +121,8 @@ export function patroniConfig(input: PatroniConfigInput): Record<string, unknown
     scope: input.scope,
     log: { level: input.patroniLogLevel },
     restapi: {
-      listen: `0.0.0.0:${input.restApiPort}`,
+      // `*`: Patroni listens on IPv6 with IPv4 mapped in where the pod has IPv6, else on IPv4.
+      listen: `*:${input.restApiPort}`,
       // verify_client optional: probes need no certificate, but anything that changes state does.
       ...(tls ? { certfile: tls.certFile, keyfile: tls.keyFile, cafile: tls.caFile, verify_client: 'optional' } : {}),
     },

@@ -91,7 +91,7 @@ def read_config():
         threshold=env_number("HB_FAILURE_THRESHOLD", 3, int, lambda v: v >= 1, "an integer of at least 1"),
         max_lag_bytes=env_number("HB_MAX_LAG_BYTES", 16 * 1024 * 1024, int, lambda v: v >= 0, "a number of bytes (integer, 0 or more)"),
         max_lag_seconds=env_number("HB_MAX_LAG_SECONDS", 30.0, float, lambda v: v > 0, positive),
-        listen=os.environ.get("HB_LISTEN", "").strip() or "0.0.0.0",
+        listen=os.environ.get("HB_LISTEN", "").strip() or "*",
     )
     # A replica sees the heartbeat up to one interval old even with no lag at all.
     if cfg.max_lag_seconds <= cfg.interval:
@@ -363,13 +363,32 @@ class Handler(http.server.BaseHTTPRequestHandler):
         """Probes call every few seconds: no access log."""
 
 
+def has_dual_stack():
+    """True when an IPv6 socket can also take IPv4 connections (the pod has IPv6 at all)."""
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            return True
+    except (AttributeError, OSError):
+        return False
+
+
 class Server(http.server.ThreadingHTTPServer):
     def __init__(self, cfg, monitor):
-        self.address_family = socket.AF_INET6 if ":" in cfg.listen else socket.AF_INET
         self.monitor = monitor
-        super().__init__((cfg.listen, cfg.port), Handler)
+        host = cfg.listen
+        self.dual_stack = False
+        if host == "*":
+            # Every address: IPv6 with IPv4 mapped in (IPv4, IPv6 and dual-stack pods alike), or
+            # IPv4 alone where the pod has no IPv6.
+            self.dual_stack = has_dual_stack()
+            host = "::" if self.dual_stack else "0.0.0.0"
+        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        super().__init__((host, cfg.port), Handler)
 
     def server_bind(self):
+        if self.dual_stack:
+            self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
         # HTTPServer.server_bind would resolve the address's FQDN: a DNS lookup nobody needs.
         socketserver.TCPServer.server_bind(self)
 

@@ -43,7 +43,7 @@ describe('patroniConfig', () => {
   test('top-level structure', () => {
     expect(Object.keys(cfg).sort()).toEqual(['bootstrap', 'kubernetes', 'log', 'postgresql', 'restapi', 'scope', 'tags', 'watchdog'].sort());
     expect(cfg.scope).toBe('db');
-    expect(cfg.restapi).toEqual({ listen: '0.0.0.0:8008' });
+    expect(cfg.restapi).toEqual({ listen: '*:8008' });
     expect(cfg.watchdog).toEqual({ mode: 'off' });
     expect(cfg.tags).toEqual({ nofailover: false, noloadbalance: false, clonefrom: false, nosync: false });
   });
@@ -174,7 +174,7 @@ describe('patroniConfig with TLS', () => {
   const cfg = patroniConfig(input({ tls })) as any;
 
   test('HTTPS REST API asking for client certificates (required only for unsafe endpoints)', () => {
-    expect(cfg.restapi).toEqual({ listen: '0.0.0.0:8008', certfile: '/s/tls.crt', keyfile: '/s/tls.key', cafile: '/s/ca.crt', verify_client: 'optional' });
+    expect(cfg.restapi).toEqual({ listen: '*:8008', certfile: '/s/tls.crt', keyfile: '/s/tls.key', cafile: '/s/ca.crt', verify_client: 'optional' });
   });
 
   test('patronictl uses the server certificate and trusts the CA', () => {

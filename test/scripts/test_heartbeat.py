@@ -204,3 +204,45 @@ class ReplicaCheckTest(unittest.TestCase):
         self.assertEqual(problems, [])
         self.assertEqual(observation["warnings"], [
             "heartbeat 45.0 s old > 30 s: the leader's heartbeat is not advancing; readiness rests on this replica's WAL receiver and replay"])
+
+
+class ListenTest(unittest.TestCase):
+    """HB_LISTEN: `*` (the default) takes IPv4 and IPv6 on one socket, or IPv4 alone without IPv6."""
+
+    def serve(self, listen):
+        server = hb.Server(config(listen=listen, port=0), hb.Monitor(config()))
+        self.addCleanup(server.server_close)
+        return server
+
+    def connects(self, family, address, port):
+        import socket
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.settimeout(2)
+            return s.connect_ex((address, port)) == 0
+
+    def test_default_is_every_address(self):
+        with mock.patch.dict(hb.os.environ, {}, clear=True):
+            self.assertEqual(hb.read_config().listen, "*")
+
+    def test_star_is_one_dual_stack_socket_where_there_is_ipv6(self):
+        import socket
+        server = self.serve("*")
+        port = server.server_address[1]
+        self.assertTrue(self.connects(socket.AF_INET, "127.0.0.1", port), "IPv4 client")
+        if not hb.has_dual_stack():  # a machine without IPv6: IPv4 alone, as in such a pod
+            self.assertEqual(server.socket.family, socket.AF_INET)
+            return
+        self.assertEqual(server.socket.family, socket.AF_INET6)
+        self.assertEqual(server.socket.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY), 0)
+        self.assertTrue(self.connects(socket.AF_INET6, "::1", port), "IPv6 client")
+
+    def test_star_without_ipv6_is_ipv4(self):
+        import socket
+        with mock.patch.object(hb, "has_dual_stack", return_value=False):
+            server = self.serve("*")
+        self.assertEqual(server.socket.family, socket.AF_INET)
+        self.assertEqual(server.server_address[0], "0.0.0.0")
+
+    def test_an_explicit_address_is_used_as_given(self):
+        import socket
+        self.assertEqual(self.serve("127.0.0.1").socket.family, socket.AF_INET)
