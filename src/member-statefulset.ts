@@ -14,8 +14,8 @@ import { HEARTBEAT_PORT, INIT_RESOURCES, METRICS_PORT, MONITORING_USER } from '.
 import { renderPatroniConfig } from './render/patroni-config';
 import { clusterParameters, sorted } from './render/postgresql-parameters';
 import { k8sMebibytes } from './render/units';
-import { Resources } from './resources';
 import { WalLevel } from './replication';
+import { Resources } from './resources';
 import { restrictedContainer, restrictedPod } from './security-context';
 import { StorageOptions } from './storage';
 
