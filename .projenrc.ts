@@ -59,7 +59,7 @@ const project = new cdk8s.ConstructLibraryCdk8s({
   eslintOptions: {
     dirs: ['src', 'test', 'examples', 'bench'],
   },
-  gitignore: ['/bench/results/', '/.e2e/'],
+  gitignore: ['/bench/results/', '/.e2e/', '__pycache__/'],
 });
 
 // The command line (src/cli): a small bin that requires the compiled lib/cli/main.js.
@@ -70,6 +70,13 @@ project.addPackageIgnore('/bench/');
 project.addPackageIgnore('/.ci/');
 project.addPackageIgnore('/BENCHMARKS.md');
 project.addPackageIgnore('/.e2e/');
+
+// The programs the pods run are real files in src/scripts (read at synth by src/render/script-files.ts,
+// relative to the compiled module): jsii compiles only TypeScript, so the compile task copies them next
+// to lib/render, where the package ships them. Python byte code is never copied.
+project.compileTask.exec(
+  'node -e "require(\'fs\').cpSync(\'src/scripts\', \'lib/scripts\', { recursive: true, filter: (f) => !f.includes(\'__pycache__\') })"',
+);
 
 for (const [k, v] of Object.entries(quietJsii)) project.tasks.addEnvironment(k, v);
 
@@ -106,6 +113,24 @@ project.addTask('prepack', {
   steps: [{ spawn: project.compileTask.name }],
 });
 for (const name of ['package:js', 'package-all']) project.tasks.tryFind(name)?.env(packedByPacmak, '1');
+
+// The programs in src/scripts, in their own languages. Needs what CI must install (Debian):
+// `apt-get install -y shellcheck python3-pyflakes python3-psycopg2` (psycopg2: the heartbeat
+// imports it, as in the postgres images). Nothing is installed at test time.
+const lintScripts = project.addTask('lint:scripts', {
+  description: 'shellcheck the shell programs and pyflakes the Python programs of src/scripts and their tests',
+  steps: [
+    { exec: 'shellcheck --severity=style src/scripts/*.sh' },
+    { exec: '/usr/bin/python3 -m pyflakes src/scripts test/scripts' },
+  ],
+});
+const testScripts = project.addTask('test:scripts', {
+  description: 'Unit tests of the Python programs of src/scripts (python unittest, test/scripts/test_*.py)',
+  env: { PYTHONDONTWRITEBYTECODE: '1' },
+  exec: '/usr/bin/python3 -m unittest discover -s test/scripts -p "test_*.py"',
+});
+project.testTask.prependSpawn(testScripts);
+project.testTask.prependSpawn(lintScripts);
 
 project.addTask('synth', {
   description: 'Synthesize every example under examples/ to dist/examples/<example>/*.k8s.yaml',

@@ -5,7 +5,7 @@ import { Construct } from 'constructs';
 import { DatabaseOptions, DatabasePrivilege, SchemaPrivilege, UserOptions } from './access';
 import { PostgresImage } from './image';
 import { clusterLabels } from './labels';
-import { INIT_RESOURCES } from './monitoring-defaults';
+import { ACCESS_USER, INIT_RESOURCES } from './monitoring-defaults';
 import { APPLY_ACCESS_SCRIPT } from './render/access-script';
 import { restrictedContainer, restrictedPod } from './security-context';
 
@@ -17,7 +17,8 @@ export interface AccessJobProps {
   readonly image: PostgresImage;
   readonly primaryHost: string;
   readonly port: number;
-  readonly superuserSecretName: string;
+  /** The role the Job connects as and the Secret of its password (key `password`). */
+  readonly login: { readonly user: string; readonly secretName: string };
   /** Secret whose ca.crt verifies the server; undefined without TLS. */
   readonly caSecretName?: string;
   readonly users: UserOptions[];
@@ -29,7 +30,8 @@ export interface AccessJobProps {
 
 /**
  * The Job that applies the declared roles, databases, grants and extensions to the primary
- * (through the read-write Service, as the superuser, over TLS when on). It is rendered at synth
+ * (through the read-write Service, over TLS when on) as `cdk8s_access`, a role that creates roles
+ * and databases but is no superuser (as `postgres` only with `superuserNetworkAccess`). It is rendered at synth
  * time from the users and databases added until then, and named after a hash of its spec, so
  * each change is a new Job that re-applies everything idempotently.
  *
@@ -54,7 +56,7 @@ export class AccessJob extends Construct {
       }));
       const spec = {
         users,
-        databases: props.databases.map((d) => ({ name: d.name, owner: d.owner ?? 'postgres', extensions: d.extensions ?? [] })),
+        databases: props.databases.map((d) => ({ name: d.name, owner: d.owner ?? ACCESS_USER, extensions: d.extensions ?? [] })),
         pooler: pooler ? { user: pooler.user, passwordEnv: 'PGC_POOLER_PASSWORD' } : null,
       };
       const secretEnv = (name: string, secret: string): kplus.k8s.EnvVar => ({ name, valueFrom: { secretKeyRef: { name: secret, key: 'password' } } });
@@ -62,8 +64,8 @@ export class AccessJob extends Construct {
         { name: 'PGC_ACCESS', value: JSON.stringify(spec) },
         { name: 'PGHOST', value: props.primaryHost },
         { name: 'PGPORT', value: String(props.port) },
-        { name: 'PGUSER', value: 'postgres' },
-        secretEnv('PGPASSWORD', props.superuserSecretName),
+        { name: 'PGUSER', value: props.login.user },
+        secretEnv('PGPASSWORD', props.login.secretName),
         { name: 'PGSSLMODE', value: props.caSecretName ? 'verify-full' : 'prefer' },
         ...(props.caSecretName ? [{ name: 'PGSSLROOTCERT', value: '/etc/postgres-ca/ca.crt' }] : []),
         ...users.filter((u) => u.passwordEnv).map((u) => secretEnv(u.passwordEnv!, props.userSecretName(u.name))),

@@ -55,8 +55,9 @@ export interface DatabaseOptions {
   /** Database name (lower-case letters, digits, underscores). */
   readonly name: string;
   /**
-   * Owning role: a declared user, or `postgres`.
-   * @default 'postgres'
+   * Owning role: a declared user; `postgres` only with `config.connection.superuserNetworkAccess`
+   * (the access Job, which creates the database, is no superuser otherwise).
+   * @default 'cdk8s_access' (the role the access Job runs as)
    */
   readonly owner?: string;
   /**

@@ -43,6 +43,16 @@ export interface MemberContext {
   /** The exporter sidecar, when enabled. */
   readonly metrics?: { readonly image: string; readonly resources: Resources };
   readonly monitoringSecretName: string;
+  /** pg_rewind's role between members and the Secret of its password. */
+  readonly rewindUser: string;
+  readonly rewindSecretName: string;
+  /** The access Job's role and its Secret, which post-bootstrap.sh creates the role from. */
+  readonly accessUser: string;
+  readonly accessSecretName: string;
+  /** The pooler's role, for which post-bootstrap.sh installs the auth_query lookup. */
+  readonly poolerUser: string;
+  /** Predefined roles the access role may grant (with ADMIN OPTION). */
+  readonly grantableRoles: readonly string[];
   /** TLS Secrets, when TLS is on. */
   readonly tls?: { readonly serverSecretName: string; readonly replicationSecretName: string };
   /** The user's own sidecars; read when the pods are rendered, so addSidecar() may come later. */

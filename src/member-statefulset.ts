@@ -14,6 +14,7 @@ import { HEARTBEAT_PORT, INIT_RESOURCES, METRICS_PORT, MONITORING_USER } from '.
 import { renderPatroniConfig } from './render/patroni-config';
 import { clusterParameters, sorted } from './render/postgresql-parameters';
 import { k8sMebibytes } from './render/units';
+import { WalLevel } from './replication';
 import { Resources } from './resources';
 import { restrictedContainer, restrictedPod } from './security-context';
 import { StorageOptions } from './storage';
@@ -29,6 +30,10 @@ export const PATHS = {
   shm: '/dev/shm',
   tlsServer: '/etc/postgres-tls/server',
   tlsReplication: '/etc/postgres-tls/replication',
+  /** The monitoring Secret's password, as a file: never in the postgres container's environment. */
+  monitoringSecret: '/etc/postgres-monitoring',
+  /** The access role's password, as a file (post-bootstrap.sh creates the role from it). */
+  accessSecret: '/etc/postgres-access',
 } as const;
 
 /** Replicas when `replicas.count` is not given. */
@@ -126,8 +131,10 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
     synchronous: ctx.synchronous,
     clusterParameters: clusterParameters({
       maxConnections: config.maxConnections,
-      maxWalSenders: MAX_WAL_SENDERS,
-      maxReplicationSlots: MAX_WAL_SENDERS,
+      // Consumers' logical slots come on top of the fixed set the cluster's own members use.
+      maxWalSenders: MAX_WAL_SENDERS + config.logicalSlots,
+      maxReplicationSlots: MAX_WAL_SENDERS + config.logicalSlots,
+      walLevel: config.walLevel,
       maxWorkerProcesses: ctx.maxWorkerProcesses,
       overrides: config._clusterOverrides,
     }),
@@ -141,8 +148,10 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
     restApiPort: ctx.restApiPort,
     superuser: ctx.superuser,
     replicationUser: ctx.replicationUser,
+    rewindUser: ctx.rewindUser,
     tags: spec.tags,
     useSlots: config.slots,
+    ignoreLogicalSlots: config.walLevel === WalLevel.LOGICAL,
     patroniLogLevel: config._patroniLogLevel,
     postBootstrap: `${PATHS.scripts}/post-bootstrap.sh`,
     tls: ctx.tls ? {
@@ -193,14 +202,14 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
     { name: 'PATRONI_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
     { name: 'PATRONI_KUBERNETES_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
     { name: 'PATRONI_KUBERNETES_POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
-    { name: 'PATRONI_POSTGRESQL_CONNECT_ADDRESS', value: `$(PATRONI_KUBERNETES_POD_IP):${ctx.port}` },
-    // With TLS, members reach each other's REST API by the DNS name their certificate carries.
-    {
-      name: 'PATRONI_RESTAPI_CONNECT_ADDRESS',
-      value: ctx.tls ? `$(PATRONI_NAME).${ctx.headlessServiceName}:${ctx.restApiPort}` : `$(PATRONI_KUBERNETES_POD_IP):${ctx.restApiPort}`,
-    },
+    // Members reach each other by the pod's DNS name on the headless Service (which publishes
+    // not-ready pods too): right for IPv4, IPv6 and dual-stack pods alike, where `<pod IP>:port`
+    // would need brackets around an IPv6 address, and the name the REST API's certificate carries.
+    { name: 'PATRONI_POSTGRESQL_CONNECT_ADDRESS', value: `$(PATRONI_NAME).${ctx.headlessServiceName}:${ctx.port}` },
+    { name: 'PATRONI_RESTAPI_CONNECT_ADDRESS', value: `$(PATRONI_NAME).${ctx.headlessServiceName}:${ctx.restApiPort}` },
     secretEnv('PATRONI_SUPERUSER_PASSWORD', ctx.superuserSecretName),
     secretEnv('PATRONI_REPLICATION_PASSWORD', ctx.replicationSecretName),
+    secretEnv('PATRONI_REWIND_PASSWORD', ctx.rewindSecretName),
     { name: 'PGDATA', value: dataDir },
     { name: 'PGHOST', value: PATHS.tmp },
     { name: 'PGPORT', value: String(ctx.port) },
@@ -208,7 +217,14 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
     { name: 'PG_BIN_DIR', value: image.binDir },
     { name: 'PGC_DATABASE', value: config.databaseName },
     { name: 'PGC_MONITOR_USER', value: MONITORING_USER },
-    { name: 'PGC_MONITOR_PASSWORD', valueFrom: { secretKeyRef: { name: ctx.monitoringSecretName, key: 'password' } } },
+    // A file, not a variable: Patroni strips only PATRONI_* and KUBERNETES_* from the environment
+    // it gives the postmaster, so a variable would reach every backend and archive_command.
+    { name: 'PGC_MONITOR_PASSWORD_FILE', value: `${PATHS.monitoringSecret}/password` },
+    { name: 'PGC_ACCESS_USER', value: ctx.accessUser },
+    { name: 'PGC_ACCESS_PASSWORD_FILE', value: `${PATHS.accessSecret}/password` },
+    { name: 'PGC_ACCESS_GRANTABLE_ROLES', value: ctx.grantableRoles.join(' ') },
+    { name: 'PGC_POOLER_USER', value: ctx.poolerUser },
+    ...(config._templateExtensions.length > 0 ? [{ name: 'PGC_TEMPLATE_EXTENSIONS', value: config._templateExtensions.join(' ') }] : []),
     ...(backup?.env ?? []),
     ...(backup?.restore?.env ?? []),
   ];
@@ -218,6 +234,8 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
     { name: 'tmp', mountPath: PATHS.tmp },
     { name: 'dshm', mountPath: PATHS.shm },
     { name: 'scripts', mountPath: PATHS.scripts, readOnly: true },
+    { name: 'monitoring-secret', mountPath: PATHS.monitoringSecret, readOnly: true },
+    { name: 'access-secret', mountPath: PATHS.accessSecret, readOnly: true },
     ...(ctx.tls ? [
       { name: 'tls-server', mountPath: PATHS.tlsServer, readOnly: true },
       { name: 'tls-replication', mountPath: PATHS.tlsReplication, readOnly: true },
@@ -307,6 +325,9 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
           volumes: [
             { name: 'patroni-config', configMap: { name: configMapName, defaultMode: 0o444 } },
             { name: 'scripts', configMap: { name: ctx.scriptsConfigMapName, defaultMode: 0o555 } },
+            // 0440: root-owned, readable by the pod's fsGroup (the PostgreSQL group) only.
+            { name: 'monitoring-secret', secret: { secretName: ctx.monitoringSecretName, items: [{ key: 'password', path: 'password' }], defaultMode: 0o440 } },
+            { name: 'access-secret', secret: { secretName: ctx.accessSecretName, items: [{ key: 'password', path: 'password' }], defaultMode: 0o440 } },
             { name: 'tmp', emptyDir: { sizeLimit: quantity('64Mi') } },
             { name: 'dshm', emptyDir: { medium: 'Memory', sizeLimit: quantity(k8sMebibytes(rendered.sharedMemoryVolume)) } },
             // 0640: PostgreSQL accepts a root-owned key readable by its group (the pod's fsGroup).
@@ -343,7 +364,7 @@ function monitoringSidecars(ctx: MemberContext, securityContext: kplus.k8s.Secur
     image: ctx.image.image,
     command: ['python3', `${PATHS.scripts}/heartbeat.py`],
     env: [
-      { name: 'HB_LISTEN', value: '0.0.0.0' },
+      { name: 'HB_LISTEN', value: '*' },
       { name: 'HB_PORT', value: String(HEARTBEAT_PORT) },
       { name: 'HB_INTERVAL_SECONDS', value: String(hb.intervalSeconds) },
       { name: 'HB_TIMEOUT_SECONDS', value: String(hb.timeoutSeconds) },

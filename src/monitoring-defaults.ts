@@ -8,6 +8,17 @@ export const HEARTBEAT_PORT = 8010;
 export const METRICS_PORT = 9187;
 /** The monitoring role the exporter connects as (pg_monitor, no superuser rights). */
 export const MONITORING_USER = 'cdk8s_monitor';
+/** The role pg_rewind connects as between members: no superuser, only the functions it reads files with. */
+export const REWIND_USER = 'cdk8s_rewind';
+/** The role the access Job connects as: creates roles and databases, never a superuser. */
+export const ACCESS_USER = 'cdk8s_access';
+/** The role PgBouncer's auth_query runs as. */
+export const POOLER_USER = 'cdk8s_pgbouncer';
+/** Predefined roles an application user may be granted (none reaches the server's files or programs). */
+export const GRANTABLE_PREDEFINED_ROLES = [
+  'pg_read_all_data', 'pg_write_all_data', 'pg_read_all_settings', 'pg_read_all_stats', 'pg_stat_scan_tables',
+  'pg_monitor', 'pg_signal_backend', 'pg_checkpoint', 'pg_create_subscription', 'pg_use_reserved_connections',
+];
 
 /** Default resources of the heartbeat sidecar. @internal */
 export const HEARTBEAT_RESOURCES = Resources.of({ cpu: kplus.Cpu.millis(100), memory: Size.mebibytes(64) });

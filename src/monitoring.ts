@@ -31,7 +31,9 @@ export interface HeartbeatOptions {
    */
   readonly maxLag?: Size;
   /**
-   * Oldest replicated heartbeat a replica may show and stay ready.
+   * Longest a replica's replay may stay behind the WAL it has received and stay ready (measured
+   * on the replica itself). A replicated heartbeat older than this is reported as a warning, not
+   * a failure: a replica's readiness never depends on the leader's heartbeat sidecar.
    * @default Duration.seconds(30)
    */
   readonly maxLagTime?: Duration;

@@ -2,11 +2,12 @@ import { Duration, Size, SizeRoundingBehavior } from 'cdk8s';
 import { Construct, IConstruct } from 'constructs';
 import { ClientAuthMethod, HbaConnectionType, HbaRule } from './access-rules';
 import { propError, requireInteger } from './errors';
+import { REWIND_USER } from './monitoring-defaults';
 import { memoryBudget, requiredSharedMemory, tuneFromLimits, Tuning } from './render/memory-tuning';
 import { hbaRules, renderHbaRule } from './render/pg-hba';
 import { CLUSTER_WIDE_RAW_PARAMETERS, MemberParameterInput, OWNED_PARAMETERS, SslFiles, memberParameters } from './render/postgresql-parameters';
 import { formatQuantity, MiB, parseCpuCores, parsePgMemory } from './render/units';
-import { ReplicationMode } from './replication';
+import { ReplicationMode, WalLevel } from './replication';
 import { Resources } from './resources';
 import { StorageOptions, StorageType } from './storage';
 
@@ -128,6 +129,16 @@ export interface ConnectionSettings {
    */
   readonly replicationAuth?: ClientAuthMethod;
   /**
+   * Let the superuser `postgres` log in over TCP (by password, like any client). Off, it logs in
+   * only over the local socket inside its pod (`kubectl exec`), so a leaked superuser Secret is
+   * no use from the network: pg_rewind between members runs as `cdk8s_rewind` (only the
+   * functions it reads files with) and the access Job as `cdk8s_access` (creates roles and
+   * databases, no superuser). On, the access Job runs as `postgres` too, which extensions that
+   * are not trusted (pg_stat_statements, postgis, ...) need.
+   * @default false
+   */
+  readonly superuserNetworkAccess?: boolean;
+  /**
    * Extra pg_hba rules, matched before the catch-all client rule.
    * @default - none
    */
@@ -187,6 +198,30 @@ export interface ReplicationSettings {
    * @default - 1/4 of the volume
    */
   readonly maxSlotWalKeepSize?: Size;
+  /**
+   * wal_level, equal on every member (kept in Patroni's DCS). With WalLevel.LOGICAL, databases can
+   * be published and read by logical decoding; the slots consumers need are added on top of the
+   * cluster's own (see `logicalSlots`). Consequences to plan for:
+   * - Patroni is told to leave logical slots alone (`ignore_slots`), since it drops every slot it
+   *   does not manage, including a disconnected consumer's;
+   * - a logical slot lives on the primary only: after a failover or switchover it is gone from the
+   *   new primary, and each consumer must create its slot again and resynchronise (the changes in
+   *   between are not decoded for it);
+   * - a consumer that stops holds WAL back on the primary until its slot is past
+   *   `maxSlotWalKeepSize` (then PostgreSQL invalidates the slot and the consumer must resynchronise):
+   *   the volume check counts that WAL;
+   * - like every cluster-wide setting it applies when the cluster bootstraps; on a running
+   *   cluster change it with `patronictl edit-config` (a restart of every member follows).
+   * @default WalLevel.REPLICA
+   */
+  readonly walLevel?: WalLevel;
+  /**
+   * Logical replication slots (and WAL senders) consumers may hold on the primary, beyond those
+   * of the cluster's own replicas: max_replication_slots and max_wal_senders grow by this. Only
+   * with WalLevel.LOGICAL (1 to 64).
+   * @default - 4 with WalLevel.LOGICAL, none otherwise
+   */
+  readonly logicalSlots?: number;
   /**
    * WAL kept for replicas without a slot (wal_keep_size).
    * @default - 1/16 of the volume, at most 512 MiB
@@ -308,6 +343,10 @@ export class NodeConfig extends Construct {
   public readonly slots: boolean;
   /** maximum_lag_on_failover in bytes. */
   public readonly maximumLagOnFailoverBytes: number;
+  /** wal_level of every member. */
+  public readonly walLevel: WalLevel;
+  /** Logical replication slots (and WAL senders) kept for consumers beyond the cluster's own. */
+  public readonly logicalSlots: number;
   /** The address PostgreSQL listens on. */
   public readonly listenAddress: ListenAddress;
 
@@ -361,6 +400,15 @@ export class NodeConfig extends Construct {
     if (maxLag < MiB) throw propError(owner, 'config.replication.maximumLagOnFailover', formatQuantity(maxLag), 'must be at least 1Mi');
     this.maximumLagOnFailoverBytes = maxLag;
     this.slots = repl.slots ?? true;
+    this.walLevel = repl.walLevel ?? WalLevel.REPLICA;
+    if (this.walLevel === WalLevel.LOGICAL) {
+      this.logicalSlots = requireInteger(owner, 'config.replication.logicalSlots', repl.logicalSlots ?? 4, 1, 64);
+    } else {
+      if (repl.logicalSlots !== undefined) {
+        throw propError(owner, 'config.replication.logicalSlots', repl.logicalSlots, 'needs config.replication.walLevel: WalLevel.LOGICAL (logical decoding)');
+      }
+      this.logicalSlots = 0;
+    }
 
     if ((shm.hugePages ?? HugePages.OFF) === HugePages.ON && !shm.hugePagesLimit) {
       throw propError(owner, 'config.sharedMemory.hugePages', 'on', 'needs config.sharedMemory.hugePagesLimit, so the pod is granted huge pages');
@@ -418,6 +466,8 @@ export class NodeConfig extends Construct {
     return hbaRules({
       superuser: 'postgres',
       replicationUser: 'replicator',
+      rewindUser: REWIND_USER,
+      superuserNetworkAccess: conn.superuserNetworkAccess ?? false,
       clientMethod: conn.clientAuth ?? ClientAuthMethod.SCRAM_SHA_256,
       replicationMethod: conn.replicationAuth ?? (tls ? ClientAuthMethod.CERT : ClientAuthMethod.SCRAM_SHA_256),
       extra: rules.map((r) => ({
@@ -429,6 +479,22 @@ export class NodeConfig extends Construct {
       })),
       tls,
     }).map(renderHbaRule);
+  }
+
+  /**
+   * Extensions of preloaded libraries (shared_preload_libraries) that post-bootstrap.sh creates
+   * in template1, so that the access Job, no superuser, finds them in every database it creates.
+   * @internal
+   */
+  public get _templateExtensions(): string[] {
+    const preload = (this.props.parameters ?? {}).shared_preload_libraries ?? '';
+    const libraries = preload.split(',').map((l) => l.trim().replace(/^'|'$/g, ''));
+    return ['pg_stat_statements'].filter((e) => libraries.includes(e));
+  }
+
+  /** The superuser may log in over TCP (config.connection.superuserNetworkAccess). @internal */
+  public get _superuserNetworkAccess(): boolean {
+    return this.props.connection?.superuserNetworkAccess ?? false;
   }
 
   /** Log level of Patroni for this configuration. @internal */

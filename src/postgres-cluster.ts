@@ -17,7 +17,10 @@ import { clusterLabels, memberSelector } from './labels';
 import { MemberContext } from './member-context';
 import { DEFAULT_REPLICAS, MAX_REPLICAS, PATHS } from './member-statefulset';
 import { HeartbeatOptions, MonitoringOptions, SidecarOptions } from './monitoring';
-import { HEARTBEAT_PORT, HEARTBEAT_RESOURCES, METRICS_PORT, METRICS_RESOURCES, MONITORING_USER } from './monitoring-defaults';
+import {
+  ACCESS_USER, GRANTABLE_PREDEFINED_ROLES, HEARTBEAT_PORT, HEARTBEAT_RESOURCES, METRICS_PORT, METRICS_RESOURCES,
+  MONITORING_USER, POOLER_USER, REWIND_USER,
+} from './monitoring-defaults';
 import { ClusterNetworkPolicies, NetworkOptions } from './network-policy';
 import { NodeConfig, NodeConfigProps } from './node-config';
 import { Pooler } from './pooler';
@@ -246,6 +249,13 @@ export class PostgresCluster extends Construct {
 
   /** Name of the Secret with the monitoring role's password (key `password`). */
   public readonly monitoringSecretName: string;
+  /**
+   * Name of the Secret with the password of `cdk8s_rewind` (key `password`), the role pg_rewind
+   * connects as between members: no superuser, only pg_ls_dir, pg_stat_file and pg_read_binary_file.
+   */
+  public readonly rewindSecretName: string;
+  /** The Secret of cdk8s_access, the role the access Job connects as (created at bootstrap). */
+  private readonly accessSecretName: string;
   /** Where the certificates come from. */
   public readonly tls: Tls;
   /**
@@ -331,6 +341,8 @@ export class PostgresCluster extends Construct {
     this.replicasHostName = host(`${name}-replicas`);
     this.superuserSecretName = props.superuserSecret?.name ?? `${name}-superuser`;
     this.monitoringSecretName = `${name}-monitoring`;
+    this.rewindSecretName = `${name}-rewind`;
+    this.accessSecretName = `${name}-access`;
     this.replicationSecretName = props.replicationSecret?.name ?? `${name}-replication`;
     this.headlessServiceName = `${name}-pods`;
     const scriptsConfigMapName = `${name}-scripts`;
@@ -416,8 +428,14 @@ export class PostgresCluster extends Construct {
       restApiPort: 8008,
       superuser: 'postgres',
       replicationUser: 'replicator',
+      rewindUser: REWIND_USER,
       superuserSecretName: this.superuserSecretName,
       replicationSecretName: this.replicationSecretName,
+      rewindSecretName: this.rewindSecretName,
+      accessUser: ACCESS_USER,
+      accessSecretName: this.accessSecretName,
+      poolerUser: POOLER_USER,
+      grantableRoles: GRANTABLE_PREDEFINED_ROLES,
       serviceAccountName: name,
       headlessServiceName: this.headlessServiceName,
       primaryServiceName: `${name}-primary`,
@@ -479,6 +497,8 @@ export class PostgresCluster extends Construct {
     if (!props.superuserSecret) generated.push({ secretName: this.superuserSecretName, username: 'postgres' });
     if (!props.replicationSecret) generated.push({ secretName: this.replicationSecretName, username: 'replicator' });
     generated.push({ secretName: this.monitoringSecretName, username: MONITORING_USER });
+    generated.push({ secretName: this.rewindSecretName, username: REWIND_USER });
+    generated.push({ secretName: this.accessSecretName, username: ACCESS_USER });
     {
       new CredentialsJob(this, 'Credentials', {
         clusterName: name,
@@ -594,7 +614,10 @@ export class PostgresCluster extends Construct {
       image: this.image,
       primaryHost: `${this.clusterName}-primary`,
       port: this.port,
-      superuserSecretName: this.superuserSecretName,
+      // The superuser only when the user lets it log in over the network; else the access role.
+      login: this.config._superuserNetworkAccess
+        ? { user: 'postgres', secretName: this.superuserSecretName }
+        : { user: ACCESS_USER, secretName: this.accessSecretName },
       caSecretName: this.caSecretName,
       users: this.users,
       databases: this.databases,
@@ -613,9 +636,12 @@ export class PostgresCluster extends Construct {
       throw propError(this, `${where}.name`, options.name, 'is already declared or is a built-in database');
     }
     for (const [i, ext] of (options.extensions ?? []).entries()) requireIdentifier(this, `${where}.extensions[${i}]`, ext);
-    const owner = options.owner ?? 'postgres';
-    if (owner !== 'postgres' && !this.users.some((u) => u.name === owner)) {
-      throw propError(this, `${where}.owner`, owner, `must be 'postgres' or a user declared before the database (declared: ${this.users.map((u) => u.name).join(', ') || 'none'})`);
+    const owner = options.owner ?? ACCESS_USER;
+    if (owner === 'postgres' && !this.config._superuserNetworkAccess) {
+      throw propError(this, `${where}.owner`, owner, `needs the access Job to run as the superuser (config.connection.superuserNetworkAccess: true); leave it out to have ${ACCESS_USER} own it, or name a declared user`);
+    }
+    if (owner !== 'postgres' && owner !== ACCESS_USER && !this.users.some((u) => u.name === owner)) {
+      throw propError(this, `${where}.owner`, owner, `must be a user declared before the database (declared: ${this.users.map((u) => u.name).join(', ') || 'none'})`);
     }
     this.databases.push(options);
     this.ensureAccessJob();
@@ -756,14 +782,7 @@ function resolveHeartbeat(scope: Construct, o: HeartbeatOptions = {}): MemberCon
 }
 
 /** Roles the library owns. */
-const RESERVED_ROLES = ['postgres', 'replicator', 'cdk8s_monitor', 'cdk8s_pgbouncer', 'public'];
-/** Predefined roles an application user may be granted (none reaches the server's files or programs). */
-const GRANTABLE_PREDEFINED_ROLES = [
-  'pg_read_all_data', 'pg_write_all_data', 'pg_read_all_settings', 'pg_read_all_stats', 'pg_stat_scan_tables',
-  'pg_monitor', 'pg_signal_backend', 'pg_checkpoint', 'pg_create_subscription', 'pg_use_reserved_connections',
-];
-/** The role PgBouncer's auth_query runs as. */
-const POOLER_USER = 'cdk8s_pgbouncer';
+const RESERVED_ROLES = ['postgres', 'replicator', MONITORING_USER, POOLER_USER, REWIND_USER, ACCESS_USER, 'public'];
 const DEFAULT_POOLER_IMAGE = 'docker.io/percona/percona-pgbouncer:1.25.1-1';
 const POOLER_RESOURCES = Resources.of({ cpu: kplus.Cpu.millis(200), memory: Size.mebibytes(128) });
 

@@ -23,3 +23,19 @@ export enum ReplicationMode {
    */
   SYNCHRONOUS_STRICT = 'synchronous-strict',
 }
+
+/**
+ * How much information the primary writes to WAL (PostgreSQL's `wal_level`), equal on every member.
+ */
+export enum WalLevel {
+  /** Enough for streaming replicas, archiving and point-in-time recovery. */
+  REPLICA = 'replica',
+
+  /**
+   * Also what logical decoding needs: publications and subscriptions, change data capture
+   * (Debezium and the like). Each consumer holds a logical replication slot and a WAL sender on
+   * the primary: see `ReplicationSettings.logicalSlots`. WAL grows somewhat (more is logged per
+   * row change).
+   */
+  LOGICAL = 'logical',
+}

@@ -72,7 +72,7 @@ describe('nothing declared', () => {
   test('the credentials Job gets no SECRET_CONNECTIONS and no SECRET_USERLISTS; only the cluster\'s own Secrets', () => {
     expect(envOf(credentialsJob(m), 'SECRET_CONNECTIONS')).toBeUndefined();
     expect(envOf(credentialsJob(m), 'SECRET_USERLISTS')).toBeUndefined();
-    expect(secretsOf(m)).toEqual(['db-superuser=postgres', 'db-replication=replicator', 'db-monitoring=cdk8s_monitor']);
+    expect(secretsOf(m)).toEqual(['db-superuser=postgres', 'db-replication=replicator', 'db-monitoring=cdk8s_monitor', 'db-rewind=cdk8s_rewind', 'db-access=cdk8s_access']);
   });
 });
 
@@ -104,10 +104,10 @@ describe('the declaration (PGC_ACCESS)', () => {
     ]);
   });
 
-  test('databases, owned by postgres unless said otherwise, with their extensions', () => {
+  test('databases, owned by the access role unless said otherwise, with their extensions', () => {
     expect(declaration(job).databases).toEqual([
       { name: 'orders', owner: 'orders_owner', extensions: ['pgcrypto', 'pg_trgm'] },
-      { name: 'reports', owner: 'postgres', extensions: [] },
+      { name: 'reports', owner: 'cdk8s_access', extensions: [] },
     ]);
   });
 
@@ -146,11 +146,17 @@ describe('the Job', () => {
     expect(container(job).image).toBe(find(m, 'StatefulSet', 'db-primary').spec.template.spec.containers[0].image);
   });
 
-  test('connects to the read-write Service as postgres, the password from the superuser Secret', () => {
+  test('connects to the read-write Service as cdk8s_access (no superuser), the password from its Secret', () => {
     expect(envValue(job, 'PGHOST')).toBe('db-primary');
     expect(envValue(job, 'PGPORT')).toBe('5432');
-    expect(envValue(job, 'PGUSER')).toBe('postgres');
-    expect(envOf(job, 'PGPASSWORD')).toEqual({ name: 'PGPASSWORD', ...secretRef('db-superuser') });
+    expect(envValue(job, 'PGUSER')).toBe('cdk8s_access');
+    expect(envOf(job, 'PGPASSWORD')).toEqual({ name: 'PGPASSWORD', ...secretRef('db-access') });
+  });
+
+  test('as postgres, from the superuser Secret, only when the superuser may log in over the network', () => {
+    const open = synthCluster({ ...DECLARED, config: { connection: { superuserNetworkAccess: true } } });
+    expect(envValue(accessJob(open), 'PGUSER')).toBe('postgres');
+    expect(envOf(accessJob(open), 'PGPASSWORD')).toEqual({ name: 'PGPASSWORD', ...secretRef('db-superuser') });
   });
 
   test('with TLS (the default): verify-full against the cluster CA, mounted read-only from its Secret', () => {
@@ -203,9 +209,11 @@ describe('TLS variants', () => {
     expect(job.spec.template.spec.volumes[0].secret.secretName).toBe('my-server-tls');
   });
 
-  test('a user-supplied superuser Secret is the one PGPASSWORD reads', () => {
+  test('a user-supplied superuser Secret is the one PGPASSWORD reads (superuser network access on)', () => {
     const m = synthWith((chart) => {
-      new PostgresCluster(chart, 'db', { ...DECLARED, superuserSecret: kplus.Secret.fromSecretName(chart, 'su', 'my-superuser') });
+      new PostgresCluster(chart, 'db', {
+        ...DECLARED, superuserSecret: kplus.Secret.fromSecretName(chart, 'su', 'my-superuser'), config: { connection: { superuserNetworkAccess: true } },
+      });
     });
     expect(envOf(accessJob(m), 'PGPASSWORD')).toEqual({ name: 'PGPASSWORD', ...secretRef('my-superuser') });
   });
@@ -258,7 +266,7 @@ describe('the name follows the declaration', () => {
     ['a privilege changed', { ...DECLARED, users: [DECLARED.users![0], { ...DECLARED.users![1], databases: [{ database: 'orders' }] }, DECLARED.users![2]] }],
     ['a connection limit changed', { ...DECLARED, users: [DECLARED.users![0], { ...DECLARED.users![1], connectionLimit: 51 }, DECLARED.users![2]] }],
     ['an extension added', { ...DECLARED, databases: [{ ...DECLARED.databases![0], extensions: ['pgcrypto', 'pg_trgm', 'hstore'] }, DECLARED.databases![1]] }],
-    ['a database owner changed', { ...DECLARED, databases: [{ ...DECLARED.databases![0], owner: 'postgres' }, DECLARED.databases![1]] }],
+    ['a database owner changed', { ...DECLARED, databases: [{ ...DECLARED.databases![0], owner: 'orders_app' }, DECLARED.databases![1]] }],
     // The declaration carries the pooler even when users and databases created the Job first.
     ['a pooler added', { ...DECLARED, pooler: { readOnly: true } }],
     ['TLS turned off', { ...DECLARED, tls: Tls.disabled() }],
@@ -302,7 +310,7 @@ describe('addUser() and addDatabase() after construction', () => {
 
   test('a database added later creates the access Job', () => {
     const job = accessJob(build((c) => c.addDatabase({ name: 'late_db' })));
-    expect(declaration(job).databases).toEqual([{ name: 'late_db', owner: 'postgres', extensions: [] }]);
+    expect(declaration(job).databases).toEqual([{ name: 'late_db', owner: 'cdk8s_access', extensions: [] }]);
   });
 
   test('adding a user later changes the credentials Job\'s name too (it has a new Secret to create)', () => {
@@ -316,7 +324,7 @@ describe('user Secrets (SECRET_CONNECTIONS of the credentials Job)', () => {
   test('only login users get a Secret, with the read-write and read-only hosts, the port, the database and verify-full', () => {
     const m = synthCluster(DECLARED);
     expect(secretsOf(m)).toEqual([
-      'db-superuser=postgres', 'db-replication=replicator', 'db-monitoring=cdk8s_monitor',
+      'db-superuser=postgres', 'db-replication=replicator', 'db-monitoring=cdk8s_monitor', 'db-rewind=cdk8s_rewind', 'db-access=cdk8s_access',
       'db-user-orders-app=orders_app', 'db-user-reporter=reporter',
     ]);
     expect(connections(m)).toEqual({

@@ -64,9 +64,9 @@ describe('PostgresCluster with zero props', () => {
     expect(jobs).toHaveLength(1);
     expect(jobs[0].metadata.name).toMatch(/^db-credentials-[0-9a-f]{8}$/);
     const env = jobs[0].spec.template.spec.containers[0].env;
-    expect(env).toContainEqual({ name: 'SECRETS', value: 'db-superuser=postgres db-replication=replicator db-monitoring=cdk8s_monitor' });
+    expect(env).toContainEqual({ name: 'SECRETS', value: 'db-superuser=postgres db-replication=replicator db-monitoring=cdk8s_monitor db-rewind=cdk8s_rewind db-access=cdk8s_access' });
     const role = find(manifests, 'Role', 'db-credentials');
-    expect(role.rules.find((r: any) => r.resourceNames).resourceNames).toEqual(['db-superuser', 'db-replication', 'db-monitoring']);
+    expect(role.rules.find((r: any) => r.resourceNames).resourceNames).toEqual(['db-superuser', 'db-replication', 'db-monitoring', 'db-rewind', 'db-access']);
   });
 
   test('outputs without a chart namespace', () => {
@@ -132,17 +132,17 @@ describe('user-supplied secrets', () => {
     const jobs = ofKind(m, 'Job');
     expect(jobs).toHaveLength(1);
     const jobEnv = jobs[0].spec.template.spec.containers[0].env;
-    expect(jobEnv).toContainEqual({ name: 'SECRETS', value: 'db-monitoring=cdk8s_monitor' });
+    expect(jobEnv).toContainEqual({ name: 'SECRETS', value: 'db-monitoring=cdk8s_monitor db-rewind=cdk8s_rewind db-access=cdk8s_access' });
     expect(JSON.stringify(jobs[0])).not.toMatch(/my-superuser|my-replication|db-superuser|db-replication/);
     const role = find(m, 'Role', 'db-credentials');
-    expect(role.rules.find((r: any) => r.resourceNames).resourceNames).toEqual(['db-monitoring']);
+    expect(role.rules.find((r: any) => r.resourceNames).resourceNames).toEqual(['db-monitoring', 'db-rewind', 'db-access']);
     const members = podTemplates(m).filter((t) => t.owner.kind === 'StatefulSet');
     expect(members.map((t) => t.owner.metadata.name).sort()).toEqual(['db-primary', 'db-replica']);
     for (const t of members) {
       const env = t.spec.containers[0].env;
       expect(env).toContainEqual({ name: 'PATRONI_SUPERUSER_PASSWORD', valueFrom: { secretKeyRef: { name: 'my-superuser', key: 'password' } } });
       expect(env).toContainEqual({ name: 'PATRONI_REPLICATION_PASSWORD', valueFrom: { secretKeyRef: { name: 'my-replication', key: 'password' } } });
-      expect(env).toContainEqual({ name: 'PGC_MONITOR_PASSWORD', valueFrom: { secretKeyRef: { name: 'db-monitoring', key: 'password' } } });
+      expect(env).toContainEqual({ name: 'PGC_MONITOR_PASSWORD_FILE', value: '/etc/postgres-monitoring/password' });
     }
     expect(ofKind(m, 'Secret')).toEqual([]);
   });
@@ -158,9 +158,9 @@ describe('user-supplied secrets', () => {
     const m = build(false);
     const jobs = ofKind(m, 'Job');
     expect(jobs).toHaveLength(1);
-    expect(jobs[0].spec.template.spec.containers[0].env).toContainEqual({ name: 'SECRETS', value: 'db-replication=replicator db-monitoring=cdk8s_monitor' });
+    expect(jobs[0].spec.template.spec.containers[0].env).toContainEqual({ name: 'SECRETS', value: 'db-replication=replicator db-monitoring=cdk8s_monitor db-rewind=cdk8s_rewind db-access=cdk8s_access' });
     const role = find(m, 'Role', 'db-credentials');
-    expect(role.rules.find((r: any) => r.resourceNames).resourceNames).toEqual(['db-replication', 'db-monitoring']);
+    expect(role.rules.find((r: any) => r.resourceNames).resourceNames).toEqual(['db-replication', 'db-monitoring', 'db-rewind', 'db-access']);
   });
 });
 

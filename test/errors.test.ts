@@ -812,7 +812,7 @@ describe('users', () => {
   });
 
   test.each(['postgres', 'replicator', 'cdk8s_monitor', 'cdk8s_pgbouncer', 'public', 'pg_monitor', 'pg_anything'])('the reserved role %s is refused', (name) => {
-    expectUserError({ name }, `users[${name}].name`, JSON.stringify(name), /is reserved \(postgres, replicator, cdk8s_monitor, cdk8s_pgbouncer, public, pg_\*\)/);
+    expectUserError({ name }, `users[${name}].name`, JSON.stringify(name), /is reserved \(postgres, replicator, cdk8s_monitor, cdk8s_pgbouncer, cdk8s_rewind, cdk8s_access, public, pg_\*\)/);
   });
 
   test('a user declared twice is refused (props, props then addUser)', () => {
@@ -899,23 +899,31 @@ describe('databases', () => {
   // Issue requirement: "databases owned by unknown roles" are refused. The owner must be
   // 'postgres' or a declared user.
   test('a database owned by an unknown role is refused (issue requirement)', () => {
-    expectError({ databases: [{ name: 'orders', owner: 'nobody' }] }, 'test/db', 'databases[orders].owner', '"nobody"', /must be 'postgres' or a user declared/);
+    expectError({ databases: [{ name: 'orders', owner: 'nobody' }] }, 'test/db', 'databases[orders].owner', '"nobody"', /must be a user declared before the database/);
     expect(addDatabaseError({ name: 'orders', owner: 'nobody' })).toMatch(/^test\/db: invalid databases\[orders\]\.owner = "nobody": /);
   });
 
   test('a database owned by a reserved role other than postgres is refused', () => {
-    expectError({ databases: [{ name: 'orders', owner: 'replicator' }] }, 'test/db', 'databases[orders].owner', '"replicator"', /must be 'postgres' or a user/);
+    expectError({ databases: [{ name: 'orders', owner: 'replicator' }] }, 'test/db', 'databases[orders].owner', '"replicator"', /must be a user declared before the database/);
   });
 
-  test('owned by postgres (the default), by a user of the props, or by a user added before addDatabase(): accepted', () => {
+  test('owned by the access role (the default), by a user of the props, or by a user added before addDatabase(): accepted', () => {
     expect(() => new PostgresCluster(Testing.chart(), 'db', {
       users: [{ name: 'orders_owner', login: false }],
-      databases: [{ name: 'orders', owner: 'orders_owner' }, { name: 'plain' }, { name: 'explicit', owner: 'postgres' }],
+      databases: [{ name: 'orders', owner: 'orders_owner' }, { name: 'plain' }, { name: 'explicit', owner: 'cdk8s_access' }],
+    })).not.toThrow();
+    expect(() => new PostgresCluster(Testing.chart(), 'db', {
+      databases: [{ name: 'explicit', owner: 'postgres' }], config: { connection: { superuserNetworkAccess: true } },
     })).not.toThrow();
     const cluster = new PostgresCluster(Testing.chart(), 'db');
     cluster.addUser({ name: 'late_owner' });
     expect(() => cluster.addDatabase({ name: 'late', owner: 'late_owner' })).not.toThrow();
   });
+});
+
+test('a database owned by postgres needs the superuser over the network (the access Job creates it as cdk8s_access otherwise)', () => {
+  expectError({ databases: [{ name: 'orders', owner: 'postgres' }] }, 'test/db', 'databases[orders].owner', '"postgres"',
+    /needs the access Job to run as the superuser \(config\.connection\.superuserNetworkAccess: true\); leave it out to have cdk8s_access own it, or name a declared user/);
 });
 
 describe('pooler', () => {

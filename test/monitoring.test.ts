@@ -67,7 +67,7 @@ describe('heartbeat sidecar', () => {
   });
 
   const DEFAULT_ENV = {
-    HB_LISTEN: '0.0.0.0',
+    HB_LISTEN: '*',
     HB_PORT: '8010',
     HB_INTERVAL_SECONDS: '5',
     HB_TIMEOUT_SECONDS: '3',
@@ -222,10 +222,17 @@ describe('metrics exporter', () => {
         DATA_SOURCE_USER: 'cdk8s_monitor',
         DATA_SOURCE_PASS: { secretKeyRef: { name: 'db-monitoring', key: 'password' } },
       });
-      // the same Secret post-bootstrap.sh sets the role's password from
-      expect(envOf(containerOf(sts, 'postgres'))).toMatchObject({
-        PGC_MONITOR_USER: 'cdk8s_monitor',
-        PGC_MONITOR_PASSWORD: { secretKeyRef: { name: 'db-monitoring', key: 'password' } },
+      // the same Secret post-bootstrap.sh sets the role's password from, as a file: a variable of
+      // the postgres container would reach the postmaster, every backend and archive_command
+      // (Patroni strips only PATRONI_* and KUBERNETES_*)
+      const postgres = containerOf(sts, 'postgres');
+      expect(envOf(postgres)).toMatchObject({ PGC_MONITOR_USER: 'cdk8s_monitor', PGC_MONITOR_PASSWORD_FILE: '/etc/postgres-monitoring/password' });
+      const fromSecrets = (postgres.env ?? []).filter((e: any) => e.valueFrom?.secretKeyRef);
+      expect(fromSecrets.map((e: any) => e.name).filter((n: string) => !/^(PATRONI|KUBERNETES)_/.test(n))).toEqual([]);
+      expect(postgres.volumeMounts).toContainEqual({ name: 'monitoring-secret', mountPath: '/etc/postgres-monitoring', readOnly: true });
+      expect(sts.spec.template.spec.volumes).toContainEqual({
+        name: 'monitoring-secret',
+        secret: { secretName: 'db-monitoring', items: [{ key: 'password', path: 'password' }], defaultMode: 0o440 },
       });
     }
     const { cluster } = (() => {

@@ -124,7 +124,7 @@ describe('the scanner catches planted credentials', () => {
   test('env read from Secrets is not a leak', () => {
     const env = find(synthCluster(), 'StatefulSet', 'db-primary').spec.template.spec.containers[0].env;
     const passwords = env.filter((e: any) => isSecretKey(e.name));
-    expect(passwords.map((e: any) => e.name).sort()).toEqual(['PATRONI_REPLICATION_PASSWORD', 'PATRONI_SUPERUSER_PASSWORD', 'PGC_MONITOR_PASSWORD']);
+    expect(passwords.map((e: any) => e.name).sort()).toEqual(['PATRONI_REPLICATION_PASSWORD', 'PATRONI_REWIND_PASSWORD', 'PATRONI_SUPERUSER_PASSWORD']);
     for (const e of passwords) {
       expect(e.value).toBeUndefined();
       expect(e.valueFrom.secretKeyRef).toEqual({ name: expect.any(String), key: 'password' });

@@ -125,7 +125,7 @@ describe('config.database', () => {
     test('Patroni listens on it; the REST API stays on 8008', () => {
       for (const sts of memberSets(m)) {
         expect(patroni(m, sts).postgresql.listen).toBe('*:6543');
-        expect(patroni(m, sts).restapi.listen).toBe('0.0.0.0:8008');
+        expect(patroni(m, sts).restapi.listen).toBe('*:8008');
       }
     });
 
@@ -136,7 +136,7 @@ describe('config.database', () => {
           { name: 'patroni', containerPort: 8008, protocol: 'TCP' },
         ]);
         expect(env(m, sts, 'PGPORT')).toBe('6543');
-        expect(env(m, sts, 'PATRONI_POSTGRESQL_CONNECT_ADDRESS')).toBe('$(PATRONI_KUBERNETES_POD_IP):6543');
+        expect(env(m, sts, 'PATRONI_POSTGRESQL_CONNECT_ADDRESS')).toBe('$(PATRONI_NAME).db-pods:6543');
       }
     });
 
@@ -280,6 +280,12 @@ describe('config.connection', () => {
         'local all all scram-sha-256',
         'hostssl replication replicator 0.0.0.0/0 cert',
         'hostssl replication replicator ::/0 cert',
+        'hostssl postgres cdk8s_rewind 0.0.0.0/0 scram-sha-256',
+        'hostssl postgres cdk8s_rewind ::/0 scram-sha-256',
+        'hostssl all cdk8s_rewind 0.0.0.0/0 reject',
+        'hostssl all cdk8s_rewind ::/0 reject',
+        'hostssl all postgres 0.0.0.0/0 reject',
+        'hostssl all postgres ::/0 reject',
         'hostssl all all 169.254.0.0/16 reject',
         'hostssl app +readers 10.0.0.0/8 scram-sha-256',
         'hostnossl all all fd00::/8 reject',
@@ -289,6 +295,17 @@ describe('config.connection', () => {
         'hostnossl all all ::/0 reject',
       ]);
     }
+  });
+
+  test('the superuser is refused over TCP before the user\'s rules; superuserNetworkAccess lifts only that', () => {
+    const hba = (connection: object) => patroni(synthCluster({ config: { connection } }), 'db-primary').postgresql.pg_hba as string[];
+    const closed = hba({ hbaRules: [{ database: 'all', user: 'all', address: '10.0.0.0/8', method: ClientAuthMethod.SCRAM_SHA_256 }] });
+    expect(closed.indexOf('hostssl all postgres 0.0.0.0/0 reject')).toBeGreaterThan(-1);
+    expect(closed.indexOf('hostssl all postgres ::/0 reject')).toBeLessThan(closed.indexOf('hostssl all all 10.0.0.0/8 scram-sha-256'));
+    expect(closed.indexOf('local all postgres peer')).toBe(0);
+    const open = hba({ superuserNetworkAccess: true });
+    expect(open.filter((l) => / postgres .* reject$/.test(l))).toEqual([]);
+    expect(open).toEqual(hba({}).filter((l) => !/^hostssl all postgres /.test(l)));
   });
 
   test('clientAuth REJECT closes the catch-all; replication still authenticates', () => {

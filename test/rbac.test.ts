@@ -218,7 +218,7 @@ describe('the credentials Job\'s grant with users and a pooler', () => {
         apiGroups: [''],
         resources: ['secrets'],
         verbs: ['get'],
-        resourceNames: ['db-superuser', 'db-replication', 'db-monitoring', 'db-user-orders-app', 'db-user-reporter', 'db-pgbouncer'],
+        resourceNames: ['db-superuser', 'db-replication', 'db-monitoring', 'db-rewind', 'db-access', 'db-user-orders-app', 'db-user-reporter', 'db-pgbouncer'],
       },
     ]);
     expect(rbacProblems(m)).toEqual([]);

@@ -56,6 +56,12 @@ function expectTlsMembers(m: Manifest[], serverSecret: string, replicationSecret
       'local all all scram-sha-256',
       'hostssl replication replicator 0.0.0.0/0 cert',
       'hostssl replication replicator ::/0 cert',
+      'hostssl postgres cdk8s_rewind 0.0.0.0/0 scram-sha-256',
+      'hostssl postgres cdk8s_rewind ::/0 scram-sha-256',
+      'hostssl all cdk8s_rewind 0.0.0.0/0 reject',
+      'hostssl all cdk8s_rewind ::/0 reject',
+      'hostssl all postgres 0.0.0.0/0 reject',
+      'hostssl all postgres ::/0 reject',
       'hostssl all all 0.0.0.0/0 scram-sha-256',
       'hostssl all all ::/0 scram-sha-256',
       'hostnossl all all 0.0.0.0/0 reject',
@@ -77,7 +83,7 @@ function expectTlsMembers(m: Manifest[], serverSecret: string, replicationSecret
     // Patroni: HTTPS REST API asking for (not requiring) client certificates, patronictl with the
     // server certificate, connections to other members verifying the CA.
     expect(cfg.restapi).toEqual({
-      listen: '0.0.0.0:8008',
+      listen: '*:8008',
       certfile: `${SERVER_DIR}/tls.crt`,
       keyfile: `${SERVER_DIR}/tls.key`,
       cafile: `${SERVER_DIR}/ca.crt`,
@@ -93,6 +99,7 @@ function expectTlsMembers(m: Manifest[], serverSecret: string, replicationSecret
         sslcert: `${REPLICATION_DIR}/tls.crt`,
         sslkey: `${REPLICATION_DIR}/tls.key`,
       },
+      rewind: { username: 'cdk8s_rewind', sslmode: 'verify-ca', sslrootcert: `${SERVER_DIR}/ca.crt` },
     });
 
     // Probes over HTTPS (verify_client optional lets the kubelet in without a certificate).
@@ -313,6 +320,12 @@ describe('Tls.disabled()', () => {
         'local all all scram-sha-256',
         'host replication replicator 0.0.0.0/0 scram-sha-256',
         'host replication replicator ::/0 scram-sha-256',
+        'host postgres cdk8s_rewind 0.0.0.0/0 scram-sha-256',
+        'host postgres cdk8s_rewind ::/0 scram-sha-256',
+        'host all cdk8s_rewind 0.0.0.0/0 reject',
+        'host all cdk8s_rewind ::/0 reject',
+        'host all postgres 0.0.0.0/0 reject',
+        'host all postgres ::/0 reject',
         'host all all 0.0.0.0/0 scram-sha-256',
         'host all all ::/0 scram-sha-256',
       ]);
@@ -329,19 +342,21 @@ describe('Tls.disabled()', () => {
   test('Patroni: plain REST API, no ctl section, no TLS in authentication', () => {
     for (const sts of members(m)) {
       const cfg = patroni(m, sts);
-      expect(cfg.restapi).toEqual({ listen: '0.0.0.0:8008' });
+      expect(cfg.restapi).toEqual({ listen: '*:8008' });
       expect(cfg.ctl).toBeUndefined();
-      expect(cfg.postgresql.authentication).toEqual({ superuser: { username: 'postgres' }, replication: { username: 'replicator' } });
+      expect(cfg.postgresql.authentication).toEqual({
+        superuser: { username: 'postgres' }, replication: { username: 'replicator' }, rewind: { username: 'cdk8s_rewind' },
+      });
     }
   });
 
-  test('HTTP probes, no TLS volumes or mounts, REST API reached by pod IP', () => {
+  test('HTTP probes, no TLS volumes or mounts, REST API reached by the pod\'s DNS name', () => {
     for (const sts of members(m)) {
       const pg = postgresContainer(sts);
       for (const probe of ['startupProbe', 'livenessProbe', 'readinessProbe']) expect(pg[probe].httpGet.scheme).toBe('HTTP');
       expect(tlsVolumes(sts)).toEqual([]);
       expect(pg.volumeMounts.filter((v: any) => v.name.startsWith('tls-'))).toEqual([]);
-      expect(envValue(pg, 'PATRONI_RESTAPI_CONNECT_ADDRESS')).toBe('$(PATRONI_KUBERNETES_POD_IP):8008');
+      expect(envValue(pg, 'PATRONI_RESTAPI_CONNECT_ADDRESS')).toBe('$(PATRONI_NAME).db-pods:8008');
     }
   });
 

@@ -53,10 +53,20 @@ export interface PatroniConfigInput {
   readonly restApiPort: number;
   readonly superuser: string;
   readonly replicationUser: string;
+  /**
+   * The role pg_rewind connects to the new leader as (database postgres). Patroni creates it at
+   * bootstrap with EXECUTE on the four functions pg_rewind reads files with, and nothing else.
+   */
+  readonly rewindUser: string;
   /** Member tags (for example `nofailover`). */
   readonly tags: Record<string, boolean>;
   /** One replication slot per member on the leader. */
   readonly useSlots: boolean;
+  /**
+   * Leave logical replication slots alone (DCS `ignore_slots`): Patroni otherwise drops every
+   * slot it does not manage, so a consumer that disconnects would lose its slot.
+   */
+  readonly ignoreLogicalSlots?: boolean;
   /** Patroni's own log level (DEBUG, INFO, WARNING, ERROR). */
   readonly patroniLogLevel: string;
   /** Script Patroni runs once after initdb, with a superuser connection URL as its argument. */
@@ -102,7 +112,7 @@ export interface PatroniTlsInput {
  * Per-pod values are not in the file: Patroni reads them from the environment the pod spec sets
  * (PATRONI_NAME, PATRONI_KUBERNETES_NAMESPACE, PATRONI_KUBERNETES_POD_IP,
  * PATRONI_POSTGRESQL_CONNECT_ADDRESS, PATRONI_RESTAPI_CONNECT_ADDRESS) and passwords from Secrets
- * (PATRONI_SUPERUSER_PASSWORD, PATRONI_REPLICATION_PASSWORD).
+ * (PATRONI_SUPERUSER_PASSWORD, PATRONI_REPLICATION_PASSWORD, PATRONI_REWIND_PASSWORD).
  */
 export function patroniConfig(input: PatroniConfigInput): Record<string, unknown> {
   const k = input.kubernetes;
@@ -111,7 +121,8 @@ export function patroniConfig(input: PatroniConfigInput): Record<string, unknown
     scope: input.scope,
     log: { level: input.patroniLogLevel },
     restapi: {
-      listen: `0.0.0.0:${input.restApiPort}`,
+      // `*`: Patroni listens on IPv6 with IPv4 mapped in where the pod has IPv6, else on IPv4.
+      listen: `*:${input.restApiPort}`,
       // verify_client optional: probes need no certificate, but anything that changes state does.
       ...(tls ? { certfile: tls.certFile, keyfile: tls.keyFile, cafile: tls.caFile, verify_client: 'optional' } : {}),
     },
@@ -136,6 +147,7 @@ export function patroniConfig(input: PatroniConfigInput): Record<string, unknown
         synchronous_mode: input.synchronous.enabled,
         synchronous_mode_strict: input.synchronous.strict,
         synchronous_node_count: input.synchronous.standbys,
+        ...(input.ignoreLogicalSlots ? { ignore_slots: [{ type: 'logical' }] } : {}),
         postgresql: {
           use_pg_rewind: true,
           use_slots: input.useSlots,
@@ -166,6 +178,8 @@ export function patroniConfig(input: PatroniConfigInput): Record<string, unknown
           username: input.replicationUser,
           ...(tls ? { sslmode: 'verify-ca', sslrootcert: tls.caFile, sslcert: tls.replicationCertFile, sslkey: tls.replicationKeyFile } : {}),
         },
+        // pg_rewind never connects as the superuser, which may then be refused over TCP.
+        rewind: { username: input.rewindUser, ...(tls ? { sslmode: 'verify-ca', sslrootcert: tls.caFile } : {}) },
       },
       parameters: { ...input.memberParameters },
       pg_hba: [...input.hba],

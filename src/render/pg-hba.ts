@@ -32,6 +32,10 @@ export interface HbaInput {
   readonly superuser: string;
   /** The streaming-replication role. */
   readonly replicationUser: string;
+  /** pg_rewind's role: by password, to database `postgres` only. */
+  readonly rewindUser: string;
+  /** The superuser may log in over TCP; otherwise it is refused from every address. */
+  readonly superuserNetworkAccess: boolean;
   /** Method for network clients (the catch-all rule). */
   readonly clientMethod: string;
   /** Method for replication connections. */
@@ -44,8 +48,9 @@ export interface HbaInput {
 
 /**
  * The access rules: the superuser over the local socket by peer authentication (Patroni's own
- * connections), local passwords, replication only for the replication role, the user's rules,
- * then every network client with the client method. Nothing is trusted.
+ * connections), local passwords, replication only for the replication role, pg_rewind's role to
+ * database `postgres` only, the user's rules, then every network client with the client method.
+ * Nothing is trusted.
  */
 export function hbaRules(input: HbaInput): HbaRule[] {
   const anywhere = ['0.0.0.0/0', '::/0'];
@@ -54,6 +59,12 @@ export function hbaRules(input: HbaInput): HbaRule[] {
     { type: 'local', database: 'all', user: input.superuser, method: 'peer' },
     { type: 'local', database: 'all', user: 'all', method: 'scram-sha-256' },
     ...anywhere.map((address): HbaRule => ({ type: net, database: 'replication', user: input.replicationUser, address, method: input.replicationMethod })),
+    // pg_rewind reads the new leader's files through database postgres; its role reaches nothing else.
+    ...anywhere.map((address): HbaRule => ({ type: net, database: 'postgres', user: input.rewindUser, address, method: 'scram-sha-256' })),
+    ...anywhere.map((address): HbaRule => ({ type: net, database: 'all', user: input.rewindUser, address, method: 'reject' })),
+    // The superuser logs in over the local socket only, unless the user opts in: before the
+    // user's rules, so a broad rule of theirs cannot let it in by accident.
+    ...(input.superuserNetworkAccess ? [] : anywhere.map((address): HbaRule => ({ type: net, database: 'all', user: input.superuser, address, method: 'reject' }))),
     ...input.extra,
     ...anywhere.map((address): HbaRule => ({ type: net, database: 'all', user: 'all', address, method: input.clientMethod })),
     // With TLS, a client that does not use it is refused outright.

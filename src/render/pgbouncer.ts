@@ -26,7 +26,8 @@ export function renderPgBouncerIni(input: PgBouncerInput): string {
     `* = host=${input.serverHost} port=${input.serverPort}`,
     '',
     '[pgbouncer]',
-    'listen_addr = 0.0.0.0',
+    // Every address, IPv4 and IPv6.
+    'listen_addr = *',
     `listen_port = ${input.listenPort}`,
     'unix_socket_dir =',
     'auth_type = scram-sha-256',

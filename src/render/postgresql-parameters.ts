@@ -45,10 +45,10 @@ export const OWNED_PARAMETERS: Readonly<Record<string, string>> = {
   hba_file: 'the library',
   ident_file: 'the library',
   config_file: 'the library',
-  wal_level: 'the library (replica, needed by streaming replication)',
+  wal_level: 'config.replication.walLevel',
   wal_log_hints: 'the library (pg_rewind needs it)',
-  max_wal_senders: 'the library (fixed so scaling never restarts the primary)',
-  max_replication_slots: 'the library (fixed so scaling never restarts the primary)',
+  max_wal_senders: 'the library (fixed so scaling never restarts the primary; config.replication.logicalSlots adds to it)',
+  max_replication_slots: 'the library (fixed so scaling never restarts the primary; config.replication.logicalSlots adds to it)',
   max_worker_processes: 'the library (derived from the CPU limits)',
   recovery_min_apply_delay: 'delayedReplicas.applyDelay',
   shared_buffers: 'config.sharedMemory.sharedBuffers',
@@ -76,6 +76,8 @@ export interface ClusterParameterInput {
   readonly maxWalSenders: number;
   readonly maxReplicationSlots: number;
   readonly maxWorkerProcesses: number;
+  /** wal_level: replica, or logical for logical decoding. */
+  readonly walLevel: string;
   /** Raw values of {@link CLUSTER_WIDE_RAW_PARAMETERS}. */
   readonly overrides?: Record<string, string>;
 }
@@ -93,7 +95,7 @@ export function clusterParameters(input: ClusterParameterInput): Parameters {
     max_wal_senders: input.maxWalSenders,
     max_worker_processes: input.maxWorkerProcesses,
     track_commit_timestamp: 'off',
-    wal_level: 'replica',
+    wal_level: input.walLevel,
     ...input.overrides,
   });
 }

@@ -1,7 +1,8 @@
 /**
  * The CLI as the package ships it, built for the spawn tests without `lib/` (the unit suite runs
  * before compiling): src/ transpiled (no type check; the typecheck task does that) into a temp
- * folder laid out like the package — bin/, lib/, package.json — and run through the real bin file.
+ * folder laid out like the package — bin/, lib/ (with lib/scripts), package.json — and run through
+ * the real bin file.
  */
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
@@ -23,6 +24,10 @@ function transpileTree(from: string, to: string): void {
       const file = join(to, e.name.replace(/\.ts$/, '.js'));
       mkdirSync(dirname(file), { recursive: true });
       writeFileSync(file, out.outputText);
+    } else if (/\.(py|sh)$/.test(e.name)) {
+      // The programs of src/scripts, copied as the compile task copies them to lib/scripts.
+      mkdirSync(to, { recursive: true });
+      copyFileSync(src, join(to, e.name));
     }
   }
 }

@@ -50,7 +50,10 @@ echo "package smoke: cdk8s synth of the packed library wrote $(grep -c '^kind:' 
 
 # The command line from the installed package.
 tar tzf "$work/$tarball" > files.txt
-for f in package/bin/cdk8s-postgres-cluster package/lib/cli/main.js; do
+# With the programs the pods run (src/scripts, copied to lib/scripts by the compile task).
+wanted=(package/bin/cdk8s-postgres-cluster package/lib/cli/main.js)
+for s in "$root"/src/scripts/*.py "$root"/src/scripts/*.sh; do wanted+=("package/lib/scripts/${s##*/}"); done
+for f in "${wanted[@]}"; do
   grep -qx "$f" files.txt || { echo "package smoke: $f missing from the tarball" >&2; exit 1; }
 done
 cli() { npx --no-install cdk8s-postgres-cluster "$@"; }

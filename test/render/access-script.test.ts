@@ -13,7 +13,7 @@ import { APPLY_ACCESS_SCRIPT } from '../../src/render/access-script';
 import { ofKind, synthCluster } from '../helpers/manifests';
 
 const FAKE_PSYCOPG2 = `import json, os
-from . import sql
+from . import errors, sql
 
 
 class OperationalError(Exception):
@@ -58,10 +58,23 @@ class _Cursor:
             self.result = (1,) if params[0] in _STATE.get("roles", []) else None
         elif text.startswith("SELECT 1 FROM pg_database"):
             self.result = (1,) if params[0] in _STATE.get("databases", []) else None
+        elif text.startswith("SELECT current_user, rolsuper"):
+            self.result = (_STATE.get("user", "cdk8s_access"), _STATE.get("superuser", False))
+        elif text.startswith("SELECT datname FROM pg_database WHERE datallowconn"):
+            # What the server holds besides the declared databases (created by this run or before).
+            names = ["postgres", "template1"] + _STATE.get("databases", []) + _STATE.get("other_databases", [])
+            self.result = [(n,) for n in sorted(set(names))]
+        elif text.startswith("SELECT to_regprocedure('cdk8s_pgbouncer.get_auth(text)')"):
+            self.result = (self.conn.dbname not in _STATE.get("without_lookup", []),)
+        elif text.startswith("CREATE EXTENSION") and text.split('"')[1] in _STATE.get("untrusted", []):
+            raise errors.InsufficientPrivilege("permission denied to create extension")
         else:
             self.result = None
 
     def fetchone(self):
+        return self.result
+
+    def fetchall(self):
         return self.result
 
 
@@ -136,13 +149,25 @@ beforeAll(() => {
   mkdirSync(join(dir, 'psycopg2'));
   writeFileSync(join(dir, 'psycopg2', '__init__.py'), FAKE_PSYCOPG2);
   writeFileSync(join(dir, 'psycopg2', 'sql.py'), FAKE_SQL);
+  writeFileSync(join(dir, 'psycopg2', 'errors.py'), 'class InsufficientPrivilege(Exception):\n    pass\n');
   writeFileSync(join(dir, 'apply-access.py'), APPLY_ACCESS_SCRIPT);
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 let runs = 0;
 /** Runs the script (as the Job does: python3 -c) with the declaration, extra env and server state. */
-function run(spec: unknown, env: Record<string, string> = {}, state: { roles?: string[]; databases?: string[] } = {}) {
+interface FakeState {
+  roles?: string[];
+  databases?: string[];
+  other_databases?: string[];
+  /** The role the Job connects as, and whether it is a superuser (default cdk8s_access, no). */
+  user?: string;
+  superuser?: boolean;
+  /** Databases without the pooler lookup; extensions only a superuser may create. */
+  without_lookup?: string[];
+  untrusted?: string[];
+}
+function run(spec: unknown, env: Record<string, string> = {}, state: FakeState = {}) {
   const log = join(dir, `log-${++runs}.jsonl`);
   writeFileSync(log, '');
   const r = spawnSync('python3', ['-c', APPLY_ACCESS_SCRIPT], {
@@ -162,7 +187,9 @@ function run(spec: unknown, env: Record<string, string> = {}, state: { roles?: s
   return { code: r.status, output: `${r.stdout}${r.stderr}`, entries, statements: entries.filter((e) => e.sql !== undefined) };
 }
 
-const OPTIONS = 'NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS';
+const OPTIONS = 'NOSUPERUSER NOREPLICATION NOBYPASSRLS NOCREATEDB NOCREATEROLE';
+/** What a non-superuser (the access role) sets on each role it manages. */
+const ROLE_OPTIONS = 'NOCREATEDB NOCREATEROLE';
 const APP_PASSWORD = 'app-Secret-Password-123';
 const POOLER_PASSWORD = 'pooler-Secret-Password-456';
 
@@ -223,46 +250,45 @@ describe('a fresh cluster (no declared role or database exists yet)', () => {
     const verifierParam = expect.arrayContaining([expect.stringMatching(/^SCRAM-SHA-256\$4096:/)]);
     expect(statements.map((s) => [s.conn, s.db, s.sql, s.params ?? null])).toEqual([
       [1, 'postgres', 'SELECT pg_is_in_recovery()', null],
+      [1, 'postgres', 'SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user', null],
       [1, 'postgres', 'SELECT 1 FROM pg_roles WHERE rolname = %s', ['orders_owner']],
       [1, 'postgres', 'CREATE ROLE "orders_owner"', null],
-      [1, 'postgres', `ALTER ROLE "orders_owner" WITH ${OPTIONS} NOLOGIN CONNECTION LIMIT -1`, null],
+      // Not a superuser: SUPERUSER, REPLICATION and BYPASSRLS are not even named.
+      [1, 'postgres', `ALTER ROLE "orders_owner" WITH ${ROLE_OPTIONS} NOLOGIN CONNECTION LIMIT -1`, null],
       [1, 'postgres', 'SELECT 1 FROM pg_roles WHERE rolname = %s', ['orders_app']],
       [1, 'postgres', 'CREATE ROLE "orders_app"', null],
-      [1, 'postgres', `ALTER ROLE "orders_app" WITH ${OPTIONS} LOGIN CONNECTION LIMIT 10 PASSWORD %s`, verifierParam],
+      [1, 'postgres', `ALTER ROLE "orders_app" WITH ${ROLE_OPTIONS} LOGIN CONNECTION LIMIT 10 PASSWORD %s`, verifierParam],
       [1, 'postgres', 'GRANT "orders_owner" TO "orders_app"', null],
+      // It gives the database to its owner, and grants on it, as a member of the owner.
+      [1, 'postgres', 'GRANT "orders_owner" TO "cdk8s_access"', null],
       [1, 'postgres', 'SELECT 1 FROM pg_database WHERE datname = %s', ['orders']],
       [1, 'postgres', 'CREATE DATABASE "orders" OWNER "orders_owner"', null],
       [1, 'postgres', 'REVOKE CONNECT, TEMPORARY ON DATABASE "orders" FROM PUBLIC', null],
       [1, 'postgres', 'GRANT CONNECT, TEMPORARY ON DATABASE "orders" TO "orders_app"', null],
       [1, 'postgres', 'SELECT 1 FROM pg_roles WHERE rolname = %s', ['cdk8s_pgbouncer']],
       [1, 'postgres', 'CREATE ROLE "cdk8s_pgbouncer"', null],
-      [1, 'postgres', `ALTER ROLE "cdk8s_pgbouncer" WITH ${OPTIONS} LOGIN CONNECTION LIMIT -1 PASSWORD %s`, verifierParam],
-      // In each database: the pooler's lookup function (postgres first), then extensions and schema grants.
-      [2, 'postgres', 'CREATE SCHEMA IF NOT EXISTS cdk8s_pgbouncer AUTHORIZATION postgres', null],
-      [2, 'postgres', expect.stringMatching(/^CREATE OR REPLACE FUNCTION cdk8s_pgbouncer\.get_auth\(p_usename text\)\n.*SECURITY DEFINER SET search_path = pg_catalog/s), null],
-      [2, 'postgres', 'REVOKE ALL ON FUNCTION cdk8s_pgbouncer.get_auth(text) FROM PUBLIC', null],
-      [2, 'postgres', 'GRANT USAGE ON SCHEMA cdk8s_pgbouncer TO "cdk8s_pgbouncer"', null],
-      [2, 'postgres', 'GRANT EXECUTE ON FUNCTION cdk8s_pgbouncer.get_auth(text) TO "cdk8s_pgbouncer"', null],
-      [1, 'postgres', 'GRANT CONNECT ON DATABASE "postgres" TO "cdk8s_pgbouncer"', null],
+      [1, 'postgres', `ALTER ROLE "cdk8s_pgbouncer" WITH ${ROLE_OPTIONS} LOGIN CONNECTION LIMIT -1 PASSWORD %s`, verifierParam],
+      [1, 'postgres', 'GRANT CONNECT ON DATABASE "orders" TO "cdk8s_pgbouncer"', null],
+      [1, 'postgres', 'SELECT datname FROM pg_database WHERE datallowconn ORDER BY datname', null],
+      // In each database: extensions and schema grants; with a pooler, a check for its lookup.
+      [2, 'postgres', "SELECT to_regprocedure('cdk8s_pgbouncer.get_auth(text)') IS NOT NULL", null],
       [3, 'orders', 'CREATE EXTENSION IF NOT EXISTS "pgcrypto"', null],
       [3, 'orders', 'GRANT USAGE ON SCHEMA "sales" TO "orders_app"', null],
       [3, 'orders', 'GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA "sales" TO "orders_app"', null],
       [3, 'orders', 'ALTER DEFAULT PRIVILEGES FOR ROLE "orders_owner" IN SCHEMA "sales" GRANT SELECT, INSERT ON TABLES TO "orders_app"', null],
-      [3, 'orders', 'CREATE SCHEMA IF NOT EXISTS cdk8s_pgbouncer AUTHORIZATION postgres', null],
-      [3, 'orders', expect.stringMatching(/^CREATE OR REPLACE FUNCTION cdk8s_pgbouncer\.get_auth/), null],
-      [3, 'orders', 'REVOKE ALL ON FUNCTION cdk8s_pgbouncer.get_auth(text) FROM PUBLIC', null],
-      [3, 'orders', 'GRANT USAGE ON SCHEMA cdk8s_pgbouncer TO "cdk8s_pgbouncer"', null],
-      [3, 'orders', 'GRANT EXECUTE ON FUNCTION cdk8s_pgbouncer.get_auth(text) TO "cdk8s_pgbouncer"', null],
-      [1, 'postgres', 'GRANT CONNECT ON DATABASE "orders" TO "cdk8s_pgbouncer"', null],
+      [3, 'orders', "SELECT to_regprocedure('cdk8s_pgbouncer.get_auth(text)') IS NOT NULL", null],
+      [4, 'template1', "SELECT to_regprocedure('cdk8s_pgbouncer.get_auth(text)') IS NOT NULL", null],
     ]);
     // Every per-database connection is closed.
-    expect(entries.filter((e) => e.close).map((e) => e.conn)).toEqual([2, 3]);
+    expect(entries.filter((e) => e.close).map((e) => e.conn)).toEqual([2, 3, 4]);
   });
 
-  test('the pooler\'s lookup never returns superusers or the library\'s roles', () => {
-    const fn = result().statements.find((s) => s.sql!.startsWith('CREATE OR REPLACE FUNCTION'))!.sql!;
-    expect(fn).toContain('AND rolcanlogin AND NOT rolsuper');
-    expect(fn).toContain("rolname NOT IN ('postgres', 'replicator', 'cdk8s_monitor', 'cdk8s_pgbouncer')");
+  test('as the superuser (superuserNetworkAccess), roles are also forced to NOSUPERUSER NOREPLICATION NOBYPASSRLS, with no membership grants', () => {
+    const { code, statements } = run(SPEC, ENV, { user: 'postgres', superuser: true });
+    expect(code).toBe(0);
+    const sqls = statements.map((s) => s.sql!);
+    expect(sqls).toContain(`ALTER ROLE "orders_owner" WITH ${OPTIONS} NOLOGIN CONNECTION LIMIT -1`);
+    expect(sqls.filter((q) => q.endsWith('TO "postgres"'))).toEqual([]);
   });
 
   test('passwords reach the server only as SCRAM-SHA-256 verifiers of the right password', () => {
@@ -284,6 +310,34 @@ describe('a fresh cluster (no declared role or database exists yet)', () => {
     const b = result().statements.find((s) => s.sql!.startsWith('ALTER ROLE "orders_app"'))!.params![0];
     expect(a).not.toBe(b);
     expect(verifies(b, APP_PASSWORD)).toBe(true);
+  });
+});
+
+describe('the pooler forwards every database: its lookup is checked in each one', () => {
+  test('every database that takes connections is checked, also those the declaration does not name; a missing lookup is reported', () => {
+    const { code, statements, output } = run(SPEC, ENV, { other_databases: ['app', 'made_by_hand'], without_lookup: ['made_by_hand'] });
+    expect(code).toBe(0);
+    const checked = statements.filter((s) => s.sql!.startsWith("SELECT to_regprocedure('cdk8s_pgbouncer.get_auth(text)')")).map((s) => s.db);
+    expect(checked).toEqual(['postgres', 'orders', 'app', 'made_by_hand', 'template1']);
+    expect(output).toContain('WARNING: no pooler lookup cdk8s_pgbouncer.get_auth in database(s) made_by_hand: the pooler cannot log in to them');
+    // The lookup itself is post-bootstrap.sh's (a superuser's): the access role creates no function.
+    expect(statements.filter((s) => /FUNCTION/.test(s.sql!) && !s.sql!.startsWith('SELECT'))).toEqual([]);
+  });
+
+  test('without a pooler, only the declared databases are visited', () => {
+    const { statements } = run({ ...SPEC, pooler: null }, ENV, { other_databases: ['app'] });
+    expect(new Set(statements.map((s) => s.db))).toEqual(new Set(['postgres', 'orders']));
+    expect(statements.map((s) => s.sql)).not.toContain('SELECT datname FROM pg_database WHERE datallowconn ORDER BY datname');
+  });
+});
+
+describe('extensions that are not trusted', () => {
+  test('the access role cannot create them: a message naming the extension, the database and the opt-in, exit non-zero', () => {
+    const { code, output } = run(SPEC, ENV, { untrusted: ['pgcrypto'] });
+    expect(code).not.toBe(0);
+    expect(output).toContain('extension pgcrypto in database orders is not trusted: only a superuser may create it (cdk8s_access is not one; '
+      + 'config.connection.superuserNetworkAccess lets the access Job run as postgres)');
+    expect(output).not.toContain('Traceback');
   });
 });
 
@@ -316,7 +370,7 @@ describe('idempotent and never destructive', () => {
   test('an empty declaration connects, changes nothing and exits 0', () => {
     const { code, statements } = run({ users: [], databases: [], pooler: null });
     expect(code).toBe(0);
-    expect(statements.map((s) => s.sql)).toEqual(['SELECT pg_is_in_recovery()']);
+    expect(statements.map((s) => s.sql)).toEqual(['SELECT pg_is_in_recovery()', 'SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user']);
   });
 
   test('identifiers are quoted, so a name cannot inject SQL', () => {

@@ -70,7 +70,8 @@ describe('heartbeat.py', () => {
     expect([...metrics].sort()).toEqual([
       'pgc_heartbeat_age_seconds', 'pgc_heartbeat_archive_failing', 'pgc_heartbeat_archive_last_success_age_seconds',
       'pgc_heartbeat_archive_ready_segments', 'pgc_heartbeat_check_failures_total', 'pgc_heartbeat_is_leader', 'pgc_heartbeat_lag_bytes',
-      'pgc_heartbeat_ready', 'pgc_heartbeat_replica_lag_bytes', 'pgc_heartbeat_replica_lag_seconds', 'pgc_heartbeat_streaming',
+      'pgc_heartbeat_ready', 'pgc_heartbeat_replay_lag_seconds', 'pgc_heartbeat_replica_lag_bytes', 'pgc_heartbeat_replica_lag_seconds',
+      'pgc_heartbeat_streaming',
     ]);
     expect(new Set(jsdoc.match(/pgc_heartbeat_\w+/g))).toEqual(metrics);
     const variables = new Set([...HEARTBEAT_SCRIPT.matchAll(/"(HB_\w+)"/g)].map((m) => m[1]));

@@ -28,6 +28,7 @@ function input(overrides: Partial<PatroniConfigInput> = {}): PatroniConfigInput 
     restApiPort: 8008,
     superuser: 'postgres',
     replicationUser: 'replicator',
+    rewindUser: 'cdk8s_rewind',
     tags: { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false },
     useSlots: true,
     patroniLogLevel: 'WARNING',
@@ -42,7 +43,7 @@ describe('patroniConfig', () => {
   test('top-level structure', () => {
     expect(Object.keys(cfg).sort()).toEqual(['bootstrap', 'kubernetes', 'log', 'postgresql', 'restapi', 'scope', 'tags', 'watchdog'].sort());
     expect(cfg.scope).toBe('db');
-    expect(cfg.restapi).toEqual({ listen: '0.0.0.0:8008' });
+    expect(cfg.restapi).toEqual({ listen: '*:8008' });
     expect(cfg.watchdog).toEqual({ mode: 'off' });
     expect(cfg.tags).toEqual({ nofailover: false, noloadbalance: false, clonefrom: false, nosync: false });
   });
@@ -173,7 +174,7 @@ describe('patroniConfig with TLS', () => {
   const cfg = patroniConfig(input({ tls })) as any;
 
   test('HTTPS REST API asking for client certificates (required only for unsafe endpoints)', () => {
-    expect(cfg.restapi).toEqual({ listen: '0.0.0.0:8008', certfile: '/s/tls.crt', keyfile: '/s/tls.key', cafile: '/s/ca.crt', verify_client: 'optional' });
+    expect(cfg.restapi).toEqual({ listen: '*:8008', certfile: '/s/tls.crt', keyfile: '/s/tls.key', cafile: '/s/ca.crt', verify_client: 'optional' });
   });
 
   test('patronictl uses the server certificate and trusts the CA', () => {
@@ -184,12 +185,16 @@ describe('patroniConfig with TLS', () => {
     expect(cfg.postgresql.authentication).toEqual({
       superuser: { username: 'postgres', sslmode: 'verify-ca', sslrootcert: '/s/ca.crt' },
       replication: { username: 'replicator', sslmode: 'verify-ca', sslrootcert: '/s/ca.crt', sslcert: '/r/tls.crt', sslkey: '/r/tls.key' },
+      // pg_rewind connects as its own role, verifying the CA like the superuser would.
+      rewind: { username: 'cdk8s_rewind', sslmode: 'verify-ca', sslrootcert: '/s/ca.crt' },
     });
   });
 
   test('without TLS: no ctl section, no TLS keys', () => {
     const plain = patroniConfig(input()) as any;
     expect(plain.ctl).toBeUndefined();
-    expect(plain.postgresql.authentication).toEqual({ superuser: { username: 'postgres' }, replication: { username: 'replicator' } });
+    expect(plain.postgresql.authentication).toEqual({
+      superuser: { username: 'postgres' }, replication: { username: 'replicator' }, rewind: { username: 'cdk8s_rewind' },
+    });
   });
 });

@@ -1,7 +1,7 @@
 import { HbaInput, HbaRule, hbaRules, renderHbaRule } from '../../src/render/pg-hba';
 
 const defaults: HbaInput = {
-  superuser: 'postgres', replicationUser: 'replicator', clientMethod: 'scram-sha-256', replicationMethod: 'scram-sha-256', extra: [], tls: false,
+  superuser: 'postgres', replicationUser: 'replicator', rewindUser: 'cdk8s_rewind', superuserNetworkAccess: false, clientMethod: 'scram-sha-256', replicationMethod: 'scram-sha-256', extra: [], tls: false,
 };
 
 describe('renderHbaRule', () => {
@@ -39,15 +39,34 @@ describe('hbaRules', () => {
       'local all all scram-sha-256',
       'host replication replicator 0.0.0.0/0 scram-sha-256',
       'host replication replicator ::/0 scram-sha-256',
+      'host postgres cdk8s_rewind 0.0.0.0/0 scram-sha-256',
+      'host postgres cdk8s_rewind ::/0 scram-sha-256',
+      'host all cdk8s_rewind 0.0.0.0/0 reject',
+      'host all cdk8s_rewind ::/0 reject',
+      'host all postgres 0.0.0.0/0 reject',
+      'host all postgres ::/0 reject',
       'host all all 0.0.0.0/0 scram-sha-256',
       'host all all ::/0 scram-sha-256',
     ]);
   });
 
+  test('the superuser over TCP: refused unless superuserNetworkAccess (then the catch-all admits it like anyone)', () => {
+    const open = hbaRules({ ...defaults, superuserNetworkAccess: true }).map(renderHbaRule);
+    expect(open.filter((l) => l.includes(' postgres ') && !l.startsWith('local') && !l.includes('cdk8s_rewind'))).toEqual([]);
+    expect(open).toEqual(rules.map(renderHbaRule).filter((l) => !l.startsWith('host all postgres ')));
+  });
+
+  test('pg_rewind\'s role reaches database postgres only, by password', () => {
+    const rewind = rules.filter((r) => r.user === 'cdk8s_rewind');
+    expect(rewind.filter((r) => r.method !== 'reject').map((r) => [r.database, r.method])).toEqual([['postgres', 'scram-sha-256'], ['postgres', 'scram-sha-256']]);
+    expect(rewind.filter((r) => r.method === 'reject').map((r) => r.database)).toEqual(['all', 'all']);
+  });
+
   test('nothing is trusted; network rules use passwords; replication is only for the replication role', () => {
     for (const r of rules) {
       expect(['trust', 'password', 'md5']).not.toContain(r.method);
-      if (r.type !== 'local') expect(r.method).toBe('scram-sha-256');
+      if (r.type !== 'local') expect(['scram-sha-256', 'reject']).toContain(r.method);
+      if (r.method === 'reject') expect(['cdk8s_rewind', 'postgres']).toContain(r.user);
       if (r.database === 'replication') expect(r.user).toBe('replicator');
     }
   });
@@ -69,6 +88,12 @@ describe('hbaRules', () => {
       'local all all scram-sha-256',
       'host replication replicator 0.0.0.0/0 scram-sha-256',
       'host replication replicator ::/0 scram-sha-256',
+      'host postgres cdk8s_rewind 0.0.0.0/0 scram-sha-256',
+      'host postgres cdk8s_rewind ::/0 scram-sha-256',
+      'host all cdk8s_rewind 0.0.0.0/0 reject',
+      'host all cdk8s_rewind ::/0 reject',
+      'host all postgres 0.0.0.0/0 reject',
+      'host all postgres ::/0 reject',
       'host all all 169.254.0.0/16 reject',
       'hostssl app +readers 10.0.0.0/8 scram-sha-256',
       'hostnossl all all fd00::/8 reject',
@@ -105,6 +130,12 @@ describe('hbaRules with TLS', () => {
       'local all all scram-sha-256',
       'hostssl replication replicator 0.0.0.0/0 cert',
       'hostssl replication replicator ::/0 cert',
+      'hostssl postgres cdk8s_rewind 0.0.0.0/0 scram-sha-256',
+      'hostssl postgres cdk8s_rewind ::/0 scram-sha-256',
+      'hostssl all cdk8s_rewind 0.0.0.0/0 reject',
+      'hostssl all cdk8s_rewind ::/0 reject',
+      'hostssl all postgres 0.0.0.0/0 reject',
+      'hostssl all postgres ::/0 reject',
       'hostssl all all 0.0.0.0/0 scram-sha-256',
       'hostssl all all ::/0 scram-sha-256',
       'hostnossl all all 0.0.0.0/0 reject',
@@ -119,7 +150,7 @@ describe('hbaRules with TLS', () => {
   test('extra rules keep their own type and go before the catch-all and the hostnossl rejects', () => {
     const extra: HbaRule[] = [{ type: 'hostssl', database: 'app', user: 'app', address: '10.0.0.0/8', method: 'cert' }];
     const lines = hbaRules({ ...tls, extra }).map(renderHbaRule);
-    expect(lines.slice(4)).toEqual([
+    expect(lines.slice(10)).toEqual([
       'hostssl app app 10.0.0.0/8 cert',
       'hostssl all all 0.0.0.0/0 scram-sha-256',
       'hostssl all all ::/0 scram-sha-256',

@@ -44,7 +44,7 @@ describe('without TLS', () => {
 
   test('the whole [pgbouncer] section', () => {
     expect(ini.pgbouncer).toEqual({
-      listen_addr: '0.0.0.0',
+      listen_addr: '*',
       listen_port: '5432',
       unix_socket_dir: '',
       auth_type: 'scram-sha-256',

@@ -29,7 +29,7 @@ function isSorted(keys: string[]): boolean {
 }
 
 describe('clusterParameters', () => {
-  const p = clusterParameters({ maxConnections: 150, maxWalSenders: 16, maxReplicationSlots: 16, maxWorkerProcesses: 8 });
+  const p = clusterParameters({ maxConnections: 150, maxWalSenders: 16, maxReplicationSlots: 16, maxWorkerProcesses: 8, walLevel: 'replica' });
 
   test('renders the settings every member must share', () => {
     expect(p).toEqual({
@@ -162,7 +162,7 @@ describe('memberParameters', () => {
 
   test('renders none of the cluster-wide parameters (those live in the DCS)', () => {
     const p = member();
-    const cluster = clusterParameters({ maxConnections: 100, maxWalSenders: 16, maxReplicationSlots: 16, maxWorkerProcesses: 8 });
+    const cluster = clusterParameters({ maxConnections: 100, maxWalSenders: 16, maxReplicationSlots: 16, maxWorkerProcesses: 8, walLevel: 'replica' });
     for (const name of Object.keys(cluster)) expect(p[name]).toBeUndefined();
   });
 });

@@ -71,11 +71,15 @@ describe('scripts', () => {
     readonly stdin: string;
     /** PGC_MONITOR_VERIFIER as psql saw it. */
     readonly verifier: string;
+    /** psql's whole environment (NUL separated entries). */
+    readonly environ: string;
   }
 
   /**
    * Runs post-bootstrap.sh with a fake psql that records, per invocation, its arguments (NUL
    * separated) and its stdin, and the environment it saw (to check what reaches a process' argv).
+   * PGC_MONITOR_PASSWORD in `env` is written to the password file (PGC_MONITOR_PASSWORD_FILE), as
+   * the pod mounts it from the monitoring Secret; it is not passed as a variable.
    */
   function runPostBootstrap(env: Record<string, string | undefined>): { out: string; calls: PsqlCall[]; raw: string } {
     const run = mkdtempSync(join(dir, 'run-'));
@@ -91,17 +95,27 @@ describe('scripts', () => {
       'printf \'%s\\0\' "$@" > "$f/argv"',
       'cat > "$f/stdin"',
       'printf \'%s\' "${PGC_MONITOR_VERIFIER:-}" > "$f/verifier"',
+      'cat /proc/self/environ > "$f/environ"',
       '',
     ].join('\n'), { mode: 0o755 });
     const file = join(run, 'post-bootstrap.sh');
     writeFileSync(file, POST_BOOTSTRAP_SCRIPT);
     const fullEnv: Record<string, string> = { PATH: process.env.PATH ?? '', PG_BIN_DIR: bin };
-    for (const [k, v] of Object.entries(env)) if (v !== undefined) fullEnv[k] = v;
+    for (const [k, v] of Object.entries(env)) {
+      if (v === undefined) continue;
+      if (k === 'PGC_MONITOR_PASSWORD' || k === 'PGC_ACCESS_PASSWORD') {
+        writeFileSync(join(run, k), v, { mode: 0o400 });
+        fullEnv[`${k}_FILE`] = join(run, k);
+      } else {
+        fullEnv[k] = v;
+      }
+    }
     const out = execFileSync('bash', [file, URL], { env: fullEnv, timeout: 10000 }).toString();
     const calls = execFileSync('ls', [log]).toString().split('\n').filter((x) => x).sort().map((n) => ({
       argv: readFileSync(join(log, n, 'argv'), 'utf8').split('\0').slice(0, -1),
       stdin: readFileSync(join(log, n, 'stdin'), 'utf8'),
       verifier: readFileSync(join(log, n, 'verifier'), 'utf8'),
+      environ: readFileSync(join(log, n, 'environ'), 'utf8'),
     }));
     rmSync(run, { recursive: true, force: true });
     return { out, calls, raw: calls.map((c) => [...c.argv, c.stdin].join('\n')).join('\n') };
@@ -169,6 +183,9 @@ describe('scripts', () => {
       PGC_DATABASE: 'shop', PGC_MONITOR_USER: 'cdk8s_monitor', PGC_MONITOR_PASSWORD: MONITOR_PASSWORD,
     });
     for (const c of calls) for (const a of c.argv) expect(a).not.toContain(MONITOR_PASSWORD);
+    // Nor any environment: the password is read from its file, not from a variable.
+    for (const c of calls) expect(c.environ).not.toContain(MONITOR_PASSWORD);
+    expect(POST_BOOTSTRAP_SCRIPT).not.toMatch(/environ\["PGC_MONITOR_PASSWORD"\]/);
     expect(raw).not.toContain(MONITOR_PASSWORD);
     expect(out).not.toContain(MONITOR_PASSWORD);
     const role = calls.find((c) => c.stdin.includes('pg_monitor'))!;
@@ -181,14 +198,58 @@ describe('scripts', () => {
     expect(createHash('sha256').update(clientKey).digest('base64')).toBe(m![2]);
     expect(createHmac('sha256', salted).update('Server Key').digest('base64')).toBe(m![3]);
     // The heredoc is quoted: the shell never expands the password into the SQL text either.
-    expect(POST_BOOTSTRAP_SCRIPT).not.toMatch(/\$\{?PGC_MONITOR_PASSWORD\}?[^:]/);
+    expect(POST_BOOTSTRAP_SCRIPT).not.toMatch(/\$\{?PGC_MONITOR_PASSWORD(?!_FILE)/);
     expect(POST_BOOTSTRAP_SCRIPT).toContain('\\getenv pw PGC_MONITOR_VERIFIER');
+  });
+
+  const ACCESS_PASSWORD = 'Acc3ss-pw_secret';
+
+  test('post-bootstrap.sh creates the access role: CREATEROLE CREATEDB, never a superuser, ADMIN OPTION on the grantable predefined roles', () => {
+    const { out, calls } = runPostBootstrap({
+      PGC_ACCESS_USER: 'cdk8s_access', PGC_ACCESS_PASSWORD: ACCESS_PASSWORD, PGC_ACCESS_GRANTABLE_ROLES: 'pg_monitor pg_read_all_data',
+    });
+    expect(out).toContain('access role cdk8s_access is ready');
+    const role = calls.find((c) => c.stdin.includes('CREATEROLE'))!;
+    expect(role.argv).toEqual([...BASE_ARGV, '-v', 'user=cdk8s_access', '-v', 'grantable=pg_monitor pg_read_all_data']);
+    expect(role.stdin.split('\n')[0]).toBe('\\getenv pw PGC_ACCESS_VERIFIER');
+    expect(role.stdin).toContain("format('ALTER ROLE %I WITH LOGIN NOSUPERUSER CREATEDB CREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD %L', :'user', :'pw')");
+    expect(role.stdin).toContain("format('GRANT %I TO %I WITH ADMIN OPTION', rolname, :'user') FROM pg_roles\nWHERE rolname = ANY (string_to_array(:'grantable', ' '))");
+    expect(role.environ.split('\0')).toContainEqual(expect.stringMatching(/^PGC_ACCESS_VERIFIER=SCRAM-SHA-256\$4096:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/));
+    for (const c of calls) expect([...c.argv, c.stdin, c.environ].join('\n')).not.toContain(ACCESS_PASSWORD);
+  });
+
+  test('post-bootstrap.sh installs the pooler lookup in template1, postgres and the cluster database, for a NOLOGIN pooler role the access role administers', () => {
+    const { out, calls } = runPostBootstrap({ PGC_DATABASE: 'app', PGC_POOLER_USER: 'cdk8s_pgbouncer', PGC_ACCESS_USER: 'cdk8s_access' });
+    expect(out).toContain('pooler lookup is ready in template1 postgres app');
+    const role = calls.find((c) => c.stdin.includes('CREATE ROLE %I NOLOGIN'))!;
+    expect(role.argv).toEqual([...BASE_ARGV, '-v', 'user=cdk8s_pgbouncer', '-v', 'admin=cdk8s_access']);
+    expect(role.stdin).toContain("format('GRANT %I TO %I WITH ADMIN OPTION', :'user', :'admin') WHERE :'admin' <> ''");
+    const lookups = calls.filter((c) => c.stdin.includes('CREATE OR REPLACE FUNCTION cdk8s_pgbouncer.get_auth'));
+    expect(lookups.map((c) => c.argv.slice(-4))).toEqual([
+      ['-v', 'user=cdk8s_pgbouncer', '-v', 'db=template1'], ['-v', 'user=cdk8s_pgbouncer', '-v', 'db=postgres'], ['-v', 'user=cdk8s_pgbouncer', '-v', 'db=app'],
+    ]);
+    const sql = lookups[0].stdin;
+    expect(sql.split('\n')[0]).toBe('\\connect :"db"');
+    expect(sql).toContain('SECURITY DEFINER SET search_path = pg_catalog');
+    expect(sql).toContain('AND rolcanlogin AND NOT rolsuper');
+    expect(sql).toContain("rolname NOT IN ('postgres', 'replicator', 'cdk8s_monitor', 'cdk8s_pgbouncer', 'cdk8s_rewind', 'cdk8s_access')");
+    expect(sql).toContain('REVOKE ALL ON FUNCTION cdk8s_pgbouncer.get_auth(text) FROM PUBLIC;');
+    expect(sql).toContain('GRANT EXECUTE ON FUNCTION cdk8s_pgbouncer.get_auth(text) TO :"user";');
+  });
+
+  test('post-bootstrap.sh creates the preloaded extensions in template1, postgres and the cluster database', () => {
+    const { out, calls } = runPostBootstrap({ PGC_DATABASE: 'app', PGC_TEMPLATE_EXTENSIONS: 'pg_stat_statements' });
+    expect(out).toContain('extensions pg_stat_statements are ready in template1 postgres app');
+    const ext = calls.filter((c) => c.stdin.includes('CREATE EXTENSION'));
+    expect(ext.map((c) => c.argv.slice(-4))).toEqual(['template1', 'postgres', 'app'].map((db) => ['-v', `db=${db}`, '-v', 'extension=pg_stat_statements']));
+    expect(ext[0].stdin).toContain("SELECT format('CREATE EXTENSION IF NOT EXISTS %I', :'extension')");
   });
 
   test.each([
     ['no user', { PGC_MONITOR_PASSWORD: MONITOR_PASSWORD }],
     ['no password', { PGC_MONITOR_USER: 'cdk8s_monitor' }],
     ['empty password', { PGC_MONITOR_USER: 'cdk8s_monitor', PGC_MONITOR_PASSWORD: '' }],
+    ['a password file that does not exist', { PGC_MONITOR_USER: 'cdk8s_monitor', PGC_MONITOR_PASSWORD_FILE: '/nonexistent/password' }],
   ])('post-bootstrap.sh creates no monitoring role with %s', (_what, env) => {
     const { out, calls } = runPostBootstrap(env);
     expect(calls).toHaveLength(1);

@@ -17,7 +17,7 @@ import {
   BackupCompression, BackupRepository, BackupRetention, RecoveryTarget, S3UriStyle,
   ClientAuthMethod, DatabasePrivilege, FailoverTiming, HbaConnectionType, HugePages, IssuerKind, ListenAddress, LogFormat, LogLevel,
   NetworkPeer, PatroniDcs, PoolMode, PostgresClusterProps, PostgresImage, ReplicationMode, Resources, SchemaPrivilege, StorageType,
-  TablePrivilege, Tls,
+  TablePrivilege, Tls, WalLevel,
 } from '../..';
 
 export const SPEC_API_VERSION = 'postgres.cdk8s.io/v1alpha1';
@@ -115,6 +115,7 @@ const config = object({
     clientAuth: field(enumOf(ClientAuthMethod), 'how clients authenticate'),
     replicationAuth: field(enumOf(ClientAuthMethod), 'how replicas authenticate'),
     hbaRules: field(list(hbaRule), 'pg_hba rules before the defaults'),
+    superuserNetworkAccess: field(boolean, 'let postgres log in over TCP (default: local socket only)'),
     connectTimeout: field(duration, 'authentication_timeout'),
     statementTimeout: field(duration, 'statement_timeout'),
     idleInTransactionTimeout: field(duration, 'idle_in_transaction_session_timeout'),
@@ -132,6 +133,8 @@ const config = object({
     slots: field(boolean, 'replication slots'),
     maxSlotWalKeepSize: field(size, 'max_slot_wal_keep_size'),
     walKeepSize: field(size, 'wal_keep_size'),
+    walLevel: field(enumOf(WalLevel), 'wal_level: replica or logical'),
+    logicalSlots: field(integer, 'logical slots for consumers (walLevel logical)'),
   }), 'replication'),
   sharedMemory: field(object({
     sharedBuffers: field(size, 'shared_buffers'),
