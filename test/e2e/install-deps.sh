@@ -15,6 +15,9 @@ command -v pgbackrest >/dev/null || need+=(pgbackrest)
 /usr/bin/python3 -c 'import etcd3' 2>/dev/null || need+=(python3-etcd3)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v nft >/dev/null || need+=(nftables)
+# The unit tests lint and test the pods' programs in their own languages (npm test).
+command -v shellcheck >/dev/null || need+=(shellcheck)
+/usr/bin/python3 -c 'import pyflakes' 2>/dev/null || need+=(python3-pyflakes)
 command -v openssl >/dev/null || need+=(openssl)
 /usr/bin/python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 if [ ${#need[@]} -eq 0 ]; then
