@@ -262,12 +262,23 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
     readinessProbe: probe('/readiness', Math.min(5, timing.loopWaitSeconds), 3),
   };
 
-  const spreadConstraint = (topologyKey: string, hard: boolean): kplus.k8s.TopologySpreadConstraint => ({
+  // Soft spreading across nodes and zones always; with requireSeparateNodes, a required pod
+  // anti-affinity to every member of the cluster (all node sets): a spread with maxSkew 1 still
+  // allows two members on one node (2/1/1 on three nodes with four members).
+  const spreadConstraint = (topologyKey: string): kplus.k8s.TopologySpreadConstraint => ({
     topologyKey,
     maxSkew: 1,
-    whenUnsatisfiable: hard ? 'DoNotSchedule' : 'ScheduleAnyway',
+    whenUnsatisfiable: 'ScheduleAnyway',
     labelSelector: { matchLabels: memberSelector(ctx.clusterName) },
   });
+  const affinity: kplus.k8s.Affinity | undefined = ctx.requireSeparateNodes ? {
+    podAntiAffinity: {
+      requiredDuringSchedulingIgnoredDuringExecution: [{
+        labelSelector: { matchLabels: memberSelector(ctx.clusterName) },
+        topologyKey: 'kubernetes.io/hostname',
+      }],
+    },
+  } : undefined;
 
   const statefulSet = new k8s.KubeStatefulSet(scope, 'StatefulSet', {
     metadata: { name: spec.statefulSetName, labels },
@@ -285,9 +296,10 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
           enableServiceLinks: false,
           terminationGracePeriodSeconds: 60,
           securityContext: restrictedPod(image.uid, image.gid, true),
+          affinity,
           topologySpreadConstraints: [
-            spreadConstraint('kubernetes.io/hostname', ctx.requireSeparateNodes),
-            spreadConstraint('topology.kubernetes.io/zone', false),
+            spreadConstraint('kubernetes.io/hostname'),
+            spreadConstraint('topology.kubernetes.io/zone'),
           ],
           initContainers: initContainers.length > 0 ? initContainers : undefined,
           // Lazy: sidecars added with addSidecar() after the cluster was built still land in every pod.

@@ -176,8 +176,10 @@ export interface PostgresClusterProps {
   readonly network?: NetworkOptions;
 
   /**
-   * Refuse to schedule two members on one node (hard topology spread). Otherwise members are
-   * spread across nodes and zones when the scheduler can.
+   * Never schedule two members of the cluster (any node set: primary, replicas, delayed replicas)
+   * on one node: a required pod anti-affinity on `kubernetes.io/hostname` to every member. A
+   * member that finds no free node stays Pending. Either way members are spread across nodes and
+   * zones when the scheduler can (soft topology spread).
    * @default false
    */
   readonly requireSeparateNodes?: boolean;

@@ -1,9 +1,9 @@
-import { Testing } from 'cdk8s';
+import { Duration, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { parse } from 'yaml';
 import { PatroniDcs, PostgresCluster, ReplicationMode } from '../src';
 import {
-  Manifest, buildCluster, exampleNames, exampleYaml, find, ofKind, podTemplates, synthCluster, synthWith,
+  Manifest, buildCluster, exampleNames, exampleYaml, find, ofKind, podTemplates, selects, synthCluster, synthWith,
 } from './helpers/manifests';
 
 function patroni(manifests: Manifest[], sts: string): any {
@@ -182,14 +182,27 @@ describe('DCS mode', () => {
 });
 
 describe('scheduling', () => {
-  test('requireSeparateNodes makes the hostname spread hard (DoNotSchedule); zones stay soft', () => {
-    const m = synthCluster({ requireSeparateNodes: true });
-    for (const sts of ofKind(m, 'StatefulSet')) {
-      const constraints = sts.spec.template.spec.topologySpreadConstraints;
-      expect(constraints.find((c: any) => c.topologyKey === 'kubernetes.io/hostname').whenUnsatisfiable).toBe('DoNotSchedule');
-      expect(constraints.find((c: any) => c.topologyKey === 'topology.kubernetes.io/zone').whenUnsatisfiable).toBe('ScheduleAnyway');
-      // the spread counts every member of the cluster, not only this StatefulSet's
-      for (const c of constraints) expect(c.labelSelector.matchLabels).toEqual({ 'app.kubernetes.io/name': 'postgresql', 'postgres.cdk8s.io/cluster': 'db' });
+  test('requireSeparateNodes: a required anti-affinity on kubernetes.io/hostname to every member of the cluster, in every node set', () => {
+    const m = synthCluster({ requireSeparateNodes: true, delayedReplicas: { applyDelay: Duration.hours(1) } });
+    const members = ofKind(m, 'StatefulSet');
+    expect(members.map((s) => s.metadata.name).sort()).toEqual(['db-delayed', 'db-primary', 'db-replica']);
+    for (const sts of members) {
+      const pod = sts.spec.template.spec;
+      expect(pod.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution).toEqual([{
+        // every member of the cluster, not only this StatefulSet's: no node set label
+        labelSelector: { matchLabels: { 'app.kubernetes.io/name': 'postgresql', 'postgres.cdk8s.io/cluster': 'db' } },
+        topologyKey: 'kubernetes.io/hostname',
+      }]);
+      // the selector matches every member pod template (so the scheduler refuses any two on one node)
+      for (const other of members) expect(selects(pod.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].labelSelector.matchLabels, other.spec.template.metadata.labels)).toBe(true);
+      // spreading stays soft: a hard spread with maxSkew 1 would not refuse 2/1/1 anyway
+      expect(pod.topologySpreadConstraints.map((c: any) => c.whenUnsatisfiable)).toEqual(['ScheduleAnyway', 'ScheduleAnyway']);
+    }
+  });
+
+  test('without requireSeparateNodes there is no required anti-affinity', () => {
+    for (const sts of ofKind(synthCluster(), 'StatefulSet')) {
+      expect(sts.spec.template.spec.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution).toBeUndefined();
     }
   });
 });
