@@ -18,8 +18,8 @@ export interface AccessJobProps {
   readonly primaryHost: string;
   readonly port: number;
   readonly superuserSecretName: string;
-  /** Secret whose ca.crt verifies the server; undefined without TLS. */
-  readonly caSecretName?: string;
+  /** ConfigMap whose ca.crt (the CA certificate alone) verifies the server; undefined without TLS. */
+  readonly caConfigMapName?: string;
   readonly users: UserOptions[];
   readonly databases: DatabaseOptions[];
   readonly userSecretName: (user: string) => string;
@@ -64,8 +64,8 @@ export class AccessJob extends Construct {
         { name: 'PGPORT', value: String(props.port) },
         { name: 'PGUSER', value: 'postgres' },
         secretEnv('PGPASSWORD', props.superuserSecretName),
-        { name: 'PGSSLMODE', value: props.caSecretName ? 'verify-full' : 'prefer' },
-        ...(props.caSecretName ? [{ name: 'PGSSLROOTCERT', value: '/etc/postgres-ca/ca.crt' }] : []),
+        { name: 'PGSSLMODE', value: props.caConfigMapName ? 'verify-full' : 'prefer' },
+        ...(props.caConfigMapName ? [{ name: 'PGSSLROOTCERT', value: '/etc/postgres-ca/ca.crt' }] : []),
         ...users.filter((u) => u.passwordEnv).map((u) => secretEnv(u.passwordEnv!, props.userSecretName(u.name))),
         ...(pooler ? [secretEnv('PGC_POOLER_PASSWORD', pooler.secretName)] : []),
       ];
@@ -88,10 +88,10 @@ export class AccessJob extends Construct {
                 limits: { cpu: k8s.Quantity.fromString(INIT_RESOURCES.cpuLimit.amount), memory: k8s.Quantity.fromString('64Mi') },
               },
               securityContext: restrictedContainer(),
-              volumeMounts: props.caSecretName ? [{ name: 'ca', mountPath: '/etc/postgres-ca', readOnly: true }] : undefined,
+              volumeMounts: props.caConfigMapName ? [{ name: 'ca', mountPath: '/etc/postgres-ca', readOnly: true }] : undefined,
             }],
-            volumes: props.caSecretName
-              ? [{ name: 'ca', secret: { secretName: props.caSecretName, items: [{ key: 'ca.crt', path: 'ca.crt' }], defaultMode: 0o444 } }]
+            volumes: props.caConfigMapName
+              ? [{ name: 'ca', configMap: { name: props.caConfigMapName, items: [{ key: 'ca.crt', path: 'ca.crt' }], defaultMode: 0o444 } }]
               : undefined,
           },
         },

@@ -28,8 +28,6 @@ export class ClusterCertificates extends Construct {
   public readonly serverSecretName: string;
   /** Secret of the replication client certificate. */
   public readonly replicationSecretName: string;
-  /** Secret whose ca.crt clients should trust. */
-  public readonly caSecretName: string;
 
   constructor(scope: Construct, id: string, props: ClusterCertificatesProps) {
     super(scope, id);
@@ -39,7 +37,6 @@ export class ClusterCertificates extends Construct {
     let issuerRef = { name: o.issuerName ?? '', kind: o.issuerKind ?? IssuerKind.ISSUER, group: 'cert-manager.io' };
     this.serverSecretName = `${name}-server-tls`;
     this.replicationSecretName = `${name}-replication-tls`;
-    this.caSecretName = this.serverSecretName;
     const key = { algorithm: 'ECDSA', size: 256, encoding: 'PKCS8', rotationPolicy: 'Always' };
     if (!o.issuerName) {
       const selfSigned = `${name}-selfsigned`;
@@ -58,7 +55,6 @@ export class ClusterCertificates extends Construct {
       });
       new Issuer(this, 'CAIssuer', { metadata: { name: `${name}-ca`, labels }, spec: { ca: { secretName: `${name}-ca` } } });
       issuerRef = { name: `${name}-ca`, kind: IssuerKind.ISSUER, group: 'cert-manager.io' };
-      this.caSecretName = `${name}-ca`;
     }
     const hours = (d: Duration | undefined, def: number) => `${d ? d.toHours({ integral: false }) : def}h`;
     const ns = props.namespace;

@@ -80,6 +80,8 @@ export interface ClusterNetworkPoliciesProps {
   readonly options: NetworkOptions;
   /** Whether a PgBouncer pooler runs (its pods get their own policy). */
   readonly pooler: boolean;
+  /** Whether the CA publisher runs (TLS on): it reaches only DNS and the API server. */
+  readonly caPublisher: boolean;
   /** pgBackRest traffic, when backups or a restore are configured. */
   readonly backup?: {
     /** A backup node (volume repository) receives WAL from the members. */
@@ -172,6 +174,16 @@ export class ClusterNetworkPolicies extends Construct {
           // The backup node serves WAL and backups to member pods: this cluster's, and those of clusters restoring from it in this namespace.
           ingress: b.repoHost ? [{ from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'postgresql' } } }], ports: [tcp(PGBACKREST_PORT)] }] : [],
           egress: [dns, { to: [{ podSelector: members }], ports: [tcp(PGBACKREST_PORT)] }, ...stores],
+        },
+      });
+    }
+    if (props.caPublisher) {
+      new kplus.k8s.KubeNetworkPolicy(this, 'CaPublisher', {
+        metadata: { name: `${name}-publish-ca`, labels },
+        spec: {
+          podSelector: { matchLabels: { [CLUSTER_LABEL]: name, 'app.kubernetes.io/name': 'postgresql-ca' } },
+          policyTypes: ['Ingress', 'Egress'],
+          egress: [dns, api],
         },
       });
     }

@@ -23,11 +23,13 @@ export interface PoolerProps {
   readonly gid: number;
   readonly authUser: string;
   readonly authSecretName: string;
-  /** TLS: the issuer of the pooler's own certificate and the CA Secret verifying the server. */
+  /**
+   * TLS: the issuer of the pooler's own certificate (without one it serves the server
+   * certificate). The `ca.crt` of the certificate it serves verifies the server.
+   */
   readonly tls?: {
     readonly issuerRef?: { name: string; kind: string };
     readonly fallbackSecretName: string;
-    readonly caSecretName: string;
     readonly namespace?: string;
   };
   readonly resources: { cpu: string; memoryBytes: number };
@@ -113,7 +115,8 @@ export class Pooler extends Construct {
               { name: 'config', configMap: { name: props.name, defaultMode: 0o444 } },
               { name: 'auth', secret: { secretName: props.authSecretName, items: [{ key: 'userlist.txt', path: 'userlist.txt' }], defaultMode: 0o440 } },
               ...(tlsSecret ? [{ name: 'tls', secret: { secretName: tlsSecret, defaultMode: 0o440 } }] : []),
-              ...(props.tls ? [{ name: 'ca', secret: { secretName: props.tls.caSecretName, items: [{ key: 'ca.crt', path: 'ca.crt' }], defaultMode: 0o444 } }] : []),
+              // The CA that signed its own certificate (the cluster's issuer) verifies the server.
+              ...(tlsSecret ? [{ name: 'ca', secret: { secretName: tlsSecret, items: [{ key: 'ca.crt', path: 'ca.crt' }], defaultMode: 0o444 } }] : []),
             ],
           },
         },

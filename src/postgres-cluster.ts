@@ -6,6 +6,7 @@ import { ApplicationUser, DatabaseOptions, PoolerOptions, UserOptions } from './
 import { AccessJob } from './access-job';
 import { BackupOptions, RestoreOptions } from './backup';
 import { BackupContext, BackupNode, ResolvedBackup, backupNames, resolveBackup } from './backup-node';
+import { CaPublisher } from './ca-publisher';
 import { ClusterCertificates } from './certificates';
 import { checkedResources } from './container-resources';
 import { CredentialsJob, GeneratedSecret } from './credentials';
@@ -241,10 +242,13 @@ export class PostgresCluster extends Construct {
   /** Where the certificates come from. */
   public readonly tls: Tls;
   /**
-   * Secret whose `ca.crt` clients trust to verify the server (`sslmode=verify-full`); undefined
-   * without TLS.
+   * ConfigMap `<cluster>-ca-cert` whose key `ca.crt` holds the cluster CA's certificate and
+   * nothing else: what clients mount to verify the server (`sslmode=verify-full`). A Job fills it
+   * in the cluster and a daily CronJob keeps it current. Never give applications the Secrets of
+   * the certificates: they hold private keys (the CA's would let its reader mint a replication or
+   * server certificate). Undefined without TLS.
    */
-  public readonly caSecretName?: string;
+  public readonly caConfigMapName?: string;
 
   /** Name of the pooler's Service (read-write), when a pooler is configured. */
   public readonly poolerHost?: string;
@@ -369,11 +373,13 @@ export class PostgresCluster extends Construct {
           ? { clientSecretName: pgbrNames.clientSecretName, repoHostSecretName: volumeRepo ? pgbrNames.repoHostSecretName : undefined } : undefined,
       });
       tlsSecrets = { serverSecretName: certs.serverSecretName, replicationSecretName: certs.replicationSecretName };
-      this.caSecretName = certs.caSecretName;
     } else if (this.tls.source === 'secrets') {
       const sec = this.tls._secrets!;
       tlsSecrets = { serverSecretName: sec.server.name, replicationSecretName: sec.replicationClient.name };
-      this.caSecretName = sec.server.name;
+    }
+    if (tlsSecrets) {
+      // The CA certificate alone, for clients: the server Secret's ca.crt is the CA that signed it.
+      this.caConfigMapName = `${name}-ca-cert`;
     }
 
     const backupContext: BackupContext = {
@@ -481,6 +487,9 @@ export class PostgresCluster extends Construct {
         userlists: props.pooler ? [`${name}-pgbouncer`] : [],
       });
     }
+    if (tlsSecrets && this.caConfigMapName) {
+      new CaPublisher(this, 'CaPublisher', { clusterName: name, image, sourceSecretName: tlsSecrets.serverSecretName, configMapName: this.caConfigMapName });
+    }
 
     this.primary = new PrimaryNode(this, 'Primary', { ...props.primary, cluster: this });
     this.replicas = new ReplicaSet(this, 'Replicas', { ...replicaOptions, count, cluster: this });
@@ -525,8 +534,7 @@ export class PostgresCluster extends Construct {
         gid: image.gid,
         authUser: POOLER_USER,
         authSecretName: authSecret,
-        tls: tlsSecrets
-          ? { issuerRef: issuer, fallbackSecretName: tlsSecrets.serverSecretName, caSecretName: this.caSecretName!, namespace } : undefined,
+        tls: tlsSecrets ? { issuerRef: issuer, fallbackSecretName: tlsSecrets.serverSecretName, namespace } : undefined,
         resources: { cpu: res.cpuLimit.amount, memoryBytes: res.memoryLimit.toKibibytes({ rounding: SizeRoundingBehavior.NONE }) * 1024 },
       });
       poolerFor('', `${name}-primary`);
@@ -545,6 +553,7 @@ export class PostgresCluster extends Construct {
         metricsPorts: [HEARTBEAT_PORT, ...(this._memberContext.metrics ? [METRICS_PORT] : [])],
         options: props.network ?? {},
         pooler: props.pooler !== undefined,
+        caPublisher: this.caConfigMapName !== undefined,
         backup: resolvedBackup ? {
           repoHost: volumeRepo,
           serverOnMembers: resolvedBackup.member.archiving,
@@ -586,7 +595,7 @@ export class PostgresCluster extends Construct {
       primaryHost: `${this.clusterName}-primary`,
       port: this.port,
       superuserSecretName: this.superuserSecretName,
-      caSecretName: this.caSecretName,
+      caConfigMapName: this.caConfigMapName,
       users: this.users,
       databases: this.databases,
       userSecretName: (u) => userSecretName(this.clusterName, u),

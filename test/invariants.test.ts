@@ -193,7 +193,9 @@ describe.each(allCases().map((c) => [c.name, c] as const))('invariants: %s', (_n
     expect(credentialsJobs).toHaveLength(created.length > 0 ? 1 : 0);
     expect(accessJobs.length).toBeLessThanOrEqual(1);
     expect(backupJobs.length).toBeLessThanOrEqual(1);
-    expect(jobs.length).toBe(credentialsJobs.length + accessJobs.length + backupJobs.length);
+    const caJobs = jobs.filter((j) => j.metadata.labels?.['app.kubernetes.io/name'] === 'postgresql-ca');
+    expect(caJobs.length).toBeLessThanOrEqual(1);
+    expect(jobs.length).toBe(credentialsJobs.length + accessJobs.length + backupJobs.length + caJobs.length);
     // A user Secret (connection details) or the pooler's Secret is requested only with the access Job that sets its password.
     const declared = created.some((s) => /-user-|-pgbouncer$/.test(s));
     expect(accessJobs.length === 1 || !declared).toBe(true);
@@ -210,6 +212,37 @@ describe.each(allCases().map((c) => [c.name, c] as const))('invariants: %s', (_n
   test('each Secret has one creator: the credentials Job, a cert-manager Certificate or the user', () => {
     const creators = [...jobCreatedSecrets(manifests), ...certManagerSecrets(manifests), ...c.userSecrets];
     expect(creators.filter((s, i) => creators.indexOf(s) !== i)).toEqual([]);
+  });
+
+  test('the CA\'s key Secret is read by its CA Issuer alone: no pod, ConfigMap or other object names it', () => {
+    const caKeySecrets = ofKind(manifests, 'Certificate').filter((cert) => cert.spec.isCA).map((cert) => cert.spec.secretName);
+    const strings = (v: unknown): string[] => (typeof v === 'string' ? [v]
+      : Array.isArray(v) ? v.flatMap(strings)
+        // issuerRef names the CA Issuer (named like its Secret), not the Secret.
+        : v && typeof v === 'object' ? Object.entries(v).filter(([k]) => k !== 'issuerRef').flatMap(([, x]) => strings(x)) : []);
+    for (const m of manifests) {
+      const isCaIssuer = m.kind === 'Issuer' && caKeySecrets.includes(m.spec?.ca?.secretName);
+      const isCaCertificate = m.kind === 'Certificate' && m.spec?.isCA;
+      if (isCaIssuer || isCaCertificate) continue;
+      const named = strings({ spec: m.spec, data: m.data, template: m.template }).filter((v) => caKeySecrets.includes(v));
+      expect([`${m.kind}/${m.metadata.name}`, named]).toEqual([`${m.kind}/${m.metadata.name}`, []]);
+    }
+  });
+
+  test('with TLS, the CA certificate clients mount is a ConfigMap with no key material, filled by a publisher that reads no Secret', () => {
+    const publishers = podTemplates(manifests).filter((t) => t.spec.containers.some((ctr: any) => ctr.name === 'publish-ca'));
+    if (ofKind(manifests, 'Certificate').length === 0 && !memberTemplates.some((t) => (t.spec.volumes ?? []).some((v: any) => v.name === 'tls-server'))) {
+      expect(publishers).toEqual([]);
+      return;
+    }
+    expect(publishers.length).toBe(2);
+    for (const t of publishers) {
+      const cm = find(manifests, 'ConfigMap', t.spec.containers[0].env.find((e: any) => e.name === 'CA_CONFIGMAP').value);
+      expect(cm.data).toBeUndefined();
+      expect((t.spec.volumes ?? []).map((v: any) => v.secret?.items)).toEqual([[{ key: 'ca.crt', path: 'ca.crt' }]]);
+      const role = find(manifests, 'Role', t.spec.serviceAccountName);
+      expect(role.rules.flatMap((r: any) => r.resources)).toEqual(['configmaps']);
+    }
   });
 
   test('every volume mount names a volume or a claim template', () => {

@@ -47,16 +47,19 @@ describe('defaults', () => {
   const job = ofKind(m, 'Job')[0];
   const allPods = podTemplates(m).map((t) => `${t.owner.kind}/${t.owner.metadata.name}`).sort();
   const memberPods = ofKind(m, 'StatefulSet').map((s) => `StatefulSet/${s.metadata.name}`).sort();
+  const publisherPods = podTemplates(m).filter((t) => t.metadata.labels['app.kubernetes.io/name'] === 'postgresql-ca')
+    .map((t) => `${t.owner.kind}/${t.owner.metadata.name}`).sort();
 
-  test('three policies', () => {
-    expect(policies(m).map((p) => p.metadata.name).sort()).toEqual(['db-default-deny', 'db-jobs', 'db-members']);
+  test('four policies', () => {
+    expect(policies(m).map((p) => p.metadata.name).sort()).toEqual(['db-default-deny', 'db-jobs', 'db-members', 'db-publish-ca']);
   });
 
-  test('the default deny selects every pod of the cluster: members and the credentials Job', () => {
+  test('the default deny selects every pod of the cluster: members, the credentials Job and the CA publisher', () => {
     const deny = find(m, 'NetworkPolicy', 'db-default-deny');
     expect(deny.spec).toEqual({ podSelector: { matchLabels: { 'postgres.cdk8s.io/cluster': 'db' } }, policyTypes: ['Ingress', 'Egress'] });
-    expect(allPods).toEqual([...memberPods, `Job/${job.metadata.name}`].sort());
-    expect(allPods.length).toBe(4);
+    expect(publisherPods).toEqual(['CronJob/db-publish-ca', expect.stringMatching(/^Job\/db-publish-ca-[0-9a-f]{8}$/)]);
+    expect(allPods).toEqual([...memberPods, `Job/${job.metadata.name}`, ...publisherPods].sort());
+    expect(allPods.length).toBe(6);
     expect(selectedPods(m, deny)).toEqual(allPods);
   });
 
@@ -116,6 +119,16 @@ describe('defaults', () => {
         { to: [{ ipBlock: { cidr: '0.0.0.0/0' } }, { ipBlock: { cidr: '::/0' } }], ports: API_PORTS },
         { to: [MEMBERS], ports: tcp(5432) },
       ],
+    });
+  });
+
+  test('the CA publisher: no ingress; egress only DNS and the API server (never the members)', () => {
+    const policy = find(m, 'NetworkPolicy', 'db-publish-ca');
+    expect(selectedPods(m, policy)).toEqual(publisherPods);
+    expect(policy.spec).toEqual({
+      podSelector: { matchLabels: { 'postgres.cdk8s.io/cluster': 'db', 'app.kubernetes.io/name': 'postgresql-ca' } },
+      policyTypes: ['Ingress', 'Egress'],
+      egress: [{ ports: DNS }, { to: [{ ipBlock: { cidr: '0.0.0.0/0' } }, { ipBlock: { cidr: '::/0' } }], ports: API_PORTS }],
     });
   });
 
@@ -193,7 +206,7 @@ describe('custom peers', () => {
 describe('a custom port and cluster name', () => {
   test('the policies follow the PostgreSQL port and the cluster name', () => {
     const m = synthCluster({ clusterName: 'orders', config: { database: { port: 6543 } } }, { namespace: 'shop' });
-    expect(policies(m).map((p) => p.metadata.name).sort()).toEqual(['orders-default-deny', 'orders-jobs', 'orders-members']);
+    expect(policies(m).map((p) => p.metadata.name).sort()).toEqual(['orders-default-deny', 'orders-jobs', 'orders-members', 'orders-publish-ca']);
     const spec = find(m, 'NetworkPolicy', 'orders-members').spec;
     const members = { podSelector: { matchLabels: { 'app.kubernetes.io/name': 'postgresql', 'postgres.cdk8s.io/cluster': 'orders' } } };
     expect(spec.ingress[0]).toEqual({ from: [members], ports: tcp(6543, 8008) });

@@ -108,12 +108,12 @@ describe('defaults (cert-manager TLS, namespaced chart)', () => {
     expect(ctr.livenessProbe).toEqual({ tcpSocket: { port: 'postgres' }, periodSeconds: 10, failureThreshold: 6 });
   });
 
-  test('volumes: the ini, only userlist.txt of the auth Secret, the pooler\'s TLS Secret, only ca.crt of the CA', () => {
+  test('volumes: the ini, only userlist.txt of the auth Secret, the pooler\'s TLS Secret, and its ca.crt (the issuer\'s CA; never the CA\'s own Secret)', () => {
     expect(pod.volumes).toEqual([
       { name: 'config', configMap: { name: 'db-pooler', defaultMode: 0o444 } },
       { name: 'auth', secret: { secretName: 'db-pgbouncer', items: [{ key: 'userlist.txt', path: 'userlist.txt' }], defaultMode: 0o440 } },
       { name: 'tls', secret: { secretName: 'db-pooler-tls', defaultMode: 0o440 } },
-      { name: 'ca', secret: { secretName: 'db-ca', items: [{ key: 'ca.crt', path: 'ca.crt' }], defaultMode: 0o444 } },
+      { name: 'ca', secret: { secretName: 'db-pooler-tls', items: [{ key: 'ca.crt', path: 'ca.crt' }], defaultMode: 0o444 } },
     ]);
     expect(ctr.volumeMounts).toEqual([
       { name: 'config', mountPath: '/etc/pgbouncer', readOnly: true },

@@ -10,7 +10,7 @@ import { parse } from 'yaml';
 import {
   ClientAuthMethod, HbaConnectionType, IssuerKind, PostgresCluster, PostgresClusterProps, Tls,
 } from '../src';
-import { Manifest, buildCluster, find, ofKind, synthCluster, synthWith } from './helpers/manifests';
+import { Manifest, buildCluster, find, ofKind, podTemplates, synthCluster, synthWith } from './helpers/manifests';
 
 const SERVER_DIR = '/etc/postgres-tls/server';
 const REPLICATION_DIR = '/etc/postgres-tls/replication';
@@ -198,11 +198,11 @@ describe('default: cert-manager with a per-cluster CA', () => {
     for (const sts of members(m)) for (const v of tlsVolumes(sts)) expect(written).toContain(v.secret.secretName);
   });
 
-  test('outputs: tls and caSecretName (the CA Secret)', () => {
+  test('outputs: tls and caConfigMapName (the CA certificate alone)', () => {
     const { cluster } = buildCluster();
     expect(cluster.tls.source).toBe('cert-manager');
     expect(cluster.tls.enabled).toBe(true);
-    expect(cluster.caSecretName).toBe('db-ca');
+    expect(cluster.caConfigMapName).toBe('db-ca-cert');
   });
 });
 
@@ -270,9 +270,9 @@ describe('cert-manager with an existing issuer', () => {
     expectTlsMembers(m, 'db-server-tls', 'db-replication-tls');
   });
 
-  test('caSecretName is the server Secret (cert-manager writes the issuer\'s CA into its ca.crt)', () => {
+  test('the CA certificate is published from the server Secret (cert-manager writes the issuer\'s CA into its ca.crt)', () => {
     const { cluster } = buildCluster({ tls: Tls.certManager({ issuerName: 'team-ca', issuerKind: IssuerKind.CLUSTER_ISSUER }) });
-    expect(cluster.caSecretName).toBe('db-server-tls');
+    expect(cluster.caConfigMapName).toBe('db-ca-cert');
   });
 });
 
@@ -287,10 +287,10 @@ describe('Tls.fromSecrets', () => {
     expectTlsMembers(m, 'my-server-tls', 'my-replication-tls');
   });
 
-  test('outputs: source secrets, caSecretName is the server Secret', () => {
+  test('outputs: source secrets, the CA certificate published in its own ConfigMap', () => {
     expect(cluster.tls.source).toBe('secrets');
     expect(cluster.tls.enabled).toBe(true);
-    expect(cluster.caSecretName).toBe('my-server-tls');
+    expect(cluster.caConfigMapName).toBe('db-ca-cert');
   });
 
   test('the credentials Job does not create the TLS Secrets', () => {
@@ -345,28 +345,47 @@ describe('Tls.disabled()', () => {
     }
   });
 
-  test('outputs: source disabled, no caSecretName', () => {
-    const { cluster } = buildCluster({ tls: Tls.disabled() });
+  test('outputs: source disabled, no CA ConfigMap and no publisher', () => {
+    const { cluster, chart } = buildCluster({ tls: Tls.disabled() });
     expect(cluster.tls.source).toBe('disabled');
     expect(cluster.tls.enabled).toBe(false);
-    expect(cluster.caSecretName).toBeUndefined();
+    expect(cluster.caConfigMapName).toBeUndefined();
+    expect(Testing.synth(chart).filter((o: any) => /publish-ca|ca-cert/.test(o.metadata.name))).toEqual([]);
   });
 });
 
-describe('caSecretName in each mode', () => {
-  test.each<[string, (chart: any) => PostgresClusterProps, string | undefined]>([
-    ['default', () => ({}), 'db-ca'],
+describe('the CA certificate for clients, in each mode', () => {
+  test.each<[string, (chart: any) => PostgresClusterProps, string]>([
+    ['default', () => ({}), 'db-server-tls'],
     ['cert-manager with an issuer', () => ({ tls: Tls.certManager({ issuerName: 'x' }) }), 'db-server-tls'],
     ['from Secrets', (chart) => ({
       tls: Tls.fromSecrets({
         server: kplus.Secret.fromSecretName(chart, 's', 'srv'), replicationClient: kplus.Secret.fromSecretName(chart, 'r', 'repl'),
       }),
     }), 'srv'],
-    ['disabled', () => ({ tls: Tls.disabled() }), undefined],
-  ])('%s -> %s', (_name, props, expected) => {
+  ])('%s: ConfigMap db-ca-cert, filled from the ca.crt item of %s by a publisher with no right on Secrets', (_name, props, source) => {
     const chart = Testing.chart();
-    const cluster = new PostgresCluster(chart, 'db', props(chart));
-    expect(cluster.caSecretName).toBe(expected);
+    const cluster = new PostgresCluster(chart, 'db', { ...props(chart), users: [{ name: 'app_user' }] });
+    const m = Testing.synth(chart) as Manifest[];
+    expect(cluster.caConfigMapName).toBe('db-ca-cert');
+    const cm = find(m, 'ConfigMap', 'db-ca-cert');
+    // No data in the YAML (the publisher fills ca.crt; `kubectl apply` never owns it), no Patroni labels.
+    expect(cm.data).toBeUndefined();
+    expect(cm.metadata.labels['app.kubernetes.io/name']).toBe('postgresql-ca');
+    const role = find(m, 'Role', 'db-publish-ca');
+    expect(role.rules).toEqual([{ apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'patch'], resourceNames: ['db-ca-cert'] }]);
+    const pods = podTemplates(m).filter((t) => t.spec.serviceAccountName === 'db-publish-ca');
+    expect(pods.map((t) => t.owner.kind).sort()).toEqual(['CronJob', 'Job']);
+    for (const t of pods) {
+      // The kubelet reads the Secret; the pod sees the certificate alone.
+      expect(t.spec.volumes).toEqual([{ name: 'ca', secret: { secretName: source, items: [{ key: 'ca.crt', path: 'ca.crt' }], defaultMode: 0o444 } }]);
+      const env = t.spec.containers[0].env;
+      expect(env).toContainEqual({ name: 'CA_CONFIGMAP', value: 'db-ca-cert' });
+      expect(env).toContainEqual({ name: 'CA_FILE', value: '/etc/postgres-ca-source/ca.crt' });
+    }
+    // The access Job verifies the server with the published certificate, not a Secret.
+    const access = ofKind(m, 'Job').find((j) => j.metadata.name.startsWith('db-access-'))!;
+    expect(access.spec.template.spec.volumes).toEqual([{ name: 'ca', configMap: { name: 'db-ca-cert', items: [{ key: 'ca.crt', path: 'ca.crt' }], defaultMode: 0o444 } }]);
   });
 });
 

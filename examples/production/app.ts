@@ -127,7 +127,8 @@ export function buildApp(outdir?: string): App {
       DATABASE_NAME: db.databaseName,
       DATABASE_READONLY_HOST: db.replicasHost,
       DATABASE_SSLMODE: 'verify-full',
-      DATABASE_CA_SECRET: db.caSecretName ?? '',
+      // The CA certificate alone (a ConfigMap): never a certificate's Secret, which holds a private key.
+      DATABASE_CA_CONFIGMAP: db.caConfigMapName ?? '',
     },
   });
   return app;
