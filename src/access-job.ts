@@ -5,7 +5,7 @@ import { Construct } from 'constructs';
 import { DatabaseOptions, DatabasePrivilege, SchemaPrivilege, UserOptions } from './access';
 import { PostgresImage } from './image';
 import { clusterLabels } from './labels';
-import { INIT_RESOURCES } from './monitoring-defaults';
+import { INIT_RESOURCES, JOB_TTL_SECONDS } from './monitoring-defaults';
 import { APPLY_ACCESS_SCRIPT } from './render/access-script';
 import { restrictedContainer, restrictedPod } from './security-context';
 
@@ -71,6 +71,7 @@ export class AccessJob extends Construct {
       ];
       const jobSpec: kplus.k8s.JobSpec = {
         backoffLimit: 20,
+        ttlSecondsAfterFinished: JOB_TTL_SECONDS,
         template: {
           metadata: { labels },
           spec: {

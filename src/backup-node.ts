@@ -9,6 +9,7 @@ import {
 import { checkedResources, resourceRequirements } from './container-resources';
 import { propError, requireDnsLabel, requireInteger } from './errors';
 import { PostgresImage } from './image';
+import { JOB_TTL_SECONDS } from './monitoring-defaults';
 import { CLUSTER_LABEL, clusterLabels } from './labels';
 import {
   azureAccountProblem, azureContainerProblem, cronProblem, endpointProblem, gcsBucketProblem, repoPathProblem, s3BucketProblem,
@@ -646,7 +647,7 @@ export class BackupNode extends Construct {
       this.initJobName = `${name}-backup-init-${hash}`;
       new k8s.KubeJob(this, 'Init', {
         metadata: { name: this.initJobName, labels: jobLabels },
-        spec: { backoffLimit: 6, template },
+        spec: { backoffLimit: 6, ttlSecondsAfterFinished: JOB_TTL_SECONDS, template },
       });
     }
   }

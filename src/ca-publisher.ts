@@ -3,7 +3,7 @@ import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { PostgresImage } from './image';
 import { clusterLabels } from './labels';
-import { INIT_RESOURCES } from './monitoring-defaults';
+import { INIT_RESOURCES, JOB_TTL_SECONDS } from './monitoring-defaults';
 import { PUBLISH_CA_SCRIPT } from './render/publish-ca-script';
 import { restrictedContainer, restrictedPod } from './security-context';
 
@@ -22,8 +22,6 @@ export interface CaPublisherProps {
   readonly configMapName: string;
   /** Decorates each pod template (scheduling, ...). */
   readonly podSpec?: (spec: kplus.k8s.PodSpec) => kplus.k8s.PodSpec;
-  /** ttlSecondsAfterFinished of the Job. */
-  readonly ttlSecondsAfterFinished?: number;
 }
 
 /**
@@ -89,7 +87,7 @@ export class CaPublisher extends Construct {
     const hash = createHash('sha256').update(JSON.stringify(template)).digest('hex').slice(0, 8);
     new k8s.KubeJob(this, 'Job', {
       metadata: { name: `${name}-${hash}`, labels },
-      spec: { backoffLimit: 10, ttlSecondsAfterFinished: props.ttlSecondsAfterFinished, template },
+      spec: { backoffLimit: 10, ttlSecondsAfterFinished: JOB_TTL_SECONDS, template },
     });
     new k8s.KubeCronJob(this, 'CronJob', {
       metadata: { name, labels },

@@ -4,7 +4,7 @@ import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { PostgresImage } from './image';
 import { clusterLabels } from './labels';
-import { INIT_RESOURCES } from './monitoring-defaults';
+import { INIT_RESOURCES, JOB_TTL_SECONDS } from './monitoring-defaults';
 import { ENSURE_SECRETS_SCRIPT } from './render/scripts';
 import { restrictedContainer, restrictedPod } from './security-context';
 
@@ -67,6 +67,7 @@ export class CredentialsJob extends Construct {
     const quantity = (v: string) => k8s.Quantity.fromString(v);
     const render = (): kplus.k8s.JobSpec => ({
       backoffLimit: 10,
+      ttlSecondsAfterFinished: JOB_TTL_SECONDS,
       template: {
         metadata: { labels },
         spec: {

@@ -245,6 +245,15 @@ describe.each(allCases().map((c) => [c.name, c] as const))('invariants: %s', (_n
     }
   });
 
+  test('every Job is deleted a day after it finishes (ttlSecondsAfterFinished); CronJobs\' Jobs are bounded by their history limits', () => {
+    for (const job of ofKind(manifests, 'Job')) expect([job.metadata.name, job.spec.ttlSecondsAfterFinished]).toEqual([job.metadata.name, 86400]);
+    for (const cron of ofKind(manifests, 'CronJob')) {
+      expect(cron.spec.jobTemplate.spec.ttlSecondsAfterFinished).toBeUndefined();
+      expect(cron.spec.successfulJobsHistoryLimit).toBeLessThanOrEqual(3);
+      expect(cron.spec.failedJobsHistoryLimit).toBeLessThanOrEqual(3);
+    }
+  });
+
   test('every volume mount names a volume or a claim template', () => {
     for (const t of templates) {
       const volumes = new Set<string>([
