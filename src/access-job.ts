@@ -60,6 +60,7 @@ export class AccessJob extends Construct {
       const secretEnv = (name: string, secret: string): kplus.k8s.EnvVar => ({ name, valueFrom: { secretKeyRef: { name: secret, key: 'password' } } });
       const env: kplus.k8s.EnvVar[] = [
         { name: 'PGC_ACCESS', value: JSON.stringify(spec) },
+        { name: 'PATH', value: props.image.searchPath },
         { name: 'PGHOST', value: props.primaryHost },
         { name: 'PGPORT', value: String(props.port) },
         { name: 'PGUSER', value: 'postgres' },
@@ -82,7 +83,7 @@ export class AccessJob extends Construct {
             containers: [{
               name: 'apply-access',
               image: props.image.image,
-              command: ['python3', '-c', APPLY_ACCESS_SCRIPT],
+              command: [props.image.python3Path, '-c', APPLY_ACCESS_SCRIPT],
               env,
               resources: {
                 requests: { cpu: k8s.Quantity.fromString(INIT_RESOURCES.cpuRequest.amount), memory: k8s.Quantity.fromString('64Mi') },

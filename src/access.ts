@@ -158,7 +158,8 @@ export interface PoolerOptions {
    */
   readonly readOnly?: boolean;
   /**
-   * The PgBouncer image, pinned.
+   * The PgBouncer image, pinned. It must have `pgbouncer` at `/usr/bin/pgbouncer` (the RPM's
+   * path; the library runs every binary by its absolute path).
    * @default 'docker.io/percona/percona-pgbouncer:1.25.1-1'
    */
   readonly image?: string;

@@ -388,8 +388,8 @@ export function pgbackrestSidecar(image: PostgresImage, member: MemberBackup, mo
   return {
     name: 'pgbackrest',
     image: image.image,
-    command: ['pgbackrest', 'server'],
-    env: member.env,
+    command: [image.pgbackrestPath, 'server'],
+    env: [{ name: 'PATH', value: image.searchPath }, ...member.env],
     ports: [{ name: 'pgbackrest', containerPort: PGBACKREST_PORT, protocol: 'TCP' }],
     resources: resourceRequirements(member.serverResources),
     securityContext: restrictedContainer(),
@@ -525,8 +525,8 @@ export class BackupNode extends Construct {
               containers: [{
                 name: 'pgbackrest',
                 image: ctx.image.image,
-                command: ['pgbackrest', 'server'],
-                env: [{ name: 'PGBACKREST_CONFIG', value: `${BACKUP_PATHS.config}/pgbackrest.conf` }, ...cipherEnv],
+                command: [ctx.image.pgbackrestPath, 'server'],
+                env: [{ name: 'PATH', value: ctx.image.searchPath }, { name: 'PGBACKREST_CONFIG', value: `${BACKUP_PATHS.config}/pgbackrest.conf` }, ...cipherEnv],
                 ports: [{ name: 'pgbackrest', containerPort: PGBACKREST_PORT, protocol: 'TCP' }],
                 resources: resourceRequirements(r.resources),
                 securityContext: restrictedContainer(),
@@ -583,7 +583,12 @@ export class BackupNode extends Construct {
             name: 'pgbackrest',
             image: ctx.image.image,
             command,
-            env: [{ name: 'PGBACKREST_CONFIG', value: `${BACKUP_PATHS.config}/pgbackrest.conf` }, ...repoEnv(r.repos), ...extraEnv],
+            env: [
+              { name: 'PATH', value: ctx.image.searchPath },
+              { name: 'PGBACKREST_CONFIG', value: `${BACKUP_PATHS.config}/pgbackrest.conf` },
+              ...repoEnv(r.repos),
+              ...extraEnv,
+            ],
             resources: resourceRequirements(r.resources),
             securityContext: restrictedContainer(),
             volumeMounts: [
@@ -626,7 +631,7 @@ export class BackupNode extends Construct {
               metadata: { labels: jobLabels },
               spec: {
                 backoffLimit: 2,
-                template: jobPod(['pgbackrest', `--stanza=${stanza}`, `--repo=${repo.input.index}`, `--type=${type}`, 'backup'], [], [], []),
+                template: jobPod([ctx.image.pgbackrestPath, `--stanza=${stanza}`, `--repo=${repo.input.index}`, `--type=${type}`, 'backup'], [], [], []),
               },
             },
           },

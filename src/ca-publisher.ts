@@ -69,10 +69,11 @@ export class CaPublisher extends Construct {
       containers: [{
         name: 'publish-ca',
         image: props.image.image,
-        command: ['python3', '-c', PUBLISH_CA_SCRIPT],
+        command: [props.image.python3Path, '-c', PUBLISH_CA_SCRIPT],
         env: [
           { name: 'CA_FILE', value: `${CA_MOUNT}/ca.crt` },
           { name: 'CA_CONFIGMAP', value: props.configMapName },
+          { name: 'PATH', value: props.image.searchPath },
         ],
         resources: {
           requests: { cpu: quantity(INIT_RESOURCES.cpuRequest.amount), memory: quantity('64Mi') },

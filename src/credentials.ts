@@ -79,9 +79,10 @@ export class CredentialsJob extends Construct {
           containers: [{
             name: 'ensure-secrets',
             image: props.image.image,
-            command: ['python3', `${props.scriptsMountPath}/ensure-secrets.py`],
+            command: [props.image.python3Path, `${props.scriptsMountPath}/ensure-secrets.py`],
             env: [
               { name: 'SECRETS', value: props.secrets.map((s) => `${s.secretName}=${s.username}`).join(' ') },
+              { name: 'PATH', value: props.image.searchPath },
               { name: 'SECRET_LABELS', value: JSON.stringify(labels) },
               ...(Object.keys(props.connections).length > 0 ? [{ name: 'SECRET_CONNECTIONS', value: JSON.stringify(props.connections) }] : []),
               ...(props.userlists.length > 0 ? [{ name: 'SECRET_USERLISTS', value: props.userlists.join(' ') }] : []),

@@ -106,7 +106,7 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
   const memberParameters = archiving ? sorted({
     ...rendered.parameters,
     archive_mode: 'on',
-    archive_command: `pgbackrest --stanza=${stanza} archive-push "%p"`,
+    archive_command: `${image.pgbackrestPath} --stanza=${stanza} archive-push "%p"`,
     archive_timeout: backup.archiveTimeoutSeconds,
   }) : rendered.parameters;
   const patroniYaml = renderPatroniConfig({
@@ -153,8 +153,8 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
       replicationKeyFile: `${PATHS.tlsReplication}/tls.key`,
     } : undefined,
     pgbackrest: archiving ? {
-      replicaCommand: `pgbackrest --stanza=${stanza} --delta restore`,
-      restoreCommand: `pgbackrest --stanza=${stanza} archive-get %f "%p"`,
+      replicaCommand: `${image.pgbackrestPath} --stanza=${stanza} --delta restore`,
+      restoreCommand: `${image.pgbackrestPath} --stanza=${stanza} archive-get %f "%p"`,
     } : undefined,
     restoreBootstrap: backup?.restore ? {
       command: `${PATHS.scripts}/bootstrap-restore.sh`,
@@ -201,6 +201,7 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
     },
     secretEnv('PATRONI_SUPERUSER_PASSWORD', ctx.superuserSecretName),
     secretEnv('PATRONI_REPLICATION_PASSWORD', ctx.replicationSecretName),
+    { name: 'PATH', value: image.searchPath },
     { name: 'PGDATA', value: dataDir },
     { name: 'PGHOST', value: PATHS.tmp },
     { name: 'PGPORT', value: String(ctx.port) },
@@ -231,6 +232,7 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
       image: image.image,
       command: ['/bin/bash', `${PATHS.scripts}/wait-for-leader.sh`],
       env: [
+        { name: 'PATH', value: image.searchPath },
         { name: 'PGDATA', value: dataDir },
         { name: 'PG_BIN_DIR', value: image.binDir },
         { name: 'PGC_LEADER_HOST', value: ctx.primaryServiceName },
@@ -248,7 +250,7 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
   const postgres: kplus.k8s.Container = {
     name: 'postgres',
     image: image.image,
-    command: ['patroni', `${PATHS.patroniConfigDir}/patroni.yaml`],
+    command: [image.patroniPath, `${PATHS.patroniConfigDir}/patroni.yaml`],
     ports: [
       { name: 'postgres', containerPort: ctx.port, protocol: 'TCP' },
       { name: 'patroni', containerPort: ctx.restApiPort, protocol: 'TCP' },
@@ -353,8 +355,9 @@ function monitoringSidecars(ctx: MemberContext, securityContext: kplus.k8s.Secur
   const out: kplus.k8s.Container[] = [{
     name: 'heartbeat',
     image: ctx.image.image,
-    command: ['python3', `${PATHS.scripts}/heartbeat.py`],
+    command: [ctx.image.python3Path, `${PATHS.scripts}/heartbeat.py`],
     env: [
+      { name: 'PATH', value: ctx.image.searchPath },
       { name: 'HB_LISTEN', value: '0.0.0.0' },
       { name: 'HB_PORT', value: String(HEARTBEAT_PORT) },
       { name: 'HB_INTERVAL_SECONDS', value: String(hb.intervalSeconds) },

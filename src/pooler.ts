@@ -10,6 +10,9 @@ import { restrictedContainer, restrictedPod } from './security-context';
 
 const k8s = kplus.k8s;
 
+/** Where the pooler image keeps `pgbouncer`. */
+const POOLER_BINARY = '/usr/bin/pgbouncer';
+
 /** @internal */
 export interface PoolerProps {
   readonly clusterName: string;
@@ -98,7 +101,8 @@ export class Pooler extends Construct {
             containers: [{
               name: 'pgbouncer',
               image: props.image,
-              command: ['pgbouncer', '/etc/pgbouncer/pgbouncer.ini'],
+              // By absolute path (the pgbouncer RPM's), like every binary the library runs.
+              command: [POOLER_BINARY, '/etc/pgbouncer/pgbouncer.ini'],
               ports: [{ name: 'postgres', containerPort: props.port, protocol: 'TCP' }],
               resources: { requests: { cpu: q(props.resources.cpu), memory: q(mem) }, limits: { cpu: q(props.resources.cpu), memory: q(mem) } },
               securityContext: restrictedContainer(),

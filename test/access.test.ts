@@ -141,8 +141,8 @@ describe('the Job', () => {
     expect(job.spec.template.metadata.labels).toMatchObject(labels);
   });
 
-  test('runs the access script with python3 -c', () => {
-    expect(container(job).command).toEqual(['python3', '-c', APPLY_ACCESS_SCRIPT]);
+  test('runs the access script with /usr/bin/python3 -c', () => {
+    expect(container(job).command).toEqual(['/usr/bin/python3', '-c', APPLY_ACCESS_SCRIPT]);
     expect(container(job).image).toBe(find(m, 'StatefulSet', 'db-primary').spec.template.spec.containers[0].image);
   });
 

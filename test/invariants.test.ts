@@ -254,6 +254,32 @@ describe.each(allCases().map((c) => [c.name, c] as const))('invariants: %s', (_n
     }
   });
 
+  test('every binary is run by its absolute path, with a PATH of image directories only (never a writable volume)', () => {
+    const writable = ['/pgdata', '/tmp', '/dev/shm', '/pgbackrest'];
+    for (const t of templates) {
+      const mounted = (t.spec.containers ?? []).concat(t.spec.initContainers ?? []);
+      for (const ctr of mounted) {
+        const who = `${t.owner.kind}/${t.owner.metadata.name} ${ctr.name}`;
+        if (ctr.command) expect([who, ctr.command[0]]).toEqual([who, expect.stringMatching(/^\//)]);
+        const path = (ctr.env ?? []).find((e: any) => e.name === 'PATH')?.value;
+        if (ctr.image === memberTemplates[0]?.spec.containers[0].image) expect([who, typeof path]).toEqual([who, 'string']);
+        for (const dir of path ? String(path).split(':') : []) {
+          expect([who, dir]).toEqual([who, expect.stringMatching(/^\//)]);
+          expect([who, writable.some((w) => dir === w || dir.startsWith(`${w}/`))]).toEqual([who, false]);
+        }
+      }
+    }
+    // The commands Patroni and PostgreSQL run (archiving, replicas from the repository, restore_command) too.
+    for (const sts of statefulSets) {
+      const cfg = patroniConfigOf(manifests, sts);
+      const commands = [
+        cfg.postgresql.parameters.archive_command, cfg.postgresql.pgbackrest?.command, cfg.postgresql.recovery_conf?.restore_command,
+        cfg.bootstrap.pgbackrest_restore?.command, cfg.bootstrap.pgbackrest_restore?.recovery_conf?.restore_command, cfg.bootstrap.post_bootstrap,
+      ].filter((x) => x !== undefined);
+      for (const cmd of commands) expect([sts.metadata.name, cmd]).toEqual([sts.metadata.name, expect.stringMatching(/^\//)]);
+    }
+  });
+
   test('every volume mount names a volume or a claim template', () => {
     for (const t of templates) {
       const volumes = new Set<string>([

@@ -95,7 +95,7 @@ describe('defaults (cert-manager TLS, namespaced chart)', () => {
 
   test('the pinned default image runs pgbouncer with the mounted ini', () => {
     expect(ctr.image).toBe('docker.io/percona/percona-pgbouncer:1.25.1-1');
-    expect(ctr.command).toEqual(['pgbouncer', '/etc/pgbouncer/pgbouncer.ini']);
+    expect(ctr.command).toEqual(['/usr/bin/pgbouncer', '/etc/pgbouncer/pgbouncer.ini']);
   });
 
   test('resources: requests equal limits (200m, 128Mi)', () => {
