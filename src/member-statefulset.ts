@@ -6,7 +6,7 @@ import { pgbackrestSidecar } from './backup-node';
 import { resourceRequirements } from './container-resources';
 import {
   CLUSTER_LABEL, CONFIG_HASH_ANNOTATION, FOLLOWER_ROLE, LEADER_ROLE, NODE_SET_LABEL, ROLE_LABEL, SERVES_READS_LABEL,
-  clusterLabels, memberSelector,
+  clusterLabels, configMapLabels, memberSelector,
 } from './labels';
 import { MemberContext } from './member-context';
 import { SidecarOptions } from './monitoring';
@@ -166,7 +166,7 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
   if (spec.servesReads) labels[SERVES_READS_LABEL] = 'true';
   const configMapName = `${spec.statefulSetName}-config`;
   const configMap = new k8s.KubeConfigMap(scope, 'Config', {
-    metadata: { name: configMapName, labels },
+    metadata: { name: configMapName, labels: { ...configMapLabels(ctx.clusterName), [NODE_SET_LABEL]: spec.nodeSet } },
     data: { 'patroni.yaml': patroniYaml },
   });
 

@@ -14,7 +14,7 @@ import { propError, requireDnsLabel, requireDnsSubdomain, requireInteger } from 
 import { FailoverTiming } from './failover-timing';
 import { PostgresImage, pinnedImageProblems } from './image';
 import { PodMonitor } from './imports/monitoring.coreos.com';
-import { clusterLabels, memberSelector } from './labels';
+import { clusterLabels, configMapLabels, memberSelector } from './labels';
 import { MemberContext } from './member-context';
 import { DEFAULT_REPLICAS, MAX_REPLICAS, PATHS } from './member-statefulset';
 import { HeartbeatOptions, MonitoringOptions, SidecarOptions } from './monitoring';
@@ -432,7 +432,8 @@ export class PostgresCluster extends Construct {
       backup: resolvedBackup?.member,
     };
 
-    new k8s.KubeConfigMap(this, 'Scripts', { metadata: { name: scriptsConfigMapName, labels }, data: scripts });
+    // Not the members' labels: outside Patroni's label selector (it would list and could delete it).
+    new k8s.KubeConfigMap(this, 'Scripts', { metadata: { name: scriptsConfigMapName, labels: configMapLabels(name) }, data: scripts });
 
     // Patroni's rights: only what its Kubernetes DCS uses in the chosen mode, in this namespace.
     new k8s.KubeServiceAccount(this, 'ServiceAccount', { metadata: { name, labels }, automountServiceAccountToken: false });

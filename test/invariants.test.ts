@@ -135,6 +135,16 @@ describe.each(allCases().map((c) => [c.name, c] as const))('invariants: %s', (_n
     expect(new Set(kube).size).toBe(1);
   });
 
+  test('Patroni\'s label selector matches none of the library\'s own ConfigMaps (Patroni lists them as DCS objects; `patronictl remove` deletes by it)', () => {
+    const cfg = patroniConfigOf(manifests, statefulSets[0]);
+    const selector = { ...cfg.kubernetes.labels, [cfg.kubernetes.scope_label]: cfg.scope };
+    const matched = ofKind(manifests, cfg.kubernetes.use_endpoints ? 'Endpoints' : 'ConfigMap').filter((cm) => selects(selector, cm.metadata.labels));
+    expect(matched.map((cm) => cm.metadata.name)).toEqual([]);
+    // It still matches every member pod (what Patroni must see).
+    for (const t of memberTemplates) expect(selects(selector, t.metadata.labels)).toBe(true);
+    expect(cfg.kubernetes.bypass_api_service).toBeUndefined();
+  });
+
   test('all members agree on the cluster-wide settings (bootstrap.dcs), pg_hba and the port', () => {
     const configs = statefulSets.map((sts) => patroniConfigOf(manifests, sts));
     expect(new Set(configs.map((cfg) => JSON.stringify(cfg.bootstrap.dcs))).size).toBe(1);
