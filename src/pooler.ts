@@ -34,6 +34,8 @@ export interface PoolerProps {
     readonly issuerRef?: { name: string; kind: string };
     readonly fallbackSecretName: string;
     readonly namespace?: string;
+    /** The oldest TLS version clients may use (`TLSv1.2` or `TLSv1.3`). */
+    readonly minVersion: string;
   };
   readonly resources: { cpu: string; memoryBytes: number };
 }
@@ -80,7 +82,7 @@ export class Pooler extends Construct {
       maxClientConnections: o.maxClientConnections ?? 1000,
       authUser: props.authUser,
       authFile: '/etc/pgbouncer-auth/userlist.txt',
-      clientTls: tlsSecret ? { certFile: '/etc/pgbouncer-tls/tls.crt', keyFile: '/etc/pgbouncer-tls/tls.key' } : undefined,
+      clientTls: tlsSecret ? { certFile: '/etc/pgbouncer-tls/tls.crt', keyFile: '/etc/pgbouncer-tls/tls.key', minVersion: props.tls?.minVersion } : undefined,
       serverCaFile: props.tls ? '/etc/pgbouncer-ca/ca.crt' : undefined,
     });
     new k8s.KubeConfigMap(this, 'Config', { metadata: { name: props.name, labels }, data: { 'pgbouncer.ini': ini } });

@@ -9,6 +9,17 @@ export enum IssuerKind {
   CLUSTER_ISSUER = 'ClusterIssuer',
 }
 
+/** The oldest TLS version clients (and replicas) may use. */
+export enum TlsVersion {
+  /**
+   * TLS 1.2: for clients that cannot do 1.3 (older Java/JDBC stacks, JDK 8 before 8u261, some
+   * drivers built on old OpenSSL). Still only the server's secure cipher suites.
+   */
+  TLS_1_2 = 'TLSv1.2',
+  /** TLS 1.3 only (the default). */
+  TLS_1_3 = 'TLSv1.3',
+}
+
 /** Options of {@link Tls.certManager}. */
 export interface CertManagerTlsOptions {
   /**

@@ -8,7 +8,7 @@ import { Duration, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { parse } from 'yaml';
 import {
-  ClientAuthMethod, HbaConnectionType, IssuerKind, PostgresCluster, PostgresClusterProps, Tls,
+  ClientAuthMethod, HbaConnectionType, IssuerKind, PostgresCluster, PostgresClusterProps, Tls, TlsVersion,
 } from '../src';
 import { Manifest, buildCluster, find, ofKind, podTemplates, synthCluster, synthWith } from './helpers/manifests';
 
@@ -351,6 +351,37 @@ describe('Tls.disabled()', () => {
     expect(cluster.tls.enabled).toBe(false);
     expect(cluster.caConfigMapName).toBeUndefined();
     expect(Testing.synth(chart).filter((o: any) => /publish-ca|ca-cert/.test(o.metadata.name))).toEqual([]);
+  });
+});
+
+describe('the oldest TLS version (config.connection.tlsMinVersion)', () => {
+  const minVersion = (m: Manifest[]) => members(m).map((sts) => patroni(m, sts).postgresql.parameters.ssl_min_protocol_version);
+
+  test('TLS 1.3 by default, on every member and the pooler', () => {
+    const m = synthCluster({ pooler: {}, delayedReplicas: { applyDelay: Duration.hours(1) } });
+    expect(minVersion(m)).toEqual(['TLSv1.3', 'TLSv1.3', 'TLSv1.3']);
+    expect(find(m, 'ConfigMap', 'db-pooler').data['pgbouncer.ini']).toContain('client_tls_protocols = tlsv1.3\n');
+  });
+
+  test('TlsVersion.TLS_1_2 for older Java/JDBC clients: every member, and the pooler accepts 1.2 and 1.3', () => {
+    const m = synthCluster({ pooler: {}, config: { connection: { tlsMinVersion: TlsVersion.TLS_1_2 } } });
+    expect(minVersion(m)).toEqual(['TLSv1.2', 'TLSv1.2']);
+    expect(find(m, 'ConfigMap', 'db-pooler').data['pgbouncer.ini']).toContain('client_tls_protocols = tlsv1.2,tlsv1.3\n');
+    expect(buildCluster({ config: { connection: { tlsMinVersion: TlsVersion.TLS_1_2 } } }).cluster.config.tlsMinVersion).toBe('TLSv1.2');
+  });
+
+  test('without TLS there is no ssl_min_protocol_version', () => {
+    expect(minVersion(synthCluster({ tls: Tls.disabled() }))).toEqual([undefined, undefined]);
+  });
+
+  test('a raw ssl_min_protocol_version is refused, naming the typed setting', () => {
+    expect(() => buildCluster({ config: { parameters: { ssl_min_protocol_version: 'TLSv1' } } }))
+      .toThrow('test/db: invalid config.parameters.ssl_min_protocol_version = "TLSv1": is set by config.connection.tlsMinVersion, not as a raw parameter');
+  });
+
+  test('a value outside TlsVersion is refused', () => {
+    expect(() => buildCluster({ config: { connection: { tlsMinVersion: 'TLSv1.1' as TlsVersion } } }))
+      .toThrow('test/db: invalid config.connection.tlsMinVersion = "TLSv1.1": must be one of TLSv1.2, TLSv1.3');
   });
 });
 

@@ -17,7 +17,7 @@ import {
   BackupCompression, BackupRepository, BackupRetention, RecoveryTarget, S3UriStyle,
   ClientAuthMethod, DatabasePrivilege, FailoverTiming, HbaConnectionType, HugePages, IssuerKind, ListenAddress, LogFormat, LogLevel,
   NetworkPeer, PatroniDcs, PoolMode, PostgresClusterProps, PostgresImage, ReplicationMode, Resources, SchemaPrivilege, StorageType,
-  TablePrivilege, Tls,
+  TablePrivilege, Tls, TlsVersion,
 } from '../..';
 
 export const SPEC_API_VERSION = 'postgres.cdk8s.io/v1alpha1';
@@ -124,6 +124,7 @@ const config = object({
       interval: field(duration, 'tcp_keepalives_interval'),
       count: field(integer, 'tcp_keepalives_count'),
     }), 'TCP keepalives'),
+    tlsMinVersion: field(enumOf(TlsVersion), 'oldest TLS version clients may use: TLSv1.3 (default) or TLSv1.2'),
   }), 'connections and authentication'),
   replication: field(object({
     mode: field(enumOf(ReplicationMode), 'asynchronous, synchronous or synchronous-strict'),
