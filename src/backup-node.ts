@@ -9,8 +9,8 @@ import {
 import { checkedResources, resourceRequirements } from './container-resources';
 import { propError, requireDnsLabel, requireInteger } from './errors';
 import { PostgresImage } from './image';
+import { CLUSTER_LABEL, clusterLabels, memberSelector } from './labels';
 import { JOB_TTL_SECONDS } from './monitoring-defaults';
-import { CLUSTER_LABEL, clusterLabels } from './labels';
 import {
   azureAccountProblem, azureContainerProblem, cronProblem, endpointProblem, gcsBucketProblem, repoPathProblem, s3BucketProblem,
 } from './render/backup-rules';
@@ -522,6 +522,16 @@ export class BackupNode extends Construct {
               automountServiceAccountToken: false,
               enableServiceLinks: false,
               securityContext: podSecurity,
+              // Away from the members when the scheduler can: losing one node must not take the
+              // primary and the repository host together.
+              affinity: {
+                podAntiAffinity: {
+                  preferredDuringSchedulingIgnoredDuringExecution: [{
+                    weight: 100,
+                    podAffinityTerm: { labelSelector: { matchLabels: memberSelector(name) }, topologyKey: 'kubernetes.io/hostname' },
+                  }],
+                },
+              },
               containers: [{
                 name: 'pgbackrest',
                 image: ctx.image.image,

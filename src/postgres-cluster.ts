@@ -535,7 +535,8 @@ export class PostgresCluster extends Construct {
         gid: image.gid,
         authUser: POOLER_USER,
         authSecretName: authSecret,
-        tls: tlsSecrets ? { issuerRef: issuer, fallbackSecretName: tlsSecrets.serverSecretName, namespace, minVersion: config.tlsMinVersion } : undefined,
+        tls: tlsSecrets
+          ? { issuerRef: issuer, fallbackSecretName: tlsSecrets.serverSecretName, namespace, minVersion: config.tlsMinVersion } : undefined,
         resources: { cpu: res.cpuLimit.amount, memoryBytes: res.memoryLimit.toKibibytes({ rounding: SizeRoundingBehavior.NONE }) * 1024 },
       });
       poolerFor('', `${name}-primary`);

@@ -9,7 +9,7 @@ import { parse } from 'yaml';
 import {
   BackupRepository, BackupRetention, PostgresCluster, PostgresClusterProps, RecoveryTarget, Resources, S3UriStyle, Tls,
 } from '../src';
-import { Manifest, buildCluster, find, ofKind, synthCluster, synthWith } from './helpers/manifests';
+import { Manifest, buildCluster, find, ofKind, selects, synthCluster, synthWith } from './helpers/manifests';
 
 const chart = () => Testing.chart();
 let secrets = 0;
@@ -50,6 +50,22 @@ describe('a cluster with a volume repository', () => {
     expect(node.spec.template.spec.containers[0].command).toEqual(['/usr/bin/pgbackrest', 'server']);
     expect(find(m, 'Certificate', 'db-repo-host').spec.dnsNames).toEqual(['*.db-repo-host']);
     expect(find(m, 'Certificate', 'db-pgbackrest').spec.commonName).toBe('pgbackrest');
+  });
+
+  test('the backup node keeps away from the members when the scheduler can (preferred anti-affinity to every member pod)', () => {
+    const node = find(m, 'StatefulSet', 'db-repo-host');
+    const terms = node.spec.template.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution;
+    expect(terms).toEqual([{
+      weight: 100,
+      podAffinityTerm: { labelSelector: { matchLabels: { 'app.kubernetes.io/name': 'postgresql', 'postgres.cdk8s.io/cluster': 'db' } }, topologyKey: 'kubernetes.io/hostname' },
+    }]);
+    for (const sts of ofKind(m, 'StatefulSet')) {
+      const member = sts.metadata.name !== 'db-repo-host';
+      const selected = selects(terms[0].podAffinityTerm.labelSelector.matchLabels, sts.spec.template.metadata.labels);
+      expect([sts.metadata.name, selected]).toEqual([sts.metadata.name, member]);
+    }
+    // Not required: a cluster on fewer nodes than members + 1 still gets its backup node.
+    expect(node.spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution).toBeUndefined();
   });
 
   test('default schedules: a weekly full and daily incremental CronJob, never two at once; the Jobs run beside the backup node', () => {

@@ -5,8 +5,8 @@ import {
 } from '../src';
 import { UserOptions } from '../src/access';
 import { HeartbeatOptions, SidecarOptions } from '../src/monitoring';
-import { OWNED_PARAMETERS } from '../src/render/postgresql-parameters';
 import { find, synthCluster } from './helpers/manifests';
+import { OWNED_PARAMETERS } from '../src/render/postgresql-parameters';
 
 /** Builds `test/db` and returns the message it throws (fails the test if it does not throw). */
 function errorOf(props: PostgresClusterProps): string {
