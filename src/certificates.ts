@@ -11,6 +11,8 @@ export interface ClusterCertificatesProps {
   readonly namespace?: string;
   readonly serviceNames: string[];
   readonly headlessServiceName: string;
+  /** Names the user adds to the server certificate. */
+  readonly extraDnsNames: string[];
   readonly options: CertManagerTlsOptions;
   /** pgBackRest certificates: the client (CN `pgbackrest`) and, with a volume repository, the backup node's server. */
   readonly pgbackrest?: { readonly clientSecretName: string; readonly repoHostSecretName?: string };
@@ -67,7 +69,7 @@ export class ClusterCertificates extends Construct {
     if (ns) {
       dnsNames.push(`*.${props.headlessServiceName}.${ns}`, `*.${props.headlessServiceName}.${ns}.svc`, `*.${props.headlessServiceName}.${ns}.svc.cluster.local`);
     }
-    dnsNames.push('localhost');
+    dnsNames.push('localhost', ...props.extraDnsNames.filter((n) => !dnsNames.includes(n)));
     const lifetime = { duration: hours(o.duration, 2160), renewBefore: hours(o.renewBefore, 360) };
     new Certificate(this, 'Server', {
       metadata: { name: `${name}-server`, labels },

@@ -34,6 +34,8 @@ export interface PoolerProps {
     readonly issuerRef?: { name: string; kind: string };
     readonly fallbackSecretName: string;
     readonly namespace?: string;
+    /** Names the user adds to the certificates. */
+    readonly extraDnsNames: string[];
     /** The oldest TLS version clients may use (`TLSv1.2` or `TLSv1.3`). */
     readonly minVersion: string;
   };
@@ -61,7 +63,7 @@ export class Pooler extends Construct {
           spec: {
             secretName: tlsSecret,
             commonName: props.name,
-            dnsNames: [props.name, ...(ns ? [`${props.name}.${ns}`, `${props.name}.${ns}.svc`, `${props.name}.${ns}.svc.cluster.local`] : [])],
+            dnsNames: [props.name, ...(ns ? [`${props.name}.${ns}`, `${props.name}.${ns}.svc`, `${props.name}.${ns}.svc.cluster.local`] : []), ...props.tls.extraDnsNames],
             usages: ['server auth', 'digital signature', 'key encipherment'],
             privateKey: { algorithm: 'ECDSA', size: 256, encoding: 'PKCS8', rotationPolicy: 'Always' },
             issuerRef: { ...props.tls.issuerRef, group: 'cert-manager.io' },

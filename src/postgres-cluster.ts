@@ -351,8 +351,25 @@ export class PostgresCluster extends Construct {
       throw propError(this, 'backup.repositories', 'BackupRepository.volume()',
         "a volume repository's backup node gets its certificate from cert-manager: use Tls.certManager(), or object storage with Tls.fromSecrets()");
     }
+    // The namespace and extra names the certificates carry (cert-manager only: Tls.fromSecrets certificates are the user's).
+    let certNamespace = namespace;
+    let extraDnsNames: string[] = [];
     if (this.tls.source === 'cert-manager') {
       const o = this.tls._certManager;
+      if (o.namespace !== undefined) {
+        requireDnsLabel(this, 'tls.namespace', o.namespace, 63);
+        if (namespace !== undefined && o.namespace !== namespace) {
+          throw propError(this, 'tls.namespace', o.namespace, `must equal the chart's namespace (${namespace}), or be left unset`);
+        }
+        certNamespace = o.namespace;
+      }
+      extraDnsNames = (o.extraDnsNames ?? []).map((n, i) => {
+        const dns = /^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+        if (!dns.test(n) || n.length > 253 || n.split('.').some((l) => l.length > 63)) {
+          throw propError(this, `tls.extraDnsNames[${i}]`, n, 'must be a lower-case DNS name, with a wildcard only as the whole first label (*.example.com)');
+        }
+        return n;
+      });
       // cert-manager refuses a renewBefore under 5 minutes; whole hours keep the rendered Go durations exact.
       for (const [prop, d] of [['duration', o.duration], ['renewBefore', o.renewBefore]] as const) {
         if (d && (d.toMinutes({ integral: false }) % 60 !== 0 || d.toHours({ integral: false }) < 1)) {
@@ -365,7 +382,8 @@ export class PostgresCluster extends Construct {
       if (o.issuerName !== undefined) requireDnsSubdomain(this, 'tls.issuerName', o.issuerName);
       const certs = new ClusterCertificates(this, 'Certificates', {
         clusterName: name,
-        namespace,
+        namespace: certNamespace,
+        extraDnsNames,
         serviceNames: [`${name}-primary`, `${name}-replicas`],
         headlessServiceName: this.headlessServiceName,
         options: o,
@@ -536,7 +554,8 @@ export class PostgresCluster extends Construct {
         authUser: POOLER_USER,
         authSecretName: authSecret,
         tls: tlsSecrets
-          ? { issuerRef: issuer, fallbackSecretName: tlsSecrets.serverSecretName, namespace, minVersion: config.tlsMinVersion } : undefined,
+          ? { issuerRef: issuer, fallbackSecretName: tlsSecrets.serverSecretName, namespace: certNamespace, extraDnsNames, minVersion: config.tlsMinVersion }
+          : undefined,
         resources: { cpu: res.cpuLimit.amount, memoryBytes: res.memoryLimit.toKibibytes({ rounding: SizeRoundingBehavior.NONE }) * 1024 },
       });
       poolerFor('', `${name}-primary`);

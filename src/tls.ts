@@ -43,6 +43,21 @@ export interface CertManagerTlsOptions {
    * @default Duration.days(15)
    */
   readonly renewBefore?: Duration;
+  /**
+   * The namespace the cluster is deployed to, when the chart has none (`kubectl apply -n`,
+   * Kustomize, Argo CD): the server certificate then also carries the namespaced names
+   * (`<service>.<namespace>`, `<service>.<namespace>.svc`, `<service>.<namespace>.svc.cluster.local`),
+   * so clients can verify by them (`sslmode=verify-full`). Must equal the chart's namespace if it
+   * has one.
+   * @default - the chart's namespace; without one, only the short names
+   */
+  readonly namespace?: string;
+  /**
+   * More names for the server certificate (and the pooler's), for example a DNS name of a load
+   * balancer or a cluster domain other than `cluster.local`. A wildcard only as the whole first label.
+   * @default - none
+   */
+  readonly extraDnsNames?: string[];
 }
 
 /** Options of {@link Tls.fromSecrets}. */
@@ -50,7 +65,7 @@ export interface TlsSecretsOptions {
   /**
    * Secret (`tls.crt`, `tls.key`, `ca.crt`) with the certificate PostgreSQL and Patroni's REST API
    * serve. Its SANs must cover the Services (`<cluster>-primary`, `<cluster>-replicas`) and
-   * `*.<cluster>-pods`; its extended key usage must allow server and client authentication
+   * `*.<cluster>-pods`, and the namespaced names clients verify by (`<service>.<namespace>.svc`); its extended key usage must allow server and client authentication
    * (members call each other's REST API with it).
    */
   readonly server: kplus.ISecret;

@@ -69,7 +69,7 @@ describe('a cluster with a volume repository', () => {
   });
 
   test('default schedules: a weekly full and daily incremental CronJob, never two at once; the Jobs run beside the backup node', () => {
-    const crons = ofKind(m, 'CronJob').filter((c) => c.metadata.labels['app.kubernetes.io/name'] === 'pgbackrest');
+    const crons = ofKind(m, 'CronJob').filter((c) => c.metadata.labels?.['app.kubernetes.io/name'] === 'pgbackrest');
     expect(crons.map((c) => [c.metadata.name, c.spec.schedule])).toEqual([['db-repo1-full', '0 1 * * 0'], ['db-repo1-incr', '0 1 * * 1-6']]);
     for (const c of crons) {
       expect(c.spec.concurrencyPolicy).toBe('Forbid');

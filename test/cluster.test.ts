@@ -11,7 +11,7 @@ function patroni(manifests: Manifest[], sts: string): any {
 }
 
 function credentialsJobs(m: Manifest[]): Manifest[] {
-  return ofKind(m, 'Job').filter((j) => j.metadata.labels['app.kubernetes.io/name'] === 'postgresql-credentials');
+  return ofKind(m, 'Job').filter((j) => j.metadata.labels?.['app.kubernetes.io/name'] === 'postgresql-credentials');
 }
 
 function key(m: Manifest): string {
@@ -65,7 +65,7 @@ describe('PostgresCluster with zero props', () => {
 
   test('a credentials Job creates the superuser, replication and monitoring Secrets', () => {
     // Besides the credentials Job, only the CA publisher's Job.
-    expect(ofKind(manifests, 'Job').map((j) => j.metadata.labels['app.kubernetes.io/name']).sort()).toEqual(['postgresql-ca', 'postgresql-credentials']);
+    expect(ofKind(manifests, 'Job').map((j) => j.metadata.labels?.['app.kubernetes.io/name']).sort()).toEqual(['postgresql-ca', 'postgresql-credentials']);
     const jobs = credentialsJobs(manifests);
     expect(jobs).toHaveLength(1);
     expect(jobs[0].metadata.name).toMatch(/^db-credentials-[0-9a-f]{8}$/);

@@ -47,7 +47,7 @@ describe('defaults', () => {
   const job = ofKind(m, 'Job')[0];
   const allPods = podTemplates(m).map((t) => `${t.owner.kind}/${t.owner.metadata.name}`).sort();
   const memberPods = ofKind(m, 'StatefulSet').map((s) => `StatefulSet/${s.metadata.name}`).sort();
-  const publisherPods = podTemplates(m).filter((t) => t.metadata.labels['app.kubernetes.io/name'] === 'postgresql-ca')
+  const publisherPods = podTemplates(m).filter((t) => t.metadata.labels?.['app.kubernetes.io/name'] === 'postgresql-ca')
     .map((t) => `${t.owner.kind}/${t.owner.metadata.name}`).sort();
 
   test('four policies', () => {

@@ -8,7 +8,7 @@ import { Duration, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { parse } from 'yaml';
 import {
-  ClientAuthMethod, HbaConnectionType, IssuerKind, PostgresCluster, PostgresClusterProps, Tls, TlsVersion,
+  BackupRepository, ClientAuthMethod, HbaConnectionType, IssuerKind, PostgresCluster, PostgresClusterProps, Tls, TlsVersion,
 } from '../src';
 import { Manifest, buildCluster, find, ofKind, podTemplates, synthCluster, synthWith } from './helpers/manifests';
 
@@ -203,6 +203,48 @@ describe('default: cert-manager with a per-cluster CA', () => {
     expect(cluster.tls.source).toBe('cert-manager');
     expect(cluster.tls.enabled).toBe(true);
     expect(cluster.caConfigMapName).toBe('db-ca-cert');
+  });
+});
+
+describe('server certificate names without a chart namespace (tls.namespace, tls.extraDnsNames)', () => {
+  const namesOf = (m: Manifest[], cert: string) => certificate(m, cert).spec.dnsNames;
+
+  test('tls.namespace adds the namespaced names of every Service, the pods, the pooler and the backup node', () => {
+    const m = synthCluster({
+      tls: Tls.certManager({ namespace: 'orders' }),
+      pooler: {},
+      backup: { repositories: [BackupRepository.volume()] },
+    });
+    expect(namesOf(m, 'db-server')).toEqual([
+      'db-primary', 'db-primary.orders', 'db-primary.orders.svc', 'db-primary.orders.svc.cluster.local',
+      'db-replicas', 'db-replicas.orders', 'db-replicas.orders.svc', 'db-replicas.orders.svc.cluster.local',
+      '*.db-pods', '*.db-pods.orders', '*.db-pods.orders.svc', '*.db-pods.orders.svc.cluster.local',
+      'localhost',
+    ]);
+    expect(namesOf(m, 'db-pooler')).toEqual(['db-pooler', 'db-pooler.orders', 'db-pooler.orders.svc', 'db-pooler.orders.svc.cluster.local']);
+    expect(namesOf(m, 'db-repo-host')).toContain('*.db-repo-host.orders.svc');
+    // Same names as a chart in that namespace gives.
+    expect(namesOf(m, 'db-server')).toEqual(namesOf(synthCluster({}, { namespace: 'orders' }), 'db-server'));
+  });
+
+  test('without either, only the short names: a client verifying by <service>.<namespace>.svc would fail', () => {
+    expect(namesOf(synthCluster(), 'db-server')).toEqual(['db-primary', 'db-replicas', '*.db-pods', 'localhost']);
+  });
+
+  test('extraDnsNames go on the server and pooler certificates, once each', () => {
+    const m = synthCluster({ tls: Tls.certManager({ extraDnsNames: ['pg.example.com', '*.db.example.com', 'db-primary'] }), pooler: {} });
+    expect(namesOf(m, 'db-server')).toEqual(['db-primary', 'db-replicas', '*.db-pods', 'localhost', 'pg.example.com', '*.db.example.com']);
+    expect(namesOf(m, 'db-pooler')).toEqual(['db-pooler', 'pg.example.com', '*.db.example.com', 'db-primary']);
+  });
+
+  test('a tls.namespace other than the chart\'s, or a bad name, is refused', () => {
+    expect(() => buildCluster({ tls: Tls.certManager({ namespace: 'other' }) }, { namespace: 'orders' }))
+      .toThrow('test/db: invalid tls.namespace = "other": must equal the chart\'s namespace (orders), or be left unset');
+    expect(buildCluster({ tls: Tls.certManager({ namespace: 'orders' }) }, { namespace: 'orders' }).cluster.caConfigMapName).toBe('db-ca-cert');
+    expect(() => buildCluster({ tls: Tls.certManager({ namespace: 'Orders' }) })).toThrow(/invalid tls.namespace = "Orders": must be at most 63 characters/);
+    expect(() => buildCluster({ tls: Tls.certManager({ extraDnsNames: ['pg.*.example.com'] }) }))
+      .toThrow('test/db: invalid tls.extraDnsNames[0] = "pg.*.example.com": must be a lower-case DNS name, with a wildcard only as the whole first label (*.example.com)');
+    expect(() => buildCluster({ tls: Tls.certManager({ extraDnsNames: ['https://pg.example.com'] }) })).toThrow(/tls.extraDnsNames\[0\]/);
   });
 });
 
@@ -402,7 +444,7 @@ describe('the CA certificate for clients, in each mode', () => {
     const cm = find(m, 'ConfigMap', 'db-ca-cert');
     // No data in the YAML (the publisher fills ca.crt; `kubectl apply` never owns it), no Patroni labels.
     expect(cm.data).toBeUndefined();
-    expect(cm.metadata.labels['app.kubernetes.io/name']).toBe('postgresql-ca');
+    expect(cm.metadata.labels?.['app.kubernetes.io/name']).toBe('postgresql-ca');
     const role = find(m, 'Role', 'db-publish-ca');
     expect(role.rules).toEqual([{ apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'patch'], resourceNames: ['db-ca-cert'] }]);
     const pods = podTemplates(m).filter((t) => t.spec.serviceAccountName === 'db-publish-ca');

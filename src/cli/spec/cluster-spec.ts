@@ -167,6 +167,8 @@ const tls: Reader<Tls> = oneOf(
       issuerKind: field(enumOf(IssuerKind), 'Issuer or ClusterIssuer'),
       duration: field(duration, 'certificate lifetime'),
       renewBefore: field(duration, 'renew this long before expiry'),
+      namespace: field(str(DNS_LABEL, 'must be a DNS label'), 'namespace for the certificates\' namespaced names (default: metadata.namespace)'),
+      extraDnsNames: field(list(str()), 'more names for the server and pooler certificates'),
     }), 'certificates from cert-manager'),
     secrets: field(object({
       server: field(secretRef, 'Secret with the server certificate', { required: true }),
