@@ -12,9 +12,24 @@ export class NetworkPeer {
     return new NetworkPeer({ podSelector: {} });
   }
 
-  /** Pods with these labels, in the cluster's own namespace. */
+  /**
+   * Pods with these labels in the cluster's own namespace only: it renders a bare podSelector,
+   * which never admits pods of another namespace, whatever their labels. For pods elsewhere use
+   * {@link NetworkPeer.podsInNamespace} or {@link NetworkPeer.podsInNamespaces}.
+   */
   public static pods(labels: { [key: string]: string }): NetworkPeer {
     return new NetworkPeer({ podSelector: { matchLabels: { ...labels } } });
+  }
+
+  /**
+   * Pods with these labels in the namespace of this name (selected by its
+   * `kubernetes.io/metadata.name` label, which Kubernetes sets on every namespace).
+   */
+  public static podsInNamespace(labels: { [key: string]: string }, namespace: string): NetworkPeer {
+    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(namespace) || namespace.length > 63) {
+      throw new Error(`NetworkPeer.podsInNamespace: invalid namespace ${JSON.stringify(namespace)}: must be a DNS label (lower-case letters, digits and '-', at most 63 characters)`);
+    }
+    return new NetworkPeer({ podSelector: { matchLabels: { ...labels } }, namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': namespace } } });
   }
 
   /** Every pod of the namespaces with these labels (for example `kubernetes.io/metadata.name: monitoring`). */
@@ -22,7 +37,7 @@ export class NetworkPeer {
     return new NetworkPeer({ namespaceSelector: { matchLabels: { ...labels } } });
   }
 
-  /** Pods with `podLabels` in the namespaces with `namespaceLabels`. */
+  /** Pods with `podLabels` in the namespaces with `namespaceLabels` (any namespace when `namespaceLabels` is empty). */
   public static podsInNamespaces(podLabels: { [key: string]: string }, namespaceLabels: { [key: string]: string }): NetworkPeer {
     return new NetworkPeer({ podSelector: { matchLabels: { ...podLabels } }, namespaceSelector: { matchLabels: { ...namespaceLabels } } });
   }

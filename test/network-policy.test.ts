@@ -175,6 +175,19 @@ describe('custom peers', () => {
     });
   });
 
+  test('NetworkPeer.pods admits the cluster namespace\'s pods only (a bare podSelector); podsInNamespace names another namespace', () => {
+    // A NetworkPolicy peer with a podSelector and no namespaceSelector means "in the policy's namespace".
+    expect(NetworkPeer.pods({ app: 'api' })._peer).toEqual({ podSelector: { matchLabels: { app: 'api' } } });
+    expect(NetworkPeer.podsInNamespace({ app: 'api' }, 'frontend')._peer).toEqual({
+      podSelector: { matchLabels: { app: 'api' } },
+      namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'frontend' } },
+    });
+    const rendered = synthCluster({ network: { allowFrom: [NetworkPeer.podsInNamespace({ app: 'api' }, 'frontend')] } });
+    expect(find(rendered, 'NetworkPolicy', 'db-members').spec.ingress[2].from).toEqual([NetworkPeer.podsInNamespace({ app: 'api' }, 'frontend')._peer]);
+    expect(() => NetworkPeer.podsInNamespace({ app: 'api' }, 'Front End'))
+      .toThrow('NetworkPeer.podsInNamespace: invalid namespace "Front End": must be a DNS label (lower-case letters, digits and \'-\', at most 63 characters)');
+  });
+
   test('scrapers: the given peers on the metrics ports', () => {
     expect(spec.ingress[3]).toEqual({
       from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }, { namespaceSelector: {} }],

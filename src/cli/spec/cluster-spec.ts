@@ -147,7 +147,7 @@ const config = object({
 const peer: Reader<NetworkPeer> = oneOf(
   preset({ 'same-namespace': () => NetworkPeer.sameNamespace(), 'any-namespace': () => NetworkPeer.anyNamespace() }, true),
   map(object({
-    pods: field(stringMap, 'pod labels'),
+    pods: field(stringMap, 'pod labels (alone: pods of the cluster\'s own namespace only)'),
     namespaces: field(stringMap, 'namespace labels'),
     cidr: field(str(), 'an IP block'),
   }), (o: any, path) => {
