@@ -19,7 +19,7 @@ import { MemberContext } from './member-context';
 import { DEFAULT_REPLICAS, MAX_REPLICAS, PATHS } from './member-statefulset';
 import { HeartbeatOptions, MonitoringOptions, SidecarOptions } from './monitoring';
 import { HEARTBEAT_PORT, HEARTBEAT_RESOURCES, METRICS_PORT, METRICS_RESOURCES, MONITORING_USER } from './monitoring-defaults';
-import { ClusterNetworkPolicies, NetworkOptions } from './network-policy';
+import { ApiServerAccess, ClusterNetworkPolicies, NetworkOptions } from './network-policy';
 import { NodeConfig, NodeConfigProps } from './node-config';
 import { Pooler } from './pooler';
 import { PrimaryNode, PrimaryNodeOptions } from './primary-node';
@@ -554,7 +554,9 @@ export class PostgresCluster extends Construct {
         authUser: POOLER_USER,
         authSecretName: authSecret,
         tls: tlsSecrets
-          ? { issuerRef: issuer, fallbackSecretName: tlsSecrets.serverSecretName, namespace: certNamespace, extraDnsNames, minVersion: config.tlsMinVersion }
+          ? {
+            issuerRef: issuer, fallbackSecretName: tlsSecrets.serverSecretName, namespace: certNamespace, extraDnsNames, minVersion: config.tlsMinVersion,
+          }
           : undefined,
         resources: { cpu: res.cpuLimit.amount, memoryBytes: res.memoryLimit.toKibibytes({ rounding: SizeRoundingBehavior.NONE }) * 1024 },
       });
@@ -563,9 +565,7 @@ export class PostgresCluster extends Construct {
       this.poolerHost = host(`${name}-pooler`);
     }
     if (props.pooler) this.ensureAccessJob();
-    for (const [i, cidr] of (props.network?.apiServerCidrs ?? []).entries()) {
-      if (!/^[0-9a-fA-F.:]+\/\d{1,3}$/.test(cidr)) throw propError(this, `network.apiServerCidrs[${i}]`, cidr, 'must be a CIDR block such as 10.0.0.1/32');
-    }
+    const apiServer = resolveApiServer(this, props.network ?? {});
     if (props.network?.policies ?? true) {
       new ClusterNetworkPolicies(this, 'NetworkPolicies', {
         clusterName: name,
@@ -575,6 +575,7 @@ export class PostgresCluster extends Construct {
         options: props.network ?? {},
         pooler: props.pooler !== undefined,
         caPublisher: this.caConfigMapName !== undefined,
+        apiServer,
         backup: resolvedBackup ? {
           repoHost: volumeRepo,
           serverOnMembers: resolvedBackup.member.archiving,
@@ -741,6 +742,27 @@ const RESERVED_PORT_NAMES = ['postgres', 'patroni', 'heartbeat', 'metrics'];
 
 /** The default exporter image. */
 const DEFAULT_EXPORTER_IMAGE = 'quay.io/prometheuscommunity/postgres-exporter:v0.15.0';
+
+/** The validated API server access of `network` (apiServer, or the deprecated apiServerCidrs). */
+function resolveApiServer(scope: Construct, network: NetworkOptions): ApiServerAccess {
+  if (network.apiServer && network.apiServerCidrs) {
+    throw propError(scope, 'network.apiServerCidrs', network.apiServerCidrs, 'set network.apiServer or network.apiServerCidrs, not both');
+  }
+  const access = network.apiServer ?? (network.apiServerCidrs ? ApiServerAccess.cidrs(network.apiServerCidrs) : ApiServerAccess.anywhere());
+  const where = network.apiServer ? 'network.apiServer' : 'network.apiServerCidrs';
+  for (const [i, cidr] of access.cidrBlocks.entries()) {
+    const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(cidr);
+    const v6 = /^[0-9a-fA-F:]*:[0-9a-fA-F:]*\/(\d{1,3})$/.exec(cidr);
+    const ok = v4 ? v4.slice(1, 5).every((o) => Number(o) <= 255) && Number(v4[5]) <= 32 : v6 ? Number(v6[1]) <= 128 : false;
+    if (!ok) throw propError(scope, network.apiServer ? `${where}.cidrs[${i}]` : `${where}[${i}]`, cidr, 'must be a CIDR block such as 10.0.0.1/32');
+  }
+  if (access.form === 'cidrs' && access.cidrBlocks.length === 0) {
+    throw propError(scope, `${where}.cidrs`, [], 'must list at least one CIDR block (an empty list lets no pod reach the API server)');
+  }
+  if (access.ports.length === 0) throw propError(scope, `${where}.ports`, [], 'must list at least one port');
+  for (const [i, port] of access.ports.entries()) requireInteger(scope, `${where}.ports[${i}]`, port, 1, 65535);
+  return access;
+}
 
 function checkedImage(scope: Construct, property: string, image: string): string {
   const problems = pinnedImageProblems(image);

@@ -6,7 +6,7 @@
  * not just by name.
  */
 import { Duration, Testing } from 'cdk8s';
-import { NetworkPeer, PostgresCluster, PostgresClusterProps } from '../src';
+import { ApiServerAccess, BackupRepository, NetworkPeer, PostgresCluster, PostgresClusterProps } from '../src';
 import { Manifest, find, ofKind, podTemplates, synthCluster } from './helpers/manifests';
 
 const DNS = [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }];
@@ -276,5 +276,74 @@ describe('validation', () => {
   ])('apiServerCidrs %j is refused, naming the entry', (apiServerCidrs, i, value) => {
     expect(errorOf({ network: { apiServerCidrs } }))
       .toBe(`test/db: invalid network.apiServerCidrs[${i}] = ${JSON.stringify(value)}: must be a CIDR block such as 10.0.0.1/32`);
+  });
+});
+
+describe('how the pods reach the API server (network.apiServer)', () => {
+  const apiRules = (m: Manifest[]) => policies(m).flatMap((p) => (p.spec.egress ?? [])
+    .filter((r: any) => (r.ports ?? []).some((x: any) => x.port === 443 || x.port === 6443 || x.port === 8443))
+    .map((r: any) => [p.metadata.name, r]));
+
+  test('anywhere() (the default): an ipBlock rule on 443 and 6443 in the members\', the jobs\' and the CA publisher\'s policies', () => {
+    const rule = { to: [{ ipBlock: { cidr: '0.0.0.0/0' } }, { ipBlock: { cidr: '::/0' } }], ports: API_PORTS };
+    expect(apiRules(synthCluster())).toEqual([['db-members', rule], ['db-jobs', rule], ['db-publish-ca', rule]]);
+    expect(apiRules(synthCluster({ network: { apiServer: ApiServerAccess.anywhere() } }))).toEqual(apiRules(synthCluster()));
+  });
+
+  test('cidrs(cidrs, ports): the API server\'s own addresses and port; apiServerCidrs is the same with 443 and 6443', () => {
+    const m = synthCluster({ network: { apiServer: ApiServerAccess.cidrs(['172.18.0.2/32', 'fd00::2/128'], [6443]) } });
+    const rule = { to: [{ ipBlock: { cidr: '172.18.0.2/32' } }, { ipBlock: { cidr: 'fd00::2/128' } }], ports: tcp(6443) };
+    expect(apiRules(m)).toEqual([['db-members', rule], ['db-jobs', rule], ['db-publish-ca', rule]]);
+    expect(apiRules(synthCluster({ network: { apiServerCidrs: ['172.18.0.2/32'] } })))
+      .toEqual(apiRules(synthCluster({ network: { apiServer: ApiServerAccess.cidrs(['172.18.0.2/32'], [443, 6443]) } })));
+    expect(ofKind(m, 'CiliumNetworkPolicy')).toEqual([]);
+  });
+
+  describe('cilium()', () => {
+    const m = synthCluster({ users: [{ name: 'app_user' }], pooler: {}, backup: { repositories: [BackupRepository.volume()] } });
+    const cm = synthCluster({ users: [{ name: 'app_user' }], pooler: {}, backup: { repositories: [BackupRepository.volume()] }, network: { apiServer: ApiServerAccess.cilium() } });
+
+    test('a CiliumNetworkPolicy allows the kube-apiserver entity on 443 and 6443; the Kubernetes policies carry no API rule', () => {
+      expect(apiRules(cm)).toEqual([]);
+      const cnp = find(cm, 'CiliumNetworkPolicy', 'db-api-server');
+      expect(cnp.apiVersion).toBe('cilium.io/v2');
+      expect(cnp.spec.egress).toEqual([{
+        toEntities: ['kube-apiserver'],
+        toPorts: [{ ports: [{ port: '443', protocol: 'TCP' }, { port: '6443', protocol: 'TCP' }] }],
+      }]);
+      // Everything else is as with the Kubernetes rule.
+      const withoutApi = (ms: Manifest[]) => JSON.stringify(policies(ms).map((p) => ({
+        ...p.spec, egress: (p.spec.egress ?? []).filter((r: any) => !(r.ports ?? []).some((x: any) => x.port === 6443)),
+      })));
+      expect(withoutApi(cm)).toBe(withoutApi(m));
+    });
+
+    test('it selects exactly the pods that call the API server: members, the credentials Job, the CA publisher', () => {
+      const cnp = find(cm, 'CiliumNetworkPolicy', 'db-api-server');
+      const selected = podTemplates(cm).filter((t) => matches(cnp.spec.endpointSelector, t.metadata.labels)).map((t) => t.metadata.labels['app.kubernetes.io/name']);
+      expect([...new Set(selected)].sort()).toEqual(['postgresql', 'postgresql-ca', 'postgresql-credentials']);
+      // Those that use the API in the Kubernetes form are the same pods.
+      const kube = policies(m).filter((p) => apiRules([p]).length > 0).flatMap((p) => selectedPods(m, p));
+      const cilium = podTemplates(cm).filter((t) => matches(cnp.spec.endpointSelector, t.metadata.labels)).map((t) => `${t.owner.kind}/${t.owner.metadata.name}`);
+      for (const pod of cilium) expect(kube).toContain(pod);
+      for (const pod of kube.filter((p) => !p.includes('-access-'))) expect(cilium).toContain(pod);
+    });
+
+    test('custom ports', () => {
+      const custom = synthCluster({ network: { apiServer: ApiServerAccess.cilium([6443]) } });
+      expect(find(custom, 'CiliumNetworkPolicy', 'db-api-server').spec.egress[0].toPorts).toEqual([{ ports: [{ port: '6443', protocol: 'TCP' }] }]);
+    });
+  });
+
+  test('refused: both apiServer and apiServerCidrs, no CIDR, a bad CIDR or port', () => {
+    const refused = (network: PostgresClusterProps['network']) => () => new PostgresCluster(Testing.chart(), 'db', { network });
+    expect(refused({ apiServer: ApiServerAccess.anywhere(), apiServerCidrs: ['10.0.0.1/32'] }))
+      .toThrow('test/db: invalid network.apiServerCidrs = ["10.0.0.1/32"]: set network.apiServer or network.apiServerCidrs, not both');
+    expect(refused({ apiServer: ApiServerAccess.cidrs([]) }))
+      .toThrow('test/db: invalid network.apiServer.cidrs = []: must list at least one CIDR block (an empty list lets no pod reach the API server)');
+    expect(refused({ apiServer: ApiServerAccess.cidrs(['10.0.0.300/32']) }))
+      .toThrow('test/db: invalid network.apiServer.cidrs[0] = "10.0.0.300/32": must be a CIDR block such as 10.0.0.1/32');
+    expect(refused({ apiServer: ApiServerAccess.cilium([0]) })).toThrow('test/db: invalid network.apiServer.ports[0] = 0: must be a whole number from 1 to 65535');
+    expect(refused({ apiServer: ApiServerAccess.cidrs(['10.0.0.1/32'], []) })).toThrow('test/db: invalid network.apiServer.ports = []: must list at least one port');
   });
 });
