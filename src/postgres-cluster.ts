@@ -555,7 +555,11 @@ export class PostgresCluster extends Construct {
         authSecretName: authSecret,
         tls: tlsSecrets
           ? {
-            issuerRef: issuer, fallbackSecretName: tlsSecrets.serverSecretName, namespace: certNamespace, extraDnsNames, minVersion: config.tlsMinVersion,
+            issuerRef: issuer,
+            fallbackSecretName: tlsSecrets.serverSecretName,
+            namespace: certNamespace,
+            extraDnsNames,
+            minVersion: config.tlsMinVersion,
           }
           : undefined,
         resources: { cpu: res.cpuLimit.amount, memoryBytes: res.memoryLimit.toKibibytes({ rounding: SizeRoundingBehavior.NONE }) * 1024 },
