@@ -320,7 +320,7 @@ describe('how the pods reach the API server (network.apiServer)', () => {
 
     test('it selects exactly the pods that call the API server: members, the credentials Job, the CA publisher', () => {
       const cnp = find(cm, 'CiliumNetworkPolicy', 'db-api-server');
-      const selected = podTemplates(cm).filter((t) => matches(cnp.spec.endpointSelector, t.metadata.labels)).map((t) => t.metadata.labels['app.kubernetes.io/name']);
+      const selected = podTemplates(cm).filter((t) => matches(cnp.spec.endpointSelector, t.metadata.labels)).map((t) => t.metadata.labels?.['app.kubernetes.io/name']);
       expect([...new Set(selected)].sort()).toEqual(['postgresql', 'postgresql-ca', 'postgresql-credentials']);
       // Those that use the API in the Kubernetes form are the same pods.
       const kube = policies(m).filter((p) => apiRules([p]).length > 0).flatMap((p) => selectedPods(m, p));

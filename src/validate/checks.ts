@@ -2,6 +2,7 @@
  * Every check `validate` runs, as a table: a new check is one row. Each takes the whole set of
  * objects (cross-object checks need them all) and returns its findings.
  */
+import { CheckContext, apiServerFindings } from './api-server';
 import { Finding, findingsOf } from './finding';
 import { Manifest, objectRef, podTemplates } from './manifest';
 import { nameFindings } from './names';
@@ -16,7 +17,7 @@ import { selectorFindings } from './selectors';
 export interface Check {
   readonly name: string;
   readonly description: string;
-  readonly run: (manifests: readonly Manifest[]) => Finding[];
+  readonly run: (manifests: readonly Manifest[], context: CheckContext) => Finding[];
 }
 
 /** Schema violations are errors; a kind without a known schema is a warning (it is not checked). */
@@ -51,14 +52,19 @@ export const CHECKS: readonly Check[] = [
   { name: 'names', description: 'object, container, port and volume names; label keys and values; no duplicates', run: nameFindings },
   { name: 'resources', description: 'cpu and memory requests and limits on every container, limits >= requests', run: resourceFindings },
   { name: 'secrets', description: 'no Secret objects, password-like literals or key material in the YAML', run: (ms) => findingsOf('secrets', 'error', secretLeaks(ms)) },
+  {
+    name: 'api-server',
+    description: 'pods reach the Kubernetes API server in a form the CNI enforces (--cni; Cilium is also seen from its objects)',
+    run: apiServerFindings,
+  },
 ];
 
 /** Runs the checks (all, or those named) and returns their findings, errors first, in a stable order. */
-export function runChecks(manifests: readonly Manifest[], only?: readonly string[]): Finding[] {
+export function runChecks(manifests: readonly Manifest[], only?: readonly string[], context: CheckContext = {}): Finding[] {
   const unknown = (only ?? []).filter((n) => !CHECKS.some((c) => c.name === n));
   if (unknown.length > 0) throw new Error(`unknown check ${unknown.join(', ')}: the checks are ${CHECKS.map((c) => c.name).join(', ')}`);
   const checks = only ? CHECKS.filter((c) => only.includes(c.name)) : CHECKS;
-  const findings = checks.flatMap((c) => c.run(manifests));
+  const findings = checks.flatMap((c) => c.run(manifests, context));
   const rank = (f: Finding) => (f.severity === 'error' ? 0 : 1);
   // Array.prototype.sort is stable: within a severity, findings keep the checks' order.
   return findings.sort((a, b) => rank(a) - rank(b));
