@@ -8,6 +8,7 @@ import { App, Chart, ChartProps, Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { parse } from 'yaml';
 import {
+  ApiServerAccess, TlsVersion,
   BackupCompression, BackupRepository, BackupRetention, RecoveryTarget, S3UriStyle,
   DatabasePrivilege, FailoverTiming, IssuerKind, LogLevel, NetworkPeer, PoolMode, PostgresCluster, PostgresClusterProps, PostgresImage,
   ReplicationMode, Resources, StorageType, TablePrivilege, Tls,
@@ -292,5 +293,16 @@ describe('the spec covers the props and its reference is up to date', () => {
     expect(ref).toContain('- `spec.replicas.count`: number of streaming replicas\n');
     expect(ref).toContain('- `spec.users[].databases[].privileges`: CONNECT, CREATE, TEMPORARY\n');
     expect(ref).toContain('- `spec.primary.resources`: resources of the preferred primary (fields as in `spec.replicas.resources`)\n');
+  });
+});
+
+describe('the hardening settings in a spec', () => {
+  test('network.apiServer (cilium, {cidrs, ports}), tls certManager namespace/extraDnsNames, tlsMinVersion', () => {
+    const head = 'apiVersion: postgres.cdk8s.io/v1alpha1\nkind: PostgresCluster\nmetadata: { name: db }\nspec:\n';
+    expect(specYaml(`${head}  network: { apiServer: cilium }\n`)).toBe(tsYaml('db', { network: { apiServer: ApiServerAccess.cilium() } }));
+    expect(specYaml(`${head}  network: { apiServer: { cidrs: [10.0.0.10/32], ports: [6443] } }\n`))
+      .toBe(tsYaml('db', { network: { apiServer: ApiServerAccess.cidrs(['10.0.0.10/32'], [6443]) } }));
+    expect(specYaml(`${head}  tls: { certManager: { namespace: orders, extraDnsNames: [pg.example.com] } }\n  config: { connection: { tlsMinVersion: TLSv1.2 } }\n`))
+      .toBe(tsYaml('db', { tls: Tls.certManager({ namespace: 'orders', extraDnsNames: ['pg.example.com'] }), config: { connection: { tlsMinVersion: TlsVersion.TLS_1_2 } } }));
   });
 });

@@ -14,7 +14,7 @@ import {
   object, oneOf, preset, secretRef, size, str, stringMap,
 } from './field';
 import {
-  BackupCompression, BackupRepository, BackupRetention, RecoveryTarget, S3UriStyle,
+  ApiServerAccess, BackupCompression, BackupRepository, BackupRetention, RecoveryTarget, S3UriStyle,
   ClientAuthMethod, DatabasePrivilege, FailoverTiming, HbaConnectionType, HugePages, IssuerKind, ListenAddress, LogFormat, LogLevel,
   NetworkPeer, PatroniDcs, PoolMode, PostgresClusterProps, PostgresImage, ReplicationMode, Resources, SchemaPrivilege, StorageType,
   TablePrivilege, Tls, TlsVersion,
@@ -343,7 +343,14 @@ export const SPEC_FIELDS: Readonly<Record<string, Field>> = {
     policies: field(boolean, 'emit NetworkPolicies'),
     allowFrom: field(list(peer), 'clients: same-namespace, any-namespace, {pods, namespaces} or {cidr}'),
     metricsFrom: field(list(peer), 'metrics scrapers'),
-    apiServerCidrs: field(list(str()), 'the Kubernetes API server addresses'),
+    apiServer: field(oneOf<ApiServerAccess>(
+      preset({ anywhere: () => ApiServerAccess.anywhere(), cilium: () => ApiServerAccess.cilium() }, true),
+      map(object({
+        cidrs: field(list(str()), 'the API server\'s CIDR blocks', { required: true }),
+        ports: field(list(integer), 'its TCP ports (default 443 and 6443)'),
+      }), (o: any) => ApiServerAccess.cidrs(o.cidrs, o.ports)),
+    ), 'how pods reach the API server: anywhere (default), cilium, or {cidrs, ports}'),
+    apiServerCidrs: field(list(str()), 'the Kubernetes API server addresses (shorthand for apiServer: {cidrs})'),
   }), 'network isolation'),
   backup: field(object({
     repositories: field(list(repository), 'one to four repositories: {volume}, {s3}, {gcs}, {azure}', { required: true }),
