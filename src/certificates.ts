@@ -51,7 +51,10 @@ export class ClusterCertificates extends Construct {
           secretName: `${name}-ca`,
           duration: '87600h',
           renewBefore: '720h',
-          privateKey: key,
+          // Never: a renewed CA keeps its key (and so its subject key identifier), so certificates
+          // signed before and after the renewal verify against the old and the new CA certificate
+          // alike. With Always, a new key breaks every chain until each leaf renews.
+          privateKey: { ...key, rotationPolicy: 'Never' },
           issuerRef: { name: selfSigned, kind: 'Issuer', group: 'cert-manager.io' },
         },
       });

@@ -170,6 +170,16 @@ describe('default: cert-manager with a per-cluster CA', () => {
     expect(spec.issuerRef).toEqual({ name: 'db-ca', kind: 'Issuer', group: 'cert-manager.io' });
   });
 
+  test('the CA keeps its key when renewed (rotationPolicy Never): the old and the new CA certificate verify the same leaves', () => {
+    const ca = certificate(m, 'db-ca').spec;
+    expect(ca.isCA).toBe(true);
+    expect(ca.privateKey).toEqual({ algorithm: 'ECDSA', size: 256, encoding: 'PKCS8', rotationPolicy: 'Never' });
+    // Renewed 30 days before a 10-year lifetime ends: old and new CA certificates overlap for 30 days,
+    // and the daily publisher puts the new one in the clients' ConfigMap within a day.
+    expect([ca.duration, ca.renewBefore]).toEqual(['87600h', '720h']);
+    expect(find(m, 'CronJob', 'db-publish-ca').spec.schedule).toBe('17 3 * * *');
+  });
+
   test('replication client certificate: CN replicator, client auth only', () => {
     const spec = certificate(m, 'db-replication').spec;
     expect(spec.secretName).toBe('db-replication-tls');
@@ -180,8 +190,8 @@ describe('default: cert-manager with a per-cluster CA', () => {
     expect(spec.issuerRef).toEqual({ name: 'db-ca', kind: 'Issuer', group: 'cert-manager.io' });
   });
 
-  test('ECDSA P-256 keys, rotated on renewal; 90-day certificates renewed 15 days ahead', () => {
-    for (const name of ['db-ca', 'db-server', 'db-replication']) {
+  test('ECDSA P-256 keys; leaf keys rotated on renewal; 90-day certificates renewed 15 days ahead', () => {
+    for (const name of ['db-server', 'db-replication']) {
       expect(certificate(m, name).spec.privateKey).toEqual({ algorithm: 'ECDSA', size: 256, encoding: 'PKCS8', rotationPolicy: 'Always' });
     }
     for (const name of ['db-server', 'db-replication']) {
