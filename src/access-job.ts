@@ -7,6 +7,7 @@ import { PostgresImage } from './image';
 import { clusterLabels } from './labels';
 import { INIT_RESOURCES, JOB_TTL_SECONDS } from './monitoring-defaults';
 import { APPLY_ACCESS_SCRIPT } from './render/access-script';
+import { ResolvedScheduling, withScheduling } from './scheduling';
 import { restrictedContainer, restrictedPod } from './security-context';
 
 const k8s = kplus.k8s;
@@ -23,6 +24,8 @@ export interface AccessJobProps {
   readonly users: UserOptions[];
   readonly databases: DatabaseOptions[];
   readonly userSecretName: (user: string) => string;
+  /** Where the Job's pod may run. */
+  readonly scheduling?: ResolvedScheduling;
   /** The pooler's auth_query user and its Secret, when a pooler is configured (read at synth). */
   readonly pooler: () => { readonly user: string; readonly secretName: string } | undefined;
 }
@@ -75,7 +78,7 @@ export class AccessJob extends Construct {
         ttlSecondsAfterFinished: JOB_TTL_SECONDS,
         template: {
           metadata: { labels },
-          spec: {
+          spec: withScheduling({
             automountServiceAccountToken: false,
             enableServiceLinks: false,
             restartPolicy: 'OnFailure',
@@ -95,7 +98,7 @@ export class AccessJob extends Construct {
             volumes: props.caConfigMapName
               ? [{ name: 'ca', configMap: { name: props.caConfigMapName, items: [{ key: 'ca.crt', path: 'ca.crt' }], defaultMode: 0o444 } }]
               : undefined,
-          },
+          }, props.scheduling),
         },
       };
       return jobSpec;

@@ -20,6 +20,7 @@ import {
 } from './render/pgbackrest';
 import { k8sMebibytes } from './render/units';
 import { Resources } from './resources';
+import { ResolvedScheduling, withScheduling } from './scheduling';
 import { restrictedContainer, restrictedPod } from './security-context';
 
 const k8s = kplus.k8s;
@@ -405,6 +406,8 @@ export interface BackupNodeProps {
   readonly resolved: ResolvedBackup;
   readonly scriptsConfigMapName: string;
   readonly scriptsMountPath: string;
+  /** Where the backup node's and the Jobs' pods may run. */
+  readonly scheduling?: ResolvedScheduling;
 }
 
 /**
@@ -518,7 +521,7 @@ export class BackupNode extends Construct {
           selector: { matchLabels: { [CLUSTER_LABEL]: name, 'app.kubernetes.io/component': 'repo-host' } },
           template: {
             metadata: { labels: repoHostLabels },
-            spec: {
+            spec: withScheduling({
               automountServiceAccountToken: false,
               enableServiceLinks: false,
               securityContext: podSecurity,
@@ -554,7 +557,7 @@ export class BackupNode extends Construct {
                 { name: 'server-tls', secret: { secretName: ctx.repoHostSecretName, defaultMode: 0o640 } },
                 tmpVolume,
               ],
-            },
+            }, props.scheduling),
           },
           volumeClaimTemplates: [{
             metadata: { name: 'repo', labels: clusterLabels(name) },
@@ -575,7 +578,7 @@ export class BackupNode extends Construct {
       const { volumes: fileVolumes, mounts: fileMounts } = repoFileVolumes(r.repos);
       return {
         metadata: { labels: jobLabels },
-        spec: {
+        spec: withScheduling({
           restartPolicy: 'Never',
           automountServiceAccountToken: false,
           enableServiceLinks: false,
@@ -618,7 +621,7 @@ export class BackupNode extends Construct {
             ...extraVolumes,
             tmpVolume,
           ],
-        },
+        }, props.scheduling),
       };
     };
 

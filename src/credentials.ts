@@ -6,6 +6,7 @@ import { PostgresImage } from './image';
 import { clusterLabels } from './labels';
 import { INIT_RESOURCES, JOB_TTL_SECONDS } from './monitoring-defaults';
 import { ENSURE_SECRETS_SCRIPT } from './render/scripts';
+import { ResolvedScheduling, withScheduling } from './scheduling';
 import { restrictedContainer, restrictedPod } from './security-context';
 
 const k8s = kplus.k8s;
@@ -27,6 +28,8 @@ export interface CredentialsJobProps {
   readonly connections: Record<string, unknown>;
   /** Secrets that also get PgBouncer's userlist.txt. */
   readonly userlists: string[];
+  /** Where the Job's pod may run. */
+  readonly scheduling?: ResolvedScheduling;
 }
 
 /**
@@ -70,7 +73,7 @@ export class CredentialsJob extends Construct {
       ttlSecondsAfterFinished: JOB_TTL_SECONDS,
       template: {
         metadata: { labels },
-        spec: {
+        spec: withScheduling({
           serviceAccountName: name,
           automountServiceAccountToken: true,
           enableServiceLinks: false,
@@ -95,7 +98,7 @@ export class CredentialsJob extends Construct {
             volumeMounts: [{ name: 'scripts', mountPath: props.scriptsMountPath, readOnly: true }],
           }],
           volumes: [{ name: 'scripts', configMap: { name: props.scriptsConfigMapName, defaultMode: 0o555 } }],
-        },
+        }, props.scheduling),
       },
     });
     // Rendered at synth: users added after the cluster was built get their Secrets too.

@@ -15,6 +15,7 @@ import { renderPatroniConfig } from './render/patroni-config';
 import { clusterParameters, sorted } from './render/postgresql-parameters';
 import { k8sMebibytes } from './render/units';
 import { Resources } from './resources';
+import { ResolvedScheduling, withScheduling } from './scheduling';
 import { restrictedContainer, restrictedPod } from './security-context';
 import { StorageOptions } from './storage';
 
@@ -63,6 +64,8 @@ export interface MemberSetSpec {
   readonly resourcesProperty: string;
   /** Property that set `storage`, for error messages. */
   readonly storageProperty: string;
+  /** The node set's own scheduling (else the cluster's). */
+  readonly scheduling?: ResolvedScheduling;
 }
 
 /** The objects of one member set. @internal */
@@ -292,7 +295,8 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
       selector: { matchLabels: selector },
       template: {
         metadata: { labels, annotations: { [CONFIG_HASH_ANNOTATION]: configHash } },
-        spec: {
+        // The node set's own scheduling, else the cluster's; the library's affinity is kept.
+        spec: withScheduling({
           serviceAccountName: ctx.serviceAccountName,
           automountServiceAccountToken: true,
           enableServiceLinks: false,
@@ -330,7 +334,7 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
             ] : []),
             ...(backup?.volumes ?? []),
           ],
-        },
+        }, spec.scheduling ?? ctx.scheduling),
       },
       volumeClaimTemplates: [{
         metadata: { name: 'pgdata', labels: clusterLabels(ctx.clusterName) },

@@ -6,6 +6,7 @@ import { Certificate } from './imports/cert-manager.io';
 import { CLUSTER_LABEL, CONFIG_HASH_ANNOTATION, clusterLabels } from './labels';
 import { renderPgBouncerIni } from './render/pgbouncer';
 import { k8sMebibytes } from './render/units';
+import { ResolvedScheduling, withScheduling } from './scheduling';
 import { restrictedContainer, restrictedPod } from './security-context';
 
 const k8s = kplus.k8s;
@@ -40,6 +41,8 @@ export interface PoolerProps {
     readonly minVersion: string;
   };
   readonly resources: { cpu: string; memoryBytes: number };
+  /** Where the pooler's pods may run. */
+  readonly scheduling?: ResolvedScheduling;
 }
 
 /**
@@ -97,7 +100,7 @@ export class Pooler extends Construct {
         selector: { matchLabels: selector },
         template: {
           metadata: { labels, annotations: { [CONFIG_HASH_ANNOTATION]: createHash('sha256').update(ini).digest('hex').slice(0, 16) } },
-          spec: {
+          spec: withScheduling({
             automountServiceAccountToken: false,
             enableServiceLinks: false,
             securityContext: restrictedPod(props.uid, props.gid, true),
@@ -126,7 +129,7 @@ export class Pooler extends Construct {
               // The CA that signed its own certificate (the cluster's issuer) verifies the server.
               ...(tlsSecret ? [{ name: 'ca', secret: { secretName: tlsSecret, items: [{ key: 'ca.crt', path: 'ca.crt' }], defaultMode: 0o444 } }] : []),
             ],
-          },
+          }, props.scheduling),
         },
       },
     });

@@ -32,6 +32,7 @@ import { parseCpuCores } from './render/units';
 import { DelayedReplicaOptions, ReplicaSet, ReplicaSetOptions } from './replica-set';
 import { ReplicationMode } from './replication';
 import { Resources } from './resources';
+import { ResolvedScheduling, SchedulingOptions, resolveScheduling, withScheduling } from './scheduling';
 import { StorageOptions } from './storage';
 import { IssuerKind, Tls } from './tls';
 
@@ -186,6 +187,15 @@ export interface PostgresClusterProps {
   readonly requireSeparateNodes?: boolean;
 
   /**
+   * Where every pod of the cluster may run (members, the backup node and Jobs, the pooler, the
+   * credentials, access and CA Jobs): node selector, tolerations, affinity, priority class.
+   * `primary`, `replicas`, `delayedReplicas`, `backup` and `pooler` may give their own, which
+   * replaces this one for their pods.
+   * @default - any node, no tolerations, only the library's affinity rules
+   */
+  readonly scheduling?: SchedulingOptions;
+
+  /**
    * Your own Secret with the `postgres` superuser's password under the key `password`.
    * @default - `<cluster>-superuser`, created in the cluster with a random password by a Job
    */
@@ -258,6 +268,8 @@ export class PostgresCluster extends Construct {
 
   /** @internal */
   public readonly _memberContext: MemberContext;
+  /** The cluster's scheduling, validated. */
+  private readonly scheduling?: ResolvedScheduling;
   private readonly sidecars: SidecarOptions[] = [];
   private readonly users: UserOptions[] = [];
   private readonly databases: DatabaseOptions[] = [];
@@ -293,6 +305,7 @@ export class PostgresCluster extends Construct {
         `Patroni 4 refuses these timings: ${timingProblems.join('; ')}`);
     }
 
+    this.scheduling = resolveScheduling(this, 'scheduling', props.scheduling);
     this.config = new NodeConfig(this, 'Config', props.config);
     const config = this.config;
     this.databaseName = config.databaseName;
@@ -448,6 +461,7 @@ export class PostgresCluster extends Construct {
       tls: tlsSecrets,
       sidecars: this.sidecars,
       backup: resolvedBackup?.member,
+      scheduling: this.scheduling,
     };
 
     // Not the members' labels: outside Patroni's label selector (it would list and could delete it).
@@ -504,10 +518,17 @@ export class PostgresCluster extends Construct {
         scriptsMountPath: PATHS.scripts,
         connections: this.connections,
         userlists: props.pooler ? [`${name}-pgbouncer`] : [],
+        scheduling: this.scheduling,
       });
     }
     if (tlsSecrets && this.caConfigMapName) {
-      new CaPublisher(this, 'CaPublisher', { clusterName: name, image, sourceSecretName: tlsSecrets.serverSecretName, configMapName: this.caConfigMapName });
+      new CaPublisher(this, 'CaPublisher', {
+        clusterName: name,
+        image,
+        sourceSecretName: tlsSecrets.serverSecretName,
+        configMapName: this.caConfigMapName,
+        podSpec: (spec) => withScheduling(spec, this.scheduling),
+      });
     }
 
     this.primary = new PrimaryNode(this, 'Primary', { ...props.primary, cluster: this });
@@ -521,6 +542,7 @@ export class PostgresCluster extends Construct {
         resolved: resolvedBackup,
         scriptsConfigMapName,
         scriptsMountPath: PATHS.scripts,
+        scheduling: resolveScheduling(this, 'backup.scheduling', props.backup?.scheduling) ?? this.scheduling,
       });
     }
     for (const sidecar of props.sidecars ?? []) this.addSidecar(sidecar);
@@ -542,6 +564,7 @@ export class PostgresCluster extends Construct {
       generated.push({ secretName: authSecret, username: POOLER_USER });
       const issuer = this.tls.source === 'cert-manager'
         ? { name: this.tls._certManager.issuerName ?? `${name}-ca`, kind: this.tls._certManager.issuerKind ?? IssuerKind.ISSUER } : undefined;
+      const poolerScheduling = resolveScheduling(this, 'pooler.scheduling', p.scheduling) ?? this.scheduling;
       const poolerFor = (suffix: string, serverHost: string) => new Pooler(this, suffix === '' ? 'Pooler' : 'ReadOnlyPooler', {
         clusterName: name,
         name: `${name}-pooler${suffix}`,
@@ -563,6 +586,7 @@ export class PostgresCluster extends Construct {
           }
           : undefined,
         resources: { cpu: res.cpuLimit.amount, memoryBytes: res.memoryLimit.toKibibytes({ rounding: SizeRoundingBehavior.NONE }) * 1024 },
+        scheduling: poolerScheduling,
       });
       poolerFor('', `${name}-primary`);
       if (p.readOnly) poolerFor('-ro', `${name}-replicas`);
@@ -616,6 +640,7 @@ export class PostgresCluster extends Construct {
   private ensureAccessJob(): void {
     if (this.accessJob) return;
     this.accessJob = new AccessJob(this, 'Access', {
+      scheduling: this.scheduling,
       clusterName: this.clusterName,
       image: this.image,
       primaryHost: `${this.clusterName}-primary`,

@@ -5,6 +5,7 @@ import { addMemberSet } from './member-statefulset';
 import type { PostgresCluster } from './postgres-cluster';
 import { PGBACKREST_PORT } from './render/pgbackrest';
 import { Resources } from './resources';
+import { SchedulingOptions, resolveScheduling } from './scheduling';
 import { StorageOptions } from './storage';
 
 /**
@@ -22,6 +23,12 @@ export interface PrimaryNodeOptions {
    * @default - the cluster's `storage`
    */
   readonly storage?: StorageOptions;
+
+  /**
+   * Where the preferred primary's pod may run (replaces the cluster's `scheduling`).
+   * @default - the cluster's `scheduling`
+   */
+  readonly scheduling?: SchedulingOptions;
 }
 
 /**
@@ -64,6 +71,7 @@ export class PrimaryNode extends Construct {
       servesReads: true,
       resourcesProperty: props.resources ? 'primary.resources' : 'config.resources',
       storageProperty: props.storage?.size ? 'primary.storage' : 'storage',
+      scheduling: resolveScheduling(this, 'primary.scheduling', props.scheduling),
     });
     this.statefulSet = statefulSet;
     new kplus.k8s.KubeService(this, 'Service', {

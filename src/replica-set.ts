@@ -6,6 +6,7 @@ import { CLUSTER_LABEL, FOLLOWER_ROLE, ROLE_LABEL, SERVES_READS_LABEL, clusterLa
 import { DEFAULT_REPLICAS, addMemberSet } from './member-statefulset';
 import type { PostgresCluster } from './postgres-cluster';
 import { Resources } from './resources';
+import { SchedulingOptions, resolveScheduling } from './scheduling';
 import { StorageOptions } from './storage';
 
 /**
@@ -30,6 +31,12 @@ export interface ReplicaSetOptions {
    * @default - the cluster's `storage`
    */
   readonly storage?: StorageOptions;
+
+  /**
+   * Where these members' pods may run (replaces the cluster's `scheduling`).
+   * @default - the cluster's `scheduling`
+   */
+  readonly scheduling?: SchedulingOptions;
 }
 
 /**
@@ -102,6 +109,7 @@ export class ReplicaSet extends Construct {
       servesReads: !delayed,
       resourcesProperty: props.resources ? `${prefix}.resources` : 'config.resources',
       storageProperty: props.storage?.size ? `${prefix}.storage` : 'storage',
+      scheduling: resolveScheduling(this, `${prefix}.scheduling`, props.scheduling),
     });
     this.statefulSet = statefulSet;
     if (!delayed) {

@@ -379,6 +379,7 @@ export const SPEC_FIELDS: Readonly<Record<string, Field>> = {
  */
 export const UNSUPPORTED_PROPS: Readonly<Record<string, string>> = {
   clusterName: 'set by metadata.name',
+  scheduling: 'not in spec files yet (node selector, tolerations, affinity, priority class): set it in a cdk8s app',
 };
 
 /** The envelope of a spec file. */
