@@ -93,11 +93,11 @@ describe('validate checks', () => {
     expect(runChecks(ms).map((f) => f.severity)).toEqual(['error', 'warning']);
     expect(runChecks(ms, ['names']).map((f) => f.check)).toEqual(['names']);
     expect(errors(ms, 'schema')).toEqual([]);
-    expect(() => runChecks(ms, ['nope'])).toThrow('unknown check nope: the checks are schema, restricted, references, selectors, names, resources, secrets, api-server');
+    expect(() => runChecks(ms, ['nope'])).toThrow('unknown check nope: the checks are schema, restricted, references, selectors, names, resources, secrets, ca-key, api-server');
   });
 
   test('every check has a name and a description', () => {
-    expect(CHECKS.map((c) => c.name)).toEqual(['schema', 'restricted', 'references', 'selectors', 'names', 'resources', 'secrets', 'api-server']);
+    expect(CHECKS.map((c) => c.name)).toEqual(['schema', 'restricted', 'references', 'selectors', 'names', 'resources', 'secrets', 'ca-key', 'api-server']);
     for (const c of CHECKS) expect(c.description.length).toBeGreaterThan(10);
   });
 });
@@ -208,5 +208,26 @@ describe('the api-server check: the API server egress against the CNI', () => {
     expect(cli.exitCode).toBe(0);
     expect(cli.report).toMatch(/warning +\[api-server\] StatefulSet\/db-primary: its pods reach the Kubernetes API server only through an ipBlock/);
     expect(validatePaths([dir]).report).not.toMatch(/api-server/);
+  });
+});
+
+describe('the ca-key check: nothing but cert-manager reads a CA\'s private key', () => {
+  test('the library\'s own output passes', () => {
+    expect(runChecks(synthCluster({ pooler: {}, users: [{ name: 'app_user' }] }), ['ca-key'])).toEqual([]);
+  });
+
+  test('an application pod mounting the CA Secret is an error; a ConfigMap handing its name out is a warning', () => {
+    const ms = synthCluster();
+    const app = {
+      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'shop' },
+      spec: { selector: { matchLabels: { app: 'shop' } }, template: { metadata: { labels: { app: 'shop' } }, spec: {
+        containers: [{ name: 'shop', image: 'shop:1' }], volumes: [{ name: 'ca', secret: { secretName: 'db-ca' } }],
+      } } },
+    };
+    const settings = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'shop-settings' }, data: { DATABASE_CA_SECRET: 'db-ca', DATABASE_CA: 'db-ca-cert' } };
+    const findings = runChecks([...ms, app, settings], ['ca-key']);
+    expect(findings.map((f) => `${f.severity} ${f.object}`)).toEqual(['error Deployment/shop', 'warning ConfigMap/shop-settings']);
+    expect(findings[0].message).toMatch(/reads Secret\/db-ca, which holds a CA's private key/);
+    expect(findings[1].message).toMatch(/DATABASE_CA_SECRET names Secret\/db-ca/);
   });
 });

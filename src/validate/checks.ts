@@ -3,6 +3,7 @@
  * objects (cross-object checks need them all) and returns its findings.
  */
 import { CheckContext, apiServerFindings } from './api-server';
+import { caKeyFindings } from './ca-key';
 import { Finding, findingsOf } from './finding';
 import { Manifest, objectRef, podTemplates } from './manifest';
 import { nameFindings } from './names';
@@ -52,6 +53,7 @@ export const CHECKS: readonly Check[] = [
   { name: 'names', description: 'object, container, port and volume names; label keys and values; no duplicates', run: nameFindings },
   { name: 'resources', description: 'cpu and memory requests and limits on every container, limits >= requests', run: resourceFindings },
   { name: 'secrets', description: 'no Secret objects, password-like literals or key material in the YAML', run: (ms) => findingsOf('secrets', 'error', secretLeaks(ms)) },
+  { name: 'ca-key', description: 'no pod but cert-manager reads a CA\'s private key Secret; clients get the CA certificate alone', run: caKeyFindings },
   {
     name: 'api-server',
     description: 'pods reach the Kubernetes API server in a form the CNI enforces (--cni; Cilium is also seen from its objects)',

@@ -4,3 +4,4 @@ export * from './finding';
 export * from './manifest';
 export * from './checks';
 export * from './api-server';
+export * from './ca-key';
