@@ -219,10 +219,18 @@ describe('the ca-key check: nothing but cert-manager reads a CA\'s private key',
   test('an application pod mounting the CA Secret is an error; a ConfigMap handing its name out is a warning', () => {
     const ms = synthCluster();
     const app = {
-      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'shop' },
-      spec: { selector: { matchLabels: { app: 'shop' } }, template: { metadata: { labels: { app: 'shop' } }, spec: {
-        containers: [{ name: 'shop', image: 'shop:1' }], volumes: [{ name: 'ca', secret: { secretName: 'db-ca' } }],
-      } } },
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'shop' },
+      spec: {
+        selector: { matchLabels: { app: 'shop' } },
+        template: {
+          metadata: { labels: { app: 'shop' } },
+          spec: {
+            containers: [{ name: 'shop', image: 'shop:1' }], volumes: [{ name: 'ca', secret: { secretName: 'db-ca' } }],
+          },
+        },
+      },
     };
     const settings = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'shop-settings' }, data: { DATABASE_CA_SECRET: 'db-ca', DATABASE_CA: 'db-ca-cert' } };
     const findings = runChecks([...ms, app, settings], ['ca-key']);
