@@ -17,7 +17,7 @@ import {
   ApiServerAccess, BackupCompression, BackupRepository, BackupRetention, RecoveryTarget, S3UriStyle,
   ClientAuthMethod, DatabasePrivilege, FailoverTiming, HbaConnectionType, HugePages, IssuerKind, ListenAddress, LogFormat, LogLevel,
   NetworkPeer, PatroniDcs, PoolMode, PostgresClusterProps, PostgresImage, ReplicationMode, Resources, SchemaPrivilege, StorageType,
-  TablePrivilege, Tls, TlsVersion,
+  TablePrivilege, TaintEffect, Tls, TlsVersion, TolerationOperator,
 } from '../..';
 
 export const SPEC_API_VERSION = 'postgres.cdk8s.io/v1alpha1';
@@ -52,10 +52,25 @@ const storage = object({
   type: field(enumOf(StorageType), 'network-ssd, local-ssd or hdd (tunes the planner)'),
 });
 
+/** Where pods run: nodeSelector, tolerations, affinity (the Kubernetes object, as is), priorityClassName. */
+const scheduling = object({
+  nodeSelector: field(stringMap, 'node labels the pods need'),
+  tolerations: field(list(object({
+    key: field(str(), 'taint key'),
+    operator: field(enumOf(TolerationOperator), 'Equal (default) or Exists'),
+    value: field(str(), 'taint value'),
+    effect: field(enumOf(TaintEffect), 'NoSchedule, PreferNoSchedule or NoExecute'),
+    tolerationSeconds: field(duration, 'with NoExecute: how long the pod stays'),
+  })), 'taints the pods tolerate'),
+  affinity: field((v) => v, 'the Kubernetes affinity object (added to the library\'s rules)'),
+  priorityClassName: field(str(), 'PriorityClass of the pods'),
+});
+
 const replicaFields: Record<string, Field> = {
   count: field(integer, 'number of streaming replicas'),
   resources: field(resources, 'resources of the replicas (default: config.resources)'),
   storage: field(storage, 'volumes of the replicas (default: storage)'),
+  scheduling: field(scheduling, 'where these members run (default: scheduling)'),
 };
 
 const replicas = object({
@@ -286,7 +301,12 @@ export const SPEC_FIELDS: Readonly<Record<string, Field>> = {
   image: field(image, 'percona, crunchy, or {image, postgresVersion, …}'),
   replicas: field(replicas, 'streaming replicas: count, resources, storage (and mode, synchronousStandbys)'),
   delayedReplicas: field(delayedReplicas, 'delayed replicas: count, applyDelay, resources, storage'),
-  primary: field(object({ resources: field(resources, 'resources of the preferred primary'), storage: field(storage, 'its volume') }), 'the preferred primary'),
+  primary: field(object({
+    resources: field(resources, 'resources of the preferred primary'),
+    storage: field(storage, 'its volume'),
+    scheduling: field(scheduling, 'where it runs (default: scheduling)'),
+  }), 'the preferred primary'),
+  scheduling: field(scheduling, 'where every pod of the cluster runs: nodeSelector, tolerations, affinity, priorityClassName'),
   config: field(config, 'database, connection, replication, sharedMemory, resources, parameters'),
   resources: field(resources, 'shorthand for config.resources'),
   storage: field(storage, 'every member\'s volume: size, storageClassName, accessMode, type'),
@@ -379,7 +399,6 @@ export const SPEC_FIELDS: Readonly<Record<string, Field>> = {
  */
 export const UNSUPPORTED_PROPS: Readonly<Record<string, string>> = {
   clusterName: 'set by metadata.name',
-  scheduling: 'not in spec files yet (node selector, tolerations, affinity, priority class): set it in a cdk8s app',
 };
 
 /** The envelope of a spec file. */
