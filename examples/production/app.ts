@@ -6,7 +6,7 @@ import * as kplus from 'cdk8s-plus-27';
 import {
   BackupRepository, BackupRetention, ClientAuthMethod, DatabasePrivilege, FailoverTiming, PoolMode, SchemaPrivilege, TablePrivilege,
   HbaConnectionType, HugePages, ListenAddress, LogFormat, LogLevel, NetworkPeer,
-  PatroniDcs, PostgresCluster, PostgresImage, ReplicationMode, Resources, StorageType, Tls,
+  PatroniDcs, PostgresCluster, PostgresImage, ReplicationMode, Resources, StorageType, Tls, TlsVersion,
 } from '../../src';
 
 export function buildApp(outdir?: string): App {
@@ -97,6 +97,7 @@ export function buildApp(outdir?: string): App {
         idleInTransactionTimeout: Duration.minutes(10),
         idleSessionTimeout: Duration.hours(12),
         tcpKeepalives: { idle: Duration.seconds(60), interval: Duration.seconds(10), count: 6 },
+        tlsMinVersion: TlsVersion.TLS_1_3,
       },
       replication: {
         mode: ReplicationMode.SYNCHRONOUS,

@@ -329,6 +329,7 @@ export const SPEC_FIELDS: Readonly<Record<string, Field>> = {
     defaultPoolSize: field(integer, 'server connections per user and database'),
     maxClientConnections: field(integer, 'client connections'),
     readOnly: field(boolean, 'a second pooler in front of the replicas'),
+    scheduling: field(scheduling, 'where the pooler runs (default: scheduling)'),
     image: field(str(), 'PgBouncer image'),
     resources: field(resources, 'resources of each PgBouncer pod'),
   }), 'a PgBouncer connection pooler'),
@@ -380,6 +381,7 @@ export const SPEC_FIELDS: Readonly<Record<string, Field>> = {
     processMax: field(integer, 'parallel processes of a backup or restore'),
     resources: field(resources, 'resources of the backup Jobs and the backup node'),
     serverResources: field(resources, 'resources of the pgBackRest server in each member pod'),
+    scheduling: field(scheduling, 'where the backup node and the backup Jobs run (default: scheduling)'),
   }), 'pgBackRest backups: repositories, schedules, retention'),
   restore: field(object({
     sourceCluster: field(str(), 'the cluster whose backup is restored (its stanza)', { required: true }),
