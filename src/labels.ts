@@ -33,6 +33,15 @@ export function configMapLabels(clusterName: string, name = 'postgresql-config')
   return { ...clusterLabels(clusterName), 'app.kubernetes.io/name': name };
 }
 
+/**
+ * Labels of the member Services (read-write, read-only, headless): outside Patroni's label
+ * selector too, because Kubernetes copies a Service's labels onto its Endpoints, which Patroni
+ * lists (and `patronictl remove` deletes) in ENDPOINTS mode.
+ */
+export function serviceLabels(clusterName: string): Record<string, string> {
+  return configMapLabels(clusterName, 'postgresql-service');
+}
+
 /** The labels that select every member pod of the cluster. */
 export function memberSelector(clusterName: string): Record<string, string> {
   return { 'app.kubernetes.io/name': 'postgresql', [CLUSTER_LABEL]: clusterName };

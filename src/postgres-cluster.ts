@@ -14,7 +14,7 @@ import { propError, requireDnsLabel, requireDnsSubdomain, requireInteger } from 
 import { FailoverTiming } from './failover-timing';
 import { PostgresImage, pinnedImageProblems } from './image';
 import { PodMonitor } from './imports/monitoring.coreos.com';
-import { clusterLabels, configMapLabels, memberSelector } from './labels';
+import { clusterLabels, configMapLabels, memberSelector, serviceLabels } from './labels';
 import { MemberContext } from './member-context';
 import { DEFAULT_REPLICAS, MAX_REPLICAS, PATHS } from './member-statefulset';
 import { HeartbeatOptions, MonitoringOptions, SidecarOptions } from './monitoring';
@@ -486,7 +486,7 @@ export class PostgresCluster extends Construct {
     });
 
     new k8s.KubeService(this, 'Headless', {
-      metadata: { name: this.headlessServiceName, labels },
+      metadata: { name: this.headlessServiceName, labels: serviceLabels(name) },
       spec: {
         clusterIp: 'None',
         publishNotReadyAddresses: true,

@@ -1,6 +1,6 @@
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { CLUSTER_LABEL, LEADER_ROLE, ROLE_LABEL, clusterLabels } from './labels';
+import { CLUSTER_LABEL, LEADER_ROLE, ROLE_LABEL, serviceLabels } from './labels';
 import { addMemberSet } from './member-statefulset';
 import type { PostgresCluster } from './postgres-cluster';
 import { PGBACKREST_PORT } from './render/pgbackrest';
@@ -75,7 +75,7 @@ export class PrimaryNode extends Construct {
     });
     this.statefulSet = statefulSet;
     new kplus.k8s.KubeService(this, 'Service', {
-      metadata: { name: this.serviceName, labels: clusterLabels(ctx.clusterName) },
+      metadata: { name: this.serviceName, labels: serviceLabels(ctx.clusterName) },
       spec: {
         type: 'ClusterIP',
         selector: { [CLUSTER_LABEL]: ctx.clusterName, [ROLE_LABEL]: LEADER_ROLE },

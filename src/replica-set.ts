@@ -2,7 +2,7 @@ import { Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { propError } from './errors';
-import { CLUSTER_LABEL, FOLLOWER_ROLE, ROLE_LABEL, SERVES_READS_LABEL, clusterLabels } from './labels';
+import { CLUSTER_LABEL, FOLLOWER_ROLE, ROLE_LABEL, SERVES_READS_LABEL, serviceLabels } from './labels';
 import { DEFAULT_REPLICAS, addMemberSet } from './member-statefulset';
 import type { PostgresCluster } from './postgres-cluster';
 import { Resources } from './resources';
@@ -115,7 +115,7 @@ export class ReplicaSet extends Construct {
     if (!delayed) {
       this.serviceName = `${ctx.clusterName}-replicas`;
       new kplus.k8s.KubeService(this, 'Service', {
-        metadata: { name: this.serviceName, labels: clusterLabels(ctx.clusterName) },
+        metadata: { name: this.serviceName, labels: serviceLabels(ctx.clusterName) },
         spec: {
           type: 'ClusterIP',
           selector: { [CLUSTER_LABEL]: ctx.clusterName, [ROLE_LABEL]: FOLLOWER_ROLE, [SERVES_READS_LABEL]: 'true' },

@@ -138,7 +138,9 @@ describe.each(allCases().map((c) => [c.name, c] as const))('invariants: %s', (_n
   test('Patroni\'s label selector matches none of the library\'s own ConfigMaps (Patroni lists them as DCS objects; `patronictl remove` deletes by it)', () => {
     const cfg = patroniConfigOf(manifests, statefulSets[0]);
     const selector = { ...cfg.kubernetes.labels, [cfg.kubernetes.scope_label]: cfg.scope };
-    const matched = ofKind(manifests, cfg.kubernetes.use_endpoints ? 'Endpoints' : 'ConfigMap').filter((cm) => selects(selector, cm.metadata.labels));
+    // In ENDPOINTS mode Kubernetes copies each Service's labels onto its Endpoints, which Patroni lists.
+    const kinds = cfg.kubernetes.use_endpoints ? ['Endpoints', 'Service', 'ConfigMap'] : ['ConfigMap'];
+    const matched = manifests.filter((o) => kinds.includes(o.kind) && selects(selector, o.metadata.labels));
     expect(matched.map((cm) => cm.metadata.name)).toEqual([]);
     // It still matches every member pod (what Patroni must see).
     for (const t of memberTemplates) expect(selects(selector, t.metadata.labels)).toBe(true);
