@@ -5,8 +5,9 @@ import { Construct } from 'constructs';
 import { DatabaseOptions, DatabasePrivilege, SchemaPrivilege, UserOptions } from './access';
 import { PostgresImage } from './image';
 import { clusterLabels } from './labels';
-import { ACCESS_USER, INIT_RESOURCES } from './monitoring-defaults';
+import { ACCESS_USER, INIT_RESOURCES, JOB_TTL_SECONDS } from './monitoring-defaults';
 import { APPLY_ACCESS_SCRIPT } from './render/access-script';
+import { ResolvedScheduling, withScheduling } from './scheduling';
 import { restrictedContainer, restrictedPod } from './security-context';
 
 const k8s = kplus.k8s;
@@ -19,11 +20,13 @@ export interface AccessJobProps {
   readonly port: number;
   /** The role the Job connects as and the Secret of its password (key `password`). */
   readonly login: { readonly user: string; readonly secretName: string };
-  /** Secret whose ca.crt verifies the server; undefined without TLS. */
-  readonly caSecretName?: string;
+  /** ConfigMap whose ca.crt (the CA certificate alone) verifies the server; undefined without TLS. */
+  readonly caConfigMapName?: string;
   readonly users: UserOptions[];
   readonly databases: DatabaseOptions[];
   readonly userSecretName: (user: string) => string;
+  /** Where the Job's pod may run. */
+  readonly scheduling?: ResolvedScheduling;
   /** The pooler's auth_query user and its Secret, when a pooler is configured (read at synth). */
   readonly pooler: () => { readonly user: string; readonly secretName: string } | undefined;
 }
@@ -62,20 +65,22 @@ export class AccessJob extends Construct {
       const secretEnv = (name: string, secret: string): kplus.k8s.EnvVar => ({ name, valueFrom: { secretKeyRef: { name: secret, key: 'password' } } });
       const env: kplus.k8s.EnvVar[] = [
         { name: 'PGC_ACCESS', value: JSON.stringify(spec) },
+        { name: 'PATH', value: props.image.searchPath },
         { name: 'PGHOST', value: props.primaryHost },
         { name: 'PGPORT', value: String(props.port) },
         { name: 'PGUSER', value: props.login.user },
         secretEnv('PGPASSWORD', props.login.secretName),
-        { name: 'PGSSLMODE', value: props.caSecretName ? 'verify-full' : 'prefer' },
-        ...(props.caSecretName ? [{ name: 'PGSSLROOTCERT', value: '/etc/postgres-ca/ca.crt' }] : []),
+        { name: 'PGSSLMODE', value: props.caConfigMapName ? 'verify-full' : 'prefer' },
+        ...(props.caConfigMapName ? [{ name: 'PGSSLROOTCERT', value: '/etc/postgres-ca/ca.crt' }] : []),
         ...users.filter((u) => u.passwordEnv).map((u) => secretEnv(u.passwordEnv!, props.userSecretName(u.name))),
         ...(pooler ? [secretEnv('PGC_POOLER_PASSWORD', pooler.secretName)] : []),
       ];
       const jobSpec: kplus.k8s.JobSpec = {
         backoffLimit: 20,
+        ttlSecondsAfterFinished: JOB_TTL_SECONDS,
         template: {
           metadata: { labels },
-          spec: {
+          spec: withScheduling({
             automountServiceAccountToken: false,
             enableServiceLinks: false,
             restartPolicy: 'OnFailure',
@@ -83,19 +88,19 @@ export class AccessJob extends Construct {
             containers: [{
               name: 'apply-access',
               image: props.image.image,
-              command: ['python3', '-c', APPLY_ACCESS_SCRIPT],
+              command: [props.image.python3Path, '-c', APPLY_ACCESS_SCRIPT],
               env,
               resources: {
                 requests: { cpu: k8s.Quantity.fromString(INIT_RESOURCES.cpuRequest.amount), memory: k8s.Quantity.fromString('64Mi') },
                 limits: { cpu: k8s.Quantity.fromString(INIT_RESOURCES.cpuLimit.amount), memory: k8s.Quantity.fromString('64Mi') },
               },
               securityContext: restrictedContainer(),
-              volumeMounts: props.caSecretName ? [{ name: 'ca', mountPath: '/etc/postgres-ca', readOnly: true }] : undefined,
+              volumeMounts: props.caConfigMapName ? [{ name: 'ca', mountPath: '/etc/postgres-ca', readOnly: true }] : undefined,
             }],
-            volumes: props.caSecretName
-              ? [{ name: 'ca', secret: { secretName: props.caSecretName, items: [{ key: 'ca.crt', path: 'ca.crt' }], defaultMode: 0o444 } }]
+            volumes: props.caConfigMapName
+              ? [{ name: 'ca', configMap: { name: props.caConfigMapName, items: [{ key: 'ca.crt', path: 'ca.crt' }], defaultMode: 0o444 } }]
               : undefined,
-          },
+          }, props.scheduling),
         },
       };
       return jobSpec;

@@ -1,4 +1,5 @@
 import { Resources } from './resources';
+import { SchedulingOptions } from './scheduling';
 
 /** Privileges on a database. */
 export enum DatabasePrivilege {
@@ -159,7 +160,13 @@ export interface PoolerOptions {
    */
   readonly readOnly?: boolean;
   /**
-   * The PgBouncer image, pinned.
+   * Where the pooler's pods may run (replaces the cluster's `scheduling`).
+   * @default - the cluster's `scheduling`
+   */
+  readonly scheduling?: SchedulingOptions;
+  /**
+   * The PgBouncer image, pinned. It must have `pgbouncer` at `/usr/bin/pgbouncer` (the RPM's
+   * path; the library runs every binary by its absolute path).
    * @default 'docker.io/percona/percona-pgbouncer:1.25.1-1'
    */
   readonly image?: string;

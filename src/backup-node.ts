@@ -9,7 +9,8 @@ import {
 import { checkedResources, resourceRequirements } from './container-resources';
 import { propError, requireDnsLabel, requireInteger } from './errors';
 import { PostgresImage } from './image';
-import { CLUSTER_LABEL, clusterLabels } from './labels';
+import { CLUSTER_LABEL, clusterLabels, memberSelector } from './labels';
+import { JOB_TTL_SECONDS } from './monitoring-defaults';
 import {
   azureAccountProblem, azureContainerProblem, cronProblem, endpointProblem, gcsBucketProblem, repoPathProblem, s3BucketProblem, timeZoneProblem,
 } from './render/backup-rules';
@@ -19,6 +20,7 @@ import {
 } from './render/pgbackrest';
 import { k8sMebibytes } from './render/units';
 import { Resources } from './resources';
+import { ResolvedScheduling, withScheduling } from './scheduling';
 import { restrictedContainer, restrictedPod } from './security-context';
 
 const k8s = kplus.k8s;
@@ -386,8 +388,8 @@ export function pgbackrestSidecar(image: PostgresImage, member: MemberBackup, mo
   return {
     name: 'pgbackrest',
     image: image.image,
-    command: ['pgbackrest', 'server'],
-    env: member.env,
+    command: [image.pgbackrestPath, 'server'],
+    env: [{ name: 'PATH', value: image.searchPath }, ...member.env],
     ports: [{ name: 'pgbackrest', containerPort: PGBACKREST_PORT, protocol: 'TCP' }],
     resources: resourceRequirements(member.serverResources),
     securityContext: restrictedContainer(),
@@ -403,6 +405,8 @@ export interface BackupNodeProps {
   readonly resolved: ResolvedBackup;
   readonly scriptsConfigMapName: string;
   readonly scriptsMountPath: string;
+  /** Where the backup node's and the Jobs' pods may run. */
+  readonly scheduling?: ResolvedScheduling;
 }
 
 /**
@@ -516,15 +520,25 @@ export class BackupNode extends Construct {
           selector: { matchLabels: { [CLUSTER_LABEL]: name, 'app.kubernetes.io/component': 'repo-host' } },
           template: {
             metadata: { labels: repoHostLabels },
-            spec: {
+            spec: withScheduling({
               automountServiceAccountToken: false,
               enableServiceLinks: false,
               securityContext: podSecurity,
+              // Away from the members when the scheduler can: losing one node must not take the
+              // primary and the repository host together.
+              affinity: {
+                podAntiAffinity: {
+                  preferredDuringSchedulingIgnoredDuringExecution: [{
+                    weight: 100,
+                    podAffinityTerm: { labelSelector: { matchLabels: memberSelector(name) }, topologyKey: 'kubernetes.io/hostname' },
+                  }],
+                },
+              },
               containers: [{
                 name: 'pgbackrest',
                 image: ctx.image.image,
-                command: ['pgbackrest', 'server'],
-                env: [{ name: 'PGBACKREST_CONFIG', value: `${BACKUP_PATHS.config}/pgbackrest.conf` }, ...cipherEnv],
+                command: [ctx.image.pgbackrestPath, 'server'],
+                env: [{ name: 'PATH', value: ctx.image.searchPath }, { name: 'PGBACKREST_CONFIG', value: `${BACKUP_PATHS.config}/pgbackrest.conf` }, ...cipherEnv],
                 ports: [{ name: 'pgbackrest', containerPort: PGBACKREST_PORT, protocol: 'TCP' }],
                 resources: resourceRequirements(r.resources),
                 securityContext: restrictedContainer(),
@@ -542,7 +556,7 @@ export class BackupNode extends Construct {
                 { name: 'server-tls', secret: { secretName: ctx.repoHostSecretName, defaultMode: 0o640 } },
                 tmpVolume,
               ],
-            },
+            }, props.scheduling),
           },
           volumeClaimTemplates: [{
             metadata: { name: 'repo', labels: clusterLabels(name) },
@@ -563,7 +577,7 @@ export class BackupNode extends Construct {
       const { volumes: fileVolumes, mounts: fileMounts } = repoFileVolumes(r.repos);
       return {
         metadata: { labels: jobLabels },
-        spec: {
+        spec: withScheduling({
           restartPolicy: 'Never',
           automountServiceAccountToken: false,
           enableServiceLinks: false,
@@ -581,7 +595,12 @@ export class BackupNode extends Construct {
             name: 'pgbackrest',
             image: ctx.image.image,
             command,
-            env: [{ name: 'PGBACKREST_CONFIG', value: `${BACKUP_PATHS.config}/pgbackrest.conf` }, ...repoEnv(r.repos), ...extraEnv],
+            env: [
+              { name: 'PATH', value: ctx.image.searchPath },
+              { name: 'PGBACKREST_CONFIG', value: `${BACKUP_PATHS.config}/pgbackrest.conf` },
+              ...repoEnv(r.repos),
+              ...extraEnv,
+            ],
             resources: resourceRequirements(r.resources),
             securityContext: restrictedContainer(),
             volumeMounts: [
@@ -601,7 +620,7 @@ export class BackupNode extends Construct {
             ...extraVolumes,
             tmpVolume,
           ],
-        },
+        }, props.scheduling),
       };
     };
 
@@ -624,7 +643,7 @@ export class BackupNode extends Construct {
               metadata: { labels: jobLabels },
               spec: {
                 backoffLimit: 2,
-                template: jobPod(['pgbackrest', `--stanza=${stanza}`, `--repo=${repo.input.index}`, `--type=${type}`, 'backup'], [], [], []),
+                template: jobPod([ctx.image.pgbackrestPath, `--stanza=${stanza}`, `--repo=${repo.input.index}`, `--type=${type}`, 'backup'], [], [], []),
               },
             },
           },
@@ -645,7 +664,7 @@ export class BackupNode extends Construct {
       this.initJobName = `${name}-backup-init-${hash}`;
       new k8s.KubeJob(this, 'Init', {
         metadata: { name: this.initJobName, labels: jobLabels },
-        spec: { backoffLimit: 6, template },
+        spec: { backoffLimit: 6, ttlSecondsAfterFinished: JOB_TTL_SECONDS, template },
       });
     }
   }

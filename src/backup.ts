@@ -1,6 +1,7 @@
 import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Resources } from './resources';
+import { SchedulingOptions } from './scheduling';
 
 /**
  * How long pgBackRest keeps full backups (and the WAL they need) in a repository.
@@ -260,6 +261,12 @@ export interface BackupOptions {
    * @default - 250m CPU, 128 MiB
    */
   readonly serverResources?: Resources;
+  /**
+   * Where the backup node and the backup Jobs and CronJobs may run (replaces the cluster's
+   * `scheduling`). With a volume repository the Jobs still run on the backup node's node.
+   * @default - the cluster's `scheduling`
+   */
+  readonly scheduling?: SchedulingOptions;
 }
 
 /**

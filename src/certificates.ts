@@ -11,6 +11,8 @@ export interface ClusterCertificatesProps {
   readonly namespace?: string;
   readonly serviceNames: string[];
   readonly headlessServiceName: string;
+  /** Names the user adds to the server certificate. */
+  readonly extraDnsNames: string[];
   readonly options: CertManagerTlsOptions;
   /** pgBackRest certificates: the client (CN `pgbackrest`) and, with a volume repository, the backup node's server. */
   readonly pgbackrest?: { readonly clientSecretName: string; readonly repoHostSecretName?: string };
@@ -28,8 +30,6 @@ export class ClusterCertificates extends Construct {
   public readonly serverSecretName: string;
   /** Secret of the replication client certificate. */
   public readonly replicationSecretName: string;
-  /** Secret whose ca.crt clients should trust. */
-  public readonly caSecretName: string;
 
   constructor(scope: Construct, id: string, props: ClusterCertificatesProps) {
     super(scope, id);
@@ -39,7 +39,6 @@ export class ClusterCertificates extends Construct {
     let issuerRef = { name: o.issuerName ?? '', kind: o.issuerKind ?? IssuerKind.ISSUER, group: 'cert-manager.io' };
     this.serverSecretName = `${name}-server-tls`;
     this.replicationSecretName = `${name}-replication-tls`;
-    this.caSecretName = this.serverSecretName;
     const key = { algorithm: 'ECDSA', size: 256, encoding: 'PKCS8', rotationPolicy: 'Always' };
     if (!o.issuerName) {
       const selfSigned = `${name}-selfsigned`;
@@ -52,13 +51,15 @@ export class ClusterCertificates extends Construct {
           secretName: `${name}-ca`,
           duration: '87600h',
           renewBefore: '720h',
-          privateKey: key,
+          // Never: a renewed CA keeps its key (and so its subject key identifier), so certificates
+          // signed before and after the renewal verify against the old and the new CA certificate
+          // alike. With Always, a new key breaks every chain until each leaf renews.
+          privateKey: { ...key, rotationPolicy: 'Never' },
           issuerRef: { name: selfSigned, kind: 'Issuer', group: 'cert-manager.io' },
         },
       });
       new Issuer(this, 'CAIssuer', { metadata: { name: `${name}-ca`, labels }, spec: { ca: { secretName: `${name}-ca` } } });
       issuerRef = { name: `${name}-ca`, kind: IssuerKind.ISSUER, group: 'cert-manager.io' };
-      this.caSecretName = `${name}-ca`;
     }
     const hours = (d: Duration | undefined, def: number) => `${d ? d.toHours({ integral: false }) : def}h`;
     const ns = props.namespace;
@@ -71,7 +72,7 @@ export class ClusterCertificates extends Construct {
     if (ns) {
       dnsNames.push(`*.${props.headlessServiceName}.${ns}`, `*.${props.headlessServiceName}.${ns}.svc`, `*.${props.headlessServiceName}.${ns}.svc.cluster.local`);
     }
-    dnsNames.push('localhost');
+    dnsNames.push('localhost', ...props.extraDnsNames.filter((n) => !dnsNames.includes(n)));
     const lifetime = { duration: hours(o.duration, 2160), renewBefore: hours(o.renewBefore, 360) };
     new Certificate(this, 'Server', {
       metadata: { name: `${name}-server`, labels },

@@ -4,8 +4,9 @@ import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { PostgresImage } from './image';
 import { clusterLabels } from './labels';
-import { INIT_RESOURCES } from './monitoring-defaults';
+import { INIT_RESOURCES, JOB_TTL_SECONDS } from './monitoring-defaults';
 import { ENSURE_SECRETS_SCRIPT } from './render/scripts';
+import { ResolvedScheduling, withScheduling } from './scheduling';
 import { restrictedContainer, restrictedPod } from './security-context';
 
 const k8s = kplus.k8s;
@@ -27,6 +28,8 @@ export interface CredentialsJobProps {
   readonly connections: Record<string, unknown>;
   /** Secrets that also get PgBouncer's userlist.txt. */
   readonly userlists: string[];
+  /** Where the Job's pod may run. */
+  readonly scheduling?: ResolvedScheduling;
 }
 
 /**
@@ -67,9 +70,10 @@ export class CredentialsJob extends Construct {
     const quantity = (v: string) => k8s.Quantity.fromString(v);
     const render = (): kplus.k8s.JobSpec => ({
       backoffLimit: 10,
+      ttlSecondsAfterFinished: JOB_TTL_SECONDS,
       template: {
         metadata: { labels },
-        spec: {
+        spec: withScheduling({
           serviceAccountName: name,
           automountServiceAccountToken: true,
           enableServiceLinks: false,
@@ -78,9 +82,10 @@ export class CredentialsJob extends Construct {
           containers: [{
             name: 'ensure-secrets',
             image: props.image.image,
-            command: ['python3', `${props.scriptsMountPath}/ensure-secrets.py`],
+            command: [props.image.python3Path, `${props.scriptsMountPath}/ensure-secrets.py`],
             env: [
               { name: 'SECRETS', value: props.secrets.map((s) => `${s.secretName}=${s.username}`).join(' ') },
+              { name: 'PATH', value: props.image.searchPath },
               { name: 'SECRET_LABELS', value: JSON.stringify(labels) },
               ...(Object.keys(props.connections).length > 0 ? [{ name: 'SECRET_CONNECTIONS', value: JSON.stringify(props.connections) }] : []),
               ...(props.userlists.length > 0 ? [{ name: 'SECRET_USERLISTS', value: props.userlists.join(' ') }] : []),
@@ -93,7 +98,7 @@ export class CredentialsJob extends Construct {
             volumeMounts: [{ name: 'scripts', mountPath: props.scriptsMountPath, readOnly: true }],
           }],
           volumes: [{ name: 'scripts', configMap: { name: props.scriptsConfigMapName, defaultMode: 0o555 } }],
-        },
+        }, props.scheduling),
       },
     });
     // Rendered at synth: users added after the cluster was built get their Secrets too.

@@ -32,7 +32,30 @@ export interface PostgresImageOptions {
    * @default 4
    */
   readonly patroniMajorVersion?: number;
+
+  /**
+   * Absolute path of `patroni` in the image. Every binary the library runs is called by its
+   * absolute path, and containers get a PATH of image directories only, so nothing on a writable
+   * volume (`/pgdata`, `/tmp`) can stand in for it.
+   * @default '/usr/bin/patroni' (RPM layout)
+   */
+  readonly patroniPath?: string;
+
+  /**
+   * Absolute path of `pgbackrest` in the image.
+   * @default '/usr/bin/pgbackrest' (RPM layout)
+   */
+  readonly pgbackrestPath?: string;
+
+  /**
+   * Absolute path of `python3` in the image (the heartbeat and the Jobs' programs).
+   * @default '/usr/bin/python3'
+   */
+  readonly python3Path?: string;
 }
+
+/** Directories the library mounts writable in the pods: no binary it runs may live there. */
+const WRITABLE_DIRS = ['/pgdata', '/tmp', '/dev/shm', '/pgbackrest'];
 
 /** `[registry[:port]/]path[:tag][@sha256:digest]` with a tag or a digest (a tag follows the last `/`). */
 const PINNED_IMAGE = /^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)*((:[\w][\w.-]{0,127})(@sha256:[0-9a-f]{64})?|@sha256:[0-9a-f]{64})$/;
@@ -48,7 +71,7 @@ const CRUNCHY_TAGS: Record<number, string> = { 15: 'ubi9-15.19-2633', 16: 'ubi9-
  * configuration needs to know about its layout.
  *
  * Both named profiles are UBI 9 images from the PGO lineage: binaries under `/usr/pgsql-<major>/bin`,
- * uid/gid 26, `patroni`, `pgbackrest`, `python3` and `bash` on the PATH.
+ * uid/gid 26, `patroni`, `pgbackrest` and `python3` in `/usr/bin` (RPM layout), and `bash`.
  */
 export class PostgresImage {
   /** PostgreSQL major versions the default (Percona) profile has pinned images for. */
@@ -99,6 +122,17 @@ export class PostgresImage {
   public readonly gid: number;
   /** Major version of the bundled Patroni. */
   public readonly patroniMajorVersion: number;
+  /** Absolute path of `patroni`. */
+  public readonly patroniPath: string;
+  /** Absolute path of `pgbackrest`. */
+  public readonly pgbackrestPath: string;
+  /** Absolute path of `python3`. */
+  public readonly python3Path: string;
+  /**
+   * The PATH every container of this image gets: the PostgreSQL binary directory, the
+   * directories of the binaries above and the system directories, never a writable volume.
+   */
+  public readonly searchPath: string;
 
   private constructor(options: PostgresImageOptions) {
     this.image = options.image;
@@ -107,6 +141,12 @@ export class PostgresImage {
     this.uid = options.uid ?? 26;
     this.gid = options.gid ?? 26;
     this.patroniMajorVersion = options.patroniMajorVersion ?? 4;
+    this.patroniPath = options.patroniPath ?? '/usr/bin/patroni';
+    this.pgbackrestPath = options.pgbackrestPath ?? '/usr/bin/pgbackrest';
+    this.python3Path = options.python3Path ?? '/usr/bin/python3';
+    const dirs = [this.binDir, '/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin',
+      ...[this.patroniPath, this.pgbackrestPath, this.python3Path].map((p) => p.replace(/\/[^/]*$/, '') || '/')];
+    this.searchPath = dirs.filter((d, i) => dirs.indexOf(d) === i).join(':');
   }
 
   /**
@@ -118,7 +158,13 @@ export class PostgresImage {
     if (!Number.isInteger(this.postgresVersion) || this.postgresVersion < 15 || this.postgresVersion > 18) {
       out.push(`postgresVersion ${this.postgresVersion} is not supported (15 to 18)`);
     }
-    if (!this.binDir.startsWith('/')) out.push(`binDir "${this.binDir}" must be an absolute path`);
+    for (const [what, path] of [['binDir', this.binDir], ['patroniPath', this.patroniPath], ['pgbackrestPath', this.pgbackrestPath], ['python3Path', this.python3Path]]) {
+      if (!/^\/[^\0:\s]*$/.test(path) || path.split('/').includes('..')) {
+        out.push(`${what} "${path}" must be an absolute path without spaces, ':' or '..'`);
+      } else if (WRITABLE_DIRS.some((d) => path === d || path.startsWith(`${d}/`))) {
+        out.push(`${what} "${path}" is on a volume the pods can write (${WRITABLE_DIRS.join(', ')}): a file there could stand in for the binary`);
+      }
+    }
     if (!Number.isInteger(this.uid) || this.uid < 1) out.push(`uid ${this.uid} must be a non-root uid (1 or more)`);
     if (!Number.isInteger(this.gid) || this.gid < 1) out.push(`gid ${this.gid} must be a non-root gid (1 or more)`);
     if (!Number.isInteger(this.patroniMajorVersion) || this.patroniMajorVersion < 4) {

@@ -10,6 +10,7 @@ export * from './node-config';
 export * from './access-rules';
 export * from './monitoring';
 export * from './tls';
+export * from './scheduling';
 export * from './network-policy';
 export * from './access';
 export * from './backup';

@@ -23,6 +23,25 @@ export function clusterLabels(clusterName: string): Record<string, string> {
   };
 }
 
+/**
+ * Labels of the library's own ConfigMaps (Patroni configuration, scripts, the CA certificate):
+ * the cluster's labels with an `app.kubernetes.io/name` Patroni's label selector does not match,
+ * so Patroni never lists them as DCS objects and `patronictl remove` (a delete-collection by that
+ * selector) never deletes them.
+ */
+export function configMapLabels(clusterName: string, name = 'postgresql-config'): Record<string, string> {
+  return { ...clusterLabels(clusterName), 'app.kubernetes.io/name': name };
+}
+
+/**
+ * Labels of the member Services (read-write, read-only, headless): outside Patroni's label
+ * selector too, because Kubernetes copies a Service's labels onto its Endpoints, which Patroni
+ * lists (and `patronictl remove` deletes) in ENDPOINTS mode.
+ */
+export function serviceLabels(clusterName: string): Record<string, string> {
+  return configMapLabels(clusterName, 'postgresql-service');
+}
+
 /** The labels that select every member pod of the cluster. */
 export function memberSelector(clusterName: string): Record<string, string> {
   return { 'app.kubernetes.io/name': 'postgresql', [CLUSTER_LABEL]: clusterName };

@@ -4,6 +4,7 @@ import { PostgresImage } from './image';
 import { SidecarOptions } from './monitoring';
 import { NodeConfig } from './node-config';
 import { Resources } from './resources';
+import { ResolvedScheduling } from './scheduling';
 
 /**
  * What a node set (the preferred primary or the replicas) needs from its cluster.
@@ -59,4 +60,6 @@ export interface MemberContext {
   readonly sidecars: SidecarOptions[];
   /** pgBackRest (archiving, the server sidecar, restore), when backups or a restore are configured. */
   readonly backup?: MemberBackup;
+  /** The cluster's scheduling (`scheduling`), for every pod without its own. */
+  readonly scheduling?: ResolvedScheduling;
 }

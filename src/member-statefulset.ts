@@ -6,7 +6,7 @@ import { pgbackrestSidecar } from './backup-node';
 import { resourceRequirements } from './container-resources';
 import {
   CLUSTER_LABEL, CONFIG_HASH_ANNOTATION, FOLLOWER_ROLE, LEADER_ROLE, NODE_SET_LABEL, ROLE_LABEL, SERVES_READS_LABEL,
-  clusterLabels, memberSelector,
+  clusterLabels, configMapLabels, memberSelector,
 } from './labels';
 import { MemberContext } from './member-context';
 import { SidecarOptions } from './monitoring';
@@ -16,6 +16,7 @@ import { clusterParameters, sorted } from './render/postgresql-parameters';
 import { k8sMebibytes } from './render/units';
 import { WalLevel } from './replication';
 import { Resources } from './resources';
+import { ResolvedScheduling, withScheduling } from './scheduling';
 import { restrictedContainer, restrictedPod } from './security-context';
 import { StorageOptions } from './storage';
 
@@ -68,6 +69,8 @@ export interface MemberSetSpec {
   readonly resourcesProperty: string;
   /** Property that set `storage`, for error messages. */
   readonly storageProperty: string;
+  /** The node set's own scheduling (else the cluster's). */
+  readonly scheduling?: ResolvedScheduling;
 }
 
 /** The objects of one member set. @internal */
@@ -111,7 +114,7 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
   const memberParameters = archiving ? sorted({
     ...rendered.parameters,
     archive_mode: 'on',
-    archive_command: `pgbackrest --stanza=${stanza} archive-push "%p"`,
+    archive_command: `${image.pgbackrestPath} --stanza=${stanza} archive-push "%p"`,
     archive_timeout: backup.archiveTimeoutSeconds,
   }) : rendered.parameters;
   const patroniYaml = renderPatroniConfig({
@@ -162,8 +165,8 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
       replicationKeyFile: `${PATHS.tlsReplication}/tls.key`,
     } : undefined,
     pgbackrest: archiving ? {
-      replicaCommand: `pgbackrest --stanza=${stanza} --delta restore`,
-      restoreCommand: `pgbackrest --stanza=${stanza} archive-get %f "%p"`,
+      replicaCommand: `${image.pgbackrestPath} --stanza=${stanza} --delta restore`,
+      restoreCommand: `${image.pgbackrestPath} --stanza=${stanza} archive-get %f "%p"`,
     } : undefined,
     restoreBootstrap: backup?.restore ? {
       command: `${PATHS.scripts}/bootstrap-restore.sh`,
@@ -175,7 +178,7 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
   if (spec.servesReads) labels[SERVES_READS_LABEL] = 'true';
   const configMapName = `${spec.statefulSetName}-config`;
   const configMap = new k8s.KubeConfigMap(scope, 'Config', {
-    metadata: { name: configMapName, labels },
+    metadata: { name: configMapName, labels: { ...configMapLabels(ctx.clusterName), [NODE_SET_LABEL]: spec.nodeSet } },
     data: { 'patroni.yaml': patroniYaml },
   });
 
@@ -210,6 +213,7 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
     secretEnv('PATRONI_SUPERUSER_PASSWORD', ctx.superuserSecretName),
     secretEnv('PATRONI_REPLICATION_PASSWORD', ctx.replicationSecretName),
     secretEnv('PATRONI_REWIND_PASSWORD', ctx.rewindSecretName),
+    { name: 'PATH', value: image.searchPath },
     { name: 'PGDATA', value: dataDir },
     { name: 'PGHOST', value: PATHS.tmp },
     { name: 'PGPORT', value: String(ctx.port) },
@@ -249,6 +253,7 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
       image: image.image,
       command: ['/bin/bash', `${PATHS.scripts}/wait-for-leader.sh`],
       env: [
+        { name: 'PATH', value: image.searchPath },
         { name: 'PGDATA', value: dataDir },
         { name: 'PG_BIN_DIR', value: image.binDir },
         { name: 'PGC_LEADER_HOST', value: ctx.primaryServiceName },
@@ -266,7 +271,7 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
   const postgres: kplus.k8s.Container = {
     name: 'postgres',
     image: image.image,
-    command: ['patroni', `${PATHS.patroniConfigDir}/patroni.yaml`],
+    command: [image.patroniPath, `${PATHS.patroniConfigDir}/patroni.yaml`],
     ports: [
       { name: 'postgres', containerPort: ctx.port, protocol: 'TCP' },
       { name: 'patroni', containerPort: ctx.restApiPort, protocol: 'TCP' },
@@ -280,12 +285,23 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
     readinessProbe: probe('/readiness', Math.min(5, timing.loopWaitSeconds), 3),
   };
 
-  const spreadConstraint = (topologyKey: string, hard: boolean): kplus.k8s.TopologySpreadConstraint => ({
+  // Soft spreading across nodes and zones always; with requireSeparateNodes, a required pod
+  // anti-affinity to every member of the cluster (all node sets): a spread with maxSkew 1 still
+  // allows two members on one node (2/1/1 on three nodes with four members).
+  const spreadConstraint = (topologyKey: string): kplus.k8s.TopologySpreadConstraint => ({
     topologyKey,
     maxSkew: 1,
-    whenUnsatisfiable: hard ? 'DoNotSchedule' : 'ScheduleAnyway',
+    whenUnsatisfiable: 'ScheduleAnyway',
     labelSelector: { matchLabels: memberSelector(ctx.clusterName) },
   });
+  const affinity: kplus.k8s.Affinity | undefined = ctx.requireSeparateNodes ? {
+    podAntiAffinity: {
+      requiredDuringSchedulingIgnoredDuringExecution: [{
+        labelSelector: { matchLabels: memberSelector(ctx.clusterName) },
+        topologyKey: 'kubernetes.io/hostname',
+      }],
+    },
+  } : undefined;
 
   const statefulSet = new k8s.KubeStatefulSet(scope, 'StatefulSet', {
     metadata: { name: spec.statefulSetName, labels },
@@ -297,15 +313,17 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
       selector: { matchLabels: selector },
       template: {
         metadata: { labels, annotations: { [CONFIG_HASH_ANNOTATION]: configHash } },
-        spec: {
+        // The node set's own scheduling, else the cluster's; the library's affinity is kept.
+        spec: withScheduling({
           serviceAccountName: ctx.serviceAccountName,
           automountServiceAccountToken: true,
           enableServiceLinks: false,
           terminationGracePeriodSeconds: 60,
           securityContext: restrictedPod(image.uid, image.gid, true),
+          affinity,
           topologySpreadConstraints: [
-            spreadConstraint('kubernetes.io/hostname', ctx.requireSeparateNodes),
-            spreadConstraint('topology.kubernetes.io/zone', false),
+            spreadConstraint('kubernetes.io/hostname'),
+            spreadConstraint('topology.kubernetes.io/zone'),
           ],
           initContainers: initContainers.length > 0 ? initContainers : undefined,
           // Lazy: sidecars added with addSidecar() after the cluster was built still land in every pod.
@@ -337,7 +355,7 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
             ] : []),
             ...(backup?.volumes ?? []),
           ],
-        },
+        }, spec.scheduling ?? ctx.scheduling),
       },
       volumeClaimTemplates: [{
         metadata: { name: 'pgdata', labels: clusterLabels(ctx.clusterName) },
@@ -362,8 +380,9 @@ function monitoringSidecars(ctx: MemberContext, securityContext: kplus.k8s.Secur
   const out: kplus.k8s.Container[] = [{
     name: 'heartbeat',
     image: ctx.image.image,
-    command: ['python3', `${PATHS.scripts}/heartbeat.py`],
+    command: [ctx.image.python3Path, `${PATHS.scripts}/heartbeat.py`],
     env: [
+      { name: 'PATH', value: ctx.image.searchPath },
       { name: 'HB_LISTEN', value: '*' },
       { name: 'HB_PORT', value: String(HEARTBEAT_PORT) },
       { name: 'HB_INTERVAL_SECONDS', value: String(hb.intervalSeconds) },

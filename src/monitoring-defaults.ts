@@ -26,3 +26,12 @@ export const HEARTBEAT_RESOURCES = Resources.of({ cpu: kplus.Cpu.millis(100), me
 export const METRICS_RESOURCES = Resources.of({ cpu: kplus.Cpu.millis(100), memory: Size.mebibytes(128) });
 /** Resources of the wait-for-leader init container. @internal */
 export const INIT_RESOURCES = Resources.of({ cpu: kplus.Cpu.millis(100), memory: Size.mebibytes(64) });
+
+/**
+ * ttlSecondsAfterFinished of the library's one-off Jobs (credentials, access, backup init, CA
+ * publisher): a finished Job is deleted a day later, so every renamed (hash-named) Job does not
+ * stay behind. The Jobs are idempotent: a tool that re-applies a deleted Job only re-runs it.
+ * CronJobs' Jobs are bounded by their history limits instead.
+ * @internal
+ */
+export const JOB_TTL_SECONDS = 86400;

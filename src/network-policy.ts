@@ -1,3 +1,4 @@
+import { ApiObject } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { CLUSTER_LABEL, clusterLabels, memberSelector } from './labels';
@@ -12,9 +13,24 @@ export class NetworkPeer {
     return new NetworkPeer({ podSelector: {} });
   }
 
-  /** Pods with these labels, in the cluster's own namespace. */
+  /**
+   * Pods with these labels in the cluster's own namespace only: it renders a bare podSelector,
+   * which never admits pods of another namespace, whatever their labels. For pods elsewhere use
+   * {@link NetworkPeer.podsInNamespace} or {@link NetworkPeer.podsInNamespaces}.
+   */
   public static pods(labels: { [key: string]: string }): NetworkPeer {
     return new NetworkPeer({ podSelector: { matchLabels: { ...labels } } });
+  }
+
+  /**
+   * Pods with these labels in the namespace of this name (selected by its
+   * `kubernetes.io/metadata.name` label, which Kubernetes sets on every namespace).
+   */
+  public static podsInNamespace(labels: { [key: string]: string }, namespace: string): NetworkPeer {
+    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(namespace) || namespace.length > 63) {
+      throw new Error(`NetworkPeer.podsInNamespace: invalid namespace ${JSON.stringify(namespace)}: must be a DNS label (lower-case letters, digits and '-', at most 63 characters)`);
+    }
+    return new NetworkPeer({ podSelector: { matchLabels: { ...labels } }, namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': namespace } } });
   }
 
   /** Every pod of the namespaces with these labels (for example `kubernetes.io/metadata.name: monitoring`). */
@@ -22,7 +38,7 @@ export class NetworkPeer {
     return new NetworkPeer({ namespaceSelector: { matchLabels: { ...labels } } });
   }
 
-  /** Pods with `podLabels` in the namespaces with `namespaceLabels`. */
+  /** Pods with `podLabels` in the namespaces with `namespaceLabels` (any namespace when `namespaceLabels` is empty). */
   public static podsInNamespaces(podLabels: { [key: string]: string }, namespaceLabels: { [key: string]: string }): NetworkPeer {
     return new NetworkPeer({ podSelector: { matchLabels: { ...podLabels } }, namespaceSelector: { matchLabels: { ...namespaceLabels } } });
   }
@@ -42,6 +58,61 @@ export class NetworkPeer {
 
   private constructor(peer: kplus.k8s.NetworkPolicyPeer) {
     this._peer = peer;
+  }
+}
+
+/** The ports the Kubernetes API server listens on: 443 (managed clusters, the Service) and 6443 (kubeadm, RKE2, k3s, Talos). */
+const API_SERVER_PORTS = [443, 6443];
+
+/**
+ * How the cluster's pods (Patroni on every member, the credentials Job, the CA publisher) are
+ * allowed to reach the Kubernetes API server through the NetworkPolicies. Without it Patroni has no
+ * DCS (no leader is elected) and the credentials Job creates no Secret. Which form is right depends
+ * on the CNI: see the README ("Reaching the API server").
+ */
+export class ApiServerAccess {
+  /**
+   * Any address on the API server ports (ipBlock 0.0.0.0/0 and ::/0, TCP 443 and 6443). Works
+   * with CNIs whose ipBlock matches node addresses (Calico, the kube-network-policies reference,
+   * most managed clusters). **Not under Cilium's defaults**: there an ipBlock never matches a node
+   * IP, and on kubeadm, RKE2, k3s or Talos the API server is a node IP on 6443. The default.
+   */
+  public static anywhere(): ApiServerAccess {
+    return new ApiServerAccess('anywhere', ['0.0.0.0/0', '::/0'], API_SERVER_PORTS);
+  }
+
+  /**
+   * The API server's own addresses and ports (ipBlocks), for example the control-plane nodes'
+   * addresses and 6443. Same caveat under Cilium as `anywhere()`.
+   * @param cidrs CIDR blocks of the API server endpoints, for example `['10.0.0.10/32']`
+   * @param ports TCP ports, default 443 and 6443
+   */
+  public static cidrs(cidrs: string[], ports?: number[]): ApiServerAccess {
+    return new ApiServerAccess('cidrs', [...cidrs], ports ? [...ports] : API_SERVER_PORTS);
+  }
+
+  /**
+   * For Cilium: a CiliumNetworkPolicy `<cluster>-api-server` allows egress to the
+   * `kube-apiserver` entity (wherever the API server runs, in or outside the cluster) on the API
+   * server ports; the Kubernetes NetworkPolicies then carry no API rule. Needs Cilium's CRDs:
+   * on another CNI the pods cannot reach the API server.
+   * @param ports TCP ports, default 443 and 6443
+   */
+  public static cilium(ports?: number[]): ApiServerAccess {
+    return new ApiServerAccess('cilium', [], ports ? [...ports] : API_SERVER_PORTS);
+  }
+
+  /** `anywhere`, `cidrs` or `cilium`. */
+  public readonly form: string;
+  /** The CIDR blocks (empty for `cilium`). */
+  public readonly cidrBlocks: string[];
+  /** The TCP ports. */
+  public readonly ports: number[];
+
+  private constructor(form: string, cidrs: string[], ports: number[]) {
+    this.form = form;
+    this.cidrBlocks = cidrs;
+    this.ports = ports;
   }
 }
 
@@ -65,11 +136,21 @@ export interface NetworkOptions {
    */
   readonly metricsFrom?: NetworkPeer[];
   /**
-   * Where the Kubernetes API server is, for Patroni and the credentials Job (TCP 443 and 6443).
-   * @default ['0.0.0.0/0', '::/0'] (the API server's address is not known when synthesizing)
+   * How Patroni, the credentials Job and the CA publisher reach the Kubernetes API server.
+   * @default ApiServerAccess.anywhere() (not under Cilium's defaults: use ApiServerAccess.cilium() there)
+   */
+  readonly apiServer?: ApiServerAccess;
+  /**
+   * Where the Kubernetes API server is (TCP 443 and 6443): the same as
+   * `apiServer: ApiServerAccess.cidrs(apiServerCidrs)`. Not together with `apiServer`.
+   * @default - see `apiServer`
+   * @deprecated use `apiServer: ApiServerAccess.cidrs(...)`
    */
   readonly apiServerCidrs?: string[];
 }
+
+/** `app.kubernetes.io/name` of the pods that call the API server: members, the credentials Job, the CA publisher. */
+const API_CLIENTS = ['postgresql', 'postgresql-credentials', 'postgresql-ca'];
 
 /** @internal */
 export interface ClusterNetworkPoliciesProps {
@@ -80,6 +161,10 @@ export interface ClusterNetworkPoliciesProps {
   readonly options: NetworkOptions;
   /** Whether a PgBouncer pooler runs (its pods get their own policy). */
   readonly pooler: boolean;
+  /** Whether the CA publisher runs (TLS on): it reaches only DNS and the API server. */
+  readonly caPublisher: boolean;
+  /** How the pods reach the API server (validated). */
+  readonly apiServer: ApiServerAccess;
   /** pgBackRest traffic, when backups or a restore are configured. */
   readonly backup?: {
     /** A backup node (volume repository) receives WAL from the members. */
@@ -111,10 +196,12 @@ export class ClusterNetworkPolicies extends Construct {
     const dns: kplus.k8s.NetworkPolicyEgressRule = {
       ports: [{ protocol: 'UDP', port: kplus.k8s.IntOrString.fromNumber(53) }, { protocol: 'TCP', port: kplus.k8s.IntOrString.fromNumber(53) }],
     };
-    const api: kplus.k8s.NetworkPolicyEgressRule = {
-      to: (o.apiServerCidrs ?? ['0.0.0.0/0', '::/0']).map((cidr) => ({ ipBlock: { cidr } })),
-      ports: [tcp(443), tcp(6443)],
-    };
+    const access = props.apiServer;
+    // With Cilium the API rule is a CiliumNetworkPolicy (below): none in the Kubernetes policies.
+    const api: kplus.k8s.NetworkPolicyEgressRule[] = access.form === 'cilium' ? [] : [{
+      to: access.cidrBlocks.map((cidr) => ({ ipBlock: { cidr } })),
+      ports: access.ports.map(tcp),
+    }];
     const jobs: kplus.k8s.LabelSelector = {
       matchLabels: { [CLUSTER_LABEL]: name },
       matchExpressions: [{ key: 'app.kubernetes.io/name', operator: 'In', values: ['postgresql-credentials', 'postgresql-access'] }],
@@ -148,7 +235,7 @@ export class ClusterNetworkPolicies extends Construct {
         egress: [
           { to: [{ podSelector: members }], ports: [tcp(props.port), tcp(props.restApiPort)] },
           dns,
-          api,
+          ...api,
           ...(b?.repoHost ? [{ to: [{ podSelector: repoHost }], ports: [tcp(PGBACKREST_PORT)] }] : []),
           ...(b?.restoreFromVolume ? [{ to: [{ namespaceSelector: {} }], ports: [tcp(PGBACKREST_PORT)] }] : []),
           ...stores,
@@ -160,7 +247,7 @@ export class ClusterNetworkPolicies extends Construct {
       spec: {
         podSelector: jobs,
         policyTypes: ['Ingress', 'Egress'],
-        egress: [dns, api, { to: [{ podSelector: members }], ports: [tcp(props.port)] }],
+        egress: [dns, ...api, { to: [{ podSelector: members }], ports: [tcp(props.port)] }],
       },
     });
     if (b && (b.serverOnMembers || b.repoHost)) {
@@ -172,6 +259,35 @@ export class ClusterNetworkPolicies extends Construct {
           // The backup node serves WAL and backups to member pods: this cluster's, and those of clusters restoring from it in this namespace.
           ingress: b.repoHost ? [{ from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'postgresql' } } }], ports: [tcp(PGBACKREST_PORT)] }] : [],
           egress: [dns, { to: [{ podSelector: members }], ports: [tcp(PGBACKREST_PORT)] }, ...stores],
+        },
+      });
+    }
+    if (props.caPublisher) {
+      new kplus.k8s.KubeNetworkPolicy(this, 'CaPublisher', {
+        metadata: { name: `${name}-publish-ca`, labels },
+        spec: {
+          podSelector: { matchLabels: { [CLUSTER_LABEL]: name, 'app.kubernetes.io/name': 'postgresql-ca' } },
+          policyTypes: ['Ingress', 'Egress'],
+          egress: [dns, ...api],
+        },
+      });
+    }
+    if (access.form === 'cilium') {
+      // Cilium enforces Kubernetes NetworkPolicies and CiliumNetworkPolicies together (the allowed
+      // traffic is their union): this adds only the API server to the default deny above.
+      new ApiObject(this, 'ApiServerCilium', {
+        apiVersion: 'cilium.io/v2',
+        kind: 'CiliumNetworkPolicy',
+        metadata: { name: `${name}-api-server`, labels },
+        spec: {
+          endpointSelector: {
+            matchLabels: { [CLUSTER_LABEL]: name },
+            matchExpressions: [{ key: 'app.kubernetes.io/name', operator: 'In', values: API_CLIENTS }],
+          },
+          egress: [{
+            toEntities: ['kube-apiserver'],
+            toPorts: [{ ports: access.ports.map((port) => ({ port: String(port), protocol: 'TCP' })) }],
+          }],
         },
       });
     }

@@ -10,6 +10,7 @@ import { formatQuantity, MiB, parseCpuCores, parsePgMemory } from './render/unit
 import { ReplicationMode, WalLevel } from './replication';
 import { Resources } from './resources';
 import { StorageOptions, StorageType } from './storage';
+import { TlsVersion } from './tls';
 
 /** How much PostgreSQL and Patroni log. */
 export enum LogLevel {
@@ -168,6 +169,12 @@ export interface ConnectionSettings {
    * @default - idle 60 s, interval 10 s, 6 probes
    */
   readonly tcpKeepalives?: TcpKeepalives;
+  /**
+   * The oldest TLS version PostgreSQL accepts (ssl_min_protocol_version), and the pooler towards
+   * its clients. TLS 1.3 refuses older Java/JDBC stacks; choose TLS_1_2 for them. Only with TLS.
+   * @default TlsVersion.TLS_1_3
+   */
+  readonly tlsMinVersion?: TlsVersion;
 }
 
 /** Replication settings. */
@@ -349,6 +356,8 @@ export class NodeConfig extends Construct {
   public readonly logicalSlots: number;
   /** The address PostgreSQL listens on. */
   public readonly listenAddress: ListenAddress;
+  /** The oldest TLS version clients may use (when TLS is on). */
+  public readonly tlsMinVersion: TlsVersion;
 
   private readonly props: NodeConfigProps;
 
@@ -369,6 +378,10 @@ export class NodeConfig extends Construct {
     this.port = requireInteger(owner, 'config.database.port', db.port ?? 5432, 1024, 65535);
     if (this.port === 8008) throw propError(owner, 'config.database.port', 8008, "8008 is Patroni's REST API port");
     this.listenAddress = db.listenAddress ?? ListenAddress.ALL;
+    this.tlsMinVersion = conn.tlsMinVersion ?? TlsVersion.TLS_1_3;
+    if (!Object.values(TlsVersion).includes(this.tlsMinVersion)) {
+      throw propError(owner, 'config.connection.tlsMinVersion', this.tlsMinVersion, `must be one of ${Object.values(TlsVersion).join(', ')}`);
+    }
     this.maxConnections = requireInteger(owner, 'config.connection.maxConnections', conn.maxConnections ?? 100, 10, 10000);
     const reserved = requireInteger(owner, 'config.connection.superuserReservedConnections', conn.superuserReservedConnections ?? 3, 1, 50);
     if (reserved >= this.maxConnections) {
@@ -645,7 +658,7 @@ export class NodeConfig extends Construct {
       },
       applyDelaySeconds: input.applyDelaySeconds,
       overrides: raw,
-      ssl: input.ssl,
+      ssl: input.ssl ? { ...input.ssl, minProtocolVersion: this.tlsMinVersion } : undefined,
     };
     return { tuning, sharedMemoryVolume: tuning.sharedMemoryVolume, parameters: memberParameters(paramInput) };
   }

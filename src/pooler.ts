@@ -6,9 +6,13 @@ import { Certificate } from './imports/cert-manager.io';
 import { CLUSTER_LABEL, CONFIG_HASH_ANNOTATION, clusterLabels } from './labels';
 import { renderPgBouncerIni } from './render/pgbouncer';
 import { k8sMebibytes } from './render/units';
+import { ResolvedScheduling, withScheduling } from './scheduling';
 import { restrictedContainer, restrictedPod } from './security-context';
 
 const k8s = kplus.k8s;
+
+/** Where the pooler image keeps `pgbouncer`. */
+const POOLER_BINARY = '/usr/bin/pgbouncer';
 
 /** @internal */
 export interface PoolerProps {
@@ -23,14 +27,22 @@ export interface PoolerProps {
   readonly gid: number;
   readonly authUser: string;
   readonly authSecretName: string;
-  /** TLS: the issuer of the pooler's own certificate and the CA Secret verifying the server. */
+  /**
+   * TLS: the issuer of the pooler's own certificate (without one it serves the server
+   * certificate). The `ca.crt` of the certificate it serves verifies the server.
+   */
   readonly tls?: {
     readonly issuerRef?: { name: string; kind: string };
     readonly fallbackSecretName: string;
-    readonly caSecretName: string;
     readonly namespace?: string;
+    /** Names the user adds to the certificates. */
+    readonly extraDnsNames: string[];
+    /** The oldest TLS version clients may use (`TLSv1.2` or `TLSv1.3`). */
+    readonly minVersion: string;
   };
   readonly resources: { cpu: string; memoryBytes: number };
+  /** Where the pooler's pods may run. */
+  readonly scheduling?: ResolvedScheduling;
 }
 
 /**
@@ -54,7 +66,7 @@ export class Pooler extends Construct {
           spec: {
             secretName: tlsSecret,
             commonName: props.name,
-            dnsNames: [props.name, ...(ns ? [`${props.name}.${ns}`, `${props.name}.${ns}.svc`, `${props.name}.${ns}.svc.cluster.local`] : [])],
+            dnsNames: [props.name, ...(ns ? [`${props.name}.${ns}`, `${props.name}.${ns}.svc`, `${props.name}.${ns}.svc.cluster.local`] : []), ...props.tls.extraDnsNames],
             usages: ['server auth', 'digital signature', 'key encipherment'],
             privateKey: { algorithm: 'ECDSA', size: 256, encoding: 'PKCS8', rotationPolicy: 'Always' },
             issuerRef: { ...props.tls.issuerRef, group: 'cert-manager.io' },
@@ -75,7 +87,7 @@ export class Pooler extends Construct {
       maxClientConnections: o.maxClientConnections ?? 1000,
       authUser: props.authUser,
       authFile: '/etc/pgbouncer-auth/userlist.txt',
-      clientTls: tlsSecret ? { certFile: '/etc/pgbouncer-tls/tls.crt', keyFile: '/etc/pgbouncer-tls/tls.key' } : undefined,
+      clientTls: tlsSecret ? { certFile: '/etc/pgbouncer-tls/tls.crt', keyFile: '/etc/pgbouncer-tls/tls.key', minVersion: props.tls?.minVersion } : undefined,
       serverCaFile: props.tls ? '/etc/pgbouncer-ca/ca.crt' : undefined,
     });
     new k8s.KubeConfigMap(this, 'Config', { metadata: { name: props.name, labels }, data: { 'pgbouncer.ini': ini } });
@@ -88,7 +100,7 @@ export class Pooler extends Construct {
         selector: { matchLabels: selector },
         template: {
           metadata: { labels, annotations: { [CONFIG_HASH_ANNOTATION]: createHash('sha256').update(ini).digest('hex').slice(0, 16) } },
-          spec: {
+          spec: withScheduling({
             automountServiceAccountToken: false,
             enableServiceLinks: false,
             securityContext: restrictedPod(props.uid, props.gid, true),
@@ -96,7 +108,8 @@ export class Pooler extends Construct {
             containers: [{
               name: 'pgbouncer',
               image: props.image,
-              command: ['pgbouncer', '/etc/pgbouncer/pgbouncer.ini'],
+              // By absolute path (the pgbouncer RPM's), like every binary the library runs.
+              command: [POOLER_BINARY, '/etc/pgbouncer/pgbouncer.ini'],
               ports: [{ name: 'postgres', containerPort: props.port, protocol: 'TCP' }],
               resources: { requests: { cpu: q(props.resources.cpu), memory: q(mem) }, limits: { cpu: q(props.resources.cpu), memory: q(mem) } },
               securityContext: restrictedContainer(),
@@ -113,9 +126,10 @@ export class Pooler extends Construct {
               { name: 'config', configMap: { name: props.name, defaultMode: 0o444 } },
               { name: 'auth', secret: { secretName: props.authSecretName, items: [{ key: 'userlist.txt', path: 'userlist.txt' }], defaultMode: 0o440 } },
               ...(tlsSecret ? [{ name: 'tls', secret: { secretName: tlsSecret, defaultMode: 0o440 } }] : []),
-              ...(props.tls ? [{ name: 'ca', secret: { secretName: props.tls.caSecretName, items: [{ key: 'ca.crt', path: 'ca.crt' }], defaultMode: 0o444 } }] : []),
+              // The CA that signed its own certificate (the cluster's issuer) verifies the server.
+              ...(tlsSecret ? [{ name: 'ca', secret: { secretName: tlsSecret, items: [{ key: 'ca.crt', path: 'ca.crt' }], defaultMode: 0o444 } }] : []),
             ],
-          },
+          }, props.scheduling),
         },
       },
     });

@@ -6,6 +6,7 @@ import { ApplicationUser, DatabaseOptions, PoolerOptions, UserOptions } from './
 import { AccessJob } from './access-job';
 import { BackupOptions, RestoreOptions } from './backup';
 import { BackupContext, BackupNode, ResolvedBackup, backupNames, resolveBackup } from './backup-node';
+import { CaPublisher } from './ca-publisher';
 import { ClusterCertificates } from './certificates';
 import { checkedResources } from './container-resources';
 import { CredentialsJob, GeneratedSecret } from './credentials';
@@ -13,7 +14,7 @@ import { propError, requireDnsLabel, requireDnsSubdomain, requireInteger } from 
 import { FailoverTiming } from './failover-timing';
 import { PostgresImage, pinnedImageProblems } from './image';
 import { PodMonitor } from './imports/monitoring.coreos.com';
-import { clusterLabels, memberSelector } from './labels';
+import { clusterLabels, configMapLabels, memberSelector, serviceLabels } from './labels';
 import { MemberContext } from './member-context';
 import { DEFAULT_REPLICAS, MAX_REPLICAS, PATHS } from './member-statefulset';
 import { HeartbeatOptions, MonitoringOptions, SidecarOptions } from './monitoring';
@@ -21,7 +22,7 @@ import {
   ACCESS_USER, GRANTABLE_PREDEFINED_ROLES, HEARTBEAT_PORT, HEARTBEAT_RESOURCES, METRICS_PORT, METRICS_RESOURCES,
   MONITORING_USER, POOLER_USER, REWIND_USER,
 } from './monitoring-defaults';
-import { ClusterNetworkPolicies, NetworkOptions } from './network-policy';
+import { ApiServerAccess, ClusterNetworkPolicies, NetworkOptions } from './network-policy';
 import { NodeConfig, NodeConfigProps } from './node-config';
 import { Pooler } from './pooler';
 import { PrimaryNode, PrimaryNodeOptions } from './primary-node';
@@ -34,6 +35,7 @@ import { formatQuantity, parseCpuCores } from './render/units';
 import { DelayedReplicaOptions, ReplicaSet, ReplicaSetOptions } from './replica-set';
 import { ReplicationMode } from './replication';
 import { Resources } from './resources';
+import { ResolvedScheduling, SchedulingOptions, resolveScheduling, withScheduling } from './scheduling';
 import { StorageOptions } from './storage';
 import { IssuerKind, Tls } from './tls';
 
@@ -189,11 +191,22 @@ export interface PostgresClusterProps {
   readonly network?: NetworkOptions;
 
   /**
-   * Refuse to schedule two members on one node (hard topology spread). Otherwise members are
-   * spread across nodes and zones when the scheduler can.
+   * Never schedule two members of the cluster (any node set: primary, replicas, delayed replicas)
+   * on one node: a required pod anti-affinity on `kubernetes.io/hostname` to every member. A
+   * member that finds no free node stays Pending. Either way members are spread across nodes and
+   * zones when the scheduler can (soft topology spread).
    * @default false
    */
   readonly requireSeparateNodes?: boolean;
+
+  /**
+   * Where every pod of the cluster may run (members, the backup node and Jobs, the pooler, the
+   * credentials, access and CA Jobs): node selector, tolerations, affinity, priority class.
+   * `primary`, `replicas`, `delayedReplicas`, `backup` and `pooler` may give their own, which
+   * replaces this one for their pods.
+   * @default - any node, no tolerations, only the library's affinity rules
+   */
+  readonly scheduling?: SchedulingOptions;
 
   /**
    * Your own Secret with the `postgres` superuser's password under the key `password`.
@@ -259,10 +272,13 @@ export class PostgresCluster extends Construct {
   /** Where the certificates come from. */
   public readonly tls: Tls;
   /**
-   * Secret whose `ca.crt` clients trust to verify the server (`sslmode=verify-full`); undefined
-   * without TLS.
+   * ConfigMap `<cluster>-ca-cert` whose key `ca.crt` holds the cluster CA's certificate and
+   * nothing else: what clients mount to verify the server (`sslmode=verify-full`). A Job fills it
+   * in the cluster and a daily CronJob keeps it current. Never give applications the Secrets of
+   * the certificates: they hold private keys (the CA's would let its reader mint a replication or
+   * server certificate). Undefined without TLS.
    */
-  public readonly caSecretName?: string;
+  public readonly caConfigMapName?: string;
 
   /** Name of the pooler's Service (read-write), when a pooler is configured. */
   public readonly poolerHost?: string;
@@ -272,6 +288,8 @@ export class PostgresCluster extends Construct {
 
   /** @internal */
   public readonly _memberContext: MemberContext;
+  /** The cluster's scheduling, validated. */
+  private readonly scheduling?: ResolvedScheduling;
   private readonly sidecars: SidecarOptions[] = [];
   private readonly users: UserOptions[] = [];
   private readonly databases: DatabaseOptions[] = [];
@@ -308,6 +326,7 @@ export class PostgresCluster extends Construct {
         `Patroni 4 refuses these timings: ${timingProblems.join('; ')}`);
     }
 
+    this.scheduling = resolveScheduling(this, 'scheduling', props.scheduling);
     this.config = new NodeConfig(this, 'Config', props.config);
     const config = this.config;
     this.databaseName = config.databaseName;
@@ -368,8 +387,25 @@ export class PostgresCluster extends Construct {
       throw propError(this, 'backup.repositories', 'BackupRepository.volume()',
         "a volume repository's backup node gets its certificate from cert-manager: use Tls.certManager(), or object storage with Tls.fromSecrets()");
     }
+    // The namespace and extra names the certificates carry (cert-manager only: Tls.fromSecrets certificates are the user's).
+    let certNamespace = namespace;
+    let extraDnsNames: string[] = [];
     if (this.tls.source === 'cert-manager') {
       const o = this.tls._certManager;
+      if (o.namespace !== undefined) {
+        requireDnsLabel(this, 'tls.namespace', o.namespace, 63);
+        if (namespace !== undefined && o.namespace !== namespace) {
+          throw propError(this, 'tls.namespace', o.namespace, `must equal the chart's namespace (${namespace}), or be left unset`);
+        }
+        certNamespace = o.namespace;
+      }
+      extraDnsNames = (o.extraDnsNames ?? []).map((n, i) => {
+        const dns = /^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+        if (!dns.test(n) || n.length > 253 || n.split('.').some((l) => l.length > 63)) {
+          throw propError(this, `tls.extraDnsNames[${i}]`, n, 'must be a lower-case DNS name, with a wildcard only as the whole first label (*.example.com)');
+        }
+        return n;
+      });
       // cert-manager refuses a renewBefore under 5 minutes; whole hours keep the rendered Go durations exact.
       for (const [prop, d] of [['duration', o.duration], ['renewBefore', o.renewBefore]] as const) {
         if (d && (d.toMinutes({ integral: false }) % 60 !== 0 || d.toHours({ integral: false }) < 1)) {
@@ -382,7 +418,8 @@ export class PostgresCluster extends Construct {
       if (o.issuerName !== undefined) requireDnsSubdomain(this, 'tls.issuerName', o.issuerName);
       const certs = new ClusterCertificates(this, 'Certificates', {
         clusterName: name,
-        namespace,
+        namespace: certNamespace,
+        extraDnsNames,
         serviceNames: [`${name}-primary`, `${name}-replicas`],
         headlessServiceName: this.headlessServiceName,
         options: o,
@@ -390,11 +427,13 @@ export class PostgresCluster extends Construct {
           ? { clientSecretName: pgbrNames.clientSecretName, repoHostSecretName: volumeRepo ? pgbrNames.repoHostSecretName : undefined } : undefined,
       });
       tlsSecrets = { serverSecretName: certs.serverSecretName, replicationSecretName: certs.replicationSecretName };
-      this.caSecretName = certs.caSecretName;
     } else if (this.tls.source === 'secrets') {
       const sec = this.tls._secrets!;
       tlsSecrets = { serverSecretName: sec.server.name, replicationSecretName: sec.replicationClient.name };
-      this.caSecretName = sec.server.name;
+    }
+    if (tlsSecrets) {
+      // The CA certificate alone, for clients: the server Secret's ca.crt is the CA that signed it.
+      this.caConfigMapName = `${name}-ca-cert`;
     }
 
     const backupContext: BackupContext = {
@@ -451,9 +490,11 @@ export class PostgresCluster extends Construct {
       tls: tlsSecrets,
       sidecars: this.sidecars,
       backup: resolvedBackup?.member,
+      scheduling: this.scheduling,
     };
 
-    new k8s.KubeConfigMap(this, 'Scripts', { metadata: { name: scriptsConfigMapName, labels }, data: scripts });
+    // Not the members' labels: outside Patroni's label selector (it would list and could delete it).
+    new k8s.KubeConfigMap(this, 'Scripts', { metadata: { name: scriptsConfigMapName, labels: configMapLabels(name) }, data: scripts });
 
     // Patroni's rights: only what its Kubernetes DCS uses in the chosen mode, in this namespace.
     new k8s.KubeServiceAccount(this, 'ServiceAccount', { metadata: { name, labels }, automountServiceAccountToken: false });
@@ -474,7 +515,7 @@ export class PostgresCluster extends Construct {
     });
 
     new k8s.KubeService(this, 'Headless', {
-      metadata: { name: this.headlessServiceName, labels },
+      metadata: { name: this.headlessServiceName, labels: serviceLabels(name) },
       spec: {
         clusterIp: 'None',
         publishNotReadyAddresses: true,
@@ -508,6 +549,16 @@ export class PostgresCluster extends Construct {
         scriptsMountPath: PATHS.scripts,
         connections: this.connections,
         userlists: props.pooler ? [`${name}-pgbouncer`] : [],
+        scheduling: this.scheduling,
+      });
+    }
+    if (tlsSecrets && this.caConfigMapName) {
+      new CaPublisher(this, 'CaPublisher', {
+        clusterName: name,
+        image,
+        sourceSecretName: tlsSecrets.serverSecretName,
+        configMapName: this.caConfigMapName,
+        podSpec: (spec) => withScheduling(spec, this.scheduling),
       });
     }
 
@@ -522,6 +573,7 @@ export class PostgresCluster extends Construct {
         resolved: resolvedBackup,
         scriptsConfigMapName,
         scriptsMountPath: PATHS.scripts,
+        scheduling: resolveScheduling(this, 'backup.scheduling', props.backup?.scheduling) ?? this.scheduling,
       });
     }
     for (const sidecar of props.sidecars ?? []) this.addSidecar(sidecar);
@@ -543,6 +595,7 @@ export class PostgresCluster extends Construct {
       generated.push({ secretName: authSecret, username: POOLER_USER });
       const issuer = this.tls.source === 'cert-manager'
         ? { name: this.tls._certManager.issuerName ?? `${name}-ca`, kind: this.tls._certManager.issuerKind ?? IssuerKind.ISSUER } : undefined;
+      const poolerScheduling = resolveScheduling(this, 'pooler.scheduling', p.scheduling) ?? this.scheduling;
       const poolerFor = (suffix: string, serverHost: string) => new Pooler(this, suffix === '' ? 'Pooler' : 'ReadOnlyPooler', {
         clusterName: name,
         name: `${name}-pooler${suffix}`,
@@ -555,17 +608,23 @@ export class PostgresCluster extends Construct {
         authUser: POOLER_USER,
         authSecretName: authSecret,
         tls: tlsSecrets
-          ? { issuerRef: issuer, fallbackSecretName: tlsSecrets.serverSecretName, caSecretName: this.caSecretName!, namespace } : undefined,
+          ? {
+            issuerRef: issuer,
+            fallbackSecretName: tlsSecrets.serverSecretName,
+            namespace: certNamespace,
+            extraDnsNames,
+            minVersion: config.tlsMinVersion,
+          }
+          : undefined,
         resources: { cpu: res.cpuLimit.amount, memoryBytes: res.memoryLimit.toKibibytes({ rounding: SizeRoundingBehavior.NONE }) * 1024 },
+        scheduling: poolerScheduling,
       });
       poolerFor('', `${name}-primary`);
       if (p.readOnly) poolerFor('-ro', `${name}-replicas`);
       this.poolerHost = host(`${name}-pooler`);
     }
     if (props.pooler) this.ensureAccessJob();
-    for (const [i, cidr] of (props.network?.apiServerCidrs ?? []).entries()) {
-      if (!/^[0-9a-fA-F.:]+\/\d{1,3}$/.test(cidr)) throw propError(this, `network.apiServerCidrs[${i}]`, cidr, 'must be a CIDR block such as 10.0.0.1/32');
-    }
+    const apiServer = resolveApiServer(this, props.network ?? {});
     if (props.network?.policies ?? true) {
       new ClusterNetworkPolicies(this, 'NetworkPolicies', {
         clusterName: name,
@@ -574,6 +633,8 @@ export class PostgresCluster extends Construct {
         metricsPorts: [HEARTBEAT_PORT, ...(this._memberContext.metrics ? [METRICS_PORT] : [])],
         options: props.network ?? {},
         pooler: props.pooler !== undefined,
+        caPublisher: this.caConfigMapName !== undefined,
+        apiServer,
         backup: resolvedBackup ? {
           repoHost: volumeRepo,
           serverOnMembers: resolvedBackup.member.archiving,
@@ -610,6 +671,7 @@ export class PostgresCluster extends Construct {
   private ensureAccessJob(): void {
     if (this.accessJob) return;
     this.accessJob = new AccessJob(this, 'Access', {
+      scheduling: this.scheduling,
       clusterName: this.clusterName,
       image: this.image,
       primaryHost: `${this.clusterName}-primary`,
@@ -618,7 +680,7 @@ export class PostgresCluster extends Construct {
       login: this.config._superuserNetworkAccess
         ? { user: 'postgres', secretName: this.superuserSecretName }
         : { user: ACCESS_USER, secretName: this.accessSecretName },
-      caSecretName: this.caSecretName,
+      caConfigMapName: this.caConfigMapName,
       users: this.users,
       databases: this.databases,
       userSecretName: (u) => userSecretName(this.clusterName, u),
@@ -746,6 +808,27 @@ const RESERVED_PORT_NAMES = ['postgres', 'patroni', 'heartbeat', 'metrics'];
 
 /** The default exporter image. */
 const DEFAULT_EXPORTER_IMAGE = 'quay.io/prometheuscommunity/postgres-exporter:v0.15.0';
+
+/** The validated API server access of `network` (apiServer, or the deprecated apiServerCidrs). */
+function resolveApiServer(scope: Construct, network: NetworkOptions): ApiServerAccess {
+  if (network.apiServer && network.apiServerCidrs) {
+    throw propError(scope, 'network.apiServerCidrs', network.apiServerCidrs, 'set network.apiServer or network.apiServerCidrs, not both');
+  }
+  const access = network.apiServer ?? (network.apiServerCidrs ? ApiServerAccess.cidrs(network.apiServerCidrs) : ApiServerAccess.anywhere());
+  const where = network.apiServer ? 'network.apiServer' : 'network.apiServerCidrs';
+  for (const [i, cidr] of access.cidrBlocks.entries()) {
+    const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(cidr);
+    const v6 = /^[0-9a-fA-F:]*:[0-9a-fA-F:]*\/(\d{1,3})$/.exec(cidr);
+    const ok = v4 ? v4.slice(1, 5).every((o) => Number(o) <= 255) && Number(v4[5]) <= 32 : v6 ? Number(v6[1]) <= 128 : false;
+    if (!ok) throw propError(scope, network.apiServer ? `${where}.cidrs[${i}]` : `${where}[${i}]`, cidr, 'must be a CIDR block such as 10.0.0.1/32');
+  }
+  if (access.form === 'cidrs' && access.cidrBlocks.length === 0) {
+    throw propError(scope, `${where}.cidrs`, [], 'must list at least one CIDR block (an empty list lets no pod reach the API server)');
+  }
+  if (access.ports.length === 0) throw propError(scope, `${where}.ports`, [], 'must list at least one port');
+  for (const [i, port] of access.ports.entries()) requireInteger(scope, `${where}.ports[${i}]`, port, 1, 65535);
+  return access;
+}
 
 function checkedImage(scope: Construct, property: string, image: string): string {
   const problems = pinnedImageProblems(image);

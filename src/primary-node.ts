@@ -1,10 +1,11 @@
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { CLUSTER_LABEL, LEADER_ROLE, ROLE_LABEL, clusterLabels } from './labels';
+import { CLUSTER_LABEL, LEADER_ROLE, ROLE_LABEL, serviceLabels } from './labels';
 import { addMemberSet } from './member-statefulset';
 import type { PostgresCluster } from './postgres-cluster';
 import { PGBACKREST_PORT } from './render/pgbackrest';
 import { Resources } from './resources';
+import { SchedulingOptions, resolveScheduling } from './scheduling';
 import { StorageOptions } from './storage';
 
 /**
@@ -22,6 +23,12 @@ export interface PrimaryNodeOptions {
    * @default - the cluster's `storage`
    */
   readonly storage?: StorageOptions;
+
+  /**
+   * Where the preferred primary's pod may run (replaces the cluster's `scheduling`).
+   * @default - the cluster's `scheduling`
+   */
+  readonly scheduling?: SchedulingOptions;
 }
 
 /**
@@ -64,10 +71,11 @@ export class PrimaryNode extends Construct {
       servesReads: true,
       resourcesProperty: props.resources ? 'primary.resources' : 'config.resources',
       storageProperty: props.storage?.size ? 'primary.storage' : 'storage',
+      scheduling: resolveScheduling(this, 'primary.scheduling', props.scheduling),
     });
     this.statefulSet = statefulSet;
     new kplus.k8s.KubeService(this, 'Service', {
-      metadata: { name: this.serviceName, labels: clusterLabels(ctx.clusterName) },
+      metadata: { name: this.serviceName, labels: serviceLabels(ctx.clusterName) },
       spec: {
         type: 'ClusterIP',
         selector: { [CLUSTER_LABEL]: ctx.clusterName, [ROLE_LABEL]: LEADER_ROLE },

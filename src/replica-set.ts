@@ -2,10 +2,11 @@ import { Duration } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { propError } from './errors';
-import { CLUSTER_LABEL, FOLLOWER_ROLE, ROLE_LABEL, SERVES_READS_LABEL, clusterLabels } from './labels';
+import { CLUSTER_LABEL, FOLLOWER_ROLE, ROLE_LABEL, SERVES_READS_LABEL, serviceLabels } from './labels';
 import { DEFAULT_REPLICAS, addMemberSet } from './member-statefulset';
 import type { PostgresCluster } from './postgres-cluster';
 import { Resources } from './resources';
+import { SchedulingOptions, resolveScheduling } from './scheduling';
 import { StorageOptions } from './storage';
 
 /**
@@ -30,6 +31,12 @@ export interface ReplicaSetOptions {
    * @default - the cluster's `storage`
    */
   readonly storage?: StorageOptions;
+
+  /**
+   * Where these members' pods may run (replaces the cluster's `scheduling`).
+   * @default - the cluster's `scheduling`
+   */
+  readonly scheduling?: SchedulingOptions;
 }
 
 /**
@@ -102,12 +109,13 @@ export class ReplicaSet extends Construct {
       servesReads: !delayed,
       resourcesProperty: props.resources ? `${prefix}.resources` : 'config.resources',
       storageProperty: props.storage?.size ? `${prefix}.storage` : 'storage',
+      scheduling: resolveScheduling(this, `${prefix}.scheduling`, props.scheduling),
     });
     this.statefulSet = statefulSet;
     if (!delayed) {
       this.serviceName = `${ctx.clusterName}-replicas`;
       new kplus.k8s.KubeService(this, 'Service', {
-        metadata: { name: this.serviceName, labels: clusterLabels(ctx.clusterName) },
+        metadata: { name: this.serviceName, labels: serviceLabels(ctx.clusterName) },
         spec: {
           type: 'ClusterIP',
           selector: { [CLUSTER_LABEL]: ctx.clusterName, [ROLE_LABEL]: FOLLOWER_ROLE, [SERVES_READS_LABEL]: 'true' },

@@ -9,6 +9,17 @@ export enum IssuerKind {
   CLUSTER_ISSUER = 'ClusterIssuer',
 }
 
+/** The oldest TLS version clients (and replicas) may use. */
+export enum TlsVersion {
+  /**
+   * TLS 1.2: for clients that cannot do 1.3 (older Java/JDBC stacks, JDK 8 before 8u261, some
+   * drivers built on old OpenSSL). Still only the server's secure cipher suites.
+   */
+  TLS_1_2 = 'TLSv1.2',
+  /** TLS 1.3 only (the default). */
+  TLS_1_3 = 'TLSv1.3',
+}
+
 /** Options of {@link Tls.certManager}. */
 export interface CertManagerTlsOptions {
   /**
@@ -32,6 +43,21 @@ export interface CertManagerTlsOptions {
    * @default Duration.days(15)
    */
   readonly renewBefore?: Duration;
+  /**
+   * The namespace the cluster is deployed to, when the chart has none (`kubectl apply -n`,
+   * Kustomize, Argo CD): the server certificate then also carries the namespaced names
+   * (`<service>.<namespace>`, `<service>.<namespace>.svc`, `<service>.<namespace>.svc.cluster.local`),
+   * so clients can verify by them (`sslmode=verify-full`). Must equal the chart's namespace if it
+   * has one.
+   * @default - the chart's namespace; without one, only the short names
+   */
+  readonly namespace?: string;
+  /**
+   * More names for the server certificate (and the pooler's), for example a DNS name of a load
+   * balancer or a cluster domain other than `cluster.local`. A wildcard only as the whole first label.
+   * @default - none
+   */
+  readonly extraDnsNames?: string[];
 }
 
 /** Options of {@link Tls.fromSecrets}. */
@@ -39,7 +65,7 @@ export interface TlsSecretsOptions {
   /**
    * Secret (`tls.crt`, `tls.key`, `ca.crt`) with the certificate PostgreSQL and Patroni's REST API
    * serve. Its SANs must cover the Services (`<cluster>-primary`, `<cluster>-replicas`) and
-   * `*.<cluster>-pods`; its extended key usage must allow server and client authentication
+   * `*.<cluster>-pods`, and the namespaced names clients verify by (`<service>.<namespace>.svc`); its extended key usage must allow server and client authentication
    * (members call each other's REST API with it).
    */
   readonly server: kplus.ISecret;

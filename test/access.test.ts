@@ -66,7 +66,7 @@ describe('nothing declared', () => {
 
   test('no access Job; the only Job is the credentials Job', () => {
     expect(accessJobOf(m)).toBeUndefined();
-    expect(ofKind(m, 'Job').map((j) => j.metadata.name)).toEqual([expect.stringMatching(/^db-credentials-[0-9a-f]{8}$/)]);
+    expect(ofKind(m, 'Job').map((j) => j.metadata.name)).toEqual([expect.stringMatching(/^db-credentials-[0-9a-f]{8}$/), expect.stringMatching(/^db-publish-ca-[0-9a-f]{8}$/)]);
   });
 
   test('the credentials Job gets no SECRET_CONNECTIONS and no SECRET_USERLISTS; only the cluster\'s own Secrets', () => {
@@ -141,8 +141,8 @@ describe('the Job', () => {
     expect(job.spec.template.metadata.labels).toMatchObject(labels);
   });
 
-  test('runs the access script with python3 -c', () => {
-    expect(container(job).command).toEqual(['python3', '-c', APPLY_ACCESS_SCRIPT]);
+  test('runs the access script with /usr/bin/python3 -c', () => {
+    expect(container(job).command).toEqual(['/usr/bin/python3', '-c', APPLY_ACCESS_SCRIPT]);
     expect(container(job).image).toBe(find(m, 'StatefulSet', 'db-primary').spec.template.spec.containers[0].image);
   });
 
@@ -159,11 +159,11 @@ describe('the Job', () => {
     expect(envOf(accessJob(open), 'PGPASSWORD')).toEqual({ name: 'PGPASSWORD', ...secretRef('db-superuser') });
   });
 
-  test('with TLS (the default): verify-full against the cluster CA, mounted read-only from its Secret', () => {
+  test('with TLS (the default): verify-full against the cluster CA, mounted read-only from the published CA ConfigMap', () => {
     expect(envValue(job, 'PGSSLMODE')).toBe('verify-full');
     expect(envValue(job, 'PGSSLROOTCERT')).toBe('/etc/postgres-ca/ca.crt');
     expect(container(job).volumeMounts).toEqual([{ name: 'ca', mountPath: '/etc/postgres-ca', readOnly: true }]);
-    expect(pod.volumes).toEqual([{ name: 'ca', secret: { secretName: 'db-ca', items: [{ key: 'ca.crt', path: 'ca.crt' }], defaultMode: 0o444 } }]);
+    expect(pod.volumes).toEqual([{ name: 'ca', configMap: { name: 'db-ca-cert', items: [{ key: 'ca.crt', path: 'ca.crt' }], defaultMode: 0o444 } }]);
   });
 
   test('restricted security: no ServiceAccount token, non-root, read-only root, no capabilities, RuntimeDefault seccomp', () => {
@@ -194,7 +194,7 @@ describe('TLS variants', () => {
     expect(job.spec.template.spec.volumes).toBeUndefined();
   });
 
-  test('TLS from user Secrets: the CA comes from the server Secret', () => {
+  test('TLS from user Secrets: the CA comes from the published CA ConfigMap, not from a Secret', () => {
     const m = synthWith((chart) => {
       new PostgresCluster(chart, 'db', {
         ...DECLARED,
@@ -206,7 +206,7 @@ describe('TLS variants', () => {
     });
     const job = accessJob(m);
     expect(envValue(job, 'PGSSLMODE')).toBe('verify-full');
-    expect(job.spec.template.spec.volumes[0].secret.secretName).toBe('my-server-tls');
+    expect(job.spec.template.spec.volumes[0].configMap.name).toBe('db-ca-cert');
   });
 
   test('a user-supplied superuser Secret is the one PGPASSWORD reads (superuser network access on)', () => {

@@ -9,7 +9,7 @@ import { parse } from 'yaml';
 import {
   BackupRepository, BackupRetention, PostgresCluster, PostgresClusterProps, RecoveryTarget, Resources, S3UriStyle, Tls,
 } from '../src';
-import { Manifest, buildCluster, find, ofKind, synthCluster, synthWith } from './helpers/manifests';
+import { Manifest, buildCluster, find, ofKind, selects, synthCluster, synthWith } from './helpers/manifests';
 
 const chart = () => Testing.chart();
 let secrets = 0;
@@ -24,10 +24,10 @@ describe('a cluster with a volume repository', () => {
   test('every member archives WAL with pgBackRest and restores replicas from the repository first', () => {
     for (const sts of ['db-primary', 'db-replica']) {
       const cfg = patroni(m, sts);
-      expect(cfg.postgresql.parameters).toMatchObject({ archive_mode: 'on', archive_command: 'pgbackrest --stanza=db archive-push "%p"', archive_timeout: 60 });
+      expect(cfg.postgresql.parameters).toMatchObject({ archive_mode: 'on', archive_command: '/usr/bin/pgbackrest --stanza=db archive-push "%p"', archive_timeout: 60 });
       expect(cfg.postgresql.create_replica_methods).toEqual(['pgbackrest', 'basebackup']);
-      expect(cfg.postgresql.pgbackrest).toEqual({ command: 'pgbackrest --stanza=db --delta restore', keep_data: true, no_params: true });
-      expect(cfg.postgresql.recovery_conf.restore_command).toBe('pgbackrest --stanza=db archive-get %f "%p"');
+      expect(cfg.postgresql.pgbackrest).toEqual({ command: '/usr/bin/pgbackrest --stanza=db --delta restore', keep_data: true, no_params: true });
+      expect(cfg.postgresql.recovery_conf.restore_command).toBe('/usr/bin/pgbackrest --stanza=db archive-get %f "%p"');
       expect(cfg.bootstrap.method).toBeUndefined();
     }
   });
@@ -35,7 +35,7 @@ describe('a cluster with a volume repository', () => {
   test('members run the pgBackRest server as a sidecar with limits and no readiness probe; the read-write Service carries its port', () => {
     const pod = find(m, 'StatefulSet', 'db-primary').spec.template.spec;
     const side = pod.containers.find((c: any) => c.name === 'pgbackrest');
-    expect(side.command).toEqual(['pgbackrest', 'server']);
+    expect(side.command).toEqual(['/usr/bin/pgbackrest', 'server']);
     expect(side.resources.limits).toEqual({ cpu: '250m', memory: '128Mi' });
     expect(side.readinessProbe).toBeUndefined();
     expect(side.volumeMounts.map((v: any) => v.mountPath)).toEqual(expect.arrayContaining(['/pgdata', '/tmp', '/etc/postgres-tls/server', '/etc/pgbackrest/conf']));
@@ -47,13 +47,29 @@ describe('a cluster with a volume repository', () => {
     const node = find(m, 'StatefulSet', 'db-repo-host');
     expect(node.spec.replicas).toBe(1);
     expect(node.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe('20480Mi');
-    expect(node.spec.template.spec.containers[0].command).toEqual(['pgbackrest', 'server']);
+    expect(node.spec.template.spec.containers[0].command).toEqual(['/usr/bin/pgbackrest', 'server']);
     expect(find(m, 'Certificate', 'db-repo-host').spec.dnsNames).toEqual(['*.db-repo-host']);
     expect(find(m, 'Certificate', 'db-pgbackrest').spec.commonName).toBe('pgbackrest');
   });
 
+  test('the backup node keeps away from the members when the scheduler can (preferred anti-affinity to every member pod)', () => {
+    const node = find(m, 'StatefulSet', 'db-repo-host');
+    const terms = node.spec.template.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution;
+    expect(terms).toEqual([{
+      weight: 100,
+      podAffinityTerm: { labelSelector: { matchLabels: { 'app.kubernetes.io/name': 'postgresql', 'postgres.cdk8s.io/cluster': 'db' } }, topologyKey: 'kubernetes.io/hostname' },
+    }]);
+    for (const sts of ofKind(m, 'StatefulSet')) {
+      const member = sts.metadata.name !== 'db-repo-host';
+      const selected = selects(terms[0].podAffinityTerm.labelSelector.matchLabels, sts.spec.template.metadata.labels);
+      expect([sts.metadata.name, selected]).toEqual([sts.metadata.name, member]);
+    }
+    // Not required: a cluster on fewer nodes than members + 1 still gets its backup node.
+    expect(node.spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution).toBeUndefined();
+  });
+
   test('default schedules: a weekly full and daily incremental CronJob, never two at once; the Jobs run beside the backup node', () => {
-    const crons = ofKind(m, 'CronJob');
+    const crons = ofKind(m, 'CronJob').filter((c) => c.metadata.labels?.['app.kubernetes.io/name'] === 'pgbackrest');
     expect(crons.map((c) => [c.metadata.name, c.spec.schedule])).toEqual([['db-repo1-full', '0 1 * * 0'], ['db-repo1-incr', '0 1 * * 1-6']]);
     for (const c of crons) {
       expect(c.spec.concurrencyPolicy).toBe('Forbid');
@@ -63,7 +79,7 @@ describe('a cluster with a volume repository', () => {
       expect(pod.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey).toBe('kubernetes.io/hostname');
       expect(pod.securityContext.runAsNonRoot).toBe(true);
     }
-    expect(crons[1].spec.jobTemplate.spec.template.spec.containers[0].command).toEqual(['pgbackrest', '--stanza=db', '--repo=1', '--type=incr', 'backup']);
+    expect(crons[1].spec.jobTemplate.spec.template.spec.containers[0].command).toEqual(['/usr/bin/pgbackrest', '--stanza=db', '--repo=1', '--type=incr', 'backup']);
   });
 
   test('a Job creates the stanza and the first full backup; its name changes with its spec', () => {

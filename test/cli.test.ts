@@ -80,7 +80,7 @@ describe('validate', () => {
     const r = cli(['validate', 'dist'], work);
     expect([r.code, r.stderr]).toEqual([0, '']);
     // Warnings (a Secret the user provides) do not fail; the invariant tests check which there may be.
-    expect(r.stdout).toMatch(/(^|\n)ok: 0 errors, \d+ warnings? in 2 files \(\d+ objects, 7 checks\)\n$/);
+    expect(r.stdout).toMatch(/(^|\n)ok: 0 errors, \d+ warnings? in 2 files \(\d+ objects, 9 checks\)\n$/);
     expect(r.stdout).not.toMatch(/^ {2}error/m);
   });
 

@@ -1,13 +1,17 @@
-import { Testing } from 'cdk8s';
+import { Duration, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { parse } from 'yaml';
 import { PatroniDcs, PostgresCluster, ReplicationMode } from '../src';
 import {
-  Manifest, buildCluster, exampleNames, exampleYaml, find, ofKind, podTemplates, synthCluster, synthWith,
+  Manifest, buildCluster, exampleNames, exampleYaml, find, ofKind, podTemplates, selects, synthCluster, synthWith,
 } from './helpers/manifests';
 
 function patroni(manifests: Manifest[], sts: string): any {
   return parse(find(manifests, 'ConfigMap', `${sts}-config`).data['patroni.yaml']);
+}
+
+function credentialsJobs(m: Manifest[]): Manifest[] {
+  return ofKind(m, 'Job').filter((j) => j.metadata.labels?.['app.kubernetes.io/name'] === 'postgresql-credentials');
 }
 
 function key(m: Manifest): string {
@@ -60,7 +64,9 @@ describe('PostgresCluster with zero props', () => {
   });
 
   test('a credentials Job creates the superuser, replication and monitoring Secrets', () => {
-    const jobs = ofKind(manifests, 'Job');
+    // Besides the credentials Job, only the CA publisher's Job.
+    expect(ofKind(manifests, 'Job').map((j) => j.metadata.labels?.['app.kubernetes.io/name']).sort()).toEqual(['postgresql-ca', 'postgresql-credentials']);
+    const jobs = credentialsJobs(manifests);
     expect(jobs).toHaveLength(1);
     expect(jobs[0].metadata.name).toMatch(/^db-credentials-[0-9a-f]{8}$/);
     const env = jobs[0].spec.template.spec.containers[0].env;
@@ -129,7 +135,7 @@ describe('user-supplied secrets', () => {
 
   test('are never generated (the Job only creates the monitoring Secret) and are referenced by every member', () => {
     const m = build(true);
-    const jobs = ofKind(m, 'Job');
+    const jobs = credentialsJobs(m);
     expect(jobs).toHaveLength(1);
     const jobEnv = jobs[0].spec.template.spec.containers[0].env;
     expect(jobEnv).toContainEqual({ name: 'SECRETS', value: 'db-monitoring=cdk8s_monitor db-rewind=cdk8s_rewind db-access=cdk8s_access' });
@@ -156,7 +162,7 @@ describe('user-supplied secrets', () => {
 
   test('with one user secret, the Job creates only the other and the monitoring Secret', () => {
     const m = build(false);
-    const jobs = ofKind(m, 'Job');
+    const jobs = credentialsJobs(m);
     expect(jobs).toHaveLength(1);
     expect(jobs[0].spec.template.spec.containers[0].env).toContainEqual({ name: 'SECRETS', value: 'db-replication=replicator db-monitoring=cdk8s_monitor db-rewind=cdk8s_rewind db-access=cdk8s_access' });
     const role = find(m, 'Role', 'db-credentials');
@@ -182,14 +188,28 @@ describe('DCS mode', () => {
 });
 
 describe('scheduling', () => {
-  test('requireSeparateNodes makes the hostname spread hard (DoNotSchedule); zones stay soft', () => {
-    const m = synthCluster({ requireSeparateNodes: true });
-    for (const sts of ofKind(m, 'StatefulSet')) {
-      const constraints = sts.spec.template.spec.topologySpreadConstraints;
-      expect(constraints.find((c: any) => c.topologyKey === 'kubernetes.io/hostname').whenUnsatisfiable).toBe('DoNotSchedule');
-      expect(constraints.find((c: any) => c.topologyKey === 'topology.kubernetes.io/zone').whenUnsatisfiable).toBe('ScheduleAnyway');
-      // the spread counts every member of the cluster, not only this StatefulSet's
-      for (const c of constraints) expect(c.labelSelector.matchLabels).toEqual({ 'app.kubernetes.io/name': 'postgresql', 'postgres.cdk8s.io/cluster': 'db' });
+  test('requireSeparateNodes: a required anti-affinity on kubernetes.io/hostname to every member of the cluster, in every node set', () => {
+    const m = synthCluster({ requireSeparateNodes: true, delayedReplicas: { applyDelay: Duration.hours(1) } });
+    const members = ofKind(m, 'StatefulSet');
+    expect(members.map((s) => s.metadata.name).sort()).toEqual(['db-delayed', 'db-primary', 'db-replica']);
+    for (const sts of members) {
+      const pod = sts.spec.template.spec;
+      expect(pod.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution).toEqual([{
+        // every member of the cluster, not only this StatefulSet's: no node set label
+        labelSelector: { matchLabels: { 'app.kubernetes.io/name': 'postgresql', 'postgres.cdk8s.io/cluster': 'db' } },
+        topologyKey: 'kubernetes.io/hostname',
+      }]);
+      // the selector matches every member pod template (so the scheduler refuses any two on one node)
+      const selector = pod.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].labelSelector.matchLabels;
+      for (const other of members) expect(selects(selector, other.spec.template.metadata.labels)).toBe(true);
+      // spreading stays soft: a hard spread with maxSkew 1 would not refuse 2/1/1 anyway
+      expect(pod.topologySpreadConstraints.map((c: any) => c.whenUnsatisfiable)).toEqual(['ScheduleAnyway', 'ScheduleAnyway']);
+    }
+  });
+
+  test('without requireSeparateNodes there is no required anti-affinity', () => {
+    for (const sts of ofKind(synthCluster(), 'StatefulSet')) {
+      expect(sts.spec.template.spec.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution).toBeUndefined();
     }
   });
 });

@@ -5,7 +5,7 @@ import {
 } from '../src';
 import { UserOptions } from '../src/access';
 import { HeartbeatOptions, SidecarOptions } from '../src/monitoring';
-import { synthCluster } from './helpers/manifests';
+import { find, synthCluster } from './helpers/manifests';
 import { OWNED_PARAMETERS } from '../src/render/postgresql-parameters';
 
 /** Builds `test/db` and returns the message it throws (fails the test if it does not throw). */
@@ -157,6 +157,27 @@ describe('image and version', () => {
     expect(message).toMatch(/gid 0 must be a non-root gid/);
     expect(message).toMatch(/binDir "usr\/bin" must be an absolute path/);
     expect(message).toMatch(/patroniMajorVersion 3 is not supported/);
+  });
+
+  test('a custom image whose binaries are relative or on a volume the pods write is refused', () => {
+    const message = errorOf({
+      image: PostgresImage.custom({
+        image: 'registry.example.com/pg:17.2', postgresVersion: 17, patroniPath: 'patroni', pgbackrestPath: '/pgdata/bin/pgbackrest', python3Path: '/usr/../tmp/python3',
+      }),
+    });
+    expect(message).toMatch(/^test\/db: invalid image = "registry.example.com\/pg:17.2": /);
+    expect(message).toMatch(/patroniPath "patroni" must be an absolute path/);
+    expect(message).toMatch(/pgbackrestPath "\/pgdata\/bin\/pgbackrest" is on a volume the pods can write/);
+    expect(message).toMatch(/python3Path "\/usr\/..\/tmp\/python3" must be an absolute path without spaces, ':' or '..'/);
+  });
+
+  test('custom binary paths are what the pods run, and their directories are on the PATH', () => {
+    const image = PostgresImage.custom({ image: 'registry.example.com/pg:17.2', postgresVersion: 17, binDir: '/usr/lib/postgresql/17/bin', patroniPath: '/opt/patroni/bin/patroni' });
+    expect(image.searchPath).toBe('/usr/lib/postgresql/17/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/opt/patroni/bin');
+    const m = synthCluster({ image });
+    const pg = find(m, 'StatefulSet', 'db-primary').spec.template.spec.containers[0];
+    expect(pg.command[0]).toBe('/opt/patroni/bin/patroni');
+    expect(pg.env).toContainEqual({ name: 'PATH', value: image.searchPath });
   });
 
   test('the named profiles refuse versions they have no pinned image for', () => {

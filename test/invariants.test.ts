@@ -135,6 +135,18 @@ describe.each(allCases().map((c) => [c.name, c] as const))('invariants: %s', (_n
     expect(new Set(kube).size).toBe(1);
   });
 
+  test('Patroni\'s label selector matches none of the library\'s own ConfigMaps (Patroni lists them as DCS objects; `patronictl remove` deletes by it)', () => {
+    const cfg = patroniConfigOf(manifests, statefulSets[0]);
+    const selector = { ...cfg.kubernetes.labels, [cfg.kubernetes.scope_label]: cfg.scope };
+    // In ENDPOINTS mode Kubernetes copies each Service's labels onto its Endpoints, which Patroni lists.
+    const kinds = cfg.kubernetes.use_endpoints ? ['Endpoints', 'Service', 'ConfigMap'] : ['ConfigMap'];
+    const matched = manifests.filter((o) => kinds.includes(o.kind) && selects(selector, o.metadata.labels));
+    expect(matched.map((cm) => cm.metadata.name)).toEqual([]);
+    // It still matches every member pod (what Patroni must see).
+    for (const t of memberTemplates) expect(selects(selector, t.metadata.labels)).toBe(true);
+    expect(cfg.kubernetes.bypass_api_service).toBeUndefined();
+  });
+
   test('all members agree on the cluster-wide settings (bootstrap.dcs), pg_hba and the port', () => {
     const configs = statefulSets.map((sts) => patroniConfigOf(manifests, sts));
     expect(new Set(configs.map((cfg) => JSON.stringify(cfg.bootstrap.dcs))).size).toBe(1);
@@ -193,7 +205,9 @@ describe.each(allCases().map((c) => [c.name, c] as const))('invariants: %s', (_n
     expect(credentialsJobs).toHaveLength(created.length > 0 ? 1 : 0);
     expect(accessJobs.length).toBeLessThanOrEqual(1);
     expect(backupJobs.length).toBeLessThanOrEqual(1);
-    expect(jobs.length).toBe(credentialsJobs.length + accessJobs.length + backupJobs.length);
+    const caJobs = jobs.filter((j) => j.metadata.labels?.['app.kubernetes.io/name'] === 'postgresql-ca');
+    expect(caJobs.length).toBeLessThanOrEqual(1);
+    expect(jobs.length).toBe(credentialsJobs.length + accessJobs.length + backupJobs.length + caJobs.length);
     // A user Secret (connection details) or the pooler's Secret is requested only with the access Job that sets its password.
     const declared = created.some((s) => /-user-|-pgbouncer$/.test(s));
     expect(accessJobs.length === 1 || !declared).toBe(true);
@@ -210,6 +224,72 @@ describe.each(allCases().map((c) => [c.name, c] as const))('invariants: %s', (_n
   test('each Secret has one creator: the credentials Job, a cert-manager Certificate or the user', () => {
     const creators = [...jobCreatedSecrets(manifests), ...certManagerSecrets(manifests), ...c.userSecrets];
     expect(creators.filter((s, i) => creators.indexOf(s) !== i)).toEqual([]);
+  });
+
+  test('the CA\'s key Secret is read by its CA Issuer alone: no pod, ConfigMap or other object names it', () => {
+    const caKeySecrets = ofKind(manifests, 'Certificate').filter((cert) => cert.spec.isCA).map((cert) => cert.spec.secretName);
+    const strings = (v: unknown): string[] => (typeof v === 'string' ? [v]
+      : Array.isArray(v) ? v.flatMap(strings)
+        // issuerRef names the CA Issuer (named like its Secret), not the Secret.
+        : v && typeof v === 'object' ? Object.entries(v).filter(([k]) => k !== 'issuerRef').flatMap(([, x]) => strings(x)) : []);
+    for (const m of manifests) {
+      const isCaIssuer = m.kind === 'Issuer' && caKeySecrets.includes(m.spec?.ca?.secretName);
+      const isCaCertificate = m.kind === 'Certificate' && m.spec?.isCA;
+      if (isCaIssuer || isCaCertificate) continue;
+      const named = strings({ spec: m.spec, data: m.data, template: m.template }).filter((v) => caKeySecrets.includes(v));
+      expect([`${m.kind}/${m.metadata.name}`, named]).toEqual([`${m.kind}/${m.metadata.name}`, []]);
+    }
+  });
+
+  test('with TLS, the CA certificate clients mount is a ConfigMap with no key material, filled by a publisher that reads no Secret', () => {
+    const publishers = podTemplates(manifests).filter((t) => t.spec.containers.some((ctr: any) => ctr.name === 'publish-ca'));
+    if (ofKind(manifests, 'Certificate').length === 0 && !memberTemplates.some((t) => (t.spec.volumes ?? []).some((v: any) => v.name === 'tls-server'))) {
+      expect(publishers).toEqual([]);
+      return;
+    }
+    expect(publishers.length).toBe(2);
+    for (const t of publishers) {
+      const cm = find(manifests, 'ConfigMap', t.spec.containers[0].env.find((e: any) => e.name === 'CA_CONFIGMAP').value);
+      expect(cm.data).toBeUndefined();
+      expect((t.spec.volumes ?? []).map((v: any) => v.secret?.items)).toEqual([[{ key: 'ca.crt', path: 'ca.crt' }]]);
+      const role = find(manifests, 'Role', t.spec.serviceAccountName);
+      expect(role.rules.flatMap((r: any) => r.resources)).toEqual(['configmaps']);
+    }
+  });
+
+  test('every Job is deleted a day after it finishes (ttlSecondsAfterFinished); CronJobs\' Jobs are bounded by their history limits', () => {
+    for (const job of ofKind(manifests, 'Job')) expect([job.metadata.name, job.spec.ttlSecondsAfterFinished]).toEqual([job.metadata.name, 86400]);
+    for (const cron of ofKind(manifests, 'CronJob')) {
+      expect(cron.spec.jobTemplate.spec.ttlSecondsAfterFinished).toBeUndefined();
+      expect(cron.spec.successfulJobsHistoryLimit).toBeLessThanOrEqual(3);
+      expect(cron.spec.failedJobsHistoryLimit).toBeLessThanOrEqual(3);
+    }
+  });
+
+  test('every binary is run by its absolute path, with a PATH of image directories only (never a writable volume)', () => {
+    const writable = ['/pgdata', '/tmp', '/dev/shm', '/pgbackrest'];
+    for (const t of templates) {
+      const mounted = (t.spec.containers ?? []).concat(t.spec.initContainers ?? []);
+      for (const ctr of mounted) {
+        const who = `${t.owner.kind}/${t.owner.metadata.name} ${ctr.name}`;
+        if (ctr.command) expect([who, ctr.command[0]]).toEqual([who, expect.stringMatching(/^\//)]);
+        const path = (ctr.env ?? []).find((e: any) => e.name === 'PATH')?.value;
+        if (ctr.image === memberTemplates[0]?.spec.containers[0].image) expect([who, typeof path]).toEqual([who, 'string']);
+        for (const dir of path ? String(path).split(':') : []) {
+          expect([who, dir]).toEqual([who, expect.stringMatching(/^\//)]);
+          expect([who, writable.some((w) => dir === w || dir.startsWith(`${w}/`))]).toEqual([who, false]);
+        }
+      }
+    }
+    // The commands Patroni and PostgreSQL run (archiving, replicas from the repository, restore_command) too.
+    for (const sts of statefulSets) {
+      const cfg = patroniConfigOf(manifests, sts);
+      const commands = [
+        cfg.postgresql.parameters.archive_command, cfg.postgresql.pgbackrest?.command, cfg.postgresql.recovery_conf?.restore_command,
+        cfg.bootstrap.pgbackrest_restore?.command, cfg.bootstrap.pgbackrest_restore?.recovery_conf?.restore_command, cfg.bootstrap.post_bootstrap,
+      ].filter((x) => x !== undefined);
+      for (const cmd of commands) expect([sts.metadata.name, cmd]).toEqual([sts.metadata.name, expect.stringMatching(/^\//)]);
+    }
   });
 
   test('every volume mount names a volume or a claim template', () => {

@@ -55,7 +55,7 @@ describe('heartbeat sidecar', () => {
       const hb = containerOf(sts, 'heartbeat');
       expect(hb.image).toBe(containerOf(sts, 'postgres').image);
       expect(hb.image).toBe(PERCONA_17);
-      expect(hb.command).toEqual(['python3', '/opt/cdk8s-postgres/heartbeat.py']);
+      expect(hb.command).toEqual(['/usr/bin/python3', '/opt/cdk8s-postgres/heartbeat.py']);
       const scripts = find(m, 'ConfigMap', volumeOf(sts, 'scripts').configMap.name);
       expect(scripts.data['heartbeat.py']).toMatch(/^#!\/usr\/bin\/env python3\n/);
     }
@@ -67,6 +67,8 @@ describe('heartbeat sidecar', () => {
   });
 
   const DEFAULT_ENV = {
+    // Image directories only: nothing on a writable volume can stand in for a binary.
+    PATH: '/usr/pgsql-17/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
     HB_LISTEN: '*',
     HB_PORT: '8010',
     HB_INTERVAL_SECONDS: '5',

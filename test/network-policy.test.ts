@@ -6,7 +6,7 @@
  * not just by name.
  */
 import { Duration, Testing } from 'cdk8s';
-import { NetworkPeer, PostgresCluster, PostgresClusterProps } from '../src';
+import { ApiServerAccess, BackupRepository, NetworkPeer, PostgresCluster, PostgresClusterProps } from '../src';
 import { Manifest, find, ofKind, podTemplates, synthCluster } from './helpers/manifests';
 
 const DNS = [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }];
@@ -47,16 +47,19 @@ describe('defaults', () => {
   const job = ofKind(m, 'Job')[0];
   const allPods = podTemplates(m).map((t) => `${t.owner.kind}/${t.owner.metadata.name}`).sort();
   const memberPods = ofKind(m, 'StatefulSet').map((s) => `StatefulSet/${s.metadata.name}`).sort();
+  const publisherPods = podTemplates(m).filter((t) => t.metadata.labels?.['app.kubernetes.io/name'] === 'postgresql-ca')
+    .map((t) => `${t.owner.kind}/${t.owner.metadata.name}`).sort();
 
-  test('three policies', () => {
-    expect(policies(m).map((p) => p.metadata.name).sort()).toEqual(['db-default-deny', 'db-jobs', 'db-members']);
+  test('four policies', () => {
+    expect(policies(m).map((p) => p.metadata.name).sort()).toEqual(['db-default-deny', 'db-jobs', 'db-members', 'db-publish-ca']);
   });
 
-  test('the default deny selects every pod of the cluster: members and the credentials Job', () => {
+  test('the default deny selects every pod of the cluster: members, the credentials Job and the CA publisher', () => {
     const deny = find(m, 'NetworkPolicy', 'db-default-deny');
     expect(deny.spec).toEqual({ podSelector: { matchLabels: { 'postgres.cdk8s.io/cluster': 'db' } }, policyTypes: ['Ingress', 'Egress'] });
-    expect(allPods).toEqual([...memberPods, `Job/${job.metadata.name}`].sort());
-    expect(allPods.length).toBe(4);
+    expect(publisherPods).toEqual(['CronJob/db-publish-ca', expect.stringMatching(/^Job\/db-publish-ca-[0-9a-f]{8}$/)]);
+    expect(allPods).toEqual([...memberPods, `Job/${job.metadata.name}`, ...publisherPods].sort());
+    expect(allPods.length).toBe(6);
     expect(selectedPods(m, deny)).toEqual(allPods);
   });
 
@@ -119,6 +122,16 @@ describe('defaults', () => {
     });
   });
 
+  test('the CA publisher: no ingress; egress only DNS and the API server (never the members)', () => {
+    const policy = find(m, 'NetworkPolicy', 'db-publish-ca');
+    expect(selectedPods(m, policy)).toEqual(publisherPods);
+    expect(policy.spec).toEqual({
+      podSelector: { matchLabels: { 'postgres.cdk8s.io/cluster': 'db', 'app.kubernetes.io/name': 'postgresql-ca' } },
+      policyTypes: ['Ingress', 'Egress'],
+      egress: [{ ports: DNS }, { to: [{ ipBlock: { cidr: '0.0.0.0/0' } }, { ipBlock: { cidr: '::/0' } }], ports: API_PORTS }],
+    });
+  });
+
   test('policies carry the cluster labels', () => {
     for (const p of policies(m)) expect(p.metadata.labels).toMatchObject({ 'postgres.cdk8s.io/cluster': 'db', 'app.kubernetes.io/instance': 'db' });
   });
@@ -162,6 +175,19 @@ describe('custom peers', () => {
     });
   });
 
+  test('NetworkPeer.pods admits the cluster namespace\'s pods only (a bare podSelector); podsInNamespace names another namespace', () => {
+    // A NetworkPolicy peer with a podSelector and no namespaceSelector means "in the policy's namespace".
+    expect(NetworkPeer.pods({ app: 'api' })._peer).toEqual({ podSelector: { matchLabels: { app: 'api' } } });
+    expect(NetworkPeer.podsInNamespace({ app: 'api' }, 'frontend')._peer).toEqual({
+      podSelector: { matchLabels: { app: 'api' } },
+      namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'frontend' } },
+    });
+    const rendered = synthCluster({ network: { allowFrom: [NetworkPeer.podsInNamespace({ app: 'api' }, 'frontend')] } });
+    expect(find(rendered, 'NetworkPolicy', 'db-members').spec.ingress[2].from).toEqual([NetworkPeer.podsInNamespace({ app: 'api' }, 'frontend')._peer]);
+    expect(() => NetworkPeer.podsInNamespace({ app: 'api' }, 'Front End'))
+      .toThrow('NetworkPeer.podsInNamespace: invalid namespace "Front End": must be a DNS label (lower-case letters, digits and \'-\', at most 63 characters)');
+  });
+
   test('scrapers: the given peers on the metrics ports', () => {
     expect(spec.ingress[3]).toEqual({
       from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }, { namespaceSelector: {} }],
@@ -193,7 +219,7 @@ describe('custom peers', () => {
 describe('a custom port and cluster name', () => {
   test('the policies follow the PostgreSQL port and the cluster name', () => {
     const m = synthCluster({ clusterName: 'orders', config: { database: { port: 6543 } } }, { namespace: 'shop' });
-    expect(policies(m).map((p) => p.metadata.name).sort()).toEqual(['orders-default-deny', 'orders-jobs', 'orders-members']);
+    expect(policies(m).map((p) => p.metadata.name).sort()).toEqual(['orders-default-deny', 'orders-jobs', 'orders-members', 'orders-publish-ca']);
     const spec = find(m, 'NetworkPolicy', 'orders-members').spec;
     const members = { podSelector: { matchLabels: { 'app.kubernetes.io/name': 'postgresql', 'postgres.cdk8s.io/cluster': 'orders' } } };
     expect(spec.ingress[0]).toEqual({ from: [members], ports: tcp(6543, 8008) });
@@ -250,5 +276,74 @@ describe('validation', () => {
   ])('apiServerCidrs %j is refused, naming the entry', (apiServerCidrs, i, value) => {
     expect(errorOf({ network: { apiServerCidrs } }))
       .toBe(`test/db: invalid network.apiServerCidrs[${i}] = ${JSON.stringify(value)}: must be a CIDR block such as 10.0.0.1/32`);
+  });
+});
+
+describe('how the pods reach the API server (network.apiServer)', () => {
+  const apiRules = (m: Manifest[]) => policies(m).flatMap((p) => (p.spec.egress ?? [])
+    .filter((r: any) => (r.ports ?? []).some((x: any) => x.port === 443 || x.port === 6443 || x.port === 8443))
+    .map((r: any) => [p.metadata.name, r]));
+
+  test('anywhere() (the default): an ipBlock rule on 443 and 6443 in the members\', the jobs\' and the CA publisher\'s policies', () => {
+    const rule = { to: [{ ipBlock: { cidr: '0.0.0.0/0' } }, { ipBlock: { cidr: '::/0' } }], ports: API_PORTS };
+    expect(apiRules(synthCluster())).toEqual([['db-members', rule], ['db-jobs', rule], ['db-publish-ca', rule]]);
+    expect(apiRules(synthCluster({ network: { apiServer: ApiServerAccess.anywhere() } }))).toEqual(apiRules(synthCluster()));
+  });
+
+  test('cidrs(cidrs, ports): the API server\'s own addresses and port; apiServerCidrs is the same with 443 and 6443', () => {
+    const m = synthCluster({ network: { apiServer: ApiServerAccess.cidrs(['172.18.0.2/32', 'fd00::2/128'], [6443]) } });
+    const rule = { to: [{ ipBlock: { cidr: '172.18.0.2/32' } }, { ipBlock: { cidr: 'fd00::2/128' } }], ports: tcp(6443) };
+    expect(apiRules(m)).toEqual([['db-members', rule], ['db-jobs', rule], ['db-publish-ca', rule]]);
+    expect(apiRules(synthCluster({ network: { apiServerCidrs: ['172.18.0.2/32'] } })))
+      .toEqual(apiRules(synthCluster({ network: { apiServer: ApiServerAccess.cidrs(['172.18.0.2/32'], [443, 6443]) } })));
+    expect(ofKind(m, 'CiliumNetworkPolicy')).toEqual([]);
+  });
+
+  describe('cilium()', () => {
+    const m = synthCluster({ users: [{ name: 'app_user' }], pooler: {}, backup: { repositories: [BackupRepository.volume()] } });
+    const cm = synthCluster({ users: [{ name: 'app_user' }], pooler: {}, backup: { repositories: [BackupRepository.volume()] }, network: { apiServer: ApiServerAccess.cilium() } });
+
+    test('a CiliumNetworkPolicy allows the kube-apiserver entity on 443 and 6443; the Kubernetes policies carry no API rule', () => {
+      expect(apiRules(cm)).toEqual([]);
+      const cnp = find(cm, 'CiliumNetworkPolicy', 'db-api-server');
+      expect(cnp.apiVersion).toBe('cilium.io/v2');
+      expect(cnp.spec.egress).toEqual([{
+        toEntities: ['kube-apiserver'],
+        toPorts: [{ ports: [{ port: '443', protocol: 'TCP' }, { port: '6443', protocol: 'TCP' }] }],
+      }]);
+      // Everything else is as with the Kubernetes rule.
+      const withoutApi = (ms: Manifest[]) => JSON.stringify(policies(ms).map((p) => ({
+        ...p.spec, egress: (p.spec.egress ?? []).filter((r: any) => !(r.ports ?? []).some((x: any) => x.port === 6443)),
+      })));
+      expect(withoutApi(cm)).toBe(withoutApi(m));
+    });
+
+    test('it selects exactly the pods that call the API server: members, the credentials Job, the CA publisher', () => {
+      const cnp = find(cm, 'CiliumNetworkPolicy', 'db-api-server');
+      const selected = podTemplates(cm).filter((t) => matches(cnp.spec.endpointSelector, t.metadata.labels)).map((t) => t.metadata.labels?.['app.kubernetes.io/name']);
+      expect([...new Set(selected)].sort()).toEqual(['postgresql', 'postgresql-ca', 'postgresql-credentials']);
+      // Those that use the API in the Kubernetes form are the same pods.
+      const kube = policies(m).filter((p) => apiRules([p]).length > 0).flatMap((p) => selectedPods(m, p));
+      const cilium = podTemplates(cm).filter((t) => matches(cnp.spec.endpointSelector, t.metadata.labels)).map((t) => `${t.owner.kind}/${t.owner.metadata.name}`);
+      for (const pod of cilium) expect(kube).toContain(pod);
+      for (const pod of kube.filter((p) => !p.includes('-access-'))) expect(cilium).toContain(pod);
+    });
+
+    test('custom ports', () => {
+      const custom = synthCluster({ network: { apiServer: ApiServerAccess.cilium([6443]) } });
+      expect(find(custom, 'CiliumNetworkPolicy', 'db-api-server').spec.egress[0].toPorts).toEqual([{ ports: [{ port: '6443', protocol: 'TCP' }] }]);
+    });
+  });
+
+  test('refused: both apiServer and apiServerCidrs, no CIDR, a bad CIDR or port', () => {
+    const refused = (network: PostgresClusterProps['network']) => () => new PostgresCluster(Testing.chart(), 'db', { network });
+    expect(refused({ apiServer: ApiServerAccess.anywhere(), apiServerCidrs: ['10.0.0.1/32'] }))
+      .toThrow('test/db: invalid network.apiServerCidrs = ["10.0.0.1/32"]: set network.apiServer or network.apiServerCidrs, not both');
+    expect(refused({ apiServer: ApiServerAccess.cidrs([]) }))
+      .toThrow('test/db: invalid network.apiServer.cidrs = []: must list at least one CIDR block (an empty list lets no pod reach the API server)');
+    expect(refused({ apiServer: ApiServerAccess.cidrs(['10.0.0.300/32']) }))
+      .toThrow('test/db: invalid network.apiServer.cidrs[0] = "10.0.0.300/32": must be a CIDR block such as 10.0.0.1/32');
+    expect(refused({ apiServer: ApiServerAccess.cilium([0]) })).toThrow('test/db: invalid network.apiServer.ports[0] = 0: must be a whole number from 1 to 65535');
+    expect(refused({ apiServer: ApiServerAccess.cidrs(['10.0.0.1/32'], []) })).toThrow('test/db: invalid network.apiServer.ports = []: must list at least one port');
   });
 });

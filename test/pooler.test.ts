@@ -98,7 +98,7 @@ describe('defaults (cert-manager TLS, namespaced chart)', () => {
 
   test('the pinned default image runs pgbouncer with the mounted ini', () => {
     expect(ctr.image).toBe('docker.io/percona/percona-pgbouncer:1.25.1-1');
-    expect(ctr.command).toEqual(['pgbouncer', '/etc/pgbouncer/pgbouncer.ini']);
+    expect(ctr.command).toEqual(['/usr/bin/pgbouncer', '/etc/pgbouncer/pgbouncer.ini']);
   });
 
   test('resources: requests equal limits (200m, 128Mi)', () => {
@@ -111,12 +111,12 @@ describe('defaults (cert-manager TLS, namespaced chart)', () => {
     expect(ctr.livenessProbe).toEqual({ tcpSocket: { port: 'postgres' }, periodSeconds: 10, failureThreshold: 6 });
   });
 
-  test('volumes: the ini, only userlist.txt of the auth Secret, the pooler\'s TLS Secret, only ca.crt of the CA', () => {
+  test('volumes: the ini, only userlist.txt of the auth Secret, the pooler\'s TLS Secret, and its ca.crt (the issuer\'s CA; never the CA\'s own Secret)', () => {
     expect(pod.volumes).toEqual([
       { name: 'config', configMap: { name: 'db-pooler', defaultMode: 0o444 } },
       { name: 'auth', secret: { secretName: 'db-pgbouncer', items: [{ key: 'userlist.txt', path: 'userlist.txt' }], defaultMode: 0o440 } },
       { name: 'tls', secret: { secretName: 'db-pooler-tls', defaultMode: 0o440 } },
-      { name: 'ca', secret: { secretName: 'db-ca', items: [{ key: 'ca.crt', path: 'ca.crt' }], defaultMode: 0o444 } },
+      { name: 'ca', secret: { secretName: 'db-pooler-tls', items: [{ key: 'ca.crt', path: 'ca.crt' }], defaultMode: 0o444 } },
     ]);
     expect(ctr.volumeMounts).toEqual([
       { name: 'config', mountPath: '/etc/pgbouncer', readOnly: true },

@@ -11,17 +11,20 @@ import { allCases } from './helpers/cases';
 import { Manifest, find, ofKind, podTemplates, synthCluster } from './helpers/manifests';
 
 /** Which pods use a Role. */
-type Component = 'patroni' | 'credentials-job';
-/** Patroni's DCS mode a grant belongs to (`any`: both). */
-type Mode = 'configmaps' | 'endpoints' | 'any';
+type Component = 'patroni' | 'credentials-job' | 'ca-publisher';
+/** Patroni's DCS mode a grant belongs to (`any`: both; `tls`: both, only with TLS on). */
+type Mode = 'configmaps' | 'endpoints' | 'any' | 'tls';
 
 interface Grant {
   readonly component: Component;
   readonly mode: Mode;
   readonly resource: string;
   readonly verb: string;
-  /** The grant is limited to these names (`job-secrets`: exactly the Secrets the Job creates). */
-  readonly resourceNames?: 'job-secrets';
+  /**
+   * The grant is limited to these names (`job-secrets`: exactly the Secrets the Job creates;
+   * `ca-configmap`: the ConfigMap the CA publisher fills).
+   */
+  readonly resourceNames?: 'job-secrets' | 'ca-configmap';
   readonly reason: string;
 }
 
@@ -58,6 +61,9 @@ const GRANTS: readonly Grant[] = [
     resourceNames: 'job-secrets',
     reason: 'checks whether each of its Secrets exists (credentials, user connection Secrets, the pooler\'s auth Secret), and only those',
   },
+  // The CA publisher (TLS on): reads no Secret (the kubelet mounts the ca.crt item), fills one ConfigMap.
+  { component: 'ca-publisher', mode: 'tls', resource: 'configmaps', verb: 'get', resourceNames: 'ca-configmap', reason: 'compares the published certificate with the current one' },
+  { component: 'ca-publisher', mode: 'tls', resource: 'configmaps', verb: 'patch', resourceNames: 'ca-configmap', reason: 'writes the CA certificate (alone) into the ConfigMap clients mount' },
 ];
 
 const grantKey = (g: { component: string; resource: string; verb: string }) => `${g.component} ${g.resource} ${g.verb}`;
@@ -76,6 +82,17 @@ function credentialsJob(manifests: Manifest[]): Manifest {
   return jobs[0];
 }
 
+/** Whether TLS is on: the members mount a server certificate. */
+function tlsOn(manifests: Manifest[]): boolean {
+  return podTemplates(manifests).some((t) => (t.spec.volumes ?? []).some((v: any) => v.name === 'tls-server'));
+}
+
+/** The ConfigMap the CA publisher fills (its CA_CONFIGMAP env var). */
+function caConfigMap(manifests: Manifest[]): string | undefined {
+  const t = podTemplates(manifests).find((x) => x.metadata?.labels?.['app.kubernetes.io/name'] === 'postgresql-ca');
+  return t?.spec.containers[0].env.find((e: any) => e.name === 'CA_CONFIGMAP')?.value;
+}
+
 /** The Secrets the credentials Job creates (its SECRETS env var). */
 function jobSecrets(manifests: Manifest[]): string[] {
   const job = credentialsJob(manifests);
@@ -88,8 +105,9 @@ function componentOf(manifests: Manifest[], role: Manifest): Component {
   const bindings = ofKind(manifests, 'RoleBinding').filter((b) => b.roleRef.kind === 'Role' && b.roleRef.name === role.metadata.name);
   if (bindings.length === 0) throw new Error(`Role/${role.metadata.name} is bound to nothing`);
   const accounts = new Set(bindings.flatMap((b) => b.subjects.filter((s: any) => s.kind === 'ServiceAccount').map((s: any) => s.name)));
-  const owners = podTemplates(manifests).filter((t) => accounts.has(t.spec.serviceAccountName)).map((t) => t.owner.kind);
-  const kinds = new Set(owners);
+  const pods = podTemplates(manifests).filter((t) => accounts.has(t.spec.serviceAccountName));
+  const kinds = new Set(pods.map((t) => t.owner.kind));
+  if (pods.length > 0 && pods.every((t) => t.metadata?.labels?.['app.kubernetes.io/name'] === 'postgresql-ca')) return 'ca-publisher';
   if (kinds.size === 1 && kinds.has('StatefulSet')) return 'patroni';
   if (kinds.size === 1 && kinds.has('Job')) return 'credentials-job';
   throw new Error(`Role/${role.metadata.name} is used by pods of ${[...kinds].join(', ') || 'nothing'}`);
@@ -99,7 +117,7 @@ function componentOf(manifests: Manifest[], role: Manifest): Component {
 function rbacProblems(manifests: Manifest[]): string[] {
   const problems: string[] = [];
   const mode = modeOf(manifests);
-  const expected = GRANTS.filter((g) => g.mode === 'any' || g.mode === mode);
+  const expected = GRANTS.filter((g) => g.mode === 'any' || g.mode === mode || (g.mode === 'tls' && tlsOn(manifests)));
   const seen = new Set<string>();
   for (const role of ofKind(manifests, 'Role')) {
     const component = componentOf(manifests, role);
@@ -120,6 +138,8 @@ function rbacProblems(manifests: Manifest[]): string[] {
           if (g.resourceNames === 'job-secrets') {
             if (!names) problems.push(`${at} must be limited to the Job's Secrets`);
             else if ([...names].sort().join() !== jobSecrets(manifests).sort().join()) problems.push(`${at} names ${names.join(', ')}, not the Job's Secrets`);
+          } else if (g.resourceNames === 'ca-configmap') {
+            if (!names || names.join() !== caConfigMap(manifests)) problems.push(`${at} must be limited to the CA ConfigMap`);
           } else if (names !== undefined) {
             problems.push(`${at} has unexpected resourceNames`);
           }
@@ -174,17 +194,19 @@ describe.each(allCases().map((c) => [c.name, c] as const))('RBAC: %s', (_name, c
     expect(rbacProblems(manifests)).toEqual([]);
   });
 
-  test('two Roles: Patroni\'s and the credentials Job\'s', () => {
-    expect(ofKind(manifests, 'Role').map((r) => componentOf(manifests, r)).sort()).toEqual(['credentials-job', 'patroni']);
+  test('two Roles, Patroni\'s and the credentials Job\'s, and with TLS the CA publisher\'s', () => {
+    expect(ofKind(manifests, 'Role').map((r) => componentOf(manifests, r)).sort())
+      .toEqual([...(tlsOn(manifests) ? ['ca-publisher'] : []), 'credentials-job', 'patroni']);
   });
 
-  test('every other pod (the access Job, the poolers) runs with no ServiceAccount of its own and no token', () => {
+  test('every other pod (the access Job, the poolers, the backup Jobs) runs with no ServiceAccount of its own and no token', () => {
     const bound = new Set(ofKind(manifests, 'RoleBinding').flatMap((b) => b.subjects.map((x: any) => x.name)));
     for (const t of podTemplates(manifests)) {
       const who = `${t.owner.kind}/${t.owner.metadata.name}`;
       const isPatroni = t.owner.kind === 'StatefulSet' && (t.spec.volumes ?? []).some((v: any) => v.name === 'patroni-config');
       const isCredentials = t.owner.kind === 'Job' && t.metadata.labels?.['app.kubernetes.io/name'] === 'postgresql-credentials';
-      if (isPatroni || isCredentials) {
+      const isCaPublisher = t.metadata.labels?.['app.kubernetes.io/name'] === 'postgresql-ca';
+      if (isPatroni || isCredentials || isCaPublisher) {
         expect([who, bound.has(t.spec.serviceAccountName)]).toEqual([who, true]);
         continue;
       }
@@ -238,8 +260,8 @@ describe('the credentials Job\'s grant with users and a pooler', () => {
     const access = ofKind(m, 'Job').find((j) => j.metadata.name.startsWith('db-access-'))!;
     expect(access.spec.template.spec.serviceAccountName).toBeUndefined();
     expect(access.spec.template.spec.automountServiceAccountToken).toBe(false);
-    expect(ofKind(m, 'ServiceAccount').map((s) => s.metadata.name).sort()).toEqual(['db', 'db-credentials']);
-    expect(ofKind(m, 'Role').map((r) => componentOf(m, r)).sort()).toEqual(['credentials-job', 'patroni']);
+    expect(ofKind(m, 'ServiceAccount').map((s) => s.metadata.name).sort()).toEqual(['db', 'db-credentials', 'db-publish-ca']);
+    expect(ofKind(m, 'Role').map((r) => componentOf(m, r)).sort()).toEqual(['ca-publisher', 'credentials-job', 'patroni']);
   });
 });
 

@@ -8,6 +8,7 @@ import { App, Chart, ChartProps, Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { parse } from 'yaml';
 import {
+  ApiServerAccess, TaintEffect, TlsVersion, TolerationOperator,
   BackupCompression, BackupRepository, BackupRetention, RecoveryTarget, S3UriStyle,
   DatabasePrivilege, FailoverTiming, IssuerKind, LogLevel, NetworkPeer, PoolMode, PostgresCluster, PostgresClusterProps, PostgresImage,
   ReplicationMode, Resources, StorageType, TablePrivilege, Tls,
@@ -299,4 +300,26 @@ test('createNamespace in a spec emits the Namespace metadata.namespace names, fi
   const { yaml } = synthSpec('apiVersion: postgres.cdk8s.io/v1alpha1\nkind: PostgresCluster\nmetadata: { name: orders-db, namespace: orders }\nspec: { createNamespace: true }\n', 'orders.yaml');
   expect(yaml.startsWith('apiVersion: v1\nkind: Namespace\nmetadata:\n')).toBe(true);
   expect(yaml).toMatch(/^ {2}name: orders$/m);
+});
+
+describe('the hardening settings in a spec', () => {
+  test('network.apiServer (cilium, {cidrs, ports}), tls certManager namespace/extraDnsNames, tlsMinVersion', () => {
+    const head = 'apiVersion: postgres.cdk8s.io/v1alpha1\nkind: PostgresCluster\nmetadata: { name: db }\nspec:\n';
+    expect(specYaml(`${head}  network: { apiServer: cilium }\n`)).toBe(tsYaml('db', { network: { apiServer: ApiServerAccess.cilium() } }));
+    expect(specYaml(`${head}  network: { apiServer: { cidrs: [10.0.0.10/32], ports: [6443] } }\n`))
+      .toBe(tsYaml('db', { network: { apiServer: ApiServerAccess.cidrs(['10.0.0.10/32'], [6443]) } }));
+    expect(specYaml(`${head}  tls: { certManager: { namespace: orders, extraDnsNames: [pg.example.com] } }\n  config: { connection: { tlsMinVersion: TLSv1.2 } }\n`))
+      .toBe(tsYaml('db', { tls: Tls.certManager({ namespace: 'orders', extraDnsNames: ['pg.example.com'] }), config: { connection: { tlsMinVersion: TlsVersion.TLS_1_2 } } }));
+  });
+
+  test('scheduling for the cluster and per node set', () => {
+    const head = 'apiVersion: postgres.cdk8s.io/v1alpha1\nkind: PostgresCluster\nmetadata: { name: db }\nspec:\n';
+    const text = `${head}  scheduling:\n    nodeSelector: { pool: db }\n    tolerations: [{ key: dedicated, value: db, effect: NoSchedule }]\n    priorityClassName: high\n`
+      + '  primary: { scheduling: { nodeSelector: { pool: primary } } }\n  replicas: { scheduling: { tolerations: [{ operator: Exists }] } }\n';
+    expect(specYaml(text)).toBe(tsYaml('db', {
+      scheduling: { nodeSelector: { pool: 'db' }, tolerations: [{ key: 'dedicated', value: 'db', effect: TaintEffect.NO_SCHEDULE }], priorityClassName: 'high' },
+      primary: { scheduling: { nodeSelector: { pool: 'primary' } } },
+      replicas: { scheduling: { tolerations: [{ operator: TolerationOperator.EXISTS }] } },
+    }));
+  });
 });

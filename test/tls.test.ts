@@ -8,9 +8,9 @@ import { Duration, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { parse } from 'yaml';
 import {
-  ClientAuthMethod, HbaConnectionType, IssuerKind, PostgresCluster, PostgresClusterProps, Tls,
+  BackupRepository, ClientAuthMethod, HbaConnectionType, IssuerKind, PostgresCluster, PostgresClusterProps, Tls, TlsVersion,
 } from '../src';
-import { Manifest, buildCluster, find, ofKind, synthCluster, synthWith } from './helpers/manifests';
+import { Manifest, buildCluster, find, ofKind, podTemplates, synthCluster, synthWith } from './helpers/manifests';
 
 const SERVER_DIR = '/etc/postgres-tls/server';
 const REPLICATION_DIR = '/etc/postgres-tls/replication';
@@ -177,6 +177,16 @@ describe('default: cert-manager with a per-cluster CA', () => {
     expect(spec.issuerRef).toEqual({ name: 'db-ca', kind: 'Issuer', group: 'cert-manager.io' });
   });
 
+  test('the CA keeps its key when renewed (rotationPolicy Never): the old and the new CA certificate verify the same leaves', () => {
+    const ca = certificate(m, 'db-ca').spec;
+    expect(ca.isCA).toBe(true);
+    expect(ca.privateKey).toEqual({ algorithm: 'ECDSA', size: 256, encoding: 'PKCS8', rotationPolicy: 'Never' });
+    // Renewed 30 days before a 10-year lifetime ends: old and new CA certificates overlap for 30 days,
+    // and the daily publisher puts the new one in the clients' ConfigMap within a day.
+    expect([ca.duration, ca.renewBefore]).toEqual(['87600h', '720h']);
+    expect(find(m, 'CronJob', 'db-publish-ca').spec.schedule).toBe('17 3 * * *');
+  });
+
   test('replication client certificate: CN replicator, client auth only', () => {
     const spec = certificate(m, 'db-replication').spec;
     expect(spec.secretName).toBe('db-replication-tls');
@@ -187,8 +197,8 @@ describe('default: cert-manager with a per-cluster CA', () => {
     expect(spec.issuerRef).toEqual({ name: 'db-ca', kind: 'Issuer', group: 'cert-manager.io' });
   });
 
-  test('ECDSA P-256 keys, rotated on renewal; 90-day certificates renewed 15 days ahead', () => {
-    for (const name of ['db-ca', 'db-server', 'db-replication']) {
+  test('ECDSA P-256 keys; leaf keys rotated on renewal; 90-day certificates renewed 15 days ahead', () => {
+    for (const name of ['db-server', 'db-replication']) {
       expect(certificate(m, name).spec.privateKey).toEqual({ algorithm: 'ECDSA', size: 256, encoding: 'PKCS8', rotationPolicy: 'Always' });
     }
     for (const name of ['db-server', 'db-replication']) {
@@ -205,11 +215,53 @@ describe('default: cert-manager with a per-cluster CA', () => {
     for (const sts of members(m)) for (const v of tlsVolumes(sts)) expect(written).toContain(v.secret.secretName);
   });
 
-  test('outputs: tls and caSecretName (the CA Secret)', () => {
+  test('outputs: tls and caConfigMapName (the CA certificate alone)', () => {
     const { cluster } = buildCluster();
     expect(cluster.tls.source).toBe('cert-manager');
     expect(cluster.tls.enabled).toBe(true);
-    expect(cluster.caSecretName).toBe('db-ca');
+    expect(cluster.caConfigMapName).toBe('db-ca-cert');
+  });
+});
+
+describe('server certificate names without a chart namespace (tls.namespace, tls.extraDnsNames)', () => {
+  const namesOf = (m: Manifest[], cert: string) => certificate(m, cert).spec.dnsNames;
+
+  test('tls.namespace adds the namespaced names of every Service, the pods, the pooler and the backup node', () => {
+    const m = synthCluster({
+      tls: Tls.certManager({ namespace: 'orders' }),
+      pooler: {},
+      backup: { repositories: [BackupRepository.volume()] },
+    });
+    expect(namesOf(m, 'db-server')).toEqual([
+      'db-primary', 'db-primary.orders', 'db-primary.orders.svc', 'db-primary.orders.svc.cluster.local',
+      'db-replicas', 'db-replicas.orders', 'db-replicas.orders.svc', 'db-replicas.orders.svc.cluster.local',
+      '*.db-pods', '*.db-pods.orders', '*.db-pods.orders.svc', '*.db-pods.orders.svc.cluster.local',
+      'localhost',
+    ]);
+    expect(namesOf(m, 'db-pooler')).toEqual(['db-pooler', 'db-pooler.orders', 'db-pooler.orders.svc', 'db-pooler.orders.svc.cluster.local']);
+    expect(namesOf(m, 'db-repo-host')).toContain('*.db-repo-host.orders.svc');
+    // Same names as a chart in that namespace gives.
+    expect(namesOf(m, 'db-server')).toEqual(namesOf(synthCluster({}, { namespace: 'orders' }), 'db-server'));
+  });
+
+  test('without either, only the short names: a client verifying by <service>.<namespace>.svc would fail', () => {
+    expect(namesOf(synthCluster(), 'db-server')).toEqual(['db-primary', 'db-replicas', '*.db-pods', 'localhost']);
+  });
+
+  test('extraDnsNames go on the server and pooler certificates, once each', () => {
+    const m = synthCluster({ tls: Tls.certManager({ extraDnsNames: ['pg.example.com', '*.db.example.com', 'db-primary'] }), pooler: {} });
+    expect(namesOf(m, 'db-server')).toEqual(['db-primary', 'db-replicas', '*.db-pods', 'localhost', 'pg.example.com', '*.db.example.com']);
+    expect(namesOf(m, 'db-pooler')).toEqual(['db-pooler', 'pg.example.com', '*.db.example.com', 'db-primary']);
+  });
+
+  test('a tls.namespace other than the chart\'s, or a bad name, is refused', () => {
+    expect(() => buildCluster({ tls: Tls.certManager({ namespace: 'other' }) }, { namespace: 'orders' }))
+      .toThrow('test/db: invalid tls.namespace = "other": must equal the chart\'s namespace (orders), or be left unset');
+    expect(buildCluster({ tls: Tls.certManager({ namespace: 'orders' }) }, { namespace: 'orders' }).cluster.caConfigMapName).toBe('db-ca-cert');
+    expect(() => buildCluster({ tls: Tls.certManager({ namespace: 'Orders' }) })).toThrow(/invalid tls.namespace = "Orders": must be at most 63 characters/);
+    expect(() => buildCluster({ tls: Tls.certManager({ extraDnsNames: ['pg.*.example.com'] }) }))
+      .toThrow('test/db: invalid tls.extraDnsNames[0] = "pg.*.example.com": must be a lower-case DNS name, with a wildcard only as the whole first label (*.example.com)');
+    expect(() => buildCluster({ tls: Tls.certManager({ extraDnsNames: ['https://pg.example.com'] }) })).toThrow(/tls.extraDnsNames\[0\]/);
   });
 });
 
@@ -277,9 +329,9 @@ describe('cert-manager with an existing issuer', () => {
     expectTlsMembers(m, 'db-server-tls', 'db-replication-tls');
   });
 
-  test('caSecretName is the server Secret (cert-manager writes the issuer\'s CA into its ca.crt)', () => {
+  test('the CA certificate is published from the server Secret (cert-manager writes the issuer\'s CA into its ca.crt)', () => {
     const { cluster } = buildCluster({ tls: Tls.certManager({ issuerName: 'team-ca', issuerKind: IssuerKind.CLUSTER_ISSUER }) });
-    expect(cluster.caSecretName).toBe('db-server-tls');
+    expect(cluster.caConfigMapName).toBe('db-ca-cert');
   });
 });
 
@@ -294,10 +346,10 @@ describe('Tls.fromSecrets', () => {
     expectTlsMembers(m, 'my-server-tls', 'my-replication-tls');
   });
 
-  test('outputs: source secrets, caSecretName is the server Secret', () => {
+  test('outputs: source secrets, the CA certificate published in its own ConfigMap', () => {
     expect(cluster.tls.source).toBe('secrets');
     expect(cluster.tls.enabled).toBe(true);
-    expect(cluster.caSecretName).toBe('my-server-tls');
+    expect(cluster.caConfigMapName).toBe('db-ca-cert');
   });
 
   test('the credentials Job does not create the TLS Secrets', () => {
@@ -360,28 +412,78 @@ describe('Tls.disabled()', () => {
     }
   });
 
-  test('outputs: source disabled, no caSecretName', () => {
-    const { cluster } = buildCluster({ tls: Tls.disabled() });
+  test('outputs: source disabled, no CA ConfigMap and no publisher', () => {
+    const { cluster, chart } = buildCluster({ tls: Tls.disabled() });
     expect(cluster.tls.source).toBe('disabled');
     expect(cluster.tls.enabled).toBe(false);
-    expect(cluster.caSecretName).toBeUndefined();
+    expect(cluster.caConfigMapName).toBeUndefined();
+    expect(Testing.synth(chart).filter((o: any) => /publish-ca|ca-cert/.test(o.metadata.name))).toEqual([]);
   });
 });
 
-describe('caSecretName in each mode', () => {
-  test.each<[string, (chart: any) => PostgresClusterProps, string | undefined]>([
-    ['default', () => ({}), 'db-ca'],
+describe('the oldest TLS version (config.connection.tlsMinVersion)', () => {
+  const minVersion = (m: Manifest[]) => members(m).map((sts) => patroni(m, sts).postgresql.parameters.ssl_min_protocol_version);
+
+  test('TLS 1.3 by default, on every member and the pooler', () => {
+    const m = synthCluster({ pooler: {}, delayedReplicas: { applyDelay: Duration.hours(1) } });
+    expect(minVersion(m)).toEqual(['TLSv1.3', 'TLSv1.3', 'TLSv1.3']);
+    expect(find(m, 'ConfigMap', 'db-pooler').data['pgbouncer.ini']).toContain('client_tls_protocols = tlsv1.3\n');
+  });
+
+  test('TlsVersion.TLS_1_2 for older Java/JDBC clients: every member, and the pooler accepts 1.2 and 1.3', () => {
+    const m = synthCluster({ pooler: {}, config: { connection: { tlsMinVersion: TlsVersion.TLS_1_2 } } });
+    expect(minVersion(m)).toEqual(['TLSv1.2', 'TLSv1.2']);
+    expect(find(m, 'ConfigMap', 'db-pooler').data['pgbouncer.ini']).toContain('client_tls_protocols = tlsv1.2,tlsv1.3\n');
+    expect(buildCluster({ config: { connection: { tlsMinVersion: TlsVersion.TLS_1_2 } } }).cluster.config.tlsMinVersion).toBe('TLSv1.2');
+  });
+
+  test('without TLS there is no ssl_min_protocol_version', () => {
+    expect(minVersion(synthCluster({ tls: Tls.disabled() }))).toEqual([undefined, undefined]);
+  });
+
+  test('a raw ssl_min_protocol_version is refused, naming the typed setting', () => {
+    expect(() => buildCluster({ config: { parameters: { ssl_min_protocol_version: 'TLSv1' } } }))
+      .toThrow('test/db: invalid config.parameters.ssl_min_protocol_version = "TLSv1": is set by config.connection.tlsMinVersion, not as a raw parameter');
+  });
+
+  test('a value outside TlsVersion is refused', () => {
+    expect(() => buildCluster({ config: { connection: { tlsMinVersion: 'TLSv1.1' as TlsVersion } } }))
+      .toThrow('test/db: invalid config.connection.tlsMinVersion = "TLSv1.1": must be one of TLSv1.2, TLSv1.3');
+  });
+});
+
+describe('the CA certificate for clients, in each mode', () => {
+  test.each<[string, (chart: any) => PostgresClusterProps, string]>([
+    ['default', () => ({}), 'db-server-tls'],
     ['cert-manager with an issuer', () => ({ tls: Tls.certManager({ issuerName: 'x' }) }), 'db-server-tls'],
     ['from Secrets', (chart) => ({
       tls: Tls.fromSecrets({
         server: kplus.Secret.fromSecretName(chart, 's', 'srv'), replicationClient: kplus.Secret.fromSecretName(chart, 'r', 'repl'),
       }),
     }), 'srv'],
-    ['disabled', () => ({ tls: Tls.disabled() }), undefined],
-  ])('%s -> %s', (_name, props, expected) => {
+  ])('%s: ConfigMap db-ca-cert, filled from the ca.crt item of %s by a publisher with no right on Secrets', (_name, props, source) => {
     const chart = Testing.chart();
-    const cluster = new PostgresCluster(chart, 'db', props(chart));
-    expect(cluster.caSecretName).toBe(expected);
+    const cluster = new PostgresCluster(chart, 'db', { ...props(chart), users: [{ name: 'app_user' }] });
+    const m = Testing.synth(chart) as Manifest[];
+    expect(cluster.caConfigMapName).toBe('db-ca-cert');
+    const cm = find(m, 'ConfigMap', 'db-ca-cert');
+    // No data in the YAML (the publisher fills ca.crt; `kubectl apply` never owns it), no Patroni labels.
+    expect(cm.data).toBeUndefined();
+    expect(cm.metadata.labels?.['app.kubernetes.io/name']).toBe('postgresql-ca');
+    const role = find(m, 'Role', 'db-publish-ca');
+    expect(role.rules).toEqual([{ apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'patch'], resourceNames: ['db-ca-cert'] }]);
+    const pods = podTemplates(m).filter((t) => t.spec.serviceAccountName === 'db-publish-ca');
+    expect(pods.map((t) => t.owner.kind).sort()).toEqual(['CronJob', 'Job']);
+    for (const t of pods) {
+      // The kubelet reads the Secret; the pod sees the certificate alone.
+      expect(t.spec.volumes).toEqual([{ name: 'ca', secret: { secretName: source, items: [{ key: 'ca.crt', path: 'ca.crt' }], defaultMode: 0o444 } }]);
+      const env = t.spec.containers[0].env;
+      expect(env).toContainEqual({ name: 'CA_CONFIGMAP', value: 'db-ca-cert' });
+      expect(env).toContainEqual({ name: 'CA_FILE', value: '/etc/postgres-ca-source/ca.crt' });
+    }
+    // The access Job verifies the server with the published certificate, not a Secret.
+    const access = ofKind(m, 'Job').find((j) => j.metadata.name.startsWith('db-access-'))!;
+    expect(access.spec.template.spec.volumes).toEqual([{ name: 'ca', configMap: { name: 'db-ca-cert', items: [{ key: 'ca.crt', path: 'ca.crt' }], defaultMode: 0o444 } }]);
   });
 });
 

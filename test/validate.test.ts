@@ -2,7 +2,13 @@
  * The checks `validate` runs (src/validate): each one catches what it looks for, names the object
  * and the rule, and passes the library's own output (the invariant tests run them on every case).
  */
+import { mkdtempSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import { stringify } from 'yaml';
+import { ApiServerAccess } from '../src';
 import { Manifest, synthCluster } from './helpers/manifests';
+import { validatePaths } from '../src/cli/commands/validate';
 import { CHECKS, runChecks } from '../src/validate';
 import { parseManifests, podTemplates } from '../src/validate/manifest';
 import { quantity, formatBytes, formatCpu } from '../src/validate/quantity';
@@ -87,11 +93,11 @@ describe('validate checks', () => {
     expect(runChecks(ms).map((f) => f.severity)).toEqual(['error', 'warning']);
     expect(runChecks(ms, ['names']).map((f) => f.check)).toEqual(['names']);
     expect(errors(ms, 'schema')).toEqual([]);
-    expect(() => runChecks(ms, ['nope'])).toThrow('unknown check nope: the checks are schema, restricted, references, selectors, names, resources, secrets');
+    expect(() => runChecks(ms, ['nope'])).toThrow('unknown check nope: the checks are schema, restricted, references, selectors, names, resources, secrets, ca-key, api-server');
   });
 
   test('every check has a name and a description', () => {
-    expect(CHECKS.map((c) => c.name)).toEqual(['schema', 'restricted', 'references', 'selectors', 'names', 'resources', 'secrets']);
+    expect(CHECKS.map((c) => c.name)).toEqual(['schema', 'restricted', 'references', 'selectors', 'names', 'resources', 'secrets', 'ca-key', 'api-server']);
     for (const c of CHECKS) expect(c.description.length).toBeGreaterThan(10);
   });
 });
@@ -150,5 +156,86 @@ describe('Services that select by the role Patroni sets', () => {
     expect(selected).toEqual(['db-primary', 'db-replica']);
     // The members Service selects on all its labels: the repository host lacks app.kubernetes.io/name=postgresql.
     expect(selectedTemplates(get(ms, 'Service', 'db-pods'), podTemplates(ms)).map((t) => t.owner.metadata.name)).toEqual(['db-primary', 'db-replica']);
+  });
+});
+
+describe('the api-server check: the API server egress against the CNI', () => {
+  const apiWarnings = (ms: Manifest[], cni?: string) => runChecks(ms, ['api-server'], { cni }).map((f) => `${f.severity} ${f.object}`);
+  const anywhere = synthCluster();
+  const cilium = synthCluster({ network: { apiServer: ApiServerAccess.cilium() } });
+  const apiPods = (ms: Manifest[]) => podTemplates(ms).filter((t) => ['postgresql', 'postgresql-credentials', 'postgresql-ca'].includes(t.metadata.labels?.['app.kubernetes.io/name'] ?? ''))
+    .map((t) => `warning ${t.owner.kind}/${t.owner.metadata.name}`).sort();
+
+  test('the CNI unknown and no Cilium object in the output: nothing is known, no finding', () => {
+    expect(apiWarnings(anywhere)).toEqual([]);
+  });
+
+  test('--cni cilium: every pod whose only API rule is an ipBlock is warned about (anywhere() and cidrs())', () => {
+    expect(apiWarnings(anywhere, 'cilium').sort()).toEqual(apiPods(anywhere));
+    expect(apiWarnings(anywhere, 'cilium').length).toBeGreaterThanOrEqual(4);
+    const cidrs = synthCluster({ network: { apiServer: ApiServerAccess.cidrs(['10.0.0.10/32'], [6443]) } });
+    expect(apiWarnings(cidrs, 'Cilium').sort()).toEqual(apiPods(cidrs));
+    const [first] = runChecks(anywhere, ['api-server'], { cni: 'cilium' });
+    expect(first.message).toMatch(/only through an ipBlock on 443\/6443, which Cilium never matches against node IPs by default/);
+    expect(first.message).toMatch(/ApiServerAccess.cilium\(\)/);
+  });
+
+  test('ApiServerAccess.cilium() under Cilium: no finding (the CiliumNetworkPolicy to kube-apiserver covers the pods)', () => {
+    expect(apiWarnings(cilium, 'cilium')).toEqual([]);
+    // Cilium objects in the output say the CNI by themselves.
+    expect(apiWarnings(cilium)).toEqual([]);
+  });
+
+  test('ApiServerAccess.cilium() under another CNI: the pods that rely on it are warned about', () => {
+    expect(apiWarnings(cilium, 'calico').sort()).toEqual(apiPods(cilium));
+    expect(runChecks(cilium, ['api-server'], { cni: 'calico' })[0].message).toMatch(/only CiliumNetworkPolicy\/db-api-server lets its pods reach the Kubernetes API server, and calico does not enforce/);
+  });
+
+  test('anywhere() under another CNI, and pods under no egress policy: no finding', () => {
+    expect(apiWarnings(anywhere, 'calico')).toEqual([]);
+    expect(apiWarnings(synthCluster({ network: { policies: false } }), 'cilium')).toEqual([]);
+  });
+
+  test('a Cilium object in the output makes ipBlock-only pods findings even without --cni', () => {
+    const mixed = [...anywhere, { apiVersion: 'cilium.io/v2', kind: 'CiliumNetworkPolicy', metadata: { name: 'other' }, spec: { endpointSelector: { matchLabels: { app: 'x' } } } }];
+    expect(apiWarnings(mixed).sort()).toEqual(apiPods(anywhere));
+  });
+
+  test('the CLI takes --cni', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'api-server-'));
+    writeFileSync(join(dir, 'db.k8s.yaml'), anywhere.map((m) => stringify(m)).join('---\n'));
+    const cli = validatePaths([dir], { cni: 'cilium' });
+    expect(cli.exitCode).toBe(0);
+    expect(cli.report).toMatch(/warning +\[api-server\] StatefulSet\/db-primary: its pods reach the Kubernetes API server only through an ipBlock/);
+    expect(validatePaths([dir]).report).not.toMatch(/api-server/);
+  });
+});
+
+describe('the ca-key check: nothing but cert-manager reads a CA\'s private key', () => {
+  test('the library\'s own output passes', () => {
+    expect(runChecks(synthCluster({ pooler: {}, users: [{ name: 'app_user' }] }), ['ca-key'])).toEqual([]);
+  });
+
+  test('an application pod mounting the CA Secret is an error; a ConfigMap handing its name out is a warning', () => {
+    const ms = synthCluster();
+    const app = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'shop' },
+      spec: {
+        selector: { matchLabels: { app: 'shop' } },
+        template: {
+          metadata: { labels: { app: 'shop' } },
+          spec: {
+            containers: [{ name: 'shop', image: 'shop:1' }], volumes: [{ name: 'ca', secret: { secretName: 'db-ca' } }],
+          },
+        },
+      },
+    };
+    const settings = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'shop-settings' }, data: { DATABASE_CA_SECRET: 'db-ca', DATABASE_CA: 'db-ca-cert' } };
+    const findings = runChecks([...ms, app, settings], ['ca-key']);
+    expect(findings.map((f) => `${f.severity} ${f.object}`)).toEqual(['error Deployment/shop', 'warning ConfigMap/shop-settings']);
+    expect(findings[0].message).toMatch(/reads Secret\/db-ca, which holds a CA's private key/);
+    expect(findings[1].message).toMatch(/DATABASE_CA_SECRET names Secret\/db-ca/);
   });
 });

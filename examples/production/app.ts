@@ -6,7 +6,7 @@ import * as kplus from 'cdk8s-plus-27';
 import {
   BackupRepository, BackupRetention, ClientAuthMethod, DatabasePrivilege, FailoverTiming, PoolMode, SchemaPrivilege, TablePrivilege,
   HbaConnectionType, HugePages, ListenAddress, LogFormat, LogLevel, NetworkPeer,
-  PatroniDcs, PostgresCluster, PostgresImage, ReplicationMode, Resources, StorageType, Tls,
+  PatroniDcs, PostgresCluster, PostgresImage, ReplicationMode, Resources, StorageType, Tls, TlsVersion,
 } from '../../src';
 
 export function buildApp(outdir?: string): App {
@@ -99,6 +99,7 @@ export function buildApp(outdir?: string): App {
         idleInTransactionTimeout: Duration.minutes(10),
         idleSessionTimeout: Duration.hours(12),
         tcpKeepalives: { idle: Duration.seconds(60), interval: Duration.seconds(10), count: 6 },
+        tlsMinVersion: TlsVersion.TLS_1_3,
       },
       replication: {
         mode: ReplicationMode.SYNCHRONOUS,
@@ -129,7 +130,8 @@ export function buildApp(outdir?: string): App {
       DATABASE_NAME: db.databaseName,
       DATABASE_READONLY_HOST: db.replicasHost,
       DATABASE_SSLMODE: 'verify-full',
-      DATABASE_CA_SECRET: db.caSecretName ?? '',
+      // The CA certificate alone (a ConfigMap): never a certificate's Secret, which holds a private key.
+      DATABASE_CA_CONFIGMAP: db.caConfigMapName ?? '',
     },
   });
   return app;

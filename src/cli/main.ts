@@ -80,9 +80,10 @@ function program(io: Io, setExit: (code: number) => void): Command {
     .argument('<paths...>', 'files or folders of synthesized YAML (e.g. dist)')
     .option('-c, --check <names>', `only these checks, comma-separated: ${CHECKS.map((c) => c.name).join(', ')}`, checkNames)
     .option('--json', 'print the report as JSON', false)
+    .option('--cni <name>', 'the CNI of the target cluster (cilium, calico, ...): warns where the API server egress is in a form it does not match')
     .addHelpText('after', `\nChecks:\n${CHECKS.map((c) => `  ${c.name.padEnd(11)} ${c.description}`).join('\n')}\n\nCross-object checks see every object of every path together.\nWarnings (a kind with no known schema, a Secret the output does not create) do not fail.\n\n${EXIT_CODES_HELP}`)
-    .action((paths: string[], opts: { check?: string[]; json: boolean }) => {
-      const { report, exitCode } = validatePaths(paths, { checks: opts.check, json: opts.json });
+    .action((paths: string[], opts: { check?: string[]; json: boolean; cni?: string }) => {
+      const { report, exitCode } = validatePaths(paths, { checks: opts.check, json: opts.json, cni: opts.cni });
       io.out(report);
       setExit(exitCode);
     });

@@ -42,6 +42,8 @@ export interface PluginContext {
 export interface PluginProperties {
   /** Only these checks (default: all). */
   readonly checks?: string[];
+  /** The CNI of the target cluster (`cilium`, `calico`, …), for the api-server check. */
+  readonly cni?: string;
 }
 
 /** The validation plugin class cdk8s-cli instantiates. */
@@ -53,7 +55,7 @@ export class PostgresClusterValidation {
       file: relative(process.cwd(), path) || path,
       manifests: parseManifests(readFileSync(path, 'utf8')).filter((m: Manifest) => typeof m?.kind === 'string' && typeof m?.metadata?.name === 'string'),
     }));
-    const findings = locate(files, runChecks(files.flatMap((f) => f.manifests), this.properties.checks));
+    const findings = locate(files, runChecks(files.flatMap((f) => f.manifests), this.properties.checks, { cni: this.properties.cni }));
     const errors = findings.filter((f) => f.severity === 'error');
     for (const check of CHECKS) {
       const mine = errors.filter((f) => f.check === check.name);

@@ -135,7 +135,8 @@ export function patroniConfig(input: PatroniConfigInput): Record<string, unknown
       follower_label_value: k.followerLabelValue,
       standby_leader_label_value: k.leaderLabelValue,
       use_endpoints: k.useEndpoints,
-      bypass_api_service: true,
+      // No bypass_api_service: it reads default/endpoints/kubernetes, which a namespaced Role
+      // cannot grant (Patroni logs a warning and turns it off); members use the API Service.
     },
     bootstrap: {
       dcs: {

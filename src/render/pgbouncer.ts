@@ -9,8 +9,8 @@ export interface PgBouncerInput {
   readonly maxClientConnections: number;
   readonly authUser: string;
   readonly authFile: string;
-  /** Client-side TLS key pair, when TLS is on. */
-  readonly clientTls?: { readonly certFile: string; readonly keyFile: string };
+  /** Client-side TLS key pair and the oldest version clients may use (`TLSv1.2`/`TLSv1.3`), when TLS is on. */
+  readonly clientTls?: { readonly certFile: string; readonly keyFile: string; readonly minVersion?: string };
   /** CA that verifies the server, when TLS is on. */
   readonly serverCaFile?: string;
 }
@@ -45,6 +45,8 @@ export function renderPgBouncerIni(input: PgBouncerInput): string {
   ];
   if (input.clientTls) {
     lines.push('client_tls_sslmode = require', `client_tls_cert_file = ${input.clientTls.certFile}`, `client_tls_key_file = ${input.clientTls.keyFile}`);
+    // The same minimum as the server's ssl_min_protocol_version.
+    lines.push(`client_tls_protocols = ${input.clientTls.minVersion === 'TLSv1.2' ? 'tlsv1.2,tlsv1.3' : 'tlsv1.3'}`);
   }
   if (input.serverCaFile) {
     lines.push('server_tls_sslmode = verify-full', `server_tls_ca_file = ${input.serverCaFile}`);

@@ -32,6 +32,7 @@ export const OWNED_PARAMETERS: Readonly<Record<string, string>> = {
   ssl_key_file: 'the TLS configuration',
   ssl_ca_file: 'the TLS configuration',
   ssl_crl_file: 'the TLS configuration',
+  ssl_min_protocol_version: 'config.connection.tlsMinVersion',
   unix_socket_directories: 'the library (the pod\'s /tmp volume)',
   unix_socket_permissions: 'the library',
   unix_socket_group: 'the library',
@@ -150,6 +151,8 @@ export interface SslFiles {
   readonly certFile: string;
   readonly keyFile: string;
   readonly caFile: string;
+  /** ssl_min_protocol_version (`TLSv1.2` or `TLSv1.3`). @default 'TLSv1.3' */
+  readonly minProtocolVersion?: string;
 }
 
 /**
@@ -219,7 +222,7 @@ export function memberParameters(input: MemberParameterInput): Parameters {
       ssl_cert_file: input.ssl.certFile,
       ssl_key_file: input.ssl.keyFile,
       ssl_ca_file: input.ssl.caFile,
-      ssl_min_protocol_version: 'TLSv1.3',
+      ssl_min_protocol_version: input.ssl.minProtocolVersion ?? 'TLSv1.3',
     });
   }
   const own = Object.fromEntries(Object.entries(input.overrides).filter(([k]) => !CLUSTER_WIDE_RAW_PARAMETERS.includes(k)));

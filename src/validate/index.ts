@@ -3,3 +3,5 @@
 export * from './finding';
 export * from './manifest';
 export * from './checks';
+export * from './api-server';
+export * from './ca-key';

@@ -57,7 +57,6 @@ describe('patroniConfig', () => {
       follower_label_value: 'replica',
       standby_leader_label_value: 'primary',
       use_endpoints: false,
-      bypass_api_service: true,
     });
   });
 

@@ -91,6 +91,12 @@ describe('with TLS', () => {
     expect(ini.auth_user).toBe('cdk8s_pgbouncer');
   });
 
+  test('clients use TLS 1.3 unless the minimum is TLS 1.2 (then 1.2 and 1.3)', () => {
+    expect(ini.client_tls_protocols).toBe('tlsv1.3');
+    const tls12 = parseIni(renderPgBouncerIni({ ...BASE, clientTls: { certFile: '/c', keyFile: '/k', minVersion: 'TLSv1.2' } })).pgbouncer;
+    expect(tls12.client_tls_protocols).toBe('tlsv1.2,tlsv1.3');
+  });
+
   test('the server side alone can be verified without a client key pair', () => {
     const only = parseIni(renderPgBouncerIni({ ...BASE, serverCaFile: '/ca.crt' })).pgbouncer;
     expect(only.server_tls_sslmode).toBe('verify-full');

@@ -9,6 +9,8 @@ import { jsonReport, locate, textReport } from '../report';
 export interface ValidateOptions {
   readonly checks?: readonly string[];
   readonly json?: boolean;
+  /** The CNI of the Kubernetes cluster (`cilium`, `calico`, …), for the api-server check. */
+  readonly cni?: string;
 }
 
 /** The report to print and the exit code. */
@@ -17,7 +19,7 @@ export function validatePaths(paths: readonly string[], options: ValidateOptions
   const all = files.flatMap((f) => f.manifests);
   let findings;
   try {
-    findings = runChecks(all, options.checks);
+    findings = runChecks(all, options.checks, { cni: options.cni });
   } catch (err) {
     throw new CliError((err as Error).message, EXIT_USAGE);
   }

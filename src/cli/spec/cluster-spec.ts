@@ -14,10 +14,10 @@ import {
   object, oneOf, preset, secretRef, size, str, stringMap,
 } from './field';
 import {
-  BackupCompression, BackupRepository, BackupRetention, RecoveryTarget, S3UriStyle,
+  ApiServerAccess, BackupCompression, BackupRepository, BackupRetention, RecoveryTarget, S3UriStyle,
   ClientAuthMethod, DatabasePrivilege, FailoverTiming, HbaConnectionType, HugePages, IssuerKind, ListenAddress, LogFormat, LogLevel,
   NetworkPeer, PatroniDcs, PoolMode, PostgresClusterProps, PostgresImage, ReplicationMode, Resources, SchemaPrivilege, StorageType,
-  TablePrivilege, Tls, WalLevel,
+  TablePrivilege, TaintEffect, Tls, TlsVersion, TolerationOperator, WalLevel,
 } from '../..';
 
 export const SPEC_API_VERSION = 'postgres.cdk8s.io/v1alpha1';
@@ -52,10 +52,25 @@ const storage = object({
   type: field(enumOf(StorageType), 'network-ssd, local-ssd or hdd (tunes the planner)'),
 });
 
+/** Where pods run: nodeSelector, tolerations, affinity (the Kubernetes object, as is), priorityClassName. */
+const scheduling = object({
+  nodeSelector: field(stringMap, 'node labels the pods need'),
+  tolerations: field(list(object({
+    key: field(str(), 'taint key'),
+    operator: field(enumOf(TolerationOperator), 'Equal (default) or Exists'),
+    value: field(str(), 'taint value'),
+    effect: field(enumOf(TaintEffect), 'NoSchedule, PreferNoSchedule or NoExecute'),
+    tolerationSeconds: field(duration, 'with NoExecute: how long the pod stays'),
+  })), 'taints the pods tolerate'),
+  affinity: field((v) => v, 'the Kubernetes affinity object (added to the library\'s rules)'),
+  priorityClassName: field(str(), 'PriorityClass of the pods'),
+});
+
 const replicaFields: Record<string, Field> = {
   count: field(integer, 'number of streaming replicas'),
   resources: field(resources, 'resources of the replicas (default: config.resources)'),
   storage: field(storage, 'volumes of the replicas (default: storage)'),
+  scheduling: field(scheduling, 'where these members run (default: scheduling)'),
 };
 
 const replicas = object({
@@ -125,6 +140,7 @@ const config = object({
       interval: field(duration, 'tcp_keepalives_interval'),
       count: field(integer, 'tcp_keepalives_count'),
     }), 'TCP keepalives'),
+    tlsMinVersion: field(enumOf(TlsVersion), 'oldest TLS version clients may use: TLSv1.3 (default) or TLSv1.2'),
   }), 'connections and authentication'),
   replication: field(object({
     mode: field(enumOf(ReplicationMode), 'asynchronous, synchronous or synchronous-strict'),
@@ -149,7 +165,7 @@ const config = object({
 const peer: Reader<NetworkPeer> = oneOf(
   preset({ 'same-namespace': () => NetworkPeer.sameNamespace(), 'any-namespace': () => NetworkPeer.anyNamespace() }, true),
   map(object({
-    pods: field(stringMap, 'pod labels'),
+    pods: field(stringMap, 'pod labels (alone: pods of the cluster\'s own namespace only)'),
     namespaces: field(stringMap, 'namespace labels'),
     cidr: field(str(), 'an IP block'),
   }), (o: any, path) => {
@@ -169,6 +185,8 @@ const tls: Reader<Tls> = oneOf(
       issuerKind: field(enumOf(IssuerKind), 'Issuer or ClusterIssuer'),
       duration: field(duration, 'certificate lifetime'),
       renewBefore: field(duration, 'renew this long before expiry'),
+      namespace: field(str(DNS_LABEL, 'must be a DNS label'), 'namespace for the certificates\' namespaced names (default: metadata.namespace)'),
+      extraDnsNames: field(list(str()), 'more names for the server and pooler certificates'),
     }), 'certificates from cert-manager'),
     secrets: field(object({
       server: field(secretRef, 'Secret with the server certificate', { required: true }),
@@ -286,7 +304,12 @@ export const SPEC_FIELDS: Readonly<Record<string, Field>> = {
   image: field(image, 'percona, crunchy, or {image, postgresVersion, …}'),
   replicas: field(replicas, 'streaming replicas: count, resources, storage (and mode, synchronousStandbys)'),
   delayedReplicas: field(delayedReplicas, 'delayed replicas: count, applyDelay, resources, storage'),
-  primary: field(object({ resources: field(resources, 'resources of the preferred primary'), storage: field(storage, 'its volume') }), 'the preferred primary'),
+  primary: field(object({
+    resources: field(resources, 'resources of the preferred primary'),
+    storage: field(storage, 'its volume'),
+    scheduling: field(scheduling, 'where it runs (default: scheduling)'),
+  }), 'the preferred primary'),
+  scheduling: field(scheduling, 'where every pod of the cluster runs: nodeSelector, tolerations, affinity, priorityClassName'),
   config: field(config, 'database, connection, replication, sharedMemory, resources, parameters'),
   resources: field(resources, 'shorthand for config.resources'),
   storage: field(storage, 'every member\'s volume: size, storageClassName, accessMode, type'),
@@ -309,6 +332,7 @@ export const SPEC_FIELDS: Readonly<Record<string, Field>> = {
     defaultPoolSize: field(integer, 'server connections per user and database'),
     maxClientConnections: field(integer, 'client connections'),
     readOnly: field(boolean, 'a second pooler in front of the replicas'),
+    scheduling: field(scheduling, 'where the pooler runs (default: scheduling)'),
     image: field(str(), 'PgBouncer image'),
     resources: field(resources, 'resources of each PgBouncer pod'),
   }), 'a PgBouncer connection pooler'),
@@ -343,7 +367,14 @@ export const SPEC_FIELDS: Readonly<Record<string, Field>> = {
     policies: field(boolean, 'emit NetworkPolicies'),
     allowFrom: field(list(peer), 'clients: same-namespace, any-namespace, {pods, namespaces} or {cidr}'),
     metricsFrom: field(list(peer), 'metrics scrapers'),
-    apiServerCidrs: field(list(str()), 'the Kubernetes API server addresses'),
+    apiServer: field(oneOf<ApiServerAccess>(
+      preset({ anywhere: () => ApiServerAccess.anywhere(), cilium: () => ApiServerAccess.cilium() }, true),
+      map(object({
+        cidrs: field(list(str()), 'the API server\'s CIDR blocks', { required: true }),
+        ports: field(list(integer), 'its TCP ports (default 443 and 6443)'),
+      }), (o: any) => ApiServerAccess.cidrs(o.cidrs, o.ports)),
+    ), 'how pods reach the API server: anywhere (default), cilium, or {cidrs, ports}'),
+    apiServerCidrs: field(list(str()), 'the Kubernetes API server addresses (shorthand for apiServer: {cidrs})'),
   }), 'network isolation'),
   backup: field(object({
     repositories: field(list(repository), 'one to four repositories: {volume}, {s3}, {gcs}, {azure}', { required: true }),
@@ -353,6 +384,7 @@ export const SPEC_FIELDS: Readonly<Record<string, Field>> = {
     processMax: field(integer, 'parallel processes of a backup or restore'),
     resources: field(resources, 'resources of the backup Jobs and the backup node'),
     serverResources: field(resources, 'resources of the pgBackRest server in each member pod'),
+    scheduling: field(scheduling, 'where the backup node and the backup Jobs run (default: scheduling)'),
   }), 'pgBackRest backups: repositories, schedules, retention'),
   restore: field(object({
     sourceCluster: field(str(), 'the cluster whose backup is restored (its stanza)', { required: true }),

@@ -755,7 +755,8 @@ export class LoopbackCluster {
       .map((a: string) => (a.startsWith('/') ? this.hostPath(m, mounts, a) : a))
       .map((a: string) => a.replace(/^(--[\w.-]*listen[\w.-]*=)(0\.0\.0\.0|\*|::)?:(\d+)$/, `$1${m.host}:$3`))
       .map((a: string) => (a.includes('=/') ? a.replace(/=(\/.*)$/, (_x, p) => `=${this.hostPath(m, mounts, p)}`) : a));
-    const command = HOST_COMMANDS[argv[0]] ?? argv[0];
+    // Commands are absolute paths in the image (`/usr/bin/pgbouncer`): map them by their base name.
+    const command = HOST_COMMANDS[argv[0].split('/').pop() ?? argv[0]] ?? argv[0];
     return { command, args: argv.slice(1) };
   }
 
