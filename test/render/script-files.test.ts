@@ -24,7 +24,10 @@ describe('the programs in src/scripts', () => {
         }
         if (m.kind === 'Job') {
           for (const ctr of (m as any).spec.template.spec.containers) {
-            if (ctr.command?.[0] === 'python3' && ctr.command[1] === '-c') shipped.set('apply-access.py', ctr.command[2]);
+            if (/(^|\/)python3$/.test(ctr.command?.[0] ?? '') && ctr.command[1] === '-c') {
+              const name = String(m.metadata.name).includes('-publish-ca') ? 'publish-ca.py' : 'apply-access.py';
+              shipped.set(name, ctr.command[2]);
+            }
           }
         }
       }
