@@ -130,8 +130,15 @@ describe('default settings (asynchronous, FailoverTiming.DEFAULT)', () => {
     const t0 = Date.now();
     // Patroni answers once the candidate leads: seconds, longer than the default request timeout.
     const m = await pg.member(leader);
-    const res = await httpRequest({ host: m.host, port: m.apiPort, path: '/switchover', method: 'POST', tls: m.apiTls, timeoutMs: 60_000,
-      json: { leader: leader.metadata.name, candidate: candidate.metadata.name } });
+    const res = await httpRequest({
+      host: m.host,
+      port: m.apiPort,
+      path: '/switchover',
+      method: 'POST',
+      tls: m.apiTls,
+      timeoutMs: 60_000,
+      json: { leader: leader.metadata.name, candidate: candidate.metadata.name },
+    });
     expect(res.status).toBe(200);
     record('kube_switchover_seconds_default', round(await firstCommittedWrite(rw, "insert into e2e (note) values ('after-switchover')", t0, leader)));
     const next = await kube.until('the candidate labelled leader behind pgd-primary', 60_000, async () => {

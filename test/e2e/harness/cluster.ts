@@ -591,7 +591,11 @@ export class LoopbackCluster {
       } else if (v.configMap) {
         makeServiceDir(dir, 0o755);
         const cm = findObject(this.manifests, 'ConfigMap', v.configMap.name);
-        const data = cm.data as Record<string, string>;
+        let data = (cm.data ?? {}) as Record<string, string>;
+        // The CA publisher Job fills <cluster>-ca-cert with the server certificate's ca.crt at apply.
+        if (/-ca-cert$/.test(v.configMap.name) && !data['ca.crt']) {
+          data = { 'ca.crt': fs.readFileSync(this.secretFile(`${v.configMap.name.replace(/-ca-cert$/, '')}-server-tls`, 'ca.crt'), 'utf8') };
+        }
         const items = (v.configMap.items ?? Object.keys(data).map((key) => ({ key, path: key }))) as Array<{ key: string; path: string }>;
         for (const { key, path: file } of items) {
           if (!(key in data)) throw new Error(`${m.name}: ConfigMap ${v.configMap.name} has no key ${key}`);

@@ -1,4 +1,7 @@
 /**
+ * The loopback harness of the suites not yet moved onto the local Kubernetes cluster (test/kube,
+ * whose only emulated part is listed in test/kube/node-agent/differences.ts).
+ *
  * Every way a member run by this harness differs from the pod the manifests describe, in one
  * place, each with its reason. Everything not listed here is used exactly as synthesized:
  * the Patroni configuration (timings, synchronous mode, postgresql parameters, pg_hba, initdb,
@@ -15,6 +18,10 @@ export const HOST_PGBACKREST = '/usr/bin/pgbackrest';
 
 /** The list, printed in the test log and the README. */
 export const DIFFERENCES: ReadonlyArray<{ readonly what: string; readonly why: string }> = [
+  {
+    what: 'The `<cluster>-ca-cert` ConfigMap is filled with the server certificate\'s ca.crt when a pod mounts it, instead of by the CA publisher Job',
+    why: 'the publisher patches the ConfigMap through the Kubernetes API, which this harness does not have (on the real control plane, test/kube, the Job does it)',
+  },
   {
     what: 'Patroni DCS: the `kubernetes` section is replaced by `etcd3: {hosts: [<local etcd>]}` and PATRONI_KUBERNETES_* variables are not passed to Patroni',
     why: 'there is no Kubernetes API server here; etcd is Patroni\'s other production DCS and implements the same leader lease (ttl) semantics',
