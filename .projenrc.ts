@@ -121,6 +121,8 @@ const lintScripts = project.addTask('lint:scripts', {
   description: 'shellcheck the shell programs and pyflakes the Python programs of src/scripts and their tests',
   steps: [
     { exec: 'shellcheck --severity=style src/scripts/*.sh' },
+    // The local Kubernetes cluster's scripts and the e2e installer (run from the repository root).
+    { exec: 'shellcheck -x --severity=style test/kube/*.sh test/kube/node-agent/*.sh test/e2e/install-deps.sh' },
     { exec: '/usr/bin/python3 -m pyflakes src/scripts test/scripts' },
   ],
 });

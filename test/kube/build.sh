@@ -6,7 +6,7 @@
 # reused when present. Prints the bin directory on stdout; progress goes to stderr.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-# shellcheck source=versions.env
+# shellcheck source=test/kube/versions.env
 . "$here/versions.env"
 key="$(cat "$here/go/go.mod" "$here/go/go.sum" "$here/go/cmd/etcd/main.go" | sha256sum | cut -c1-12)"
 cache="${KUBE_CACHE_DIR:-/var/cache/cdk8s-postgres-cluster/kube}"

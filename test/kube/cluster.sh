@@ -131,6 +131,12 @@ up() {
   if [ -f "$state/pids/kube-apiserver.pid" ] && kill -0 "$(cat "$state/pids/kube-apiserver.pid")" 2>/dev/null; then
     log "already running"; env_lines; return 0
   fi
+  # A cluster whose processes are gone (a reboot, a killed session) leaves its state behind:
+  # start from nothing rather than from its old objects.
+  if [ -e "$state" ] || ip link show "$bridge" >/dev/null 2>&1 || [ -d /dev/shm/cdk8s-pg-kube-etcd ]; then
+    log "removing what a stopped cluster left behind"
+    down
+  fi
   bin="$(bash "$here/build.sh")"
   addons="$(bash "$here/build-addons.sh")"
   venv="$(bash "$here/python-env.sh")"
