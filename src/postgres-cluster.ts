@@ -500,13 +500,16 @@ export class PostgresCluster extends Construct {
     new k8s.KubeServiceAccount(this, 'ServiceAccount', { metadata: { name, labels }, automountServiceAccountToken: false });
     const dcsRules: kplus.k8s.PolicyRule[] = useEndpoints
       ? [
-        { apiGroups: [''], resources: ['endpoints'], verbs: ['create', 'get', 'list', 'patch', 'update', 'watch'] },
+        { apiGroups: [''], resources: ['endpoints'], verbs: ['create', 'get', 'list', 'patch', 'watch'] },
         { apiGroups: [''], resources: ['services'], verbs: ['create'] },
       ]
-      : [{ apiGroups: [''], resources: ['configmaps'], verbs: ['create', 'get', 'list', 'patch', 'update', 'watch'] }];
+      : [{ apiGroups: [''], resources: ['configmaps'], verbs: ['create', 'get', 'list', 'patch', 'watch'] }];
     new k8s.KubeRole(this, 'Role', {
       metadata: { name: `${name}-patroni`, labels },
-      rules: [...dcsRules, { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'patch', 'update', 'watch'] }],
+      // Patroni 4's Kubernetes DCS reads (GET) only its leader object, lists and watches by label,
+      // creates and patches; it never replaces (PUT) an object or reads a pod by name. The API
+      // server's audit log of the end-to-end suite shows these calls and no others.
+      rules: [...dcsRules, { apiGroups: [''], resources: ['pods'], verbs: ['list', 'patch', 'watch'] }],
     });
     new k8s.KubeRoleBinding(this, 'RoleBinding', {
       metadata: { name: `${name}-patroni`, labels },

@@ -35,21 +35,17 @@ const GRANTS: readonly Grant[] = [
   { component: 'patroni', mode: 'configmaps', resource: 'configmaps', verb: 'get', reason: 'reads the leader lock and the cluster configuration' },
   { component: 'patroni', mode: 'configmaps', resource: 'configmaps', verb: 'list', reason: 'lists the cluster\'s ConfigMaps by scope label to load the DCS state' },
   { component: 'patroni', mode: 'configmaps', resource: 'configmaps', verb: 'patch', reason: 'takes and renews the leader lock (annotations, optimistic concurrency)' },
-  { component: 'patroni', mode: 'configmaps', resource: 'configmaps', verb: 'update', reason: 'writes the dynamic configuration, sync and failover state' },
   { component: 'patroni', mode: 'configmaps', resource: 'configmaps', verb: 'watch', reason: 'watches the leader ConfigMap to react to a lost leader at once' },
   // Patroni, Endpoints DCS.
   { component: 'patroni', mode: 'endpoints', resource: 'endpoints', verb: 'create', reason: 'creates the leader, config, sync and failover Endpoints' },
   { component: 'patroni', mode: 'endpoints', resource: 'endpoints', verb: 'get', reason: 'reads the leader lock and the cluster configuration' },
   { component: 'patroni', mode: 'endpoints', resource: 'endpoints', verb: 'list', reason: 'lists the cluster\'s Endpoints by scope label' },
   { component: 'patroni', mode: 'endpoints', resource: 'endpoints', verb: 'patch', reason: 'takes and renews the leader lock; the leader publishes its address' },
-  { component: 'patroni', mode: 'endpoints', resource: 'endpoints', verb: 'update', reason: 'writes the dynamic configuration, sync and failover state' },
   { component: 'patroni', mode: 'endpoints', resource: 'endpoints', verb: 'watch', reason: 'watches the leader Endpoints' },
   { component: 'patroni', mode: 'endpoints', resource: 'services', verb: 'create', reason: 'creates the Service that keeps its leader Endpoints from being garbage-collected' },
   // Patroni, both modes: member state and the role label on its own pod.
-  { component: 'patroni', mode: 'any', resource: 'pods', verb: 'get', reason: 'reads its own pod' },
   { component: 'patroni', mode: 'any', resource: 'pods', verb: 'list', reason: 'lists the members by scope label' },
   { component: 'patroni', mode: 'any', resource: 'pods', verb: 'patch', reason: 'sets the role label and its member state annotation' },
-  { component: 'patroni', mode: 'any', resource: 'pods', verb: 'update', reason: 'updates its member state annotation' },
   { component: 'patroni', mode: 'any', resource: 'pods', verb: 'watch', reason: 'follows the other members' },
   // The credentials Job.
   { component: 'credentials-job', mode: 'any', resource: 'secrets', verb: 'create', reason: 'creates a missing credential Secret (create cannot be limited to names)' },
@@ -303,7 +299,7 @@ describe('the tracer catches what it should', () => {
   test('a missing grant', () => {
     const m = fresh();
     find(m, 'Role', 'db-patroni').rules.pop();
-    expect(rbacProblems(m)).toEqual(['patroni pods get', 'patroni pods list', 'patroni pods patch', 'patroni pods update', 'patroni pods watch']
+    expect(rbacProblems(m)).toEqual(['patroni pods list', 'patroni pods patch', 'patroni pods watch']
       .map((k) => `${k} is in the table but not granted`));
   });
 });
