@@ -75,6 +75,24 @@ async function onlyNewLeaderBehind(pg: KubePostgres, service: string, old: Obj):
   }, 250);
 }
 
+/**
+ * psql through a Service, retried only while the connection itself fails (never after a statement
+ * ran): kube-proxy follows an EndpointSlice change within its sync period, so for a moment after
+ * the slice drops a lost pod a new connection may still be sent to it.
+ */
+async function psqlConnecting(target: PgTarget, sql: string): Promise<string> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      return await psql(target, sql, { connectTimeoutSec: 2 });
+    } catch (err) {
+      const connecting = /connection to server at .* failed: (timeout expired|Connection refused|No route to host)/.test(String((err as Error).message));
+      if (!connecting || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
 const nodeOf = (pod: Obj) => pod.spec.nodeName as string;
 const round = (v: number) => Math.round(v * 10) / 10;
 
@@ -96,6 +114,12 @@ describe('both examples are accepted by the API server and come up', () => {
     const replicas = (await pg.pods()).filter((p) => p.metadata.name !== leader.metadata.name);
     expect(replicas.map((p) => p.metadata.labels['postgres.cdk8s.io/role'])).toEqual(['replica', 'replica']);
     expect(new Set((await pg.pods()).map(nodeOf)).size).toBe(3);
+    // The CA publisher Job filled the clients' ConfigMap with the CA certificate alone.
+    const caCert = await kube.until('db-ca-cert filled by the publisher Job', 120_000, async () =>
+      (await kube.get('configmap', 'db-ca-cert', ns)).data?.['ca.crt'] as string | undefined);
+    expect(caCert).toMatch(/^-----BEGIN CERTIFICATE-----/);
+    expect(caCert).not.toMatch(/PRIVATE KEY/);
+    expect(caCert.trim()).toBe((await kube.secret('db-server-tls', ns))['ca.crt'].trim());
     await kube.kubectl(['delete', 'namespace', ns, '--wait=false']);
   });
 
@@ -210,7 +234,7 @@ describe('default settings (asynchronous, FailoverTiming.DEFAULT)', () => {
     for (let trial = 0; trial < TRIALS; trial++) {
       const old = (await pg.labelledLeader())!;
       const node = nodeOf(old);
-      await psql(rw, `insert into e2e (note) values ('before-loss-${trial}')`);
+      await psqlConnecting(rw, `insert into e2e (note) values ('before-loss-${trial}')`);
       const t0 = Date.now();
       await kube.loseNode(node);
       rto.push(await firstCommittedWrite(rw, `insert into e2e (note) values ('after-loss-${trial}')`, t0, old));
@@ -306,13 +330,13 @@ describe('synchronous replication with FailoverTiming.FAST', () => {
       const old = (await pg.labelledLeader())!;
       await waitFor(async () => (await getCluster(await pg.member(old))).json?.members.some((m) => m.role === 'sync_standby'), 60_000, 250,
         `a synchronous standby of ${old.metadata.name} recorded in the DCS`);
-      await psql(rw, `insert into e2e (note) values ('committed-before-loss-${trial}')`);
+      await psqlConnecting(rw, `insert into e2e (note) values ('committed-before-loss-${trial}')`);
       const t0 = Date.now();
       await kube.loseNode(nodeOf(old));
       rto.push(await firstCommittedWrite(rw, `insert into e2e (note) values ('after-loss-${trial}')`, t0, old));
       await onlyNewLeaderBehind(pg, 'pgf-primary', old);
       sliceOnlyNew.push((Date.now() - t0) / 1000);
-      expect(await psql(rw, `select count(*) from e2e where note = 'committed-before-loss-${trial}'`)).toBe('1');
+      expect(await psqlConnecting(rw, `select count(*) from e2e where note = 'committed-before-loss-${trial}'`)).toBe('1');
       await kube.restoreNode(nodeOf(old));
       await pg.waitHealthy(3, 300_000);
     }
