@@ -424,7 +424,7 @@ export class PodRunner {
   private startProbes(c: ContainerState) {
     const spec = c.spec;
     const startup: Probe | undefined = spec.startupProbe;
-    const begin = (p: Probe, kind: string, onResult: (ok: boolean) => void) => {
+    const begin = (p: Probe, onResult: (ok: boolean) => void) => {
       let successes = 0;
       let failures = 0;
       const tick = async () => {
@@ -443,13 +443,12 @@ export class PodRunner {
         c.probeTimers.push(setTimeout(() => void tick(), (p.periodSeconds ?? 10) * 1000));
       };
       c.probeTimers.push(setTimeout(() => void tick(), (p.initialDelaySeconds ?? 0) * 1000));
-      void kind;
     };
     const afterStartup = () => {
       c.started = true;
       this.statusDirty = true;
       if (spec.readinessProbe) {
-        begin(spec.readinessProbe, 'readiness', (ok) => {
+        begin(spec.readinessProbe, (ok) => {
           if (c.ready !== ok) {
             c.ready = ok;
             this.statusDirty = true;
@@ -460,7 +459,7 @@ export class PodRunner {
         this.statusDirty = true;
       }
       if (spec.livenessProbe) {
-        begin(spec.livenessProbe, 'liveness', (ok) => {
+        begin(spec.livenessProbe, (ok) => {
           if (!ok) {
             this.ctx.log(`pod ${this.name}: container ${spec.name} failed its liveness probe; killing it`);
             void this.stopContainer(c, spec.livenessProbe.terminationGracePeriodSeconds ?? this.pod.spec.terminationGracePeriodSeconds ?? 30);
@@ -470,7 +469,7 @@ export class PodRunner {
     };
     if (startup) {
       let done = false;
-      begin(startup, 'startup', (ok) => {
+      begin(startup, (ok) => {
         if (done) return;
         if (ok) {
           done = true;
@@ -698,7 +697,7 @@ function resourceField(spec: any, ref: any): string {
   const [kind, res] = String(ref.resource).split('.');
   const q = parseQuantity(spec.resources?.[kind]?.[res]);
   if (q === undefined) return '0';
-  const divisor = parseQuantity(ref.divisor ?? (res === 'cpu' ? '1' : '1')) ?? 1;
+  const divisor = parseQuantity(ref.divisor ?? '1') ?? 1;
   return String(Math.ceil(q / divisor));
 }
 
