@@ -6,7 +6,7 @@
 #   cluster.sh down    stops every process it started and removes everything it made
 #   cluster.sh env     prints the `export KUBECONFIG=... PATH=...` lines for a running cluster
 #                      (eval "$(bash test/kube/cluster.sh env)" puts its kubectl first on PATH)
-# Only the kubelet is emulated (node-agent/): see node-agent/DIFFERENCES.md.
+# Only the kubelet is emulated (node-agent/): see node-agent/differences.ts.
 # Needs root (network namespaces, a bridge, nftables, mounts, cgroups). State lives in $PGK_STATE.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
