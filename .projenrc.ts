@@ -62,8 +62,9 @@ const project = new cdk8s.ConstructLibraryCdk8s({
   gitignore: ['/bench/results/', '/.e2e/', '__pycache__/'],
 });
 
-// The command line (src/cli): a small bin that requires the compiled lib/cli/main.js.
-project.addBins({ 'cdk8s-postgres-cluster': 'bin/cdk8s-postgres-cluster' });
+// The command line (src/cli): small bins that require the compiled lib/cli/main.js; kubectl-pg is the
+// same program as a kubectl plugin (kubectl finds kubectl-<name> on PATH).
+project.addBins({ 'cdk8s-postgres-cluster': 'bin/cdk8s-postgres-cluster', 'kubectl-pg': 'bin/kubectl-pg' });
 
 project.addPackageIgnore('/examples/');
 project.addPackageIgnore('/bench/');

@@ -1,5 +1,6 @@
 /**
- * The `cdk8s-postgres-cluster` command line: init, synth, validate, diagram. Thin wiring: each
+ * The `cdk8s-postgres-cluster` command line: init, synth, validate, diagram, and the operations
+ * commands status and switchover (also as the kubectl plugin `kubectl pg`). Thin wiring: each
  * command's work is a function in ./commands; this file parses flags, prints, and exits.
  */
 import { mkdirSync, writeFileSync } from 'fs';
@@ -7,10 +8,13 @@ import { join } from 'path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { writeDiagrams } from './commands/diagram';
 import { InitLanguage, ownPackage, runInit } from './commands/init';
+import { clusterStatus, fetchClusterObjects, formatStatus } from './commands/status';
+import { switchover } from './commands/switchover';
 import { synthSpec } from './commands/synth';
 import { validatePaths } from './commands/validate';
 import { CliError, EXIT_CODES_HELP, EXIT_OK, EXIT_USAGE } from './exit';
 import { readText } from './files';
+import { KubeClient, KubeTarget, loadKubeconfig } from './kube/client';
 import { CHECKS } from '../validate/checks';
 
 /** Where the CLI writes: replaceable in tests. */
@@ -28,9 +32,33 @@ function checkNames(value: string, previous: string[] = []): string[] {
   return [...previous, ...names];
 }
 
-function program(io: Io, setExit: (code: number) => void): Command {
+/** The flags every command that talks to a cluster takes, as kubectl spells them. */
+function withKubeFlags(c: Command): Command {
+  return c
+    .option('-n, --namespace <namespace>', 'the namespace of the cluster (default: the context\'s, else default)')
+    .option('--kubeconfig <file>', 'the kubeconfig to use (default: $KUBECONFIG, else ~/.kube/config)')
+    .option('--context <name>', 'the kubeconfig context to use (default: its current-context)')
+    .addOption(new Option('-o, --output <format>', 'table for people, json for scripts').choices(['table', 'json']).default('table'));
+}
+
+async function withClient<T>(opts: KubeTarget, fn: (client: KubeClient, namespace: string) => Promise<T>): Promise<T> {
+  const client = new KubeClient(loadKubeconfig({ kubeconfig: opts.kubeconfig, context: opts.context, namespace: opts.namespace }));
+  try {
+    return await fn(client, client.conn.namespace);
+  } finally {
+    client.close();
+  }
+}
+
+function seconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 3600) throw new InvalidArgumentError('must be a whole number of seconds from 1 to 3600');
+  return n;
+}
+
+function program(io: Io, setExit: (code: number) => void, name: string): Command {
   const own = ownPackage();
-  const cmd = new Command('cdk8s-postgres-cluster')
+  const cmd = new Command(name)
     .description('A highly available PostgreSQL cluster (Patroni, streaming replicas, pgBackRest) as plain Kubernetes YAML.')
     .version(own.version, '-V, --version')
     .addHelpText('after', `\n${EXIT_CODES_HELP}\n\nRun \`cdk8s-postgres-cluster <command> --help\` for a command's options.`)
@@ -100,15 +128,36 @@ function program(io: Io, setExit: (code: number) => void): Command {
       io.out(`wrote ${written.join(', ')}\n`);
     });
 
+  withKubeFlags(cmd.command('status'))
+    .description('Show a running cluster as the Kubernetes API has it: members with role, state, timeline, lag, pending restart and readiness; where its Services point; the last run of each backup schedule; certificate expiry.')
+    .argument('<cluster>', 'the cluster\'s name (the PostgresCluster id, e.g. orders-db)')
+    .addHelpText('after', `\nNeeds get/list on pods, configmaps, endpointslices, cronjobs and cert-manager certificates in the namespace.\n\n${EXIT_CODES_HELP}`)
+    .action(async (cluster: string, opts: KubeTarget & { output: string }) => {
+      const status = await withClient(opts, async (client, ns) => clusterStatus(cluster, ns, await fetchClusterObjects(client, cluster, ns)));
+      io.out(opts.output === 'json' ? JSON.stringify(status, null, 2) + '\n' : formatStatus(status));
+    });
+
+  withKubeFlags(cmd.command('switchover'))
+    .description('Move the leader to another member through Patroni: writes the switchover request into the <cluster>-failover ConfigMap, waits for the new leader.')
+    .argument('<cluster>', 'the cluster\'s name (the PostgresCluster id, e.g. orders-db)')
+    .option('--to <member>', 'the member (pod name) to promote; default: Patroni picks the healthiest replica')
+    .option('--timeout <seconds>', 'how long to wait for the new leader', seconds, 60)
+    .addHelpText('after', `\nNeeds get/list on pods and configmaps and create/patch on configmaps in the namespace.\n\n${EXIT_CODES_HELP}`)
+    .action(async (cluster: string, opts: KubeTarget & { output: string; to?: string; timeout: number }) => {
+      const result = await withClient(opts, (client, ns) => switchover(client, cluster, ns, { to: opts.to, timeoutSeconds: opts.timeout }));
+      io.out(opts.output === 'json' ? JSON.stringify(result, null, 2) + '\n'
+        : `switched over ${result.cluster} in ${result.namespace}: ${result.from} -> ${result.to} in ${result.seconds.toFixed(1)} s\n`);
+    });
+
   return cmd;
 }
 
 /** Runs the CLI on these arguments (without `node` and the script); resolves to the exit code. */
-export function main(args: readonly string[], io: Io = processIo): number {
+export async function main(args: readonly string[], io: Io = processIo, name = 'cdk8s-postgres-cluster'): Promise<number> {
   let exitCode = EXIT_OK;
-  const cmd = program(io, (code) => { exitCode = code; });
+  const cmd = program(io, (code) => { exitCode = code; }, name);
   try {
-    cmd.parse([...args], { from: 'user' });
+    await cmd.parseAsync([...args], { from: 'user' });
   } catch (err) {
     if (err instanceof CommanderError) {
       // --help and --version end with exit code 0; any other parse error is a usage error.
@@ -124,12 +173,12 @@ export function main(args: readonly string[], io: Io = processIo): number {
   return exitCode;
 }
 
-/** The bin's entry point. */
-export function run(): void {
+/** The bin's entry point; `kubectl-pg` (the kubectl plugin) is the same program named `kubectl pg`. */
+export function run(name = 'cdk8s-postgres-cluster'): void {
   // A reader that stops early (`… --help | head`) is not an error.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
     throw err;
   });
-  process.exitCode = main(process.argv.slice(2));
+  void main(process.argv.slice(2), processIo, name).then((code) => { process.exitCode = code; });
 }

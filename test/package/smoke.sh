@@ -51,7 +51,7 @@ echo "package smoke: cdk8s synth of the packed library wrote $(grep -c '^kind:' 
 # The command line from the installed package.
 tar tzf "$work/$tarball" > files.txt
 # With the programs the pods run (src/scripts, copied to lib/scripts by the compile task).
-wanted=(package/bin/cdk8s-postgres-cluster package/lib/cli/main.js)
+wanted=(package/bin/cdk8s-postgres-cluster package/bin/kubectl-pg package/lib/cli/main.js)
 for s in "$root"/src/scripts/*.py "$root"/src/scripts/*.sh; do wanted+=("package/lib/scripts/${s##*/}"); done
 for f in "${wanted[@]}"; do
   grep -qx "$f" files.txt || { echo "package smoke: $f missing from the tarball" >&2; exit 1; }
@@ -86,7 +86,12 @@ grep -q 'did you mean replicas' cli.log || { echo "package smoke: synth did not 
 expect_exit 0 diagram from-spec --out-dir pics
 head -c 4 pics/topology.svg | grep -q '<svg' && head -c 15 pics/topology.html | grep -q '<!DOCTYPE html>' \
   || { echo "package smoke: diagram did not write SVG and HTML" >&2; exit 1; }
-echo "package smoke: the CLI's --help, synth, validate (0, 1 and 2) and diagram work from the installed package"
+# The kubectl plugin: the same program, named `kubectl pg`; no kubeconfig is exit code 2.
+npx --no-install kubectl-pg status --help > plugin.log 2>&1 && grep -q 'Usage: kubectl pg status' plugin.log \
+  || { echo "package smoke: kubectl-pg status --help" >&2; cat plugin.log >&2; exit 1; }
+expect_exit 2 status orders-db --kubeconfig no-such.kubeconfig
+grep -q 'no kubeconfig: .*no-such.kubeconfig does not exist' cli.log || { echo "package smoke: status did not name the missing kubeconfig" >&2; cat cli.log >&2; exit 1; }
+echo "package smoke: the CLI's --help, synth, validate (0, 1 and 2), diagram, status and the kubectl-pg plugin work from the installed package"
 
 # init in an empty folder, then cdk8s synth there (the package from the tarball, the rest from the registry).
 mkdir "$work/init-app" && cd "$work/init-app"

@@ -1,0 +1,173 @@
+/**
+ * The operations commands as functions: kubeconfig resolution (kubectl's rules), the status
+ * computed from the objects Patroni writes (fixtures shaped like a real cluster's), the switchover
+ * checks and the exit code of an unreachable API. The commands against a real API server are in
+ * test/e2e/cli-operations.e2e.test.ts.
+ */
+import { chmodSync, mkdtempSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import { stringify } from 'yaml';
+import { clusterStatus, formatStatus } from '../src/cli/commands/status';
+import { checkSwitchover } from '../src/cli/commands/switchover';
+import { EXIT_FAILED, EXIT_NOT_FOUND, EXIT_UNREACHABLE, EXIT_USAGE } from '../src/cli/exit';
+import { loadKubeconfig } from '../src/cli/kube/client';
+import { main } from '../src/cli/main';
+
+const dir = mkdtempSync(join(tmpdir(), 'kubeconfig-'));
+
+function kubeconfig(file: string, doc: object): string {
+  const p = join(dir, file);
+  writeFileSync(p, stringify(doc));
+  return p;
+}
+
+const base = (server: string, user: object, extra: object = {}) => ({
+  'apiVersion': 'v1',
+  'kind': 'Config',
+  'current-context': 'main',
+  'contexts': [{ name: 'main', context: { cluster: 'c1', user: 'u1', namespace: 'shop' } }],
+  'clusters': [{ name: 'c1', cluster: { 'server': server, 'certificate-authority': 'ca.pem' } }],
+  'users': [{ name: 'u1', user }],
+  ...extra,
+});
+
+describe('kubeconfig', () => {
+  writeFileSync(join(dir, 'ca.pem'), 'CA');
+  writeFileSync(join(dir, 'token'), 'file-token\n');
+
+  test('context, namespace, CA file relative to the kubeconfig, client certificate data', () => {
+    const p = kubeconfig('a.yaml', base('https://api.example:6443/', {
+      'client-certificate-data': Buffer.from('CERT').toString('base64'),
+      'client-key-data': Buffer.from('KEY').toString('base64'),
+    }));
+    const c = loadKubeconfig({ kubeconfig: p }, {});
+    expect({ server: c.server, ns: c.namespace, ca: c.ca?.toString(), cert: c.cert?.toString(), key: c.key?.toString(), token: c.token })
+      .toEqual({ server: 'https://api.example:6443', ns: 'shop', ca: 'CA', cert: 'CERT', key: 'KEY', token: undefined });
+    expect(loadKubeconfig({ kubeconfig: p, namespace: 'other' }, {}).namespace).toBe('other');
+  });
+
+  test('token file, and KUBECONFIG files merged with the first one winning', () => {
+    const first = kubeconfig('first.yaml', { 'current-context': 'main', 'users': [{ name: 'u1', user: { tokenFile: 'token' } }] });
+    const second = kubeconfig('second.yaml', base('https://second:443', { token: 'ignored' }));
+    const c = loadKubeconfig({}, { KUBECONFIG: `${first}:${second}` });
+    expect([c.server, c.token, c.context]).toEqual(['https://second:443', 'file-token', 'main']);
+  });
+
+  test('an exec credential plugin (as EKS, GKE and AKS kubeconfigs have) gives the token', () => {
+    const plugin = join(dir, 'plugin.sh');
+    writeFileSync(plugin, '#!/bin/sh\necho "{\\"kind\\":\\"ExecCredential\\",\\"status\\":{\\"token\\":\\"$TOKEN_FROM_ENV\\"}}"\n');
+    chmodSync(plugin, 0o755);
+    const p = kubeconfig('exec.yaml', base('https://api:6443', {
+      exec: { apiVersion: 'client.authentication.k8s.io/v1', command: plugin, env: [{ name: 'TOKEN_FROM_ENV', value: 'exec-token' }] },
+    }));
+    expect(loadKubeconfig({ kubeconfig: p }, { PATH: process.env.PATH }).token).toBe('exec-token');
+  });
+
+  test('errors name what is missing', () => {
+    expect(() => loadKubeconfig({ kubeconfig: join(dir, 'nope.yaml') }, {})).toThrow(/no kubeconfig: .*nope\.yaml does not exist; pass --kubeconfig or set KUBECONFIG/);
+    const p = kubeconfig('b.yaml', base('https://x', {}));
+    expect(() => loadKubeconfig({ kubeconfig: p, context: 'prod' }, {})).toThrow('kubeconfig: no context named prod');
+    const noServer = kubeconfig('c.yaml', { ...base('', {}), clusters: [{ name: 'c1', cluster: {} }] });
+    expect(() => loadKubeconfig({ kubeconfig: noServer }, {})).toThrow('kubeconfig: context main names cluster c1, which has no server');
+  });
+});
+
+/** A member pod as Patroni's Kubernetes DCS leaves it (status annotation, labels, readiness). */
+function pod(name: string, data: object | undefined, ready: boolean, ip: string) {
+  return {
+    metadata: { name, annotations: data ? { status: JSON.stringify(data) } : {} },
+    spec: { nodeName: 'node-a' },
+    status: { podIP: ip, phase: 'Running', conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] },
+  };
+}
+
+const OBJECTS = {
+  pods: [
+    pod('db-replica-1', { state: 'running', role: 'replica', timeline: 2, xlog_location: 50331648, replay_lsn: 50331648, replication_state: 'streaming', pending_restart: true }, true, '10.0.0.3'),
+    pod('db-primary-0', { state: 'running', role: 'primary', timeline: 2, xlog_location: 54100656 }, true, '10.0.0.1'),
+    pod('db-replica-0', { state: 'running', role: 'replica', timeline: 2, xlog_location: 54100656, replay_lsn: 54100656, replication_state: 'streaming' }, true, '10.0.0.2'),
+    pod('db-replica-2', undefined, false, '10.0.0.4'),
+  ],
+  leaderConfigMap: { metadata: { annotations: { leader: 'db-primary-0' } } },
+  syncConfigMap: { metadata: { annotations: { leader: 'db-primary-0', sync_standby: 'db-replica-0' } } },
+  endpointSlices: [
+    { metadata: { labels: { 'kubernetes.io/service-name': 'db-primary' } }, endpoints: [{ addresses: ['10.0.0.1'], conditions: { ready: true }, targetRef: { kind: 'Pod', name: 'db-primary-0' } }] },
+    {
+      metadata: { labels: { 'kubernetes.io/service-name': 'db-replicas' } },
+      endpoints: [
+        { addresses: ['10.0.0.3'], conditions: { ready: true } },
+        { addresses: ['10.0.0.2'], conditions: { ready: true } },
+        { addresses: ['10.0.0.4'], conditions: { ready: false } },
+      ],
+    },
+  ],
+  cronJobs: [
+    { metadata: { name: 'db-repo1-full', labels: { 'app.kubernetes.io/component': 'backup' } }, spec: { schedule: '0 1 * * 0' }, status: { lastSuccessfulTime: '2026-11-29T01:04:00Z', lastScheduleTime: '2026-11-29T01:00:00Z' } },
+    { metadata: { name: 'db-publish-ca', labels: {} }, spec: { schedule: '*/10 * * * *' } },
+  ],
+  certificates: [{ metadata: { name: 'db-server' }, status: { notAfter: '2027-03-01T00:00:00Z', renewalTime: '2027-02-14T00:00:00Z', conditions: [{ type: 'Ready', status: 'True' }] } }],
+};
+
+describe('status', () => {
+  const s = clusterStatus('db', 'shop', OBJECTS);
+
+  test('members: role from the leader lock and the sync state, lag from Patroni\'s positions, pending restart', () => {
+    expect(s.leader).toBe('db-primary-0');
+    expect(s.members.map((m) => [m.name, m.role, m.state, m.ready, m.lagBytes, m.pendingRestart])).toEqual([
+      ['db-primary-0', 'leader', 'running', true, 0, false],
+      ['db-replica-0', 'sync standby', 'streaming', true, 0, false],
+      ['db-replica-1', 'replica', 'streaming', true, 54100656 - 50331648, true],
+      ['db-replica-2', '-', 'running', false, undefined, false],
+    ]);
+  });
+
+  test('Services by ready endpoint (pod names), backup schedules only, certificates', () => {
+    expect(s.services).toEqual([{ name: 'db-primary', endpoints: ['db-primary-0'] }, { name: 'db-replicas', endpoints: ['db-replica-0', 'db-replica-1'] }]);
+    expect(s.backups).toEqual([{ cronJob: 'db-repo1-full', schedule: '0 1 * * 0', lastSuccessfulTime: '2026-11-29T01:04:00Z', lastScheduleTime: '2026-11-29T01:00:00Z', active: 0 }]);
+    expect(s.certificates).toEqual([{ name: 'db-server', ready: true, notAfter: '2027-03-01T00:00:00Z', renewalTime: '2027-02-14T00:00:00Z' }]);
+  });
+
+  test('the table for people', () => {
+    const text = formatStatus(s);
+    expect(text).toContain('Cluster db in namespace shop: leader db-primary-0');
+    expect(text).toMatch(/db-replica-1\s+replica\s+streaming\s+yes\s+2\s+3\.6 MiB\s+yes\s+node-a/);
+    expect(text).toMatch(/db-replicas\s+db-replica-0,db-replica-1/);
+    expect(text).toMatch(/db-repo1-full\s+0 1 \* \* 0\s+2026-11-29T01:04:00Z/);
+    expect(clusterStatus('db', 'shop', { ...OBJECTS, leaderConfigMap: undefined }).leader).toBeUndefined();
+    expect(formatStatus(clusterStatus('db', 'shop', { ...OBJECTS, leaderConfigMap: undefined }))).toContain('leader NONE');
+  });
+});
+
+describe('switchover checks', () => {
+  const s = clusterStatus('db', 'shop', OBJECTS);
+  const code = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (err: any) {
+      return [err.exitCode, err.message];
+    }
+    return [0, ''];
+  };
+
+  test('a ready replica, or none named, is accepted', () => {
+    expect(checkSwitchover(s, 'db-replica-0')).toBe('db-primary-0');
+    expect(checkSwitchover(s, undefined)).toBe('db-primary-0');
+  });
+
+  test('unknown member, the leader itself, an unready member and no leader are refused with their exit codes', () => {
+    expect(code(() => checkSwitchover(s, 'db-replica-9'))).toEqual([EXIT_NOT_FOUND, 'cluster db has no member db-replica-9; members: db-primary-0, db-replica-0, db-replica-1, db-replica-2']);
+    expect(code(() => checkSwitchover(s, 'db-primary-0'))).toEqual([EXIT_USAGE, expect.stringContaining('db-primary-0 is the leader already')]);
+    expect(code(() => checkSwitchover(s, 'db-replica-2'))).toEqual([EXIT_FAILED, expect.stringContaining('db-replica-2 is not a ready replica')]);
+    const leaderless = clusterStatus('db', 'shop', { ...OBJECTS, leaderConfigMap: undefined });
+    expect(code(() => checkSwitchover(leaderless, undefined))).toEqual([EXIT_FAILED, expect.stringContaining('cluster db has no leader now')]);
+  });
+});
+
+test('an API server that does not answer: exit code 4 and a message naming it', async () => {
+  const p = kubeconfig('down.yaml', base('https://127.0.0.1:1', { token: 't' }));
+  const err: string[] = [];
+  const code = await main(['status', 'db', '--kubeconfig', p], { out: () => undefined, err: (t) => err.push(t) });
+  expect(code).toBe(EXIT_UNREACHABLE);
+  expect(err.join('')).toMatch(/^error: the Kubernetes API at https:\/\/127\.0\.0\.1:1 \(context main\) is not reachable: connect ECONNREFUSED/);
+});
