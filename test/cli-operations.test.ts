@@ -7,7 +7,9 @@
 import { chmodSync, mkdtempSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { stringify } from 'yaml';
+import { parseAllDocuments, stringify } from 'yaml';
+import { exampleYaml } from './helpers/manifests';
+import { backupJob } from '../src/cli/commands/backup';
 import { clusterStatus, formatStatus } from '../src/cli/commands/status';
 import { checkSwitchover } from '../src/cli/commands/switchover';
 import { EXIT_FAILED, EXIT_NOT_FOUND, EXIT_UNREACHABLE, EXIT_USAGE } from '../src/cli/exit';
@@ -170,4 +172,37 @@ test('an API server that does not answer: exit code 4 and a message naming it', 
   const code = await main(['status', 'db', '--kubeconfig', p], { out: () => undefined, err: (t) => err.push(t) });
   expect(code).toBe(EXIT_UNREACHABLE);
   expect(err.join('')).toMatch(/^error: the Kubernetes API at https:\/\/127\.0\.0\.1:1 \(context main\) is not reachable: connect ECONNREFUSED/);
+});
+
+describe('backup Job', () => {
+  const cronJobs = parseAllDocuments(exampleYaml('production')).map((d) => d.toJS()).filter((o) => o?.kind === 'CronJob')
+    .map((c, i) => ({ ...c, metadata: { ...c.metadata, uid: `uid-${i}` } }));
+  const now = new Date('2026-12-01T12:34:56Z');
+
+  test('from the repository\'s CronJob of that type: its template, owned by it, annotated as kubectl create job --from does', () => {
+    const { job, from } = backupJob('orders-db', cronJobs, { repo: 2, type: 'diff', now });
+    expect(from).toBe('orders-db-repo2-diff');
+    const source = cronJobs.find((c) => c.metadata.name === from);
+    expect(job.metadata).toEqual({
+      name: 'orders-db-repo2-diff-manual-20261201123456',
+      labels: source.spec.jobTemplate.metadata.labels,
+      annotations: { 'cronjob.kubernetes.io/instantiate': 'manual' },
+      ownerReferences: [{ apiVersion: 'batch/v1', kind: 'CronJob', name: from, uid: source.metadata.uid, controller: true, blockOwnerDeletion: false }],
+    });
+    expect(job.spec).toEqual(source.spec.jobTemplate.spec);
+  });
+
+  test('a type the repository has no schedule for: another of its CronJobs with --type changed, nothing else', () => {
+    const { job, from } = backupJob('orders-db', cronJobs, { repo: 1, type: 'diff', now });
+    expect(from).toBe('orders-db-repo1-full');
+    expect(job.spec.template.spec.containers[0].command).toEqual(['/usr/bin/pgbackrest', '--stanza=orders-db', '--repo=1', '--type=diff', 'backup']);
+    const sourceContainer = cronJobs.find((c) => c.metadata.name === from).spec.jobTemplate.spec.template.spec.containers[0];
+    expect(sourceContainer.command).toContain('--type=full');
+    expect({ ...job.spec.template.spec.containers[0], command: undefined }).toEqual({ ...sourceContainer, command: undefined });
+  });
+
+  test('a repository without schedules, or a cluster without backups: not found, naming what exists', () => {
+    expect(() => backupJob('orders-db', cronJobs, { repo: 3, type: 'full', now })).toThrow('cluster orders-db has no backup schedule for repository 3; its repositories: 1, 2');
+    expect(() => backupJob('other', cronJobs, { repo: 1, type: 'full', now })).toThrow('cluster other has no backup schedule for repository 1 (no backup CronJobs: is backup configured?)');
+  });
 });

@@ -13,7 +13,7 @@ export const EXIT_NOT_FOUND = 3;
 export const EXIT_UNREACHABLE = 4;
 /** 5: the Kubernetes API refused the credentials or the request (401/403). */
 export const EXIT_NOT_ALLOWED = 5;
-/** 6: an operation was asked for but did not complete (a switchover refused or not done in time). */
+/** 6: an operation was asked for but did not complete (a switchover refused, a backup Job failed, either not done in time). */
 export const EXIT_FAILED = 6;
 
 /** The exit codes as `--help` and the README list them. */
@@ -21,10 +21,10 @@ export const EXIT_CODES_HELP = `Exit codes:
   0  success (validate: no error findings)
   1  validation findings, or the construct refused the spec's values
   2  usage error: bad flags, missing file, unparsable YAML/JSON, unknown or invalid spec field
-  3  status, switchover: the cluster or member does not exist in the namespace
-  4  status, switchover: the Kubernetes API is not reachable
-  5  status, switchover: the Kubernetes API refused the credentials or the request
-  6  switchover: not done (refused, or no new leader in time)`;
+  3  status, switchover, backup: the cluster, member or repository does not exist in the namespace
+  4  status, switchover, backup: the Kubernetes API is not reachable
+  5  status, switchover, backup: the Kubernetes API refused the credentials or the request
+  6  switchover, backup: not done (refused, failed, or not finished in time)`;
 
 /** An error to report on stderr (without a stack trace) and exit with. */
 export class CliError extends Error {

@@ -6,6 +6,7 @@
 import { mkdirSync, writeFileSync } from 'fs';
 import { join } from 'path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { BACKUP_TYPES, runBackup } from './commands/backup';
 import { writeDiagrams } from './commands/diagram';
 import { InitLanguage, ownPackage, runInit } from './commands/init';
 import { clusterStatus, fetchClusterObjects, formatStatus } from './commands/status';
@@ -53,6 +54,20 @@ async function withClient<T>(opts: KubeTarget, fn: (client: KubeClient, namespac
 function seconds(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > 3600) throw new InvalidArgumentError('must be a whole number of seconds from 1 to 3600');
+  return n;
+}
+
+interface BackupFlags {
+  readonly output: string;
+  readonly repo: number;
+  readonly type: typeof BACKUP_TYPES[number];
+  readonly wait: boolean;
+  readonly timeout: number;
+}
+
+function repoNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 4) throw new InvalidArgumentError('must be a repository number from 1 to 4');
   return n;
 }
 
@@ -147,6 +162,21 @@ function program(io: Io, setExit: (code: number) => void, name: string): Command
       const result = await withClient(opts, (client, ns) => switchover(client, cluster, ns, { to: opts.to, timeoutSeconds: opts.timeout }));
       io.out(opts.output === 'json' ? JSON.stringify(result, null, 2) + '\n'
         : `switched over ${result.cluster} in ${result.namespace}: ${result.from} -> ${result.to} in ${result.seconds.toFixed(1)} s\n`);
+    });
+
+  withKubeFlags(cmd.command('backup'))
+    .description('Take a pgBackRest backup now: a Job made from the repository\'s backup CronJob (as `kubectl create job --from=cronjob/...`), with the type asked for; waits for it.')
+    .argument('<cluster>', 'the cluster\'s name (the PostgresCluster id, e.g. orders-db)')
+    .option('--repo <n>', 'the repository number (its CronJobs are <cluster>-repo<n>-<type>)', repoNumber, 1)
+    .addOption(new Option('--type <type>', 'pgBackRest backup type').choices([...BACKUP_TYPES]).default('full'))
+    .option('--no-wait', 'return once the Job is created')
+    .option('--timeout <seconds>', 'how long to wait for the Job', seconds, 3600)
+    .addHelpText('after', `\nNeeds get/list on cronjobs and create/get on jobs in the namespace.\n\n${EXIT_CODES_HELP}`)
+    .action(async (cluster: string, opts: KubeTarget & BackupFlags) => {
+      const backupOpts = { repo: opts.repo, type: opts.type, wait: opts.wait, timeoutSeconds: opts.timeout };
+      const r = await withClient(opts, (client, ns) => runBackup(client, cluster, ns, backupOpts));
+      io.out(opts.output === 'json' ? JSON.stringify(r, null, 2) + '\n'
+        : `${r.type} backup of ${r.cluster} into repository ${r.repo}: Job ${r.job} (from CronJob ${r.fromCronJob}) ${r.outcome}${r.seconds !== undefined ? ` in ${r.seconds.toFixed(1)} s` : ''}\n`);
     });
 
   return cmd;

@@ -1,12 +1,12 @@
 /**
- * The operations commands (`status`, `switchover`) against the real API server of the local
+ * The operations commands (`status`, `switchover`, `backup`) against the real API server of the local
  * cluster (test/kube/cluster.sh), with the admin kubeconfig and with a ServiceAccount token that
  * has no rights: output and exit codes as a user or a script sees them.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { stringify } from 'yaml';
-import { FailoverTiming } from '../../src';
+import { BackupRepository, FailoverTiming } from '../../src';
 import { KubeCluster, KubePostgres, Obj } from './harness/kube';
 import { record } from './harness/results';
 import { synthCluster } from './harness/synth';
@@ -34,7 +34,11 @@ beforeAll(async () => {
   workDir = makeWorkDir('pg-kube-cli');
   kube = KubeCluster.up();
   await kube.createNamespace(NS);
-  await kube.apply(synthCluster(path.join(workDir, NS), NAME, { replicas: { count: 1 }, failoverTiming: FailoverTiming.FAST }), NS);
+  await kube.apply(synthCluster(path.join(workDir, NS), NAME, {
+    replicas: { count: 1 },
+    failoverTiming: FailoverTiming.FAST,
+    backup: { repositories: [BackupRepository.volume()] },
+  }), NS);
   pg = new KubePostgres(kube, NS, NAME);
   leader = await pg.waitHealthy(2, 300_000);
 });
@@ -108,4 +112,28 @@ test('exit codes: a cluster or member that does not exist is 3; a token without 
   const denied = await cli('status', NAME, '--kubeconfig', file);
   expect(denied.code).toBe(EXIT_NOT_ALLOWED);
   expect(denied.err).toMatch(new RegExp(`^error: not allowed to list pods in namespace ${NS}: .*system:serviceaccount:${NS}:nobody.* cannot list resource "pods"`));
+});
+
+test('backup: a Job from the repository\'s CronJob runs the type asked for, and the repository records it', async () => {
+  await kube.until('the backup init Job to complete (the first full backup)', 300_000, async () => {
+    const jobs = await kube.list('jobs', NS);
+    return jobs.some((j) => j.metadata.name.startsWith(`${NAME}-backup-init-`) && j.status?.succeeded === 1);
+  }, 1000);
+  // The default schedules are full and incr: incr comes from its own CronJob, diff from another with its type changed.
+  for (const [type, from, label] of [['incr', `${NAME}-repo1-incr`, 'I'], ['diff', `${NAME}-repo1-full`, 'D']]) {
+    const r = await cli('backup', NAME, '-n', NS, '--kubeconfig', kube.kubeconfig, '--type', type, '-o', 'json');
+    expect([r.code, r.err]).toEqual([EXIT_OK, '']);
+    const result = JSON.parse(r.out);
+    expect(result).toMatchObject({ cluster: NAME, repo: 1, type, fromCronJob: from, outcome: 'succeeded' });
+    record(`cli backup ${type}: seconds from the Job's creation to its completion`, result.seconds);
+    const job = await kube.get('job', result.job, NS);
+    expect(job.metadata.ownerReferences[0]).toMatchObject({ kind: 'CronJob', name: from });
+    expect(job.metadata.annotations['cronjob.kubernetes.io/instantiate']).toBe('manual');
+    const [pod] = await kube.list('pods', NS, `job-name=${result.job}`);
+    const log = fs.readFileSync(path.join(kube.podLogDir(NS, pod), 'pgbackrest.log'), 'utf8');
+    expect(log).toMatch(new RegExp(`--type=${type}`));
+    expect(log).toMatch(new RegExp(`new backup label = \\d{8}-\\d{6}F_\\d{8}-\\d{6}${label}`));
+  }
+  const missing = await cli('backup', NAME, '-n', NS, '--kubeconfig', kube.kubeconfig, '--repo', '2');
+  expect([missing.code, missing.err.trim()]).toEqual([EXIT_NOT_FOUND, `error: cluster ${NAME} has no backup schedule for repository 2; its repositories: 1`]);
 });

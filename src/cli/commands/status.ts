@@ -165,7 +165,8 @@ export async function fetchClusterObjects(client: KubeClient, cluster: string, n
       return apiErrorToCli(err, `get ${what} in namespace ${namespace}`);
     }
   };
-  const [pods, leaderConfigMap, syncConfigMap, endpointSlices, cronJobs, certificates] = await Promise.all([
+  // All at once, but the error reported is the first in this order, not the first to arrive.
+  const settled = await Promise.allSettled([
     list(`/api/v1/namespaces/${ns}/pods?labelSelector=${sel},${encodeURIComponent('app.kubernetes.io/name=postgresql')}`, 'pods'),
     get(`/api/v1/namespaces/${ns}/configmaps/${encodeURIComponent(`${cluster}-leader`)}`, 'configmaps'),
     get(`/api/v1/namespaces/${ns}/configmaps/${encodeURIComponent(`${cluster}-sync`)}`, 'configmaps'),
@@ -173,11 +174,14 @@ export async function fetchClusterObjects(client: KubeClient, cluster: string, n
     list(`/apis/batch/v1/namespaces/${ns}/cronjobs?labelSelector=${sel}`, 'cronjobs'),
     list(`/apis/cert-manager.io/v1/namespaces/${ns}/certificates?labelSelector=${sel}`, 'certificates', true),
   ]);
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  const [pods, leaderConfigMap, syncConfigMap, endpointSlices, cronJobs, certificates] = settled.map((r) => (r as PromiseFulfilledResult<any>).value);
   if (pods.length === 0 && !leaderConfigMap) {
     throw new CliError(`no cluster ${cluster} in namespace ${namespace}: no member pods labelled ${CLUSTER_LABEL}=${cluster} and no ConfigMap ${cluster}-leader`, EXIT_NOT_FOUND);
   }
   // Only the Services of this cluster: those whose name starts with the cluster's name.
-  const own = endpointSlices.filter((s) => String(s.metadata?.labels?.['kubernetes.io/service-name'] ?? '').startsWith(`${cluster}-`));
+  const own = (endpointSlices as any[]).filter((s: any) => String(s.metadata?.labels?.['kubernetes.io/service-name'] ?? '').startsWith(`${cluster}-`));
   return { pods, leaderConfigMap, syncConfigMap, endpointSlices: own, cronJobs, certificates };
 }
 
