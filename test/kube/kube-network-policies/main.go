@@ -57,8 +57,10 @@ func main() {
 			// NRI stays on although no container runtime offers its socket (the plugin logs that it
 			// cannot connect and Pod IPs come from the API only): with NRIdisabled, v0.8.0 leaves
 			// its plugin nil and dereferences it for the first packet from an address no Pod has.
-			// Linux 6.12+ has the conntrack fix this works around.
-			NetfilterBug1766Fix: false,
+			// Upstream's default. Besides working around a conntrack race (fixed in Linux 6.12), it
+			// is the only rule that evaluates pods' DNS queries here: CoreDNS is a host process, so
+			// a query to it passes prerouting and input, never the postrouting chain.
+			NetfilterBug1766Fix: true,
 		})
 	if err != nil {
 		klog.Fatalf("controller: %v", err)
