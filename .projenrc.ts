@@ -159,7 +159,7 @@ project.addTask('test:e2e', {
     // The package as users meet it: npm pack, installed into a fresh cdk8s app, cdk8s synth.
     { spawn: 'test:package' },
     // The local Kubernetes cluster's programs: built once from Go modules and PyPI, then cached.
-    { exec: 'bash test/kube/build.sh >/dev/null && bash test/kube/build-addons.sh >/dev/null && bash test/kube/python-env.sh >/dev/null' },
+    { exec: 'bash test/kube/build.sh >/dev/null && bash test/kube/build-addons.sh >/dev/null && bash test/kube/build-kube-router.sh >/dev/null && bash test/kube/python-env.sh >/dev/null' },
     { exec: 'jest --config test/e2e/jest.config.json --runInBand --ci' },
   ],
 });

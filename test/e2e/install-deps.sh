@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the end-to-end suite runs (PostgreSQL 15, Patroni, etcd, pgBackRest,
 # Chromium for the diagram's browser test, nftables for kube-proxy and the local cluster's network
-# guard) when they are missing. The Kubernetes components are built from Go modules by
+# guard, iptables and ipset for kube-router's network policy controller) when they are missing. The Kubernetes components are built from Go modules by
 # test/kube/build.sh and build-addons.sh, Patroni 4 comes from PyPI (test/kube/python-env.sh). Needs root (the suite itself runs members as the unprivileged postgres user).
 set -euo pipefail
 need=()
@@ -15,6 +15,9 @@ command -v pgbackrest >/dev/null || need+=(pgbackrest)
 /usr/bin/python3 -c 'import etcd3' 2>/dev/null || need+=(python3-etcd3)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v nft >/dev/null || need+=(nftables)
+# kube-router's network policy controller (network-policy.e2e.test.ts) writes iptables-nft rules and ipsets.
+command -v iptables-save >/dev/null || need+=(iptables)
+command -v ipset >/dev/null || need+=(ipset)
 # The unit tests lint and test the pods' programs in their own languages (npm test).
 command -v shellcheck >/dev/null || need+=(shellcheck)
 /usr/bin/python3 -c 'import pyflakes' 2>/dev/null || need+=(python3-pyflakes)

@@ -14,6 +14,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { KubeClient, KubeError, KubeObject } from './kube-client';
 import { AgentContext, PodRunner } from './pod';
+import { PodAddresses } from './pod-addresses';
 import { MountPoints } from './sandbox';
 
 const state = must('PGK_STATE');
@@ -42,8 +43,7 @@ const ctx: AgentContext = {
 const pods = new Map<string, PodRunner>();
 const podNode = new Map<string, string>();
 const lostNodes = new Set<string>();
-const usedIps = new Map<string, Set<number>>();
-const podIps = new Map<string, { node: string; host: number }>();
+const addresses = new PodAddresses();
 
 function must(name: string): string {
   const v = process.env[name];
@@ -137,38 +137,16 @@ function heartbeats() {
   }, 10_000);
 }
 
-/**
- * A pod keeps the IP its status already records (the API server refuses to change it), e.g. when
- * its node comes back or the agent restarts; a new pod gets the lowest free address of its node.
- */
-function allocateIp(node: typeof NODES[number], uid: string, recorded: string | undefined): string {
-  const used = usedIps.get(node.name) ?? new Set<number>();
-  usedIps.set(node.name, used);
-  const prefix = `10.250.${node.index}.`;
-  if (recorded?.startsWith(prefix)) {
-    const host = Number(recorded.slice(prefix.length));
-    used.add(host);
-    podIps.set(uid, { node: node.name, host });
-    return recorded;
-  }
-  let host = 10;
-  while (used.has(host)) host++;
-  if (host > 250) throw new Error(`node ${node.name}: no pod addresses left`);
-  used.add(host);
-  podIps.set(uid, { node: node.name, host });
-  return `10.250.${node.index}.${host}`;
-}
-
-function freeIp(uid: string) {
-  const a = podIps.get(uid);
-  if (!a) return;
-  usedIps.get(a.node)?.delete(a.host);
-  podIps.delete(uid);
-}
-
 function startPod(pod: KubeObject) {
   const node = NODES.find((n) => n.name === pod.spec.nodeName)!;
-  const runner = new PodRunner(pod, node, allocateIp(node, pod.metadata.uid, pod.status?.podIP), ctx);
+  let ip: string;
+  try {
+    ip = addresses.allocate(node, pod.metadata.uid, pod.status?.podIP);
+  } catch (err) {
+    log(`pod ${pod.metadata.namespace}/${pod.metadata.name}: not started: ${(err as Error).message}`);
+    return;
+  }
+  const runner = new PodRunner(pod, node, ip, ctx);
   pods.set(pod.metadata.uid, runner);
   podNode.set(pod.metadata.uid, node.name);
   log(`pod ${runner.name}: starting on ${node.name}`);
@@ -178,7 +156,7 @@ function startPod(pod: KubeObject) {
 /** Deletes the pod object once its containers are gone, as the kubelet does after a graceful stop. */
 async function finishDeletion(pod: KubeObject, runner: PodRunner) {
   await runner.stop(pod.metadata.deletionGracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? 30);
-  freeIp(pod.metadata.uid);
+  addresses.release(pod.metadata.uid);
   try {
     await api.delete(`/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}`,
       { kind: 'DeleteOptions', apiVersion: 'v1', gracePeriodSeconds: 0, preconditions: { uid: pod.metadata.uid } });
@@ -200,7 +178,7 @@ function onPod(type: string, pod: KubeObject) {
     if (runner) {
       // Deleted without waiting for us (force deletion): the processes go at once.
       runner.kill();
-      void runner.release().then(() => { pods.delete(uid); freeIp(uid); });
+      void runner.release().then(() => { pods.delete(uid); addresses.release(uid); });
     }
     return;
   }
@@ -232,7 +210,7 @@ async function loseNode(name: string) {
     if (podNode.get(uid) !== name) continue;
     await runner.release();
     pods.delete(uid);
-    freeIp(uid);
+    addresses.release(uid);
   }
   log(`node ${name}: lost`);
 }
@@ -243,6 +221,9 @@ async function restoreNode(name: string) {
   await renewLease(n);
   await postNodeStatus(n);
   const list = await api.get(`/api/v1/pods?fieldSelector=spec.nodeName=${name}`);
+  // Its pods' addresses were released when it was lost; the ones their status records go back to
+  // them before a pod bound to the node meanwhile is given one.
+  addresses.reserveRecorded(n, list.items);
   for (const pod of list.items) onPod('ADDED', pod);
   log(`node ${name}: restored`);
 }
@@ -278,10 +259,7 @@ async function shutdown() {
 /** Addresses recorded in the status of pods bound to these nodes are taken before any new pod gets one. */
 async function reserveRecordedIps() {
   const list = await api.get('/api/v1/pods?fieldSelector=spec.nodeName!%3D');
-  for (const pod of list.items) {
-    const node = NODES.find((n) => n.name === pod.spec.nodeName);
-    if (node && pod.status?.podIP) allocateIp(node, pod.metadata.uid, pod.status.podIP);
-  }
+  for (const node of NODES) addresses.reserveRecorded(node, list.items);
 }
 
 async function main() {
