@@ -243,6 +243,12 @@ async function restoreNode(name: string) {
   await renewLease(n);
   await postNodeStatus(n);
   const list = await api.get(`/api/v1/pods?fieldSelector=spec.nodeName=${name}`);
+  // The addresses the pods' status records are taken first: a pod bound to the node while it was
+  // lost has none yet, and must not get the address of a pod listed after it.
+  for (const pod of list.items) {
+    const live = !pod.metadata.deletionTimestamp && pod.status?.phase !== 'Succeeded' && pod.status?.phase !== 'Failed';
+    if (live && pod.status?.podIP) allocateIp(n, pod.metadata.uid, pod.status.podIP);
+  }
   for (const pod of list.items) onPod('ADDED', pod);
   log(`node ${name}: restored`);
 }
