@@ -247,7 +247,7 @@ test('a client pod connects with the Secret\'s URI (env) by the Service name thr
 test('a client pod reads through the read-only Service with the Secret mounted as a volume (ro-uri)', async () => {
   const replica = await kube.until('a member labelled replica', 60_000, async () =>
     (await pg.pods()).find((p) => p.metadata.labels?.['postgres.cdk8s.io/role'] === 'replica'));
-  await waitFor(async () => (await psql({ ...(await pg.superuserAt(replica)), database: 'shop' }, "select count(*) from orders where id = 1")) === '1', 30_000, 250, 'orders on the replica');
+  await waitFor(async () => (await psql({ ...(await pg.superuserAt(replica)), database: 'shop' }, 'select count(*) from orders where id = 1')) === '1', 30_000, 250, 'orders on the replica');
   const run = await runPod(kube, NS, psqlPod('client-volume', `exec ${psqlBin} -X -A -t -q -v ON_ERROR_STOP=1 -d "$(cat /etc/app/ro-uri)"`
     + ' -c "select pg_is_in_recovery()::text || \',\' || host(inet_server_addr()) || \',\' || string_agg(item, \',\') from orders"',
   [], [{ name: 'app', secret: { secretName: `${NAME}-user-shop-app` } }], [{ name: 'app', mountPath: '/etc/app', readOnly: true }]));
