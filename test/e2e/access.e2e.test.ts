@@ -137,9 +137,11 @@ beforeAll(async () => {
   kube = KubeCluster.up();
   await kube.createNamespace(NS);
   file = synthAccess(path.join(workDir, 'manifests'));
+  const applied = Date.now();
   await kube.apply(file, NS);
   pg = new KubePostgres(kube, NS, NAME);
   await pg.waitHealthy(2);
+  record('kube_access_bootstrap_seconds', Math.round((Date.now() - applied) / 100) / 10);
   // kube-proxy programs the Service from the slice within its sync period: the first connection
   // through the ClusterIP waits for that (connection failures only).
   const t0 = Date.now();

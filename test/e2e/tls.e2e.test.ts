@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { FailoverTiming, Tls } from '../../src';
 import { KubeCluster, KubePostgres, Obj } from './harness/kube';
 import { clientPod, connValue, psqlConn, runPod } from './harness/kube-access';
+import { record } from './harness/results';
 import { synthCluster } from './harness/synth';
 import { makeWorkDir } from './lib/fsutil';
 import { HttpsOptions, httpRequest } from './lib/net';
@@ -70,9 +71,17 @@ beforeAll(async () => {
     users: [{ name: 'tls_app' }],
     pooler: { instances: 1 },
   });
+  const t0 = Date.now();
   await kube.apply(file, NS);
+  // cert-manager's controllers issue the CA, then the leaves it signs.
+  await kube.until('every Certificate Ready', 120_000, async () => {
+    const certs = await kube.list('certificates.cert-manager.io', NS);
+    return certs.length === 4 && certs.every((c) => c.status?.conditions?.some((x: any) => x.type === 'Ready' && x.status === 'True'));
+  }, 250);
+  record('kube_tls_certificates_ready_seconds', Math.round((Date.now() - t0) / 100) / 10);
   pg = new KubePostgres(kube, NS, NAME);
   await pg.waitHealthy(2);
+  record('kube_tls_bootstrap_seconds', Math.round((Date.now() - t0) / 100) / 10);
   ca = await kube.until(`${NAME}-ca-cert filled by the publisher Job`, 120_000, async () =>
     (await kube.get('configmap', `${NAME}-ca-cert`, NS)).data?.['ca.crt'] as string | undefined);
   caFile = path.join(workDir, 'ca.crt');
