@@ -9,6 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as tls from 'node:tls';
 import { FailoverTiming, Tls } from '../../src';
 import { KubeCluster, KubePostgres, Obj } from './harness/kube';
 import { clientPod, connValue, psqlConn, runPod } from './harness/kube-access';
@@ -215,9 +216,24 @@ test('passwords are stored as SCRAM verifiers', async () => {
 test('Patroni\'s REST API serves HTTPS and changes state only for a client certificate of the cluster CA', async () => {
   const leader = (await pg.labelledLeader())!;
   const replica = (await pg.pods()).find((p) => p.metadata.name !== leader.metadata.name)!;
-  const call = (pod: Obj, method: 'GET' | 'POST' | 'PATCH', p: string, tls: HttpsOptions, json?: unknown) =>
-    httpRequest({ host: pod.status.podIP, port: 8008, path: p, method, json, tls, timeoutMs: 60_000 });
+  const call = (pod: Obj, method: 'GET' | 'POST' | 'PATCH', p: string, https: HttpsOptions, json?: unknown) =>
+    httpRequest({ host: pod.status.podIP, port: 8008, path: p, method, json, tls: https, timeoutMs: 60_000 });
   const startTime = async (pod: Obj) => psql(await pg.superuserAt(pod), 'select pg_postmaster_start_time()');
+  // Its certificate verifies against the cluster CA by the member's name under the headless Service.
+  for (const pod of [leader, replica]) {
+    const name = `${pod.metadata.name}.${NAME}-pods.${NS}.svc`;
+    const peer = await new Promise<tls.PeerCertificate>((resolve, reject) => {
+      const sock = tls.connect({ host: pod.status.podIP, port: 8008, ca, servername: name, checkServerIdentity: () => undefined }, () => {
+        const cert = sock.getPeerCertificate();
+        const authorized = sock.authorized;
+        sock.end();
+        if (authorized) resolve(cert); else reject(sock.authorizationError);
+      });
+      sock.on('error', reject);
+    });
+    expect({ name, identity: tls.checkServerIdentity(name, peer) }).toEqual({ name, identity: undefined });
+    expect(String(tls.checkServerIdentity(`${pod.metadata.name}.elsewhere`, peer))).toMatch(/does not match certificate's altnames/);
+  }
   // Read-only endpoints need no client certificate (the kubelet's probes have none).
   expect((await call(leader, 'GET', '/health', { ca })).status).toBe(200);
   // Plain HTTP gets no answer from the TLS port.
