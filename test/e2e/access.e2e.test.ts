@@ -16,7 +16,7 @@ import { clientPod, connValue, jobComplete, jobPods, jobsNamed, psqlConn, runPod
 import { loadManifests, objectsOfKind } from './harness/manifests';
 import { record } from './harness/results';
 import { synthCluster } from './harness/synth';
-import { makeWorkDir } from './lib/fsutil';
+import { makeWorkDir, removeWorkDir } from './lib/fsutil';
 import { httpRequest } from './lib/net';
 import { psql } from './lib/pg';
 import { waitFor } from './lib/processes';
@@ -168,12 +168,13 @@ beforeAll(async () => {
 afterAll(async () => {
   await kube?.kubectl(['delete', 'namespace', NS, '--wait=false']).catch(() => undefined);
   kube?.down();
+  if (workDir) removeWorkDir(workDir);
 });
 
 // Regression: with users/databases given as props the access Job was once rendered before the
 // pooler was known ("pooler": null), so PgBouncer's auth role and get_auth() were never created.
 test('props form: the access Job of users/databases given as props also sets up the pooler role', () => {
-  const f = synthCluster(path.join(makeWorkDir('pg-e2e-access-props'), 'manifests'), NAME, PROPS);
+  const f = synthCluster(path.join(workDir, 'props-form'), NAME, PROPS);
   const job = objectsOfKind(loadManifests(f), 'Job').find((j) => j.metadata.name.startsWith(`${NAME}-access-`))!;
   const env = job.spec.template.spec.containers[0].env as Array<{ name: string; value?: string }>;
   expect(JSON.parse(env.find((e) => e.name === 'PGC_ACCESS')!.value!).pooler).toEqual({ user: 'cdk8s_pgbouncer', passwordEnv: 'PGC_POOLER_PASSWORD' });

@@ -15,7 +15,7 @@ import { KubeCluster, KubePostgres, Obj } from './harness/kube';
 import { clientPod, connValue, psqlConn, runPod } from './harness/kube-access';
 import { record } from './harness/results';
 import { synthCluster } from './harness/synth';
-import { makeWorkDir } from './lib/fsutil';
+import { makeWorkDir, removeWorkDir } from './lib/fsutil';
 import { HttpsOptions, httpRequest } from './lib/net';
 import { psql } from './lib/pg';
 
@@ -93,6 +93,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await kube?.kubectl(['delete', 'namespace', NS, '--wait=false']).catch(() => undefined);
   kube?.down();
+  if (workDir) removeWorkDir(workDir);
 });
 
 test('cert-manager issued every synthesized Certificate from the cluster CA; its Secrets were created by cert-manager', async () => {

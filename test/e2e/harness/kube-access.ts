@@ -100,6 +100,11 @@ export function psqlConn(conninfo: string, sql: string, env: Record<string, stri
       env: { PATH: '/usr/bin:/bin', PGCONNECT_TIMEOUT: '3', PGAPPNAME: 'e2e', ...env },
       timeout: 15_000,
     }, (err, stdout, stderr) => (err ? reject(new Error(stderr.trim() || err.message)) : resolve(stdout.trim())));
+    // psql may exit before reading its input (a refused connection): the exit status and stderr
+    // say why, so a broken pipe on stdin is not the error to report.
+    child.stdin?.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') reject(err);
+    });
     child.stdin?.end(sql);
   });
 }
