@@ -17,7 +17,6 @@ import { loadManifests, objectsOfKind } from './harness/manifests';
 import { record } from './harness/results';
 import { synthCluster } from './harness/synth';
 import { makeWorkDir, removeWorkDir } from './lib/fsutil';
-import { httpRequest } from './lib/net';
 import { psql } from './lib/pg';
 import { waitFor } from './lib/processes';
 
@@ -380,16 +379,7 @@ test('after a switchover the pooler reaches the new leader', async () => {
   const viaPooler = await byName(`${NAME}-pooler`, 'shop_app', pw, 'shop');
   // Timed from the switchover request (Patroni answers it once the new leader runs).
   const t0 = Date.now();
-  const m = await pg.member(leader);
-  const res = await httpRequest({
-    host: m.host,
-    port: m.apiPort,
-    path: '/switchover',
-    method: 'POST',
-    tls: m.apiTls,
-    timeoutMs: 60_000,
-    json: { leader: leader.metadata.name, candidate: candidate.metadata.name },
-  });
+  const res = await pg.switchover(leader, candidate);
   expect(res.status).toBe(200);
   const answered = (Date.now() - t0) / 1000;
   // Writes through the pooler fail while the leader changes (its server connections to the old

@@ -12,7 +12,6 @@ import { KubeCluster, KubePostgres, Obj } from './harness/kube';
 import { record, summarize } from './harness/results';
 import { synthCluster } from './harness/synth';
 import { makeWorkDir } from './lib/fsutil';
-import { httpRequest } from './lib/net';
 import { getCluster, waitForStreaming } from './lib/patroni';
 import { PgTarget, psql } from './lib/pg';
 import { waitFor } from './lib/processes';
@@ -196,17 +195,7 @@ describe('default settings (asynchronous, FailoverTiming.DEFAULT)', () => {
     const candidate = (await pg.pods()).find((p) => p.metadata.name !== leader.metadata.name)!;
     const before = Number(await psql(rw, 'select count(*) from e2e'));
     const t0 = Date.now();
-    // Patroni answers once the candidate leads: seconds, longer than the default request timeout.
-    const m = await pg.member(leader);
-    const res = await httpRequest({
-      host: m.host,
-      port: m.apiPort,
-      path: '/switchover',
-      method: 'POST',
-      tls: m.apiTls,
-      timeoutMs: 60_000,
-      json: { leader: leader.metadata.name, candidate: candidate.metadata.name },
-    });
+    const res = await pg.switchover(leader, candidate);
     expect(res.status).toBe(200);
     record('kube_switchover_seconds_default', round(await firstCommittedWrite(rw, "insert into e2e (note) values ('after-switchover')", t0, leader)));
     const next = await kube.until('the candidate labelled leader behind pgd-primary', 60_000, async () => {

@@ -219,6 +219,23 @@ export class KubePostgres {
     return raw ? Object.keys(JSON.parse(raw)) : undefined;
   }
 
+  /**
+   * A switchover through the leader's REST API (with the cluster's client certificate); Patroni
+   * answers once the candidate leads, which takes seconds, so the request may wait up to a minute.
+   */
+  async switchover(leader: Obj, candidate: Obj): Promise<{ status: number; body: string }> {
+    const m = await this.member(leader);
+    return httpRequest({
+      host: m.host,
+      port: m.apiPort,
+      path: '/switchover',
+      method: 'POST',
+      tls: m.apiTls,
+      timeoutMs: 60_000,
+      json: { leader: leader.metadata.name, candidate: candidate.metadata.name },
+    });
+  }
+
   /** GET on a member's REST API. */
   async patroni(pod: Obj, p: string): Promise<{ status: number; body: string }> {
     const m = await this.member(pod);
