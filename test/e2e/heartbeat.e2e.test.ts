@@ -321,6 +321,11 @@ test('a replica reports `primary unreachable` once the leader\'s pod is gone and
   expect(parsePrometheusText((await get(replica, HB_PORT, '/metrics')).body).get('pgc_heartbeat_streaming')).toBe(0);
   // Paused, Patroni promoted nobody: the replica is still in recovery.
   expect(await psql(await pg.superuserAt(replica), 'select pg_is_in_recovery()')).toBe('t');
+  // The old leader's container logs: its paused Patroni did not shut PostgreSQL down (it went with
+  // the container), and its heartbeat took the SIGTERM of the pod deletion and exited.
+  const logs = kube.podLogDir(NS, leader);
+  expect(fs.readFileSync(path.join(logs, 'postgres.log'), 'utf8')).not.toMatch(/shutdown request|database system is shut down/);
+  expect(fs.readFileSync(path.join(logs, 'heartbeat.log'), 'utf8')).toMatch(/heartbeat: SIGTERM received, exiting\n$/);
   Object.assign(measured, {
     leader_pod_delete_to_primary_unreachable_seconds: rounded(hbAt - t0),
     leader_pod_delete_to_replica_not_ready_seconds: rounded(notReadyAt - t0),
