@@ -216,7 +216,8 @@ test('a PodMonitor is accepted by the API server under the Prometheus Operator\'
     metadata: { name: `${NAME}-invalid`, namespace: NS },
     spec: { ...pm.spec, podMetricsEndpoints: [{ ...pm.spec.podMetricsEndpoints[0], interval: '30 seconds' }] },
   };
-  await expect(kube.kubectl(['apply', '--server-side', '--dry-run=server', '-f', '-'], JSON.stringify(bad))).rejects.toThrow(/interval/);
+  await expect(kube.kubectl(['apply', '--server-side', '--dry-run=server', '-f', '-'], JSON.stringify(bad)))
+    .rejects.toThrow(/podMetricsEndpoints\[0\]\.interval in body should match/);
 
   // As Prometheus' pod discovery does: the selector in the PodMonitor's namespace, each endpoint's port by name.
   expect(pm.spec.namespaceSelector).toBeUndefined();
