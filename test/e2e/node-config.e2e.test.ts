@@ -200,8 +200,14 @@ describe('a cluster with a non-default NodeConfig, on Kubernetes', () => {
     const rw = await at(pod('primary-0'));
     const replication = () => psql(rw, "select string_agg(application_name || '=' || sync_state, ',' order by application_name) from pg_stat_replication");
     await waitFor(async () => (await replication()) === 'pgcustom-delayed-0=async,pgcustom-replica-0=sync', 60_000, 250, 'replica-0 as the synchronous standby');
+    // Patroni sets synchronous_standby_names first and records the standby in its sync ConfigMap
+    // (where /cluster's roles come from) once PostgreSQL reports it as sync: up to a loop later.
     const leader = await pg.member(pod('primary-0'));
-    const roles = Object.fromEntries((await getCluster(leader)).json!.members.map((m) => [m.name, m.role]));
+    const roles = await waitFor(async () => {
+      const r = Object.fromEntries((await getCluster(leader)).json!.members.map((m) => [m.name, m.role]));
+      return r['pgcustom-replica-0'] === 'sync_standby' && r;
+    }, 30_000, 250, 'Patroni to record pgcustom-replica-0 as the synchronous standby');
+    expect(await replication()).toBe('pgcustom-delayed-0=async,pgcustom-replica-0=sync');
     expect(roles).toEqual({ 'pgcustom-primary-0': 'leader', 'pgcustom-replica-0': 'sync_standby', 'pgcustom-delayed-0': 'replica' });
     // Patroni keeps the delayed replica out of synchronous_standby_names.
     expect(await psql(rw, 'show synchronous_standby_names')).not.toMatch(/delayed/);
