@@ -1,43 +1,49 @@
 /**
- * NodeConfig on real servers: (1) the parameters and pg_hba rendered for several container
- * sizes start a real PostgreSQL, which reports every value back as rendered; (2) a cluster with
- * a non-default NodeConfig (synchronous, custom port, database name, delayed replica) runs on
- * loopback and each member shows the settings took effect.
+ * NodeConfig on real servers:
+ * (1) the parameters and pg_hba rendered for several container sizes start a bare PostgreSQL
+ *     (the binaries the node agent puts in the pods, test/kube/node-agent/images.ts), which
+ *     reports every value back as rendered; its server certificate is the one cert-manager on
+ *     the local cluster issues from the synthesized Certificate. Nothing of Kubernetes is emulated.
+ * (2) a cluster with a non-default NodeConfig (port, connection limit, timeouts, application
+ *     database, synchronous replication, a delayed replica) applied to the local Kubernetes
+ *     cluster (test/kube), where each member shows the settings took effect.
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { ReplicationMode, Resources } from '../../src';
-import { issueCertificates } from './harness/cert-manager';
-import { LoopbackCluster } from './harness/cluster';
-import { HOST_BIN_DIR } from './harness/differences';
-import { findObject, loadManifests } from './harness/manifests';
+import { KubeCluster, KubePostgres, Obj } from './harness/kube';
+import { ApiWatch, deploy, podReady, readyAddresses } from './harness/kube-monitoring';
+import { record } from './harness/results';
 import { synthCluster } from './harness/synth';
-import { EtcdServer, startEtcd } from './lib/etcd';
 import { makeServiceDir, makeWorkDir, writeServiceFile } from './lib/fsutil';
-import { findFreePort } from './lib/net';
-import { getStatus } from './lib/patroni';
-import { psql } from './lib/pg';
+import { getCluster } from './lib/patroni';
+import { PgTarget, psql } from './lib/pg';
 import { SERVICE_USER, killAndWait, leftoverProcesses, spawnGroup, stopAll, waitFor } from './lib/processes';
+import { HOST_PG_BIN_DIR } from '../kube/node-agent/images';
 
+const RUN = Date.now().toString(36).slice(-5);
+let kube: KubeCluster;
 let workDir: string;
 
 beforeAll(() => {
+  kube = KubeCluster.up();
   workDir = makeWorkDir('pg-e2e-config');
 });
 
 afterAll(async () => {
   await stopAll();
   expect(leftoverProcesses()).toEqual([]);
+  kube?.down();
 });
 
 /** Runs psql as the postgres OS user over the Unix socket (peer authentication, as Patroni does). */
 function localSql(socketDir: string, port: number, sql: string): string {
   return execFileSync('setpriv', [`--reuid=${SERVICE_USER}`, `--regid=${SERVICE_USER}`, '--init-groups', '--',
-    `${HOST_BIN_DIR}/psql`, '-X', '-A', '-t', '-q', '-h', socketDir, '-p', String(port), '-U', 'postgres', '-d', 'postgres',
+    `${HOST_PG_BIN_DIR}/psql`, '-X', '-A', '-t', '-q', '-h', socketDir, '-p', String(port), '-U', 'postgres', '-d', 'postgres',
     '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
 }
 
@@ -56,27 +62,48 @@ function inSettingUnit(rendered: string | number | boolean, unit: string | null)
   return text;
 }
 
+/** The synthesized objects of one file, as `kubectl apply -f` reads them. */
+function manifests(file: string): Obj[] {
+  return parseAllDocuments(fs.readFileSync(file, 'utf8')).map((d) => d.toJS() as Obj).filter((m) => m?.kind);
+}
+
 describe('rendered configuration accepted by a real PostgreSQL, for several container sizes', () => {
+  const ns = `hb-cfg-tls-${RUN}`;
   const profiles = [
     { memory: Size.mebibytes(256), cpu: kplus.Cpu.units(1) },
     { memory: Size.gibibytes(1), cpu: kplus.Cpu.units(2) },
     { memory: Size.gibibytes(4), cpu: kplus.Cpu.units(4) },
     { memory: Size.gibibytes(16), cpu: kplus.Cpu.units(8) },
   ];
+  let tls: Record<string, string>;
+
+  beforeAll(async () => {
+    // The server certificate as the cluster gets it: the synthesized Issuers and Certificates,
+    // issued by cert-manager on the local cluster (the key and certificate formats it writes).
+    await kube.createNamespace(ns);
+    const file = synthCluster(path.join(workDir, 'certificates'), 'db', {});
+    const certs = manifests(file).filter((m) => m.apiVersion.startsWith('cert-manager.io/'));
+    expect(certs.map((m) => m.kind).sort()).toEqual(['Certificate', 'Certificate', 'Certificate', 'Issuer', 'Issuer']);
+    await kube.kubectl(['apply', '--server-side', '-n', ns, '-f', '-'], certs.map((c) => JSON.stringify(c)).join('\n---\n'));
+    tls = await kube.until('cert-manager to issue db-server-tls', 60_000, async () => {
+      const s = await kube.getOptional('secret', 'db-server-tls', ns);
+      return s?.data?.['tls.crt'] ? kube.secret('db-server-tls', ns) : undefined;
+    });
+  });
+
+  afterAll(async () => {
+    await kube.kubectl(['delete', 'namespace', ns, '--wait=false']).catch(() => undefined);
+  });
 
   test.each(profiles.map((p) => [`${p.memory.toMebibytes()}Mi / ${p.cpu.amount} CPU`, p]))('%s', async (label, profile) => {
     const dir = makeServiceDir(path.join(workDir, `profile-${(profile as any).memory.toMebibytes()}`));
     const file = synthCluster(path.join(dir, 'manifests'), 'db', {
       config: { resources: Resources.of(profile as { memory: Size; cpu: kplus.Cpu }) },
     });
-    const manifests = loadManifests(file);
-    const cfg = parseYaml(findObject(manifests, 'ConfigMap', 'db-primary-config').data['patroni.yaml']);
-    // The server certificate, issued from the synthesized Certificates as cert-manager would.
-    const issued = issueCertificates(manifests, path.join(dir, 'secrets')).get('db-server-tls')!;
+    const configMap = manifests(file).find((m) => m.kind === 'ConfigMap' && m.metadata.name === 'db-primary-config')!;
+    const cfg = parseYaml(configMap.data['patroni.yaml']);
     const tlsDir = makeServiceDir(path.join(dir, 'tls'));
-    for (const key of ['tls.crt', 'tls.key', 'ca.crt']) {
-      writeServiceFile(path.join(tlsDir, key), fs.readFileSync(path.join(issued, key), 'utf8'), key === 'tls.key' ? 0o600 : 0o644);
-    }
+    for (const key of ['tls.crt', 'tls.key', 'ca.crt']) writeServiceFile(path.join(tlsDir, key), tls[key], key === 'tls.key' ? 0o600 : 0o644);
     const params: Record<string, string | number | boolean> = {
       ...cfg.bootstrap.dcs.postgresql.parameters,
       ...cfg.postgresql.parameters,
@@ -89,20 +116,22 @@ describe('rendered configuration accepted by a real PostgreSQL, for several cont
     };
     const data = path.join(dir, 'data');
     execFileSync('setpriv', [`--reuid=${SERVICE_USER}`, `--regid=${SERVICE_USER}`, '--init-groups', '--',
-      `${HOST_BIN_DIR}/initdb`, '-D', data, '-U', 'postgres', '--data-checksums', '-E', 'UTF8'], { stdio: 'pipe' });
+      `${HOST_PG_BIN_DIR}/initdb`, '-D', data, '-U', 'postgres', '--data-checksums', '-E', 'UTF8'], { stdio: 'pipe' });
     const conf = Object.entries(params).map(([k, v]) => `${k} = '${String(typeof v === 'boolean' ? (v ? 'on' : 'off') : v).replace(/'/g, "''")}'`);
     writeServiceFile(path.join(data, 'postgresql.conf'), conf.join('\n') + '\n');
     writeServiceFile(path.join(data, 'pg_hba.conf'), (cfg.postgresql.pg_hba as string[]).join('\n') + '\n');
-    const server = spawnGroup({ name: `pg-${label}`, command: `${HOST_BIN_DIR}/postgres`, args: ['-D', data], logFile: path.join(dir, 'postgres.log') });
+    const server = spawnGroup({ name: `pg-${label}`, command: `${HOST_PG_BIN_DIR}/postgres`, args: ['-D', data], logFile: path.join(dir, 'postgres.log') });
     try {
-      await waitFor(() => { try { return localSql(params.unix_socket_directories as string, 5432, 'select 1') === '1'; } catch { return false; } },
-        30_000, 200, `PostgreSQL with the ${label} parameters to accept connections`);
       const sock = params.unix_socket_directories as string;
+      await waitFor(() => { try { return localSql(sock, 5432, 'select 1') === '1'; } catch { return false; } },
+        30_000, 200, `PostgreSQL with the ${label} parameters to accept connections`);
       // No parameter was rejected or ignored.
       expect(localSql(sock, 5432, 'select coalesce(string_agg(name || \': \' || coalesce(error, \'not applied\'), \'; \'), \'\') from pg_file_settings where error is not null or not applied')).toBe('');
-      // Read the settings back over TCP: tcp_keepalives_* read 0 on a Unix-socket session.
+      // Read the settings back over TCP (TLS with cert-manager's certificate): tcp_keepalives_* read 0 on a Unix-socket session.
       localSql(sock, 5432, "alter role postgres password 'profile-check'");
-      const tcp = { host: '127.0.0.31', port: 5432, user: 'postgres', password: 'profile-check' };
+      const caFile = path.join(tlsDir, 'ca.crt');
+      const tcp: PgTarget = { host: '127.0.0.31', port: 5432, user: 'postgres', password: 'profile-check', sslmode: 'verify-ca', sslrootcert: caFile };
+      expect(await psql(tcp, 'select ssl from pg_stat_ssl where pid = pg_backend_pid()')).toBe('t');
       const rows = (await psql(tcp, `select name || '|[' || setting || ']|' || coalesce(unit, '') from pg_settings where name in (${Object.keys(params).map((k) => `'${k}'`).join(',')})`))
         .split('\n').map((l) => /^([^|]+)\|\[(.*)\]\|(.*)$/.exec(l)!);
       const actual = Object.fromEntries(rows.map(([, n, s, u]) => [n, { setting: s, unit: u || null }]));
@@ -116,68 +145,107 @@ describe('rendered configuration accepted by a real PostgreSQL, for several cont
   });
 });
 
-describe('a cluster with a non-default NodeConfig', () => {
-  let etcd: EtcdServer;
-  let cluster: LoopbackCluster;
+describe('a cluster with a non-default NodeConfig, on Kubernetes', () => {
+  const ns = `hb-cfg-${RUN}`;
+  const PORT = 5433;
+  let pg: KubePostgres;
+  let members: Obj[];
+  const at = (pod: Obj) => pg.superuserAt(pod).then((t) => ({ ...t, port: PORT }));
+  const via = (service: string) => pg.superuserVia(service).then((t) => ({ ...t, port: PORT }));
+  const pod = (suffix: string) => members.find((p) => p.metadata.name === `pgcustom-${suffix}`)!;
 
   beforeAll(async () => {
-    etcd = await startEtcd({ workDir, clientPort: await findFreePort(), peerPort: await findFreePort() });
-    const dir = path.join(workDir, 'custom');
-    fs.mkdirSync(dir, { recursive: true });
-    const file = synthCluster(path.join(dir, 'manifests'), 'pgcustom', {
+    const d = await deploy(kube, workDir, ns, 'pgcustom', {
       replicas: { count: 1 },
       delayedReplicas: { count: 1, applyDelay: Duration.seconds(15) },
       config: {
-        database: { name: 'orders', port: 5433 },
+        database: { name: 'orders', port: PORT },
         connection: { maxConnections: 50, statementTimeout: Duration.minutes(2) },
         replication: { mode: ReplicationMode.SYNCHRONOUS },
       },
-    });
-    cluster = new LoopbackCluster({ manifestFile: file, workDir: dir, etcdEndpoint: etcd.endpoint });
-    await cluster.startHealthy();
+    }, 3);
+    record('kube_bootstrap_seconds_node_config', Math.round(d.seconds * 10) / 10);
+    pg = d.pg;
+    members = await pg.pods();
   });
 
   afterAll(async () => {
-    if (cluster) await cluster.shutdown();
+    await kube.kubectl(['delete', 'namespace', ns, '--wait=false']).catch(() => undefined);
   });
 
-  test('every member runs with the configured port, connection limit and timeouts', async () => {
-    expect(cluster.memberList().map((m) => `${m.name}:${m.pgPort}`)).toEqual(['pgcustom-primary-0:5433', 'pgcustom-replica-0:5433', 'pgcustom-delayed-0:5433']);
-    for (const m of cluster.memberList()) {
-      const target = cluster.superuserVia(m.name, 5433);
-      expect(await psql(target, 'show port')).toBe('5433');
-      expect(await psql(target, 'show max_connections')).toBe('50');
-      expect(await psql(target, 'show statement_timeout')).toBe('2min');
+  test('every member runs with the configured port, connection limit and timeouts; the Services carry the port', async () => {
+    expect(members.map((p) => p.metadata.name)).toEqual(['pgcustom-delayed-0', 'pgcustom-primary-0', 'pgcustom-replica-0']);
+    for (const m of members) {
+      const postgres = m.spec.containers.find((c: any) => c.name === 'postgres');
+      expect(postgres.ports).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'postgres', containerPort: PORT })]));
+      const target = await at(m);
+      expect(await psql(target, "select current_setting('port') || ',' || current_setting('max_connections') || ',' || current_setting('statement_timeout')"))
+        .toBe(`${PORT},50,2min`);
     }
+    for (const service of ['pgcustom-primary', 'pgcustom-replicas']) {
+      const svc = await kube.get('service', service, ns);
+      expect(svc.spec.ports).toEqual([expect.objectContaining({ name: 'postgres', port: PORT, targetPort: 'postgres' })]);
+    }
+    // Through kube-proxy: the read-write ClusterIP on the configured port reaches the leader.
+    expect(await psql(await via('pgcustom-primary'), 'select pg_is_in_recovery()')).toBe('f');
   });
 
   test('the application database was created at bootstrap', async () => {
-    const rw = cluster.superuserVia('pgcustom-primary', 5433);
+    const rw = await via('pgcustom-primary');
     expect(await psql(rw, "select count(*) from pg_database where datname = 'orders'")).toBe('1');
     expect(await psql({ ...rw, database: 'orders' }, 'select current_database()')).toBe('orders');
   });
 
   test('synchronous replication: the streaming replica is the synchronous standby, never the delayed one', async () => {
-    const rw = cluster.superuserVia('pgcustom-primary', 5433);
-    await waitFor(async () => (await psql(rw, "select string_agg(application_name || '=' || sync_state, ',' order by application_name) from pg_stat_replication"))
-      === 'pgcustom-delayed-0=async,pgcustom-replica-0=sync', 60_000, 250, 'replica-0 as the synchronous standby');
-    const leader = cluster.member('pgcustom-primary-0');
-    expect((await getStatus(leader)).json?.role).toMatch(/primary|master/);
+    const rw = await at(pod('primary-0'));
+    const replication = () => psql(rw, "select string_agg(application_name || '=' || sync_state, ',' order by application_name) from pg_stat_replication");
+    await waitFor(async () => (await replication()) === 'pgcustom-delayed-0=async,pgcustom-replica-0=sync', 60_000, 250, 'replica-0 as the synchronous standby');
+    // Patroni sets synchronous_standby_names first and records the standby in its sync ConfigMap
+    // (where /cluster's roles come from) once PostgreSQL reports it as sync: up to a loop later.
+    const leader = await pg.member(pod('primary-0'));
+    const roles = await waitFor(async () => {
+      const r = Object.fromEntries((await getCluster(leader)).json!.members.map((m) => [m.name, m.role]));
+      return r['pgcustom-replica-0'] === 'sync_standby' && r;
+    }, 30_000, 250, 'Patroni to record pgcustom-replica-0 as the synchronous standby');
+    expect(await replication()).toBe('pgcustom-delayed-0=async,pgcustom-replica-0=sync');
+    expect(roles).toEqual({ 'pgcustom-primary-0': 'leader', 'pgcustom-replica-0': 'sync_standby', 'pgcustom-delayed-0': 'replica' });
+    // Patroni keeps the delayed replica out of synchronous_standby_names.
+    expect(await psql(rw, 'show synchronous_standby_names')).not.toMatch(/delayed/);
   });
 
   test('the delayed replica replays 15 s behind and is never behind the read-only Service', async () => {
-    const delayed = cluster.member('pgcustom-delayed-0');
-    expect(await psql(cluster.superuserVia(delayed.name, 5433), 'show recovery_min_apply_delay')).toBe('15s');
-    const rw = cluster.superuserVia('pgcustom-primary', 5433);
-    await psql(rw, 'create table if not exists marks (note text)');
-    const t0 = Date.now();
-    await psql(rw, "insert into marks values ('delayed-check')");
-    const count = (name: string) => psql(cluster.superuserVia(name, 5433), "select count(*) from marks where note = 'delayed-check'").catch(() => 'no table yet');
-    await waitFor(async () => (await count('pgcustom-replica-0')) === '1', 10_000, 100, 'the streaming replica to have the row');
-    expect(await count(delayed.name)).not.toBe('1');
-    await waitFor(async () => (await count(delayed.name)) === '1', 40_000, 500, 'the delayed replica to replay the row');
-    expect((Date.now() - t0) / 1000).toBeGreaterThanOrEqual(15);
-    await waitFor(() => cluster.serviceEndpoints('pgcustom-replicas').length > 0, 10_000, 100, 'read-only endpoints');
-    expect(cluster.serviceEndpoints('pgcustom-replicas').map((e) => e.name)).toEqual(['pgcustom-replica-0']);
+    const delayed = pod('delayed-0');
+    const replica = pod('replica-0');
+    expect(await psql(await at(delayed), 'show recovery_min_apply_delay')).toBe('15s');
+    const slices = await ApiWatch.open(kube, `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, 'kubernetes.io/service-name=pgcustom-replicas');
+    const pods = await ApiWatch.open(kube, `/api/v1/namespaces/${ns}/pods`, 'postgres.cdk8s.io/cluster=pgcustom,app.kubernetes.io/name=postgresql');
+    try {
+      await slices.when('the read-only slice listed', 0, (s) => s.size > 0, 10_000);
+      const rw = await via('pgcustom-primary');
+      await psql(rw, 'create table if not exists marks (note text)');
+      const written = Date.now();
+      await psql(rw, "insert into marks values ('delayed-check')");
+      const count = async (p: Obj) => psql(await at(p), "select count(*) from marks where note = 'delayed-check'").catch(() => 'no table yet');
+      await waitFor(async () => (await count(replica)) === '1', 10_000, 100, 'the streaming replica to have the row');
+      expect(await count(delayed)).not.toBe('1');
+      await waitFor(async () => (await count(delayed)) === '1', 40_000, 250, 'the delayed replica to replay the row');
+      const delaySeconds = (Date.now() - written) / 1000;
+      record('kube_delayed_replica_row_visible_seconds', Math.round(delaySeconds * 10) / 10);
+      expect(delaySeconds).toBeGreaterThanOrEqual(15);
+      expect(delaySeconds).toBeLessThan(15 + 10);
+      // Through kube-proxy: a read through the read-only ClusterIP lands on the streaming replica.
+      expect(await psql(await via('pgcustom-replicas'), 'select pg_is_in_recovery()::text || host(inet_server_addr())')).toBe(`true${replica.status.podIP}`);
+      // The delayed replica was Ready all along (the selector, not readiness, keeps it out of the Service) ...
+      expect(delayed.metadata.labels['postgres.cdk8s.io/serves-reads']).toBeUndefined();
+      expect(replica.metadata.labels['postgres.cdk8s.io/serves-reads']).toBe('true');
+      const delayedStates = [pods.latest(), ...pods.statesSince(0)].map((s) => podReady(s.get(delayed.metadata.name)));
+      expect(delayedStates.every(Boolean)).toBe(true);
+      // ... and in every state of the read-only slice the API reported, only the streaming replica was behind it.
+      const seen = [slices.latest(), ...slices.statesSince(0)].map((s) => readyAddresses(s).join(','));
+      expect([...new Set(seen)]).toEqual([replica.status.podIP]);
+    } finally {
+      slices.close();
+      pods.close();
+    }
   });
 });

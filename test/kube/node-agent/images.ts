@@ -22,6 +22,12 @@ export interface ImageProfile {
   readonly binds: ReadonlyArray<{ readonly host: string; readonly container: string }>;
 }
 
+/**
+ * Debian's PostgreSQL binaries, which stand in for the images' (PGK_PG_BIN_DIR overrides it):
+ * the suites that run a bare PostgreSQL take the same binaries from here.
+ */
+export const HOST_PG_BIN_DIR = process.env.PGK_PG_BIN_DIR ?? '/usr/lib/postgresql/15/bin';
+
 const UBI_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** The profile for an image reference; throws for an image the agent cannot stand in for. */

@@ -12,6 +12,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { HOST_PG_BIN_DIR } from './images';
 import { KubeClient, KubeError, KubeObject } from './kube-client';
 import { AgentContext, PodRunner } from './pod';
 import { PodAddresses } from './pod-addresses';
@@ -35,7 +36,7 @@ const ctx: AgentContext = {
   gateway,
   dnsIp: must('PGK_DNS'),
   apiServiceIp: must('PGK_API_SERVICE'),
-  host: { pgBinDir: process.env.PGK_PG_BIN_DIR ?? '/usr/lib/postgresql/15/bin', venv: must('PGK_VENV') },
+  host: { pgBinDir: HOST_PG_BIN_DIR, venv: must('PGK_VENV') },
   mountPoints: new MountPoints(path.join(state, 'mountpoints')),
   log,
 };
