@@ -452,6 +452,8 @@ export class BackupNode extends Construct {
     const repoHost: RepoHost | undefined = volumeRepo
       ? { host: repoHostDns, port: PGBACKREST_PORT, client: clientFiles(BACKUP_PATHS.clientTls) } : undefined;
     const lockPath = volumeRepo ? `${BACKUP_PATHS.repoVolume}/lock` : '/tmp/pgbackrest';
+    // On the data volume beside the data directory: queued WAL survives a restart.
+    const spoolPath = `${ctx.dataDir.replace(/\/[^/]+$/, '')}/pgbackrest-spool`;
 
     const data: Record<string, string> = {};
     if (r.repos.length > 0) {
@@ -459,7 +461,7 @@ export class BackupNode extends Construct {
         ...common('/tmp/pgbackrest'),
         repos: r.repos.map((x) => x.input),
         repoHost,
-        spoolPath: `${ctx.dataDir.replace(/\/[^/]+$/, '')}/pgbackrest-spool`,
+        spoolPath,
         pg: pgInstance,
         server: { port: PGBACKREST_PORT, files: ctx.serverTls, clientCn: ctx.clientCn },
       });
@@ -489,6 +491,7 @@ export class BackupNode extends Construct {
           ? { host: `${source}-repo-host-0.${source}-repo-host${srcNs ? `.${srcNs}.svc` : ''}`, port: PGBACKREST_PORT, client: clientFiles(BACKUP_PATHS.sourceTls) }
           : undefined,
         pg: pgInstance,
+        spoolPath,
       });
     }
     new k8s.KubeConfigMap(this, 'Config', { metadata: { name: r.member.configMapName, labels: baseLabels }, data });

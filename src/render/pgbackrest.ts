@@ -255,6 +255,12 @@ export interface SourceConfigInput extends CommonInput {
   readonly repo: RepoInput;
   readonly repoHost?: RepoHost;
   readonly pg: PgInstance;
+  /**
+   * Spool path on a writable volume. A restore clears the archive-get queue there, so left at
+   * pgBackRest's default (/var/spool/pgbackrest on the image's read-only root) it would depend on
+   * who owns that directory in the image.
+   */
+  readonly spoolPath: string;
 }
 
 /**
@@ -263,7 +269,7 @@ export interface SourceConfigInput extends CommonInput {
  */
 export function sourceConfig(input: SourceConfigInput): string {
   // Only restore and archive-get read it: compression is recorded in the repository.
-  const global: Line[] = common(input).filter(([k]) => k !== 'compress-type');
+  const global: Line[] = [...common(input).filter(([k]) => k !== 'compress-type'), ['spool-path', input.spoolPath]];
   if (input.repo.type === 'posix') {
     if (!input.repoHost) throw new Error('pgbackrest.conf: a volume repository needs its backup node');
     global.push(...repoHostLines(1, input.repoHost));

@@ -1,299 +1,350 @@
 /**
- * Backups, run for real with pgBackRest on two repositories: a volume (the backup node's TLS
- * server takes the members' WAL) and S3 (s3rver from npm, behind TLS with its own CA). The init
- * Job creates the stanza and the first full backups, CronJob backups run from the synthesized
- * YAML, and every backup is proven by a restore: a new cluster bootstraps from the latest state,
- * another from a point in time between two write batches, another from S3, and a new replica is
- * created from the repository.
+ * Backups on real Kubernetes, with pgBackRest on two repositories: a volume (the backup node's
+ * StatefulSet runs pgBackRest's TLS server and takes the members' WAL) and S3 (s3rver from npm,
+ * behind TLS with its own CA, a host process on the bridge address behind a Service without
+ * selector). The synthesized YAML is applied with server-side apply; the Job controller runs the
+ * init Job, CronJobs are triggered as an operator does (`kubectl create job --from=cronjob/...`)
+ * and one scheduled run fires by itself. Every backup is proven by a restore: new clusters in the
+ * same namespace bootstrap from the latest state, from a point in time between two write
+ * batches, and from S3; a replica whose volume claim was deleted is rebuilt from the repository.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { promisify } from 'node:util';
 import { App, Chart } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
-import { BackupRepository, FailoverTiming, PostgresClusterProps, RecoveryTarget, S3UriStyle } from '../../src';
+import { BackupRepository, BackupSchedules, FailoverTiming, PostgresClusterProps, RecoveryTarget, S3UriStyle } from '../../src';
 import { variantCases } from '../helpers/cases';
-import { LoopbackCluster } from './harness/cluster';
-import { addHost, removeHostNames } from './harness/hosts';
+import { KubeCluster, KubePostgres, Obj } from './harness/kube';
+import {
+  BRIDGE_ADDRESS, S3Server, claimHostPath, commandMillis, containerLog, hostServiceManifests, pgbackrestInfo, psqlConnecting,
+  startS3Server, waitForJob,
+} from './harness/kube-backup';
 import { record } from './harness/results';
 import { synthCluster } from './harness/synth';
-import { startEtcd } from './lib/etcd';
 import { makeWorkDir } from './lib/fsutil';
-import { findFreePort, httpRequest } from './lib/net';
-import { waitForLeader } from './lib/patroni';
-import { psql } from './lib/pg';
-import { SERVICE_USER, leftoverProcesses, stopAll, waitFor } from './lib/processes';
+import { httpRequest } from './lib/net';
+import { PgTarget, psql } from './lib/pg';
+import { waitFor } from './lib/processes';
 
-// s3rver ships no types: its constructor and run()/close() are all the suite uses.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const S3rver = require('s3rver');
-
-const execFileAsync = promisify(execFile);
+/** Namespaces of this run get a suffix, so a cluster left running by an earlier run cannot answer for this one. */
+const RUN = Date.now().toString(36).slice(-5);
+const NS = `bk-${RUN}`;
 const SOURCE = 'pgbk';
+const S3_BUCKET = 'pgbk-s3';
+const S3_SERVICE = 's3';
+const S3_HOST = `${S3_SERVICE}.${NS}.svc`;
+let kube: KubeCluster;
 let workDir: string;
-let etcdEndpoint: string;
-let source: LoopbackCluster;
+let s3: S3Server;
+let pg: KubePostgres;
+let rw: PgTarget;
+let sourceFile: string;
 let repoDir: string;
-const clusters: LoopbackCluster[] = [];
 /** Server time between the two write batches (the point-in-time target). */
 let between: Date;
 
-const S3_HOST = 's3.e2e.local';
-const S3_IP = '127.0.9.1';
-const S3_PORT = 9000;
-const S3_BUCKET = 'pgbk-s3';
-let s3: any;
-let s3Ca: string;
-/** The Secrets the user creates before applying: S3 credentials (s3rver's) and the CA of its certificate. */
-const userSecrets = () => ({
-  's3-credentials': { 'access-key-id': 'S3RVER', 'secret-access-key': 'S3RVER' },
-  's3-ca': { 'ca.crt': s3Ca },
-});
 const refs = new Chart(new App(), 'refs');
 const secretRef = (name: string) => (refs.node.tryFindChild(name) as kplus.ISecret | undefined) ?? kplus.Secret.fromSecretName(refs, name, name);
-const s3Repository = (schedules?: { full: string }) => BackupRepository.s3({
+const s3Repository = (schedules?: BackupSchedules) => BackupRepository.s3({
   bucket: S3_BUCKET,
   region: 'us-east-1',
-  endpoint: `${S3_HOST}:${S3_PORT}`,
+  endpoint: `${S3_HOST}:443`,
   uriStyle: S3UriStyle.PATH,
   credentialsSecret: secretRef('s3-credentials'),
   caSecret: secretRef('s3-ca'),
   schedules,
 });
 
-const sourceProps = (replicas: number): PostgresClusterProps => ({
+const sourceProps = (schedules?: BackupSchedules): PostgresClusterProps => ({
   failoverTiming: FailoverTiming.FAST,
-  replicas: { count: replicas },
-  backup: { repositories: [BackupRepository.volume(), s3Repository({ full: '0 3 * * 0' })] },
+  replicas: { count: 1 },
+  backup: { repositories: [BackupRepository.volume(), s3Repository({ full: '0 3 * * 0' })], schedules },
 });
 
-/** `pgbackrest info` of the S3 repository, read directly from s3rver (asynchronously: s3rver runs in this process). */
-async function s3Info(): Promise<any> {
-  const { stdout: out } = await execFileAsync('runuser', ['-u', SERVICE_USER, '--', 'pgbackrest', '--config=/dev/null', '--repo1-type=s3',
-    `--repo1-s3-bucket=${S3_BUCKET}`, `--repo1-s3-endpoint=${S3_HOST}:${S3_PORT}`, '--repo1-s3-region=us-east-1', '--repo1-s3-uri-style=path',
-    `--repo1-storage-ca-file=${path.join(workDir, 's3', 'cert.pem')}`, '--repo1-path=/pgbackrest', `--stanza=${SOURCE}`, '--output=json',
-    '--log-level-console=off', 'info'], { encoding: 'utf8', env: { ...process.env, PGBACKREST_REPO1_S3_KEY: 'S3RVER', PGBACKREST_REPO1_S3_KEY_SECRET: 'S3RVER' } });
-  return JSON.parse(out)[0];
-}
+const round = (v: number) => Math.round(v * 10) / 10;
 
-/** `pgbackrest info` of the repository, read directly from the backup node's volume. */
-function repoInfo(): any {
-  const out = execFileSync('runuser', ['-u', SERVICE_USER, '--', 'pgbackrest', '--config=/dev/null', `--repo1-path=${repoDir}`,
-    `--stanza=${SOURCE}`, '--output=json', '--log-level-console=off', 'info'], { encoding: 'utf8' });
-  return JSON.parse(out)[0];
-}
+/** `pgbackrest info` of the volume repository, read on the host from the backup node's PersistentVolume. */
+const repoInfo = (stanza = SOURCE) => pgbackrestInfo(stanza, [`--repo1-path=${repoDir}`]);
 
-function du(dir: string): number {
-  return Number(execFileSync('du', ['-sb', dir], { encoding: 'utf8' }).split('\t')[0]);
-}
+/**
+ * `pgbackrest info` of the S3 repository, read from the host at the bridge address. The pods
+ * verify the server by its Service name; the host cannot resolve that name and pgBackRest checks
+ * DNS names only (not an IP in the certificate), so this read alone does not verify it.
+ */
+const s3Info = () => pgbackrestInfo(SOURCE, ['--repo1-type=s3', `--repo1-s3-bucket=${S3_BUCKET}`, `--repo1-s3-endpoint=${BRIDGE_ADDRESS}`,
+  `--repo1-storage-port=${s3.port}`, '--repo1-s3-region=us-east-1', '--repo1-s3-uri-style=path', '--repo1-storage-verify-tls=n',
+  '--repo1-path=/pgbackrest'], { PGBACKREST_REPO1_S3_KEY: 'S3RVER', PGBACKREST_REPO1_S3_KEY_SECRET: 'S3RVER' });
 
-async function runJobTimed(cluster: LoopbackCluster, name: string): Promise<number> {
-  const t0 = Date.now();
-  const result = await cluster.runJob(name);
-  if (result.exitCode !== 0) throw new Error(`${name} exited with ${result.exitCode}:\n${result.log}`);
-  return (Date.now() - t0) / 1000;
-}
-
-/** Waits until the leader has archived the segment holding everything written so far. */
-async function archiveEverything(cluster: LoopbackCluster): Promise<void> {
-  const rw = cluster.superuserVia(`${SOURCE}-primary`);
+/**
+ * Switches to a new WAL segment and waits until everything written so far is archived: the
+ * leader has no segment or backup history file up to the switched one still marked .ready, and
+ * the volume repository holds the segment. (pg_stat_archiver.last_archived_wal is the file
+ * archived last, not the highest: a backup's history file, named after the backup's start
+ * segment, may be archived after the stop segment, so it cannot be compared with a segment name.)
+ */
+async function archiveEverything(): Promise<string> {
   const segment = await psql(rw, 'select pg_walfile_name(pg_switch_wal())');
-  await waitFor(async () => (await psql(rw, 'select last_archived_wal from pg_stat_archiver')) >= segment || undefined,
-    60_000, 250, `segment ${segment} to be archived`);
+  await waitFor(async () => {
+    const pending = await psql(rw, `select count(*) from pg_ls_archive_statusdir() where name like '%.ready' and name <= '${segment}.ready'`);
+    const max = (await repoInfo()).archive?.[0]?.max ?? '';
+    return (pending === '0' && max >= segment) || undefined;
+  }, 90_000, 250, `segment ${segment} to be archived into the volume repository`);
+  return segment;
+}
+
+/**
+ * Commits a transaction that writes WAL, then switches segments: the switch completes a segment
+ * the archiver must push. (A switch in the same statement as txid_current() runs before the
+ * commit record is written: right after another switch it finds an empty segment and does
+ * nothing, and the commit then waits in the next segment for archive_timeout.)
+ */
+async function writeAndSwitch(): Promise<string> {
+  return psql(rw, 'select txid_current(); select pg_walfile_name(pg_switch_wal())');
+}
+
+/** The init Job of the source (its name carries a hash of its template). */
+async function initJobName(): Promise<string> {
+  const docs = fs.readFileSync(sourceFile, 'utf8');
+  return /name: (pgbk-backup-init-[0-9a-f]{8})/.exec(docs)![1];
+}
+
+/** An operator's backup: a Job from the CronJob's template, waited for; wall time and pgBackRest's own time of the backup. */
+async function backupFromCronJob(cronJob: string, job: string): Promise<{ seconds: number; backupSeconds: number }> {
+  const t0 = Date.now();
+  await kube.kubectl(['create', 'job', '-n', NS, `--from=cronjob/${cronJob}`, job]);
+  const result = await waitForJob(kube, NS, job, t0);
+  const ms = commandMillis(result.log, 'backup');
+  expect(ms).toHaveLength(1);
+  return { seconds: result.seconds, backupSeconds: ms[0] / 1000 };
 }
 
 beforeAll(async () => {
-  workDir = makeWorkDir('pg-e2e-backup');
-  const etcd = await startEtcd({ workDir, clientPort: await findFreePort(), peerPort: await findFreePort() });
-  etcdEndpoint = etcd.endpoint;
-  // An S3-compatible server behind TLS, its certificate signed by itself (the CA the cluster gets in a Secret).
-  const s3Dir = path.join(workDir, 's3');
-  fs.mkdirSync(path.join(s3Dir, 'data'), { recursive: true });
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2',
-    '-subj', `/CN=${S3_HOST}`, '-addext', `subjectAltName=DNS:${S3_HOST}`, '-keyout', path.join(s3Dir, 'key.pem'), '-out', path.join(s3Dir, 'cert.pem')],
-  { stdio: 'ignore' });
-  fs.chmodSync(workDir, 0o755);
-  fs.chmodSync(s3Dir, 0o755);
-  fs.chmodSync(path.join(s3Dir, 'cert.pem'), 0o644);
-  s3Ca = fs.readFileSync(path.join(s3Dir, 'cert.pem'), 'utf8');
-  s3 = new S3rver({
-    address: S3_IP,
-    port: S3_PORT,
-    silent: true,
-    directory: path.join(s3Dir, 'data'),
-    vhostBuckets: false,
-    key: fs.readFileSync(path.join(s3Dir, 'key.pem')),
-    cert: s3Ca,
-    configureBuckets: [{ name: S3_BUCKET }],
-  });
-  await s3.run();
-  addHost(S3_HOST, S3_IP);
-  const dir = path.join(workDir, SOURCE);
-  fs.mkdirSync(dir, { recursive: true });
-  const file = synthCluster(path.join(dir, 'manifests'), SOURCE, sourceProps(1));
-  source = new LoopbackCluster({ manifestFile: file, workDir: dir, etcdEndpoint, userSecrets: userSecrets() });
-  clusters.push(source);
-  await source.startHealthy();
-  repoDir = path.join(source.statefulPods.get(`${SOURCE}-repo-host-0`)!.volumeDir('repo'), 'repo');
+  workDir = makeWorkDir('pg-kube-backup');
+  kube = KubeCluster.up();
+  await kube.createNamespace(NS);
+  s3 = await startS3Server(path.join(workDir, 's3'), S3_BUCKET, [S3_HOST, `${S3_HOST}.cluster.local`]);
+  await kube.kubectl(['apply', '--server-side', '--field-manager=cdk8s-e2e', '-n', NS, '-f', '-'], hostServiceManifests(S3_SERVICE, 443, s3.port));
+  // The Secrets the user creates before applying: S3 credentials (s3rver's) and the CA of its certificate.
+  await kube.kubectl(['create', 'secret', 'generic', '-n', NS, 's3-credentials', '--from-literal=access-key-id=S3RVER', '--from-literal=secret-access-key=S3RVER']);
+  await kube.kubectl(['create', 'secret', 'generic', '-n', NS, 's3-ca', `--from-file=ca.crt=${s3.caFile}`]);
+  sourceFile = synthCluster(path.join(workDir, SOURCE), SOURCE, sourceProps());
+  await kube.apply(sourceFile, NS);
+  pg = new KubePostgres(kube, NS, SOURCE);
+  await pg.waitHealthy(2);
+  rw = await pg.superuserVia(`${SOURCE}-primary`);
+  repoDir = path.join(await claimHostPath(kube, NS, `repo-${SOURCE}-repo-host-0`), 'repo');
 });
 
 afterAll(async () => {
-  for (const c of clusters.reverse()) await c.shutdown();
-  await s3?.close();
-  removeHostNames([S3_HOST]);
-  await stopAll();
-  expect(leftoverProcesses()).toEqual([]);
+  await kube?.kubectl(['delete', 'namespace', NS, '--wait=false']).catch(() => undefined);
+  await s3?.stop();
+  kube?.down();
 });
 
-test('the init Job creates the stanza and takes the first full backup; WAL reaches the backup node', async () => {
-  const seconds = await runJobTimed(source, `${SOURCE}-backup-init-`);
-  record('backup.init_job_seconds', Math.round(seconds * 10) / 10);
-  const info = repoInfo();
+test('the init Job creates the stanza and takes the first full backups; WAL reaches the backup node', async () => {
+  const name = await initJobName();
+  const init = await waitForJob(kube, NS, name);
+  // The Job starts with the cluster: its stanza-create waits until the leader's pgBackRest server
+  // answers. pgBackRest's own time of the two full backups, and the Job's whole run.
+  const ms = commandMillis(init.log, 'backup');
+  expect(ms).toHaveLength(2);
+  record('backup.kube_init_full_backups_pgbackrest_seconds', ms.map((v) => round(v / 1000)));
+  record('backup.kube_init_job_seconds', (Date.parse(init.job.status.completionTime) - Date.parse(init.job.status.startTime)) / 1000);
+  expect(init.log).toMatch(/backup-init: first full backup into repo1/);
+  expect(init.log).toMatch(/backup-init: first full backup into repo2/);
+  const info = await repoInfo();
   expect(info.status.code).toBe(0);
   expect(info.backup.map((b: any) => b.type)).toEqual(['full']);
   expect((await s3Info()).backup.map((b: any) => b.type)).toEqual(['full']);
-  await archiveEverything(source);
-  expect(Number(await psql(source.superuserVia(`${SOURCE}-primary`), 'select archived_count from pg_stat_archiver'))).toBeGreaterThan(0);
-  // Running it again changes nothing: the repository already holds a backup.
-  const again = await source.runJob(`${SOURCE}-backup-init-`);
-  expect(again.exitCode).toBe(0);
+  await archiveEverything();
+  expect(Number(await psql(rw, 'select archived_count from pg_stat_archiver'))).toBeGreaterThan(0);
+  // Applied again after it is gone (as after its TTL), it runs again and changes nothing.
+  await kube.kubectl(['delete', 'job', '-n', NS, name, '--wait=true']);
+  await kube.apply(sourceFile, NS);
+  const again = await waitForJob(kube, NS, name);
+  expect(again.job.metadata.uid).not.toBe(init.job.metadata.uid);
   expect(again.log).toMatch(/repo1 already holds 1 backup/);
   expect(again.log).toMatch(/repo2 already holds 1 backup/);
-  expect(repoInfo().backup).toHaveLength(1);
+  expect((await repoInfo()).backup).toHaveLength(1);
 });
 
-test('writes, an incremental backup from the CronJob, more writes; the repository holds both backups', async () => {
-  const rw = source.superuserVia(`${SOURCE}-primary`);
+test('writes, an incremental backup fired by the CronJob controller on its schedule, more writes; full backups by operators', async () => {
   await psql(rw, 'create table marks (id int primary key, batch int not null, pad text not null)');
   await psql(rw, "insert into marks select g, 1, repeat('x', 200) from generate_series(1, 20000) g");
   await psql(rw, 'create table big as select g, md5(g::text) as h from generate_series(1, 200000) g');
-  const incr = await runJobTimed(source, `${SOURCE}-repo1-incr`);
-  record('backup.incremental_seconds', Math.round(incr * 10) / 10);
+  // A schedule a minute away: the incremental CronJob of repo1 at the next whole minute at least
+  // 20 s ahead (UTC), re-applied; the CronJob controller must create the Job by itself.
+  const at = new Date(Math.ceil((Date.now() + 20_000) / 60_000) * 60_000);
+  const schedule = `${at.getUTCMinutes()} ${at.getUTCHours()} * * *`;
+  await kube.apply(synthCluster(path.join(workDir, `${SOURCE}-scheduled`), SOURCE,
+    sourceProps({ full: '0 1 * * 0', incremental: schedule, timeZone: 'Etc/UTC' })), NS);
+  expect((await kube.get('cronjob', `${SOURCE}-repo1-incr`, NS)).spec.schedule).toBe(schedule);
+  const fired = await kube.until('the CronJob controller to create the scheduled Job', at.getTime() - Date.now() + 60_000, async () =>
+    (await kube.list('jobs', NS)).find((j) => j.metadata.ownerReferences?.some((o: any) => o.kind === 'CronJob' && o.name === `${SOURCE}-repo1-incr`)), 500);
+  const created = Date.parse(fired.metadata.creationTimestamp);
+  expect(created).toBeGreaterThanOrEqual(at.getTime());
+  record('backup.kube_cronjob_fired_after_schedule_seconds', (created - at.getTime()) / 1000);
+  const incr = await waitForJob(kube, NS, fired.metadata.name, created);
+  const cron = await kube.get('cronjob', `${SOURCE}-repo1-incr`, NS);
+  expect(Date.parse(cron.status.lastSuccessfulTime)).toBeGreaterThanOrEqual(at.getTime());
+  record('backup.kube_incremental_seconds', round(incr.seconds));
+  record('backup.kube_incremental_pgbackrest_seconds', round(commandMillis(incr.log, 'backup')[0] / 1000));
+  expect((await repoInfo()).backup.map((b: any) => b.type)).toEqual(['full', 'incr']);
   // The target lies strictly between the batches, by the server's clock.
   await new Promise((r) => setTimeout(r, 1500));
   between = new Date(await psql(rw, "select to_char(now() at time zone 'utc', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"));
   await new Promise((r) => setTimeout(r, 1500));
   await psql(rw, "insert into marks select g, 2, repeat('y', 200) from generate_series(20001, 30000) g");
-  await archiveEverything(source);
-  const info = repoInfo();
-  expect(info.backup.map((b: any) => b.type)).toEqual(['full', 'incr']);
-  const full = await runJobTimed(source, `${SOURCE}-repo1-full`);
-  record('backup.full_seconds', Math.round(full * 10) / 10);
-  const sets = repoInfo().backup;
+  await archiveEverything();
+  const full = await backupFromCronJob(`${SOURCE}-repo1-full`, `${SOURCE}-full-by-hand`);
+  record('backup.kube_full_seconds', round(full.seconds));
+  record('backup.kube_full_pgbackrest_seconds', round(full.backupSeconds));
+  const sets = (await repoInfo()).backup;
   expect(sets.map((b: any) => b.type)).toEqual(['full', 'incr', 'full']);
-  const s3Full = await runJobTimed(source, `${SOURCE}-repo2-full`);
-  record('backup.s3_full_seconds', Math.round(s3Full * 10) / 10);
+  const s3Full = await backupFromCronJob(`${SOURCE}-repo2-full`, `${SOURCE}-s3-full-by-hand`);
+  record('backup.kube_s3_full_seconds', round(s3Full.seconds));
+  record('backup.kube_s3_full_pgbackrest_seconds', round(s3Full.backupSeconds));
   expect((await s3Info()).backup.map((b: any) => b.type)).toEqual(['full', 'full']);
-  record('backup.database_bytes', sets[2].info.size);
-  record('backup.full_repository_bytes', sets[2].info.repository.delta);
-  record('backup.incremental_repository_bytes', sets[1].info.repository.delta);
-  record('backup.repository_total_bytes', du(repoDir));
+  record('backup.kube_database_bytes', sets[2].info.size);
+  record('backup.kube_full_repository_bytes', sets[2].info.repository.delta);
+  record('backup.kube_incremental_repository_bytes', sets[1].info.repository.delta);
+  record('backup.kube_repository_total_bytes', Number(execFileSync('du', ['-sb', repoDir], { encoding: 'utf8' }).split('\t')[0]));
 });
 
-/** Starts a cluster restored from the source's repository and returns it and its leader. */
-async function restoreInto(
-  name: string, subnet: number, target: RecoveryTarget, repository = BackupRepository.volume(),
-): Promise<{ cluster: LoopbackCluster; seconds: number }> {
-  const dir = path.join(workDir, name);
-  fs.mkdirSync(dir, { recursive: true });
-  const file = synthCluster(path.join(dir, 'manifests'), name, {
+/** Applies a cluster restored from the source's repository into the same namespace; waits until its leader is healthy. */
+async function restoreInto(name: string, target: RecoveryTarget, repository = BackupRepository.volume()) {
+  const file = synthCluster(path.join(workDir, name), name, {
     failoverTiming: FailoverTiming.FAST,
     replicas: { count: 0 },
     restore: { sourceCluster: SOURCE, repository, target },
   });
-  const cluster = new LoopbackCluster({ manifestFile: file, workDir: dir, etcdEndpoint, subnet, neighbours: [source], userSecrets: userSecrets() });
-  clusters.push(cluster);
   const t0 = Date.now();
-  await cluster.start();
-  await waitForLeader(cluster.memberList(), { timeoutMs: 180_000 });
-  await cluster.waitUntilReady(120_000);
-  return { cluster, seconds: (Date.now() - t0) / 1000 };
+  await kube.apply(file, NS);
+  const restored = new KubePostgres(kube, NS, name);
+  const leader = await restored.waitHealthy(1, 300_000);
+  const seconds = (Date.now() - t0) / 1000;
+  const log = containerLog(kube, NS, leader, 'postgres');
+  const restoreMs = commandMillis(log, 'restore');
+  expect(restoreMs).toHaveLength(1);
+  return { file, leader, log, seconds, restoreSeconds: restoreMs[0] / 1000, rw: await restored.superuserVia(`${name}-primary`) };
 }
 
-test('a new cluster restored to the latest state holds every row', async () => {
-  const { cluster, seconds } = await restoreInto('pglatest', 1, RecoveryTarget.latest());
-  record('backup.restore_latest_to_ready_seconds', Math.round(seconds * 10) / 10);
-  const rw = cluster.superuserVia('pglatest-primary');
-  expect(await psql(rw, 'select batch || \':\' || count(*) from marks group by batch order by batch')).toBe('1:20000\n2:10000');
-  expect(await psql(rw, 'select count(*) from big')).toBe('200000');
+/** Removes a restored cluster's objects (the namespace goes at the end anyway; this frees the two shared cores). */
+async function remove(file: string): Promise<void> {
+  await kube.kubectl(['delete', '-n', NS, '-f', file, '--wait=false', '--ignore-not-found']);
+}
+
+const batches = (target: PgTarget) => psqlConnecting(target, 'select batch || \':\' || count(*) from marks group by batch order by batch');
+
+test('a new cluster in the same namespace restored to the latest state holds every row', async () => {
+  const r = await restoreInto('pglatest', RecoveryTarget.latest());
+  record('backup.kube_restore_latest_to_healthy_seconds', round(r.seconds));
+  record('backup.kube_restore_latest_pgbackrest_seconds', round(r.restoreSeconds));
+  expect(r.log).toMatch(/restore command begin[^\n]*--repo1-host=pgbk-repo-host-0\.pgbk-repo-host/);
+  expect(await batches(r.rw)).toBe('1:20000\n2:10000');
+  expect(await psql(r.rw, 'select count(*) from big')).toBe('200000');
   // It took a new timeline and writes; nothing of it went into the source's repository.
-  await psql(rw, 'insert into marks values (99999, 9, \'restored\')');
-  const history = fs.readdirSync(path.join(repoDir, 'archive', SOURCE)).flatMap((d) =>
-    fs.statSync(path.join(repoDir, 'archive', SOURCE, d)).isDirectory() ? fs.readdirSync(path.join(repoDir, 'archive', SOURCE, d)) : []);
-  expect(history.filter((f) => f.endsWith('.history'))).toEqual([]);
-  await cluster.shutdown();
+  await psql(r.rw, 'insert into marks values (99999, 9, \'restored\')');
+  expect(await psql(r.rw, 'select substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)')).not.toBe('00000001');
+  // Every file of the source's WAL archive (archive/<stanza>/<version-id>/[<timeline+log>/]<file>).
+  const walk = (dir: string): string[] => fs.readdirSync(dir)
+    .flatMap((f) => (fs.statSync(path.join(dir, f)).isDirectory() ? walk(path.join(dir, f)) : [f]));
+  const files = walk(path.join(repoDir, 'archive', SOURCE));
+  expect(files.length).toBeGreaterThan(0);
+  expect(files.filter((f) => f.endsWith('.history'))).toEqual([]);
+  await remove(r.file);
 });
 
 test('a point-in-time restore to a moment between the batches holds exactly the first batch', async () => {
-  const { cluster, seconds } = await restoreInto('pgpitr', 2, RecoveryTarget.time(between));
-  record('backup.restore_pitr_to_ready_seconds', Math.round(seconds * 10) / 10);
-  const rw = cluster.superuserVia('pgpitr-primary');
-  expect(await psql(rw, 'select batch || \':\' || count(*) from marks group by batch order by batch')).toBe('1:20000');
-  expect(await psql(rw, 'select count(*) from big')).toBe('200000');
-  await cluster.shutdown();
+  const r = await restoreInto('pgpitr', RecoveryTarget.time(between));
+  record('backup.kube_restore_pitr_to_healthy_seconds', round(r.seconds));
+  expect(await batches(r.rw)).toBe('1:20000');
+  expect(await psql(r.rw, 'select count(*) from big')).toBe('200000');
+  await remove(r.file);
 });
 
 test('a new cluster restored from S3 to the latest state holds every row', async () => {
-  const { cluster, seconds } = await restoreInto('pgfroms3', 3, RecoveryTarget.latest(), s3Repository());
-  record('backup.restore_s3_latest_to_ready_seconds', Math.round(seconds * 10) / 10);
-  const rw = cluster.superuserVia('pgfroms3-primary');
-  expect(await psql(rw, 'select batch || \':\' || count(*) from marks group by batch order by batch')).toBe('1:20000\n2:10000');
-  const log = fs.readFileSync(path.join(cluster.member('pgfroms3-primary-0').dir, 'postgres.log'), 'utf8');
-  expect(log).toMatch(/restore command begin[^\n]*--repo1-type=s3/);
-  await cluster.shutdown();
+  const r = await restoreInto('pgfroms3', RecoveryTarget.latest(), s3Repository());
+  record('backup.kube_restore_s3_latest_to_healthy_seconds', round(r.seconds));
+  expect(r.log).toMatch(/restore command begin[^\n]*--repo1-type=s3/);
+  expect(await batches(r.rw)).toBe('1:20000\n2:10000');
+  await remove(r.file);
 });
 
-test('a new replica is created from the repository, then streams', async () => {
-  const rw = source.superuserVia(`${SOURCE}-primary`);
+test('a replica whose volume claim is deleted is rebuilt from the repository by the StatefulSet controller, then streams', async () => {
   await psql(rw, "insert into marks select g, 3, 'after' from generate_series(30001, 30500) g");
-  const file = synthCluster(path.join(workDir, SOURCE, 'manifests-3'), SOURCE, sourceProps(2));
+  const leader = (await pg.labelledLeader())!;
+  const replica = (await pg.pods()).find((p) => p.metadata.name !== leader.metadata.name)!;
+  const claim = replica.spec.volumes.find((v: any) => v.persistentVolumeClaim)!.persistentVolumeClaim.claimName as string;
+  const oldClaim = await kube.get('pvc', claim, NS);
   const t0 = Date.now();
-  const { started } = await source.apply(file);
-  expect(started).toEqual([`${SOURCE}-replica-1`]);
-  const replica = source.member(`${SOURCE}-replica-1`);
+  // The claim is protected while its pod runs: it goes once the pod is deleted, and the
+  // StatefulSet controller creates both again from the volumeClaimTemplate.
+  await kube.kubectl(['delete', 'pvc', '-n', NS, claim, '--wait=false']);
+  await kube.kubectl(['delete', 'pod', '-n', NS, replica.metadata.name, '--wait=false']);
+  const fresh = await kube.until(`${replica.metadata.name} recreated on a new claim`, 180_000, async () => {
+    const p = await kube.getOptional('pod', replica.metadata.name, NS);
+    const c = await kube.getOptional('pvc', claim, NS);
+    return p && p.metadata.uid !== replica.metadata.uid && c && c.metadata.uid !== oldClaim.metadata.uid && c.status?.phase === 'Bound' ? p : undefined;
+  }, 500);
   await waitFor(async () => {
-    const rows = await psql(rw, "select state from pg_stat_replication where application_name = 'pgbk-replica-1'");
+    const rows = await psql(rw, `select state from pg_stat_replication where application_name = '${replica.metadata.name}'`);
     return rows === 'streaming' || undefined;
-  }, 120_000, 250, 'the new replica to stream');
-  record('backup.replica_from_repository_seconds', Math.round((Date.now() - t0) / 100) / 10);
-  const log = fs.readFileSync(path.join(replica.dir, 'postgres.log'), 'utf8');
+  }, 240_000, 250, 'the rebuilt replica to stream');
+  record('backup.kube_replica_from_repository_seconds', round((Date.now() - t0) / 1000));
+  const log = containerLog(kube, NS, fresh, 'postgres');
   // pgBackRest restored the replica from the repository (then it streamed), not pg_basebackup.
   expect(log).toMatch(/restore command begin[\s\S]*repo1: restore backup set \d{8}-\d{6}F[\s\S]*restore command end: completed successfully/);
   expect(log).not.toMatch(/pg_basebackup/);
-  const ro = source.superuserVia(replica.name);
+  const ro = await pg.superuserAt(await kube.get('pod', fresh.metadata.name, NS));
   await waitFor(async () => (await psql(ro, 'select count(*) from marks where batch = 3')) === '500' || undefined, 30_000, 250, 'rows written after the backup');
+  await pg.waitHealthy(2);
 });
 
 test('a failing archive is visible in the leader\'s heartbeat status and metrics, never in its readiness', async () => {
-  const leader = (await source.currentLeader())!;
-  const status = async () => JSON.parse((await httpRequest({ host: leader.host, port: 8010, path: '/status', timeoutMs: 2000 })).body);
-  expect((await status()).archive).toMatchObject({ failing: false, ready_segments: 0 });
-  const rw = source.superuserVia(`${SOURCE}-primary`);
+  const leader = (await pg.labelledLeader())!;
+  const heartbeat = (p: string) => httpRequest({ host: leader.status.podIP, port: 8010, path: p, timeoutMs: 2000 });
+  const status = async () => JSON.parse((await heartbeat('/status')).body);
+  await archiveEverything();
+  await waitFor(async () => {
+    const a = (await status()).archive;
+    return (a.failing === false && a.ready_segments === 0) || undefined;
+  }, 30_000, 250, 'the heartbeat to report nothing waiting');
   // The backup node goes away: the members' archive-push cannot reach it.
-  await source.stop(`${SOURCE}-repo-host-0`);
+  await kube.kubectl(['scale', 'statefulset', '-n', NS, `${SOURCE}-repo-host`, '--replicas=0']);
+  await kube.until('the backup node gone', 120_000, async () => (await kube.getOptional('pod', `${SOURCE}-repo-host-0`, NS)) === undefined, 500);
   const t0 = Date.now();
-  await psql(rw, 'select pg_switch_wal() from (select txid_current()) as t');
+  await writeAndSwitch();
   const failing = await waitFor(async () => {
     const s = await status();
     return s.archive.failing && s.archive.ready_segments > 0 ? s : undefined;
   }, 180_000, 250, 'the heartbeat to report archiving failing');
   const visible = (Date.now() - t0) / 1000;
-  record('backup.archive_failure_visible_seconds', Math.round(visible * 10) / 10);
-  // pgBackRest's asynchronous push reports a failure after its archive-timeout (60 s).
+  record('backup.kube_archive_failure_visible_seconds', round(visible));
   expect(visible).toBeLessThan(90);
   expect(failing.ready).toBe(true);
-  expect(await leader.ready()).toBe(true);
-  const metrics = (await httpRequest({ host: leader.host, port: 8010, path: '/metrics', timeoutMs: 2000 })).body;
+  expect((await heartbeat('/ready')).status).toBe(200);
+  const pod: Obj = await kube.get('pod', leader.metadata.name, NS);
+  expect(KubeCluster.isReady(pod)).toBe(true);
+  expect(await kube.readyEndpoints(`${SOURCE}-primary`, NS)).toEqual([leader.status.podIP]);
+  const metrics = (await heartbeat('/metrics')).body;
   expect(metrics).toMatch(/^pgc_heartbeat_archive_failing 1$/m);
   expect(metrics).toMatch(/^pgc_heartbeat_archive_ready_segments [1-9]\d*$/m);
   // Back again: the next segment wakes the archiver, and the backlog drains.
-  await source.restart(`${SOURCE}-repo-host-0`);
-  await psql(rw, 'select pg_switch_wal() from (select txid_current()) as t');
+  await kube.kubectl(['scale', 'statefulset', '-n', NS, `${SOURCE}-repo-host`, '--replicas=1']);
+  await kube.until('the backup node Ready again', 120_000, async () => {
+    const p = await kube.getOptional('pod', `${SOURCE}-repo-host-0`, NS);
+    return p !== undefined && KubeCluster.isReady(p);
+  }, 500);
+  const t1 = Date.now();
+  await writeAndSwitch();
+  await archiveEverything();
   await waitFor(async () => {
     const s = await status();
-    return !s.archive.failing && s.archive.ready_segments === 0 ? s : undefined;
-  }, 120_000, 500, 'archiving to recover');
+    return !s.archive.failing && s.archive.ready_segments === 0 && Date.parse(s.checked_at) > t1 ? s : undefined;
+  }, 120_000, 500, 'the heartbeat to report archiving recovered');
+  record('backup.kube_archive_recovered_seconds', round((Date.now() - t1) / 1000));
 });
 
 /**
@@ -339,4 +390,3 @@ test.each([
   }
   expect(checked).toBeGreaterThan(20);
 });
-

@@ -114,10 +114,13 @@ test('the backup Jobs run the backups: every repository with its retention, the 
 });
 
 test('a restore source is repo1 of a file and stanza of its own', () => {
-  const fromVolume = sourceConfig({ ...common, stanza: 'orders', repo: volume, repoHost: { ...repoHost, host: 'orders-repo-host-0.orders-repo-host' }, pg });
-  expect(section(fromVolume, 'global')).toMatchObject({ 'repo1-host': 'orders-repo-host-0.orders-repo-host', 'repo1-cipher-type': 'aes-256-cbc' });
+  const fromVolume = sourceConfig({ ...common, stanza: 'orders', repo: volume, repoHost: { ...repoHost, host: 'orders-repo-host-0.orders-repo-host' }, pg, spoolPath: '/pgdata/pgbackrest-spool' });
+  // The spool is on the data volume: a restore clears its archive-get queue there, never in the image's /var/spool.
+  expect(section(fromVolume, 'global')).toMatchObject({
+    'repo1-host': 'orders-repo-host-0.orders-repo-host', 'repo1-cipher-type': 'aes-256-cbc', 'spool-path': '/pgdata/pgbackrest-spool',
+  });
   expect(section(fromVolume, 'orders')).toMatchObject({ 'pg1-path': '/pgdata/pg17' });
-  const fromS3 = sourceConfig({ ...common, stanza: 'orders', repo: { ...s3, index: 1 }, pg });
+  const fromS3 = sourceConfig({ ...common, stanza: 'orders', repo: { ...s3, index: 1 }, pg, spoolPath: '/pgdata/pgbackrest-spool' });
   expect(section(fromS3, 'global')).toMatchObject({ 'repo1-type': 's3', 'repo1-s3-bucket': 'acme' });
   expect(fromS3).not.toMatch(/archive-async|tls-server|retention/);
 });
