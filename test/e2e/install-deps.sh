@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the end-to-end suite runs (PostgreSQL 15, Patroni, etcd, pgBackRest,
+# Installs the Debian packages the end-to-end suite runs (PostgreSQL 15, Patroni, pgBackRest,
 # Chromium for the diagram's browser test, nftables for kube-proxy and the local cluster's network
 # guard, iptables and ipset for kube-router's network policy controller) when they are missing. The Kubernetes components are built from Go modules by
 # test/kube/build.sh and build-addons.sh, Patroni 4 comes from PyPI (test/kube/python-env.sh). Needs root (the suite itself runs members as the unprivileged postgres user).
@@ -8,11 +8,9 @@ need=()
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need+=(postgresql-15)
 [ -x /usr/bin/patroni ] || need+=(patroni)
 [ -x /usr/bin/prometheus-postgres-exporter ] || need+=(prometheus-postgres-exporter)
-command -v etcd >/dev/null || need+=(etcd-server)
 command -v pgbackrest >/dev/null || need+=(pgbackrest)
 [ -x /usr/sbin/pgbouncer ] || need+=(pgbouncer)
 /usr/bin/python3 -c 'import psycopg2' 2>/dev/null || need+=(python3-psycopg2)
-/usr/bin/python3 -c 'import etcd3' 2>/dev/null || need+=(python3-etcd3)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v nft >/dev/null || need+=(nftables)
 # kube-router's network policy controller (network-policy.e2e.test.ts) writes iptables-nft rules and ipsets.
