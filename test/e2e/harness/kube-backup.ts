@@ -27,7 +27,7 @@ export interface S3Server {
 }
 
 /**
- * Starts s3rver (the same npm package the loopback suite used) in a child Node process on the
+ * Starts s3rver (an S3-compatible server from npm) in a child Node process on the
  * bridge address, behind TLS with a self-signed certificate for `names` (DNS). A child process, not this one: nothing the test runs synchronously can stall it.
  */
 export async function startS3Server(dir: string, bucket: string, names: string[]): Promise<S3Server> {

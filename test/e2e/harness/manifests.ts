@@ -16,19 +16,7 @@ export function loadManifests(file: string): Manifest[] {
   return docs.map((d) => d.toJS() as Manifest).filter((m) => m && m.kind);
 }
 
-/** The object of this kind and name; throws if it is not in the manifests. */
-export function findObject(manifests: readonly Manifest[], kind: string, name: string): Manifest {
-  const found = manifests.find((m) => m.kind === kind && m.metadata.name === name);
-  if (!found) throw new Error(`${kind}/${name} is not in the synthesized manifests`);
-  return found;
-}
-
 /** Every object of a kind. */
 export function objectsOfKind(manifests: readonly Manifest[], kind: string): Manifest[] {
   return manifests.filter((m) => m.kind === kind);
-}
-
-/** True when every label of the selector is on the object (Kubernetes equality-based selection). */
-export function selects(selector: Record<string, string>, labels: Record<string, string>): boolean {
-  return Object.entries(selector).every(([k, v]) => labels[k] === v);
 }

@@ -1,7 +1,6 @@
-/** Minimal loopback networking helpers shared by the etcd and Patroni helpers. */
+/** HTTP(S) requests of the tests: Patroni's REST API, the heartbeat and the exporter at pod IPs. */
 import * as http from 'node:http';
 import * as https from 'node:https';
-import * as net from 'node:net';
 
 /** Result of {@link httpRequest}. */
 export interface HttpResponse {
@@ -67,17 +66,5 @@ export function httpRequest(options: HttpRequestOptions): Promise<HttpResponse> 
     });
     req.on('error', reject);
     req.end(payload);
-  });
-}
-
-/** Returns a TCP port that is currently free on `host`. */
-export function findFreePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, host, () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
   });
 }

@@ -84,19 +84,6 @@ export function probe(member: PatroniMember, endpoint: HealthEndpoint): Promise<
   return apiGet<MemberStatus>(member, `/${endpoint}`);
 }
 
-/** Body of `POST /switchover`. */
-export interface SwitchoverRequest {
-  readonly leader: string;
-  readonly candidate?: string;
-  /** ISO-8601 timestamp for a scheduled switchover. */
-  readonly scheduled_at?: string;
-}
-
-/** `POST /switchover` (200 on success; the body is plain text). */
-export function switchover(member: PatroniMember, request: SwitchoverRequest): Promise<ApiResponse> {
-  return call(member, 'POST', '/switchover', request);
-}
-
 /** Probes `endpoint` on every member; unreachable members yield `undefined`. */
 async function probeAll(members: readonly PatroniMember[], endpoint: HealthEndpoint): Promise<Array<number | undefined>> {
   return Promise.all(members.map((m) => probe(m, endpoint).then((r) => r.status, () => undefined)));
@@ -106,24 +93,6 @@ async function probeAll(members: readonly PatroniMember[], endpoint: HealthEndpo
 export interface WaitOptions {
   readonly timeoutMs?: number;
   readonly intervalMs?: number;
-}
-
-/**
- * Waits until exactly one of `members` answers 200 on `/leader` and returns it.
- * Members listed in `exclude` (e.g. a killed leader) may not be the answer.
- */
-export async function waitForLeader(
-  members: readonly PatroniMember[],
-  options: WaitOptions & { readonly exclude?: readonly string[] } = {},
-): Promise<PatroniMember> {
-  return waitFor(async () => {
-    const statuses = await probeAll(members, 'leader');
-    const leaders = members.filter((_, i) => statuses[i] === 200);
-    if (leaders.length > 1) throw new Error(`several leaders: ${leaders.map((m) => m.name).join(', ')}`);
-    const leader = leaders[0];
-    if (leader && options.exclude?.includes(leader.name)) throw new Error(`${leader.name} is still the leader`);
-    return leader;
-  }, options.timeoutMs ?? 60_000, options.intervalMs ?? 250, `a single Patroni leader among ${members.map((m) => m.name).join(', ')}`);
 }
 
 /**

@@ -69,11 +69,8 @@ export function psql(target: PgTarget, sql: string, options: PsqlOptions = {}): 
         resolve(stdout.trim());
       }
     });
+    // psql may exit (a refused connection) before reading its input: its own message is the error, not EPIPE.
+    child.stdin?.on('error', () => undefined);
     child.stdin?.end(sql);
   });
-}
-
-/** `pg_is_in_recovery()` of the target: true on a replica, false on a primary. */
-export async function isInRecovery(target: PgTarget, options?: PsqlOptions): Promise<boolean> {
-  return (await psql(target, 'SELECT pg_is_in_recovery()', options)) === 't';
 }

@@ -1,10 +1,9 @@
 /**
- * Process management for end-to-end tests. Every service (etcd, a Patroni
- * member) runs as the `postgres` OS user inside its own cgroup v2, like a pod:
- * Patroni starts postmaster with `setsid()` and every postgres child calls
- * `setsid()` too, so a Unix process group cannot hold a member, while a cgroup
- * holds every descendant and `cgroup.kill` SIGKILLs all of them atomically.
- * Requires root and a writable cgroup2 mount (kernel >= 5.14).
+ * Waiting, and the host processes some tests run beside the cluster (the node-config suite's bare
+ * PostgreSQL): each as the `postgres` OS user inside its own cgroup v2, because PostgreSQL's
+ * children call `setsid()` and a Unix process group cannot hold them, while a cgroup holds every
+ * descendant and `cgroup.kill` SIGKILLs all of them atomically. Requires root and a writable
+ * cgroup2 mount (kernel >= 5.14).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
