@@ -247,7 +247,8 @@ down() {
   ip link del "$bridge" 2>/dev/null || true
   if [ -f "$state/ip_forward.saved" ]; then cat "$state/ip_forward.saved" > /proc/sys/net/ipv4/ip_forward; fi
   if [ -f "$state/pv-paths" ]; then
-    grep '^/tmp/hostpath_pv/' "$state/pv-paths" | while read -r p; do rm -rf "$p"; done
+    # No PersistentVolume left (every namespace deleted first) is an empty list, not a failure.
+    { grep '^/tmp/hostpath_pv/' "$state/pv-paths" || true; } | while read -r p; do rm -rf "$p"; done
     rmdir /tmp/hostpath_pv 2>/dev/null || true
   fi
   rm -rf /dev/shm/cdk8s-pg-kube-etcd "$state"
