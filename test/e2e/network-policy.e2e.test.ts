@@ -242,6 +242,19 @@ test('under the default deny the members replicate and the credentials, access, 
   expect(Number(await psql(rw, 'select archived_count from pg_stat_archiver'))).toBeGreaterThan(0);
 });
 
+test('under the default deny a backup Job from a CronJob (kubectl create job --from) reaches the leader and the backup node', async () => {
+  const job = `${NAME}-np-incr`;
+  await kube.kubectl(['create', 'job', '-n', NS, `--from=cronjob/${NAME}-repo1-incr`, job]);
+  const done = await kube.until(`Job ${job} to finish`, 180_000, async () => {
+    const j = await kube.get('job', job, NS);
+    return j.status?.succeeded === 1 || j.status?.failed ? j : undefined;
+  }, 1000);
+  expect(done.status.succeeded).toBe(1);
+  const [pod] = await kube.list('pods', NS, `job-name=${job}`);
+  const log = fs.readFileSync(path.join(kube.podLogDir(NS, pod), 'pgbackrest.log'), 'utf8');
+  expect(log).toMatch(/new backup label = \d{8}-\d{6}F_\d{8}-\d{6}I/);
+});
+
 test('the host (root, the node address) connects to every member port the probes use', async () => {
   for (const m of members) {
     for (const port of Object.values(PORTS)) {
