@@ -15,9 +15,9 @@ import { App, Chart } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { BackupRepository, BackupSchedules, FailoverTiming, PostgresClusterProps, RecoveryTarget, S3UriStyle } from '../../src';
 import { variantCases } from '../helpers/cases';
-import { KubeCluster, KubePostgres, Obj } from './harness/kube';
+import { KubeCluster, KubePostgres, Obj, psqlConnecting } from './harness/kube';
 import {
-  BRIDGE_ADDRESS, S3Server, claimHostPath, commandMillis, containerLog, hostServiceManifests, pgbackrestInfo, psqlConnecting,
+  BRIDGE_ADDRESS, S3Server, claimHostPath, commandMillis, containerLog, hostServiceManifests, pgbackrestInfo,
   startS3Server, waitForJob,
 } from './harness/kube-backup';
 import { record } from './harness/results';

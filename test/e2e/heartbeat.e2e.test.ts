@@ -20,9 +20,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Duration, Size } from 'cdk8s';
-import { KubeCluster, KubePostgres, Obj } from './harness/kube';
+import { KubeCluster, KubePostgres, Obj, deploy } from './harness/kube';
 import {
-  ApiWatch, containerMainPid, containerStatus, deploy, installPrometheusOperatorCrds, parsePrometheusText, podReady, processAlive, readyAddresses,
+  ApiWatch, containerMainPid, containerStatus, installPrometheusOperatorCrds, parsePrometheusText, podReady, processAlive, readyAddresses,
 } from './harness/kube-monitoring';
 import { record } from './harness/results';
 import { makeWorkDir } from './lib/fsutil';

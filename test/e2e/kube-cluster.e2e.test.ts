@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FailoverTiming, PostgresClusterProps, ReplicationMode } from '../../src';
-import { KubeCluster, KubePostgres, Obj } from './harness/kube';
+import { KubeCluster, KubePostgres, Obj, deploy as deployCluster, psqlConnecting } from './harness/kube';
 import { record, summarize } from './harness/results';
 import { synthCluster } from './harness/synth';
 import { makeWorkDir } from './lib/fsutil';
@@ -36,16 +36,9 @@ afterAll(() => {
   kube?.down();
 });
 
-/** Synthesizes a cluster, applies it into a fresh restricted namespace and waits until it is healthy. */
-async function deploy(namespace: string, name: string, props: PostgresClusterProps, members: number) {
-  await kube.createNamespace(namespace);
-  const file = synthCluster(path.join(workDir, namespace), name, props);
-  const t0 = Date.now();
-  await kube.apply(file, namespace);
-  const pg = new KubePostgres(kube, namespace, name);
-  const leader = await pg.waitHealthy(members);
-  return { pg, file, leader, seconds: (Date.now() - t0) / 1000 };
-}
+/** Applies a synthesized cluster into a fresh restricted namespace of this run and waits until it is healthy. */
+const deploy = (namespace: string, name: string, props: PostgresClusterProps, members: number) =>
+  deployCluster(kube, workDir, namespace, name, props, members);
 
 /**
  * Retries a write through the read-write Service's ClusterIP until one commits on a server other
@@ -72,24 +65,6 @@ async function onlyNewLeaderBehind(pg: KubePostgres, service: string, old: Obj):
     const eps = await kube.readyEndpoints(service, pg.namespace);
     return l.length === 1 && eps.join() === l[0].status.podIP;
   }, 250);
-}
-
-/**
- * psql through a Service, retried only while the connection itself fails (never after a statement
- * ran): kube-proxy follows an EndpointSlice change within its sync period, so for a moment after
- * the slice drops a lost pod a new connection may still be sent to it.
- */
-async function psqlConnecting(target: PgTarget, sql: string): Promise<string> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      return await psql(target, sql, { connectTimeoutSec: 2 });
-    } catch (err) {
-      const connecting = /connection to server at .* failed: (timeout expired|Connection refused|No route to host)/.test(String((err as Error).message));
-      if (!connecting || Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
 }
 
 const nodeOf = (pod: Obj) => pod.spec.nodeName as string;

@@ -10,7 +10,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { KubeCluster, Obj } from './kube';
-import { PgTarget, psql } from '../lib/pg';
 
 const execFileAsync = promisify(execFile);
 
@@ -169,20 +168,3 @@ export async function pgbackrestInfo(stanza: string, repoOptions: string[], env:
   return JSON.parse(stdout)[0];
 }
 
-/**
- * psql through a Service, retried only while the connection itself fails (never after a statement
- * ran): kube-proxy follows a new EndpointSlice within its sync period, so for a moment after a
- * new cluster's slice lists its leader a connection may still be refused.
- */
-export async function psqlConnecting(target: PgTarget, sql: string): Promise<string> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      return await psql(target, sql, { connectTimeoutSec: 2 });
-    } catch (err) {
-      const connecting = /connection to server at .* failed: (timeout expired|Connection refused|No route to host)/.test(String((err as Error).message));
-      if (!connecting || Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-}

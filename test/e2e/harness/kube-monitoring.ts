@@ -9,22 +9,9 @@ import * as fs from 'node:fs';
 import * as https from 'node:https';
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { KubeCluster, KubePostgres, Obj } from './kube';
-import { synthCluster } from './synth';
-import { PostgresClusterProps } from '../../../src';
+import { KubeCluster, Obj } from './kube';
 
 const REPO = path.resolve(__dirname, '../../..');
-
-/** Synthesizes a cluster, applies it into a fresh restricted namespace and waits until it is healthy. */
-export async function deploy(kube: KubeCluster, workDir: string, namespace: string, name: string, props: PostgresClusterProps, members: number) {
-  await kube.createNamespace(namespace);
-  const file = synthCluster(path.join(workDir, namespace), name, props);
-  const t0 = Date.now();
-  await kube.apply(file, namespace);
-  const pg = new KubePostgres(kube, namespace, name);
-  const leader = await pg.waitHealthy(members);
-  return { pg, file, leader, seconds: (Date.now() - t0) / 1000 };
-}
 
 /**
  * Installs the Prometheus Operator's CRDs, taken from its Go module at the version

@@ -7,9 +7,11 @@
 import { execFile, execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { synthCluster } from './synth';
+import { PostgresClusterProps } from '../../../src';
 import { HttpsOptions, httpRequest } from '../lib/net';
 import { PatroniMember } from '../lib/patroni';
-import { PgTarget } from '../lib/pg';
+import { PgTarget, psql } from '../lib/pg';
 import { waitFor } from '../lib/processes';
 
 const REPO = path.resolve(__dirname, '../../..');
@@ -240,5 +242,35 @@ export class KubePostgres {
   async patroni(pod: Obj, p: string): Promise<{ status: number; body: string }> {
     const m = await this.member(pod);
     return httpRequest({ host: m.host, port: m.apiPort, path: p, tls: m.apiTls, timeoutMs: 3000 });
+  }
+}
+
+/** Synthesizes a cluster, applies it into a fresh restricted namespace and waits until it is healthy. */
+export async function deploy(kube: KubeCluster, workDir: string, namespace: string, name: string, props: PostgresClusterProps, members: number) {
+  await kube.createNamespace(namespace);
+  const file = synthCluster(path.join(workDir, namespace), name, props);
+  const t0 = Date.now();
+  await kube.apply(file, namespace);
+  const pg = new KubePostgres(kube, namespace, name);
+  const leader = await pg.waitHealthy(members);
+  return { pg, file, leader, seconds: (Date.now() - t0) / 1000 };
+}
+
+/**
+ * psql through a Service, retried only while the connection itself fails (never after a statement
+ * ran): kube-proxy follows an EndpointSlice change within its sync period, so for a moment after a
+ * slice changes (a new cluster's leader listed, a lost pod dropped) a connection may still be
+ * refused or sent to the old endpoint.
+ */
+export async function psqlConnecting(target: PgTarget, sql: string): Promise<string> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      return await psql(target, sql, { connectTimeoutSec: 2 });
+    } catch (err) {
+      const connecting = /connection to server at .* failed: (timeout expired|Connection refused|No route to host)/.test(String((err as Error).message));
+      if (!connecting || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
   }
 }
