@@ -9,7 +9,7 @@ import {
 import { checkedResources, resourceRequirements } from './container-resources';
 import { propError, requireDnsLabel, requireInteger } from './errors';
 import { PostgresImage } from './image';
-import { CLUSTER_LABEL, clusterLabels, memberSelector } from './labels';
+import { CLUSTER_LABEL, CONFIG_HASH_ANNOTATION, clusterLabels, memberSelector } from './labels';
 import { JOB_TTL_SECONDS } from './monitoring-defaults';
 import {
   azureAccountProblem, azureContainerProblem, cronProblem, endpointProblem, gcsBucketProblem, repoPathProblem, s3BucketProblem, timeZoneProblem,
@@ -18,6 +18,7 @@ import {
   PGBACKREST_PORT, PgInstance, RepoHost, RepoInput, TlsFiles, cipherPassEnv, credentialEnv, jobConfig, memberConfig, repoHostConfig,
   sourceConfig,
 } from './render/pgbackrest';
+import { RELOAD_ON_CHANGE_FILE, RELOAD_ON_CHANGE_SCRIPT, reloadingCommand } from './render/scripts';
 import { k8sMebibytes } from './render/units';
 import { Resources } from './resources';
 import { ResolvedScheduling, withScheduling } from './scheduling';
@@ -384,11 +385,13 @@ function repoFileVolumes(repos: ResolvedRepo[]): { volumes: kplus.k8s.Volume[]; 
 }
 
 /** The members' pgBackRest server sidecar. @internal */
-export function pgbackrestSidecar(image: PostgresImage, member: MemberBackup, mounts: kplus.k8s.VolumeMount[]): kplus.k8s.Container {
+export function pgbackrestSidecar(image: PostgresImage, member: MemberBackup, mounts: kplus.k8s.VolumeMount[],
+  reload: { scriptsDir: string; watched: string[] }): kplus.k8s.Container {
   return {
     name: 'pgbackrest',
     image: image.image,
-    command: [image.pgbackrestPath, 'server'],
+    // pgBackRest's server reloads its configuration and certificate on SIGHUP.
+    command: reloadingCommand(reload.scriptsDir, reload.watched, [image.pgbackrestPath, 'server']),
     env: [{ name: 'PATH', value: image.searchPath }, ...member.env],
     ports: [{ name: 'pgbackrest', containerPort: PGBACKREST_PORT, protocol: 'TCP' }],
     resources: resourceRequirements(member.serverResources),
@@ -522,7 +525,8 @@ export class BackupNode extends Construct {
           replicas: 1,
           selector: { matchLabels: { [CLUSTER_LABEL]: name, 'app.kubernetes.io/component': 'repo-host' } },
           template: {
-            metadata: { labels: repoHostLabels },
+            // The wrapper's text: a new version of it reaches the pod by a rollout.
+            metadata: { labels: repoHostLabels, annotations: { [CONFIG_HASH_ANNOTATION]: createHash('sha256').update(RELOAD_ON_CHANGE_SCRIPT).digest('hex').slice(0, 16) } },
             spec: withScheduling({
               automountServiceAccountToken: false,
               enableServiceLinks: false,
@@ -540,7 +544,7 @@ export class BackupNode extends Construct {
               containers: [{
                 name: 'pgbackrest',
                 image: ctx.image.image,
-                command: [ctx.image.pgbackrestPath, 'server'],
+                command: reloadingCommand(props.scriptsMountPath, [BACKUP_PATHS.serverTls, BACKUP_PATHS.config], [ctx.image.pgbackrestPath, 'server']),
                 env: [{ name: 'PATH', value: ctx.image.searchPath }, { name: 'PGBACKREST_CONFIG', value: `${BACKUP_PATHS.config}/pgbackrest.conf` }, ...cipherEnv],
                 ports: [{ name: 'pgbackrest', containerPort: PGBACKREST_PORT, protocol: 'TCP' }],
                 resources: resourceRequirements(r.resources),
@@ -548,6 +552,7 @@ export class BackupNode extends Construct {
                 volumeMounts: [
                   { name: 'pgbackrest-config', mountPath: BACKUP_PATHS.config, readOnly: true },
                   { name: 'server-tls', mountPath: BACKUP_PATHS.serverTls, readOnly: true },
+                  { name: 'scripts', mountPath: props.scriptsMountPath, readOnly: true },
                   { name: 'repo', mountPath: BACKUP_PATHS.repoVolume },
                   tmpMount,
                 ],
@@ -557,6 +562,7 @@ export class BackupNode extends Construct {
               volumes: [
                 { name: 'pgbackrest-config', configMap: { name: r.member.configMapName, items: [{ key: 'repo-host.conf', path: 'pgbackrest.conf' }], defaultMode: 0o444 } },
                 { name: 'server-tls', secret: { secretName: ctx.repoHostSecretName, defaultMode: 0o640 } },
+                { name: 'scripts', configMap: { name: props.scriptsConfigMapName, items: [{ key: RELOAD_ON_CHANGE_FILE, path: RELOAD_ON_CHANGE_FILE }], defaultMode: 0o555 } },
                 tmpVolume,
               ],
             }, props.scheduling),

@@ -2,7 +2,7 @@ import { createHash } from 'crypto';
 import { Lazy, Size, SizeRoundingBehavior } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { pgbackrestSidecar } from './backup-node';
+import { BACKUP_PATHS, pgbackrestSidecar } from './backup-node';
 import { resourceRequirements } from './container-resources';
 import {
   CLUSTER_LABEL, CONFIG_HASH_ANNOTATION, FOLLOWER_ROLE, LEADER_ROLE, NODE_SET_LABEL, ROLE_LABEL, SERVES_READS_LABEL,
@@ -13,6 +13,7 @@ import { SidecarOptions } from './monitoring';
 import { HEARTBEAT_PORT, INIT_RESOURCES, METRICS_PORT, MONITORING_USER } from './monitoring-defaults';
 import { renderPatroniConfig } from './render/patroni-config';
 import { clusterParameters, sorted } from './render/postgresql-parameters';
+import { reloadingCommand } from './render/scripts';
 import { k8sMebibytes } from './render/units';
 import { WalLevel } from './replication';
 import { Resources } from './resources';
@@ -271,7 +272,11 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
   const postgres: kplus.k8s.Container = {
     name: 'postgres',
     image: image.image,
-    command: [image.patroniPath, `${PATHS.patroniConfigDir}/patroni.yaml`],
+    // With TLS, Patroni runs under the reload wrapper: a renewed certificate gets it SIGHUP, on
+    // which it loads the REST API's new certificate and reloads PostgreSQL (which loads its own).
+    command: ctx.tls
+      ? reloadingCommand(PATHS.scripts, [PATHS.tlsServer, PATHS.tlsReplication], [image.patroniPath, `${PATHS.patroniConfigDir}/patroni.yaml`])
+      : [image.patroniPath, `${PATHS.patroniConfigDir}/patroni.yaml`],
     ports: [
       { name: 'postgres', containerPort: ctx.port, protocol: 'TCP' },
       { name: 'patroni', containerPort: ctx.restApiPort, protocol: 'TCP' },
@@ -334,9 +339,10 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
               ...(archiving ? [pgbackrestSidecar(image, backup, [
                 { name: 'pgdata', mountPath: PATHS.data },
                 { name: 'tmp', mountPath: PATHS.tmp },
+                { name: 'scripts', mountPath: PATHS.scripts, readOnly: true },
                 ...(ctx.tls ? [{ name: 'tls-server', mountPath: PATHS.tlsServer, readOnly: true }] : []),
                 ...backup.mounts,
-              ])] : []),
+              ], { scriptsDir: PATHS.scripts, watched: [PATHS.tlsServer, BACKUP_PATHS.config] })] : []),
               ...ctx.sidecars.map((o) => userSidecar(o, containerSecurity)),
             ],
           }) as any,

@@ -5,6 +5,7 @@ import { PoolerOptions, PoolMode } from './access';
 import { Certificate } from './imports/cert-manager.io';
 import { CLUSTER_LABEL, CONFIG_HASH_ANNOTATION, clusterLabels } from './labels';
 import { renderPgBouncerIni } from './render/pgbouncer';
+import { RELOAD_ON_CHANGE_FILE, RELOAD_ON_CHANGE_SCRIPT, reloadingCommand } from './render/scripts';
 import { k8sMebibytes } from './render/units';
 import { ResolvedScheduling, withScheduling } from './scheduling';
 import { restrictedContainer, restrictedPod } from './security-context';
@@ -27,6 +28,9 @@ export interface PoolerProps {
   readonly gid: number;
   readonly authUser: string;
   readonly authSecretName: string;
+  /** The cluster's scripts ConfigMap (the reload wrapper comes from it) and where pods mount it. */
+  readonly scriptsConfigMapName: string;
+  readonly scriptsMountPath: string;
   /**
    * TLS: the issuer of the pooler's own certificate (without one it serves the server
    * certificate). The `ca.crt` of the certificate it serves verifies the server.
@@ -99,7 +103,7 @@ export class Pooler extends Construct {
         replicas: o.instances ?? 2,
         selector: { matchLabels: selector },
         template: {
-          metadata: { labels, annotations: { [CONFIG_HASH_ANNOTATION]: createHash('sha256').update(ini).digest('hex').slice(0, 16) } },
+          metadata: { labels, annotations: { [CONFIG_HASH_ANNOTATION]: createHash('sha256').update(ini).update(RELOAD_ON_CHANGE_SCRIPT).digest('hex').slice(0, 16) } },
           spec: withScheduling({
             automountServiceAccountToken: false,
             enableServiceLinks: false,
@@ -109,7 +113,13 @@ export class Pooler extends Construct {
               name: 'pgbouncer',
               image: props.image,
               // By absolute path (the pgbouncer RPM's), like every binary the library runs.
-              command: [POOLER_BINARY, '/etc/pgbouncer/pgbouncer.ini'],
+              // Under the reload wrapper: a renewed certificate or a rotated password in the
+              // userlist gets PgBouncer SIGHUP, which reloads both without dropping a client.
+              command: reloadingCommand(props.scriptsMountPath, [
+                '/etc/pgbouncer-auth',
+                ...(tlsSecret ? ['/etc/pgbouncer-tls'] : []),
+                ...(props.tls ? ['/etc/pgbouncer-ca'] : []),
+              ], [POOLER_BINARY, '/etc/pgbouncer/pgbouncer.ini']),
               ports: [{ name: 'postgres', containerPort: props.port, protocol: 'TCP' }],
               resources: { requests: { cpu: q(props.resources.cpu), memory: q(mem) }, limits: { cpu: q(props.resources.cpu), memory: q(mem) } },
               securityContext: restrictedContainer(),
@@ -118,6 +128,7 @@ export class Pooler extends Construct {
               volumeMounts: [
                 { name: 'config', mountPath: '/etc/pgbouncer', readOnly: true },
                 { name: 'auth', mountPath: '/etc/pgbouncer-auth', readOnly: true },
+                { name: 'scripts', mountPath: props.scriptsMountPath, readOnly: true },
                 ...(tlsSecret ? [{ name: 'tls', mountPath: '/etc/pgbouncer-tls', readOnly: true }] : []),
                 ...(props.tls ? [{ name: 'ca', mountPath: '/etc/pgbouncer-ca', readOnly: true }] : []),
               ],
@@ -125,6 +136,7 @@ export class Pooler extends Construct {
             volumes: [
               { name: 'config', configMap: { name: props.name, defaultMode: 0o444 } },
               { name: 'auth', secret: { secretName: props.authSecretName, items: [{ key: 'userlist.txt', path: 'userlist.txt' }], defaultMode: 0o440 } },
+              { name: 'scripts', configMap: { name: props.scriptsConfigMapName, items: [{ key: RELOAD_ON_CHANGE_FILE, path: RELOAD_ON_CHANGE_FILE }], defaultMode: 0o555 } },
               ...(tlsSecret ? [{ name: 'tls', secret: { secretName: tlsSecret, defaultMode: 0o440 } }] : []),
               // The CA that signed its own certificate (the cluster's issuer) verifies the server.
               ...(tlsSecret ? [{ name: 'ca', secret: { secretName: tlsSecret, items: [{ key: 'ca.crt', path: 'ca.crt' }], defaultMode: 0o444 } }] : []),

@@ -29,7 +29,8 @@ import { PrimaryNode, PrimaryNodeOptions } from './primary-node';
 import { exporterQueries } from './render/exporter-queries';
 import { HEARTBEAT_SCRIPT } from './render/heartbeat';
 import {
-  BACKUP_INIT_SCRIPT, BOOTSTRAP_RESTORE_SCRIPT, ENSURE_SECRETS_SCRIPT, PGBACKREST_SOURCE_SCRIPT, POST_BOOTSTRAP_SCRIPT, WAIT_FOR_LEADER_SCRIPT,
+  BACKUP_INIT_SCRIPT, BOOTSTRAP_RESTORE_SCRIPT, ENSURE_SECRETS_SCRIPT, PGBACKREST_SOURCE_SCRIPT, POST_BOOTSTRAP_SCRIPT,
+  RELOAD_ON_CHANGE_FILE, RELOAD_ON_CHANGE_SCRIPT, WAIT_FOR_LEADER_SCRIPT,
 } from './render/scripts';
 import { formatQuantity, parseCpuCores } from './render/units';
 import { DelayedReplicaOptions, ReplicaSet, ReplicaSetOptions } from './replica-set';
@@ -370,6 +371,7 @@ export class PostgresCluster extends Construct {
       'exporter-queries.yaml': exporterQueries(),
       'heartbeat.py': HEARTBEAT_SCRIPT,
       'post-bootstrap.sh': POST_BOOTSTRAP_SCRIPT,
+      [RELOAD_ON_CHANGE_FILE]: RELOAD_ON_CHANGE_SCRIPT,
       'wait-for-leader.sh': WAIT_FOR_LEADER_SCRIPT,
       ...(props.backup ? { 'backup-init.sh': BACKUP_INIT_SCRIPT } : {}),
       ...(props.restore ? { 'bootstrap-restore.sh': BOOTSTRAP_RESTORE_SCRIPT, 'pgbackrest-source.sh': PGBACKREST_SOURCE_SCRIPT } : {}),
@@ -610,6 +612,8 @@ export class PostgresCluster extends Construct {
         gid: image.gid,
         authUser: POOLER_USER,
         authSecretName: authSecret,
+        scriptsConfigMapName,
+        scriptsMountPath: PATHS.scripts,
         tls: tlsSecrets
           ? {
             issuerRef: issuer,

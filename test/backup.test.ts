@@ -35,7 +35,8 @@ describe('a cluster with a volume repository', () => {
   test('members run the pgBackRest server as a sidecar with limits and no readiness probe; the read-write Service carries its port', () => {
     const pod = find(m, 'StatefulSet', 'db-primary').spec.template.spec;
     const side = pod.containers.find((c: any) => c.name === 'pgbackrest');
-    expect(side.command).toEqual(['/usr/bin/pgbackrest', 'server']);
+    // Under the reload wrapper: a renewed server certificate or a changed configuration gets it SIGHUP.
+    expect(side.command).toEqual(['/bin/bash', '/opt/cdk8s-postgres/reload-on-change.sh', '/etc/postgres-tls/server', '/etc/pgbackrest/conf', '--', '/usr/bin/pgbackrest', 'server']);
     expect(side.resources.limits).toEqual({ cpu: '250m', memory: '128Mi' });
     expect(side.readinessProbe).toBeUndefined();
     expect(side.volumeMounts.map((v: any) => v.mountPath)).toEqual(expect.arrayContaining(['/pgdata', '/tmp', '/etc/postgres-tls/server', '/etc/pgbackrest/conf']));
@@ -47,7 +48,7 @@ describe('a cluster with a volume repository', () => {
     const node = find(m, 'StatefulSet', 'db-repo-host');
     expect(node.spec.replicas).toBe(1);
     expect(node.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe('20480Mi');
-    expect(node.spec.template.spec.containers[0].command).toEqual(['/usr/bin/pgbackrest', 'server']);
+    expect(node.spec.template.spec.containers[0].command.slice(-2)).toEqual(['/usr/bin/pgbackrest', 'server']);
     expect(find(m, 'Certificate', 'db-repo-host').spec.dnsNames).toEqual(['*.db-repo-host']);
     expect(find(m, 'Certificate', 'db-pgbackrest').spec.commonName).toBe('pgbackrest');
   });

@@ -6,6 +6,7 @@ import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { IssuerKind, NetworkPeer, PoolMode, PostgresCluster, PostgresClusterProps, Resources, Tls } from '../src';
 import { Manifest, find, ofKind, podTemplates, selects, synthCluster, synthWith } from './helpers/manifests';
+import { RELOAD_ON_CHANGE_SCRIPT } from '../src/render/scripts';
 import { RESTRICTED_CONTAINER, restrictedViolations } from '../src/validate/pod-security';
 
 const iniOf = (m: Manifest[], name = 'db-pooler'): Record<string, string> => {
@@ -96,9 +97,16 @@ describe('defaults (cert-manager TLS, namespaced chart)', () => {
     expect(ctr.securityContext).toEqual(RESTRICTED_CONTAINER);
   });
 
-  test('the pinned default image runs pgbouncer with the mounted ini', () => {
+  test('the pinned default image runs pgbouncer with the mounted ini, under the reload wrapper watching the userlist, its certificate and CA', () => {
     expect(ctr.image).toBe('docker.io/percona/percona-pgbouncer:1.25.1-1');
-    expect(ctr.command).toEqual(['/usr/bin/pgbouncer', '/etc/pgbouncer/pgbouncer.ini']);
+    expect(ctr.command).toEqual([
+      '/bin/bash', '/opt/cdk8s-postgres/reload-on-change.sh', '/etc/pgbouncer-auth', '/etc/pgbouncer-tls', '/etc/pgbouncer-ca', '--',
+      '/usr/bin/pgbouncer', '/etc/pgbouncer/pgbouncer.ini',
+    ]);
+    // The wrapper is the one file of the scripts ConfigMap the pooler gets, and its text is in the template hash.
+    expect(pod.volumes).toContainEqual({ name: 'scripts', configMap: { name: 'db-scripts', items: [{ key: 'reload-on-change.sh', path: 'reload-on-change.sh' }], defaultMode: 0o555 } });
+    expect(ctr.volumeMounts).toContainEqual({ name: 'scripts', mountPath: '/opt/cdk8s-postgres', readOnly: true });
+    expect(find(m, 'ConfigMap', 'db-scripts').data['reload-on-change.sh']).toBe(RELOAD_ON_CHANGE_SCRIPT);
   });
 
   test('resources: requests equal limits (200m, 128Mi)', () => {
@@ -115,12 +123,14 @@ describe('defaults (cert-manager TLS, namespaced chart)', () => {
     expect(pod.volumes).toEqual([
       { name: 'config', configMap: { name: 'db-pooler', defaultMode: 0o444 } },
       { name: 'auth', secret: { secretName: 'db-pgbouncer', items: [{ key: 'userlist.txt', path: 'userlist.txt' }], defaultMode: 0o440 } },
+      { name: 'scripts', configMap: { name: 'db-scripts', items: [{ key: 'reload-on-change.sh', path: 'reload-on-change.sh' }], defaultMode: 0o555 } },
       { name: 'tls', secret: { secretName: 'db-pooler-tls', defaultMode: 0o440 } },
       { name: 'ca', secret: { secretName: 'db-pooler-tls', items: [{ key: 'ca.crt', path: 'ca.crt' }], defaultMode: 0o444 } },
     ]);
     expect(ctr.volumeMounts).toEqual([
       { name: 'config', mountPath: '/etc/pgbouncer', readOnly: true },
       { name: 'auth', mountPath: '/etc/pgbouncer-auth', readOnly: true },
+      { name: 'scripts', mountPath: '/opt/cdk8s-postgres', readOnly: true },
       { name: 'tls', mountPath: '/etc/pgbouncer-tls', readOnly: true },
       { name: 'ca', mountPath: '/etc/pgbouncer-ca', readOnly: true },
     ]);
@@ -250,8 +260,10 @@ describe('TLS disabled', () => {
   test('no TLS lines, no Certificate, no TLS or CA volume', () => {
     for (const name of ['db-pooler', 'db-pooler-ro']) {
       expect(find(m, 'ConfigMap', name).data['pgbouncer.ini']).not.toMatch(/tls/);
-      expect(podOf(m, name).volumes.map((v: any) => v.name)).toEqual(['config', 'auth']);
-      expect(podOf(m, name).containers[0].volumeMounts.map((v: any) => v.name)).toEqual(['config', 'auth']);
+      expect(podOf(m, name).volumes.map((v: any) => v.name)).toEqual(['config', 'auth', 'scripts']);
+      expect(podOf(m, name).containers[0].volumeMounts.map((v: any) => v.name)).toEqual(['config', 'auth', 'scripts']);
+      // Without TLS the wrapper still reloads a rotated userlist.
+      expect(podOf(m, name).containers[0].command.slice(0, 4)).toEqual(['/bin/bash', '/opt/cdk8s-postgres/reload-on-change.sh', '/etc/pgbouncer-auth', '--']);
     }
     expect(ofKind(m, 'Certificate')).toEqual([]);
   });

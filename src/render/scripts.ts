@@ -63,3 +63,21 @@ export const PGBACKREST_SOURCE_SCRIPT = scriptText('pgbackrest-source.sh');
  * into PGDATA. Environment: PGC_RESTORE_TYPE, PGC_RESTORE_TARGET, PGC_RESTORE_SET (optional).
  */
 export const BOOTSTRAP_RESTORE_SCRIPT = scriptText('bootstrap-restore.sh');
+
+/**
+ * The wrapper every TLS server of the cluster runs under (Patroni with PostgreSQL, the pgBackRest
+ * servers, PgBouncer): it starts the server and sends it SIGHUP when the mounted certificates
+ * (or PgBouncer's userlist) change, so a certificate cert-manager renewed is served within the
+ * script's check period (10 s) of the kubelet updating the files, with no restart and no dropped
+ * connection. Signals are passed on and the server's exit status is the container's.
+ * Arguments: the watched files and directories, `--`, the server's command.
+ */
+export const RELOAD_ON_CHANGE_SCRIPT = scriptText('reload-on-change.sh');
+
+/** The file name of RELOAD_ON_CHANGE_SCRIPT in the scripts ConfigMap. */
+export const RELOAD_ON_CHANGE_FILE = 'reload-on-change.sh';
+
+/** The `command` that runs `server` under the reload wrapper, watching `watched`. */
+export function reloadingCommand(scriptsDir: string, watched: readonly string[], server: readonly string[]): string[] {
+  return ['/bin/bash', `${scriptsDir}/${RELOAD_ON_CHANGE_FILE}`, ...watched, '--', ...server];
+}

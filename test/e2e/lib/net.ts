@@ -1,6 +1,8 @@
 /** HTTP(S) requests of the tests: Patroni's REST API, the heartbeat and the exporter at pod IPs. */
 import * as http from 'node:http';
 import * as https from 'node:https';
+import * as net from 'node:net';
+import * as tlsSocket from 'node:tls';
 
 /** Result of {@link httpRequest}. */
 export interface HttpResponse {
@@ -66,5 +68,54 @@ export function httpRequest(options: HttpRequestOptions): Promise<HttpResponse> 
     });
     req.on('error', reject);
     req.end(payload);
+  });
+}
+
+/** Options for {@link servedSerial}. */
+export interface ServedCertificateOptions extends HttpsOptions {
+  /** Ask for TLS the PostgreSQL way first (SSLRequest), as PostgreSQL and PgBouncer expect. */
+  readonly postgres?: boolean;
+  readonly timeoutMs?: number;
+}
+
+/**
+ * The serial number (hex, upper case) of the certificate a TLS server presents at host:port, the
+ * chain verified against `ca` (not the name: servers are reached by IP here).
+ */
+export function servedSerial(host: string, port: number, options: ServedCertificateOptions): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const raw = net.connect({ host, port });
+    const fail = (err: Error) => {
+      raw.destroy();
+      reject(new Error(`TLS at ${host}:${port}: ${err.message}`));
+    };
+    raw.setTimeout(options.timeoutMs ?? 3_000, () => fail(new Error('timed out')));
+    raw.on('error', fail);
+    const handshake = () => {
+      const s = tlsSocket.connect({
+        socket: raw,
+        ca: options.ca,
+        cert: options.cert,
+        key: options.key,
+        rejectUnauthorized: options.ca !== undefined,
+        checkServerIdentity: () => undefined,
+      });
+      s.on('error', fail);
+      s.on('secureConnect', () => {
+        const serial = s.getPeerCertificate().serialNumber;
+        s.destroy();
+        raw.destroy();
+        resolve(serial.toUpperCase());
+      });
+    };
+    raw.on('connect', () => {
+      if (!options.postgres) return handshake();
+      // SSLRequest: length 8, code 80877103; the server answers 'S' and starts TLS.
+      const req = Buffer.alloc(8);
+      req.writeInt32BE(8, 0);
+      req.writeInt32BE(80877103, 4);
+      raw.once('data', (b: Buffer) => (b[0] === 0x53 ? handshake() : fail(new Error(`SSLRequest answered ${JSON.stringify(b.toString('latin1'))}`))));
+      raw.write(req);
+    });
   });
 }

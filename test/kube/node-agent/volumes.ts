@@ -37,34 +37,79 @@ export function parseQuantity(q: string | number | undefined): number | undefine
   return n * mult[m[2]];
 }
 
-/** Writes `files` into `dir` atomically per file; removes files no longer present. True if anything changed. */
-function syncFiles(dir: string, files: ReadonlyArray<{ path: string; data: Buffer; mode: number }>, gid: number | undefined): boolean {
-  let changed = false;
-  const wanted = new Set(files.map((f) => f.path));
+/**
+ * Writes `files` into `dir` as the kubelet's atomic writer does: the files live in a timestamped
+ * `..<time>` directory, `..data` is a symlink to it, and each top-level name is a symlink through
+ * `..data`. An update writes a new directory and swaps `..data` with one rename, so a reader sees
+ * every file of the old version or every file of the new one, never a mix (a renewed certificate
+ * with the old key). True if anything changed.
+ */
+export function syncFiles(dir: string, files: ReadonlyArray<{ path: string; data: Buffer; mode: number }>, gid: number | undefined): boolean {
+  const dataLink = path.join(dir, '..data');
+  let current: string | undefined;
+  try {
+    current = fs.readlinkSync(dataLink);
+  } catch {
+    current = undefined;
+  }
+  const topLevel = new Set(files.map((f) => f.path.split('/')[0]));
+  if (current !== undefined && sameContent(path.join(dir, current), files) && linksInPlace(dir, topLevel)) return false;
+
+  const stamp = `..${new Date().toISOString().replace(/[-:]/g, '_').replace('T', '_').replace('Z', '')}.${process.pid}_${writes++}`;
+  const tsDir = path.join(dir, stamp);
+  fs.mkdirSync(tsDir, { mode: 0o755 });
+  fs.chmodSync(tsDir, 0o755);
   for (const f of files) {
-    const target = path.join(dir, f.path);
-    fs.mkdirSync(path.dirname(target), { recursive: true });
-    let same = false;
-    try {
-      same = fs.readFileSync(target).equals(f.data) && fs.statSync(target).mode % 0o10000 === f.mode;
-    } catch {
-      same = false;
-    }
-    if (same) continue;
-    const tmp = path.join(path.dirname(target), `.${path.basename(target)}.tmp`);
-    fs.writeFileSync(tmp, f.data, { mode: f.mode });
-    fs.chmodSync(tmp, f.mode);
-    if (gid !== undefined) fs.chownSync(tmp, 0, gid);
-    fs.renameSync(tmp, target);
-    changed = true;
+    const target = path.join(tsDir, f.path);
+    fs.mkdirSync(path.dirname(target), { recursive: true, mode: 0o755 });
+    fs.writeFileSync(target, f.data, { mode: f.mode });
+    fs.chmodSync(target, f.mode);
+    if (gid !== undefined) fs.chownSync(target, 0, gid);
   }
-  for (const existing of listFiles(dir)) {
-    if (!wanted.has(existing)) {
-      fs.rmSync(path.join(dir, existing), { force: true });
-      changed = true;
+  const tmpLink = path.join(dir, '..data_tmp');
+  fs.rmSync(tmpLink, { force: true });
+  fs.symlinkSync(stamp, tmpLink);
+  fs.renameSync(tmpLink, dataLink);
+  for (const name of topLevel) {
+    const link = path.join(dir, name);
+    if (!isLinkTo(link, path.join('..data', name))) {
+      fs.rmSync(link, { recursive: true, force: true });
+      fs.symlinkSync(path.join('..data', name), link);
     }
   }
-  return changed;
+  // What the old version had and the new one has not, and the old timestamped directories.
+  for (const e of fs.readdirSync(dir)) {
+    if (e === '..data' || e === stamp || topLevel.has(e)) continue;
+    fs.rmSync(path.join(dir, e), { recursive: true, force: true });
+  }
+  return true;
+}
+
+let writes = 0;
+
+function sameContent(tsDir: string, files: ReadonlyArray<{ path: string; data: Buffer; mode: number }>): boolean {
+  try {
+    if (listFiles(tsDir).length !== files.length) return false;
+    return files.every((f) => {
+      const target = path.join(tsDir, f.path);
+      return fs.readFileSync(target).equals(f.data) && fs.statSync(target).mode % 0o10000 === f.mode;
+    });
+  } catch {
+    return false;
+  }
+}
+
+function linksInPlace(dir: string, topLevel: ReadonlySet<string>): boolean {
+  for (const name of topLevel) if (!isLinkTo(path.join(dir, name), path.join('..data', name))) return false;
+  return fs.readdirSync(dir).every((e) => e.startsWith('..') || topLevel.has(e));
+}
+
+function isLinkTo(link: string, target: string): boolean {
+  try {
+    return fs.readlinkSync(link) === target;
+  } catch {
+    return false;
+  }
 }
 
 function listFiles(dir: string, prefix = ''): string[] {
