@@ -11,9 +11,9 @@ import { parseAllDocuments, stringify } from 'yaml';
 import { exampleYaml } from './helpers/manifests';
 import { backupJob } from '../src/cli/commands/backup';
 import { clusterStatus, formatStatus } from '../src/cli/commands/status';
-import { checkSwitchover } from '../src/cli/commands/switchover';
+import { checkSwitchover, switchover } from '../src/cli/commands/switchover';
 import { EXIT_FAILED, EXIT_NOT_FOUND, EXIT_UNREACHABLE, EXIT_USAGE } from '../src/cli/exit';
-import { loadKubeconfig } from '../src/cli/kube/client';
+import { KubeApiError, KubeClient, loadKubeconfig } from '../src/cli/kube/client';
 import { main } from '../src/cli/main';
 
 const dir = mkdtempSync(join(tmpdir(), 'kubeconfig-'));
@@ -163,6 +163,51 @@ describe('switchover checks', () => {
     expect(code(() => checkSwitchover(s, 'db-replica-2'))).toEqual([EXIT_FAILED, expect.stringContaining('db-replica-2 is not a ready replica')]);
     const leaderless = clusterStatus('db', 'shop', { ...OBJECTS, leaderConfigMap: undefined });
     expect(code(() => checkSwitchover(leaderless, undefined))).toEqual([EXIT_FAILED, expect.stringContaining('cluster db has no leader now')]);
+  });
+});
+
+describe('switchover against a fake API', () => {
+  // The labels Patroni's Kubernetes DCS puts on its leader lock (its label selector).
+  const LOCK_LABELS = { 'app.kubernetes.io/name': 'postgresql', 'postgres.cdk8s.io/cluster': 'db' };
+
+  /** Answers the reads `status` makes from OBJECTS; Patroni hands the lock to db-replica-0 once the request is written. */
+  function fakeApi() {
+    const calls: { method: string; path: string; body?: any }[] = [];
+    let leader = 'db-primary-0';
+    const lock = () => ({ metadata: { name: 'db-leader', labels: LOCK_LABELS, annotations: { leader } } });
+    const request = async (method: string, path: string, body?: unknown) => {
+      calls.push({ method, path, body });
+      const p = path.split('?')[0];
+      if (method === 'GET') {
+        if (p.endsWith('/pods')) return { items: OBJECTS.pods };
+        if (p.endsWith('/configmaps/db-leader')) return lock();
+        if (p.endsWith('/configmaps/db-sync')) return OBJECTS.syncConfigMap;
+        if (p.endsWith('/endpointslices')) return { items: OBJECTS.endpointSlices };
+        if (p.endsWith('/cronjobs')) return { items: OBJECTS.cronJobs };
+        if (p.endsWith('/certificates')) return { items: OBJECTS.certificates };
+        throw new KubeApiError(404, 'NotFound', `${p} not found`);
+      }
+      if (method === 'POST' && p === '/api/v1/namespaces/shop/configmaps') {
+        leader = 'db-replica-0';
+        return body;
+      }
+      throw new Error(`unexpected ${method} ${path}`);
+    };
+    const getOptional = async (path: string) => request('GET', path).catch((e) => {
+      if (e instanceof KubeApiError && e.status === 404) return undefined;
+      throw e;
+    });
+    return { client: { request, getOptional } as unknown as KubeClient, calls };
+  }
+
+  test('the request carries the leader lock\'s labels, from the one read of the lock before it', async () => {
+    const { client, calls } = fakeApi();
+    const result = await switchover(client, 'db', 'shop', { to: 'db-replica-0', timeoutSeconds: 5, pollMs: 1 });
+    expect([result.from, result.to]).toEqual(['db-primary-0', 'db-replica-0']);
+    const post = calls.findIndex((c) => c.method === 'POST');
+    expect(calls[post].body.metadata).toEqual({ name: 'db-failover', labels: LOCK_LABELS, annotations: { leader: 'db-primary-0', member: 'db-replica-0' } });
+    // Before the request: the lock is read once (by the status fetch), not again to copy its labels.
+    expect(calls.slice(0, post).filter((c) => c.path.endsWith('/configmaps/db-leader'))).toHaveLength(1);
   });
 });
 

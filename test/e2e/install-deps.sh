@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the end-to-end suite runs (PostgreSQL 15, Patroni, pgBackRest,
+# Installs the Debian packages the end-to-end suite runs (PostgreSQL 15, pgBackRest,
 # Chromium for the diagram's browser test, nftables for kube-proxy and the local cluster's network
 # guard, iptables and ipset for kube-router's network policy controller) when they are missing. The Kubernetes components are built from Go modules by
-# test/kube/build.sh and build-addons.sh, Patroni 4 comes from PyPI (test/kube/python-env.sh). Needs root (the suite itself runs members as the unprivileged postgres user).
+# test/kube/build.sh and build-addons.sh, Patroni 4 comes from PyPI (test/kube/python-env.sh; Debian's patroni package is not used, and
+# /usr/bin/patroni may be an empty mount point the node agent left). Needs root (the suite itself runs members as the unprivileged postgres user).
 set -euo pipefail
 need=()
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need+=(postgresql-15)
-[ -x /usr/bin/patroni ] || need+=(patroni)
 [ -x /usr/bin/prometheus-postgres-exporter ] || need+=(prometheus-postgres-exporter)
 command -v pgbackrest >/dev/null || need+=(pgbackrest)
 [ -x /usr/sbin/pgbouncer ] || need+=(pgbouncer)

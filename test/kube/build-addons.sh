@@ -10,23 +10,17 @@
 # progress goes to stderr.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-modules=(coredns cert-manager)
-key="$(cd "$here" && find "${modules[@]}" -type f \( -name go.mod -o -name go.sum -o -name '*.go' \) -print0 \
-  | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-12)"
-cache="${KUBE_CACHE_DIR:-/var/cache/cdk8s-postgres-cluster/kube}"
-out="$cache/addons-$key"
-commands=(coredns cert-manager-controller)
-complete=true
-for c in "${commands[@]}"; do [ -x "$out/bin/$c" ] || complete=false; done
-ls "$out"/cert-manager-crds/*.yaml >/dev/null 2>&1 || complete=false
-if [ "$complete" = true ]; then
+# shellcheck source=test/kube/cache.sh
+. "$here/cache.sh"
+key="$(cache_key_go_files "$here" coredns cert-manager)"
+out="$(cache_dir)/addons-$key"
+if cache_has_executables "$out/bin" coredns cert-manager-controller && cache_has_files "$out"/cert-manager-crds/*.yaml; then
   echo "$out/bin"
   exit 0
 fi
 command -v go >/dev/null || { echo "build-addons.sh: Go is needed to build the add-ons" >&2; exit 1; }
-mkdir -p "$cache"
-tmp="$(mktemp -d "$cache/.build-addons-XXXXXX")"
-trap 'rm -rf "$tmp"' EXIT
+cache_begin "$out" .build-addons
+tmp="$CACHE_TMP"
 chmod 0755 "$tmp"
 mkdir -p "$tmp/bin"
 start=$(date +%s)
@@ -50,8 +44,6 @@ mkdir -p "$tmp/cert-manager-crds"
 cp "$cm_dir"/deploy/crds/*.yaml "$tmp/cert-manager-crds/"
 chmod 0644 "$tmp"/cert-manager-crds/*.yaml
 
-rm -rf "$out"
-mv "$tmp" "$out"
-trap - EXIT
+cache_commit "$out"
 echo "build-addons.sh: built in $(( $(date +%s) - start )) s into $out" >&2
 echo "$out/bin"

@@ -6,26 +6,23 @@
 # stdout; progress goes to stderr.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-key="$(cd "$here" && find kube-router -type f \( -name go.mod -o -name go.sum -o -name '*.go' \) -print0 \
-  | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-12)"
-cache="${KUBE_CACHE_DIR:-/var/cache/cdk8s-postgres-cluster/kube}"
-out="$cache/kube-router-$key"
-if [ -x "$out/bin/kube-router-netpol" ]; then
+# shellcheck source=test/kube/cache.sh
+. "$here/cache.sh"
+key="$(cache_key_go_files "$here" kube-router)"
+out="$(cache_dir)/kube-router-$key"
+if cache_has_executables "$out/bin" kube-router-netpol; then
   echo "$out/bin"
   exit 0
 fi
 command -v go >/dev/null || { echo "build-kube-router.sh: Go is needed" >&2; exit 1; }
-mkdir -p "$cache"
-tmp="$(mktemp -d "$cache/.build-kube-router-XXXXXX")"
-trap 'rm -rf "$tmp"' EXIT
+cache_begin "$out" .build-kube-router
+tmp="$CACHE_TMP"
 chmod 0755 "$tmp"
 mkdir -p "$tmp/bin"
 start=$(date +%s)
 cd "$here/kube-router"
 echo "build-kube-router.sh: building kube-router $(go list -m -f '{{.Version}}' github.com/cloudnativelabs/kube-router/v2) netpol" >&2
 CGO_ENABLED=0 go build -mod=readonly -trimpath -ldflags "-s -w" -o "$tmp/bin/kube-router-netpol" .
-rm -rf "$out"
-mv "$tmp" "$out"
-trap - EXIT
+cache_commit "$out"
 echo "build-kube-router.sh: built in $(( $(date +%s) - start )) s into $out" >&2
 echo "$out/bin"

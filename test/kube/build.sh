@@ -8,20 +8,18 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=test/kube/versions.env
 . "$here/versions.env"
-key="$(cat "$here/go/go.mod" "$here/go/go.sum" "$here/go/cmd/etcd/main.go" | sha256sum | cut -c1-12)"
-cache="${KUBE_CACHE_DIR:-/var/cache/cdk8s-postgres-cluster/kube}"
-out="$cache/$KUBE_VERSION-$key"
+# shellcheck source=test/kube/cache.sh
+. "$here/cache.sh"
+key="$(cache_key_files "$here/go/go.mod" "$here/go/go.sum" "$here/go/cmd/etcd/main.go")"
+out="$(cache_dir)/$KUBE_VERSION-$key"
 commands=(kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubectl)
-complete=true
-for c in "${commands[@]}" etcd; do [ -x "$out/bin/$c" ] || complete=false; done
-if [ "$complete" = true ]; then
+if cache_has_executables "$out/bin" "${commands[@]}" etcd; then
   echo "$out/bin"
   exit 0
 fi
 command -v go >/dev/null || { echo "build.sh: Go is needed to build the Kubernetes components" >&2; exit 1; }
-mkdir -p "$cache"
-tmp="$(mktemp -d "$cache/.build-XXXXXX")"
-trap 'rm -rf "$tmp"' EXIT
+cache_begin "$out" .build
+tmp="$CACHE_TMP"
 minor="${KUBE_VERSION#v1.}"; minor="${minor%%.*}"
 ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean -X k8s.io/client-go/pkg/version.gitVersion=$KUBE_VERSION"
 start=$(date +%s)
@@ -33,8 +31,6 @@ for c in "${commands[@]}"; do
 done
 echo "build.sh: building etcd" >&2
 CGO_ENABLED=0 go build -mod=readonly -trimpath -ldflags "-s -w" -o "$tmp/bin/etcd" ./cmd/etcd
-rm -rf "$out"
-mv "$tmp" "$out"
-trap - EXIT
+cache_commit "$out"
 echo "build.sh: built in $(( $(date +%s) - start )) s into $out" >&2
 echo "$out/bin"

@@ -9,17 +9,17 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=test/kube/versions.env
 . "$here/versions.env"
+# shellcheck source=test/kube/cache.sh
+. "$here/cache.sh"
 version="${PROMETHEUS_OPERATOR_VERSION:?versions.env sets PROMETHEUS_OPERATOR_VERSION}"
-cache="${KUBE_CACHE_DIR:-/var/cache/cdk8s-postgres-cluster/kube}"
-out="$cache/prometheus-operator-crds-$version"
-if ls "$out"/monitoring.coreos.com_podmonitors.yaml >/dev/null 2>&1; then
+out="$(cache_dir)/prometheus-operator-crds-$version"
+if cache_has_files "$out"/monitoring.coreos.com_podmonitors.yaml; then
   echo "$out"
   exit 0
 fi
 command -v go >/dev/null || { echo "prometheus-operator-crds.sh: Go is needed to fetch the module" >&2; exit 1; }
-mkdir -p "$cache"
-tmp="$(mktemp -d "$cache/.prometheus-operator-crds-XXXXXX")"
-trap 'rm -rf "$tmp"' EXIT
+cache_begin "$out" .prometheus-operator-crds
+tmp="$CACHE_TMP"
 module=github.com/prometheus-operator/prometheus-operator
 echo "prometheus-operator-crds.sh: $module@$version from the module cache" >&2
 # Outside any module: `go mod download` of an explicit version needs no go.mod.
@@ -30,7 +30,5 @@ ls "$src"/*.yaml >/dev/null 2>&1 || { echo "prometheus-operator-crds.sh: no CRDs
 cp "$src"/*.yaml "$tmp/"
 chmod 0755 "$tmp"
 chmod 0644 "$tmp"/*.yaml
-rm -rf "$out"
-mv "$tmp" "$out"
-trap - EXIT
+cache_commit "$out"
 echo "$out"

@@ -4,6 +4,7 @@
  * by the CronJob, annotated `cronjob.kubernetes.io/instantiate: manual`), with the backup type
  * asked for. pgBackRest's own lock keeps it from running beside a scheduled backup of the stanza.
  */
+import { CLUSTER_LABEL } from '../../labels';
 import { CliError, EXIT_FAILED, EXIT_NOT_FOUND } from '../exit';
 import { KubeClient, apiErrorToCli } from '../kube/client';
 
@@ -37,7 +38,6 @@ export interface BackupResult {
 }
 
 const BACKUP_COMPONENT = 'backup';
-const CLUSTER_LABEL = 'postgres.cdk8s.io/cluster';
 
 /**
  * The Job for a backup of `type` into repository `repo`, made from the cluster's backup CronJobs:

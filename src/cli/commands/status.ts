@@ -4,6 +4,7 @@
  * `<cluster>-leader`), with the Services' endpoints, the backups' last runs and the certificates'
  * expiry. Reading needs only `get`/`list` in the namespace; no exec, no port-forward.
  */
+import { CLUSTER_LABEL } from '../../labels';
 import { CliError, EXIT_NOT_FOUND } from '../exit';
 import { KubeClient, apiErrorToCli } from '../kube/client';
 
@@ -67,8 +68,6 @@ export interface ClusterObjects {
   readonly cronJobs: readonly any[];
   readonly certificates: readonly any[];
 }
-
-const CLUSTER_LABEL = 'postgres.cdk8s.io/cluster';
 
 function memberData(pod: any): any {
   try {

@@ -48,10 +48,11 @@ export function checkSwitchover(status: ClusterStatus, to: string | undefined): 
 
 /** Requests the switchover and waits for the new leader. */
 export async function switchover(client: KubeClient, cluster: string, namespace: string, opts: SwitchoverOptions): Promise<SwitchoverResult> {
-  const before = clusterStatus(cluster, namespace, await fetchClusterObjects(client, cluster, namespace));
-  const from = checkSwitchover(before, opts.to);
+  const objects = await fetchClusterObjects(client, cluster, namespace);
+  const from = checkSwitchover(clusterStatus(cluster, namespace, objects), opts.to);
   const ns = encodeURIComponent(namespace);
-  const leaderCm = await client.getOptional(`/api/v1/namespaces/${ns}/configmaps/${encodeURIComponent(`${cluster}-leader`)}`).catch((e) => apiErrorToCli(e, 'get configmaps'));
+  // The leader lock as the fetch above read it: its labels are what the request must carry.
+  const leaderCm = objects.leaderConfigMap;
   const name = `${cluster}-failover`;
   const annotations = { leader: from, member: opts.to ?? null, scheduled_at: null };
   const t0 = Date.now();
