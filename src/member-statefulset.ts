@@ -1,5 +1,5 @@
 import { createHash } from 'crypto';
-import { Lazy, Size, SizeRoundingBehavior } from 'cdk8s';
+import { Lazy, Size, SizeRoundingBehavior, Yaml } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { BACKUP_PATHS, pgbackrestSidecar } from './backup-node';
@@ -11,7 +11,7 @@ import {
 import { MemberContext } from './member-context';
 import { SidecarOptions } from './monitoring';
 import { HEARTBEAT_PORT, INIT_RESOURCES, METRICS_PORT, MONITORING_USER } from './monitoring-defaults';
-import { renderPatroniConfig } from './render/patroni-config';
+import { patroniConfig } from './render/patroni-config';
 import { clusterParameters, sorted } from './render/postgresql-parameters';
 import { reloadingCommand } from './render/scripts';
 import { k8sMebibytes } from './render/units';
@@ -78,6 +78,8 @@ export interface MemberSetSpec {
 export interface MemberSetObjects {
   readonly statefulSet: kplus.k8s.KubeStatefulSet;
   readonly configMap: kplus.k8s.KubeConfigMap;
+  /** Patroni's `bootstrap.dcs` of this node set: the cluster-wide settings, the same for every set. */
+  readonly dynamicConfig: Record<string, unknown>;
 }
 
 /** A memory quantity in bytes. */
@@ -118,7 +120,7 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
     archive_command: `${image.pgbackrestPath} --stanza=${stanza} archive-push "%p"`,
     archive_timeout: backup.archiveTimeoutSeconds,
   }) : rendered.parameters;
-  const patroniYaml = renderPatroniConfig({
+  const patroni = patroniConfig({
     scope: ctx.clusterName,
     kubernetes: {
       labels: { 'app.kubernetes.io/name': 'postgresql' },
@@ -174,6 +176,7 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
       recoveryConf: { restore_command: `${PATHS.scripts}/pgbackrest-source.sh archive-get %f "%p"`, ...backup.restore.recoveryConf },
     } : undefined,
   });
+  const patroniYaml = Yaml.stringify(patroni);
 
   const labels: Record<string, string> = { ...clusterLabels(ctx.clusterName), [NODE_SET_LABEL]: spec.nodeSet };
   if (spec.servesReads) labels[SERVES_READS_LABEL] = 'true';
@@ -184,7 +187,12 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
   });
 
   const selector = { ...memberSelector(ctx.clusterName), [NODE_SET_LABEL]: spec.nodeSet };
-  const configHash = createHash('sha256').update(patroniYaml).update(ctx.scriptsHash).digest('hex').slice(0, 16);
+  // What a member reads when it starts. Not `bootstrap.dcs`: Patroni reads it only when it creates
+  // the cluster, so a change there restarting pods would apply nothing; the config Job applies it
+  // through the REST API and restarts the members that need it, in order.
+  const { dcs: _dcs, ...bootstrapRest } = patroni.bootstrap as Record<string, unknown>;
+  const startupConfig = Yaml.stringify({ ...patroni, bootstrap: bootstrapRest });
+  const configHash = createHash('sha256').update(startupConfig).update(ctx.scriptsHash).digest('hex').slice(0, 16);
   const containerSecurity = restrictedContainer();
   const quantity = (v: string) => k8s.Quantity.fromString(v);
   const hugePages: Record<string, kplus.k8s.Quantity> = config._hugePagesBytes > 0 ? { 'hugepages-2Mi': quantity(k8sMebibytes(config._hugePagesBytes)) } : {};
@@ -373,7 +381,7 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
       }],
     },
   });
-  return { statefulSet, configMap };
+  return { statefulSet, configMap, dynamicConfig: (patroni.bootstrap as { dcs: Record<string, unknown> }).dcs };
 }
 
 /** The heartbeat sidecar (always) and the metrics exporter (unless disabled). */

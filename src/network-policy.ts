@@ -1,6 +1,7 @@
 import { ApiObject } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
+import { CONFIG_JOB_NAME_LABEL } from './config-job';
 import { CLUSTER_LABEL, clusterLabels, memberSelector } from './labels';
 import { PGBACKREST_PORT } from './render/pgbackrest';
 
@@ -206,6 +207,7 @@ export class ClusterNetworkPolicies extends Construct {
       matchLabels: { [CLUSTER_LABEL]: name },
       matchExpressions: [{ key: 'app.kubernetes.io/name', operator: 'In', values: ['postgresql-credentials', 'postgresql-access'] }],
     };
+    const configJob: kplus.k8s.LabelSelector = { matchLabels: { [CLUSTER_LABEL]: name, 'app.kubernetes.io/name': CONFIG_JOB_NAME_LABEL } };
     const poolers: kplus.k8s.LabelSelector = { matchLabels: { [CLUSTER_LABEL]: name, 'app.kubernetes.io/name': 'pgbouncer' } };
     const peers = (list: NetworkPeer[] | undefined, def: NetworkPeer) => (list ?? [def]).map((p) => p._peer);
     const b = props.backup;
@@ -226,6 +228,8 @@ export class ClusterNetworkPolicies extends Construct {
           { from: [{ podSelector: members }], ports: [tcp(props.port), tcp(props.restApiPort)] },
           // The access Job and the pooler reach PostgreSQL whoever the clients are.
           { from: [{ podSelector: jobs }, ...(props.pooler ? [{ podSelector: poolers }] : [])], ports: [tcp(props.port)] },
+          // The config Job changes the cluster-wide settings through Patroni's REST API.
+          { from: [{ podSelector: configJob }], ports: [tcp(props.restApiPort)] },
           { from: peers(o.allowFrom, NetworkPeer.sameNamespace()), ports: [tcp(props.port)] },
           ...(props.metricsPorts.length > 0
             ? [{ from: peers(o.metricsFrom, NetworkPeer.anyNamespace()), ports: props.metricsPorts.map(tcp) }] : []),
@@ -248,6 +252,14 @@ export class ClusterNetworkPolicies extends Construct {
         podSelector: jobs,
         policyTypes: ['Ingress', 'Egress'],
         egress: [dns, ...api, { to: [{ podSelector: members }], ports: [tcp(props.port)] }],
+      },
+    });
+    new kplus.k8s.KubeNetworkPolicy(this, 'ConfigJob', {
+      metadata: { name: `${name}-config`, labels },
+      spec: {
+        podSelector: configJob,
+        policyTypes: ['Ingress', 'Egress'],
+        egress: [dns, { to: [{ podSelector: members }], ports: [tcp(props.restApiPort)] }],
       },
     });
     if (b && (b.serverOnMembers || b.repoHost)) {

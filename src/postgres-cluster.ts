@@ -8,6 +8,7 @@ import { BackupOptions, RestoreOptions } from './backup';
 import { BackupContext, BackupNode, ResolvedBackup, backupNames, resolveBackup } from './backup-node';
 import { CaPublisher } from './ca-publisher';
 import { ClusterCertificates } from './certificates';
+import { ConfigJob } from './config-job';
 import { checkedResources } from './container-resources';
 import { CredentialsJob, GeneratedSecret } from './credentials';
 import { propError, requireDnsLabel, requireDnsSubdomain, requireInteger } from './errors';
@@ -572,6 +573,19 @@ export class PostgresCluster extends Construct {
     if (delayedOptions) {
       this.delayedReplicas = new ReplicaSet(this, 'DelayedReplicas', { ...delayedOptions, count: delayedCount, cluster: this });
     }
+    // The cluster-wide settings reach a running cluster through Patroni's REST API (a Job per change).
+    const memberContext = this._memberContext;
+    const memberUrls = [this.primary, this.replicas, ...(this.delayedReplicas ? [this.delayedReplicas] : [])].flatMap((set) =>
+      Array.from({ length: set instanceof PrimaryNode ? 1 : set.count }, (_, i) =>
+        `${memberContext.tls ? 'https' : 'http'}://${set.statefulSetName}-${i}.${this.headlessServiceName}:${memberContext.restApiPort}`));
+    new ConfigJob(this, 'DynamicConfig', {
+      clusterName: name,
+      image,
+      dynamicConfig: this.primary._dynamicConfig,
+      memberUrls,
+      tlsSecretName: memberContext.tls?.serverSecretName,
+      scheduling: this.scheduling,
+    });
     if (resolvedBackup) {
       this.backup = BackupNode._build(this, 'Backup', {
         context: backupContext,

@@ -55,12 +55,18 @@ export class PrimaryNode extends Construct {
   /** The StatefulSet (L1), for escape-hatch changes. */
   public readonly statefulSet: kplus.k8s.KubeStatefulSet;
 
+  /**
+   * The cluster-wide (DCS) configuration as declared: what the config Job applies.
+   * @internal
+   */
+  public readonly _dynamicConfig: Record<string, unknown>;
+
   constructor(scope: Construct, id: string, props: PrimaryNodeProps) {
     super(scope, id);
     const ctx = props.cluster._memberContext;
     this.statefulSetName = `${ctx.clusterName}-primary`;
     this.serviceName = ctx.primaryServiceName;
-    const { statefulSet } = addMemberSet(this, ctx, {
+    const { statefulSet, dynamicConfig } = addMemberSet(this, ctx, {
       nodeSet: 'primary',
       statefulSetName: this.statefulSetName,
       replicas: 1,
@@ -74,6 +80,7 @@ export class PrimaryNode extends Construct {
       scheduling: resolveScheduling(this, 'primary.scheduling', props.scheduling),
     });
     this.statefulSet = statefulSet;
+    this._dynamicConfig = dynamicConfig;
     new kplus.k8s.KubeService(this, 'Service', {
       metadata: { name: this.serviceName, labels: serviceLabels(ctx.clusterName) },
       spec: {

@@ -81,3 +81,15 @@ export const RELOAD_ON_CHANGE_FILE = 'reload-on-change.sh';
 export function reloadingCommand(scriptsDir: string, watched: readonly string[], server: readonly string[]): string[] {
   return ['/bin/bash', `${scriptsDir}/${RELOAD_ON_CHANGE_FILE}`, ...watched, '--', ...server];
 }
+
+/**
+ * The config Job's program (src/scripts/apply-config.py): makes the cluster-wide settings in the
+ * DCS equal the declared ones through Patroni's REST API (PATCH /config, removed parameters as
+ * null; an operator's `pause` and permanent slots are left alone), waits two Patroni loops, then
+ * restarts the members with a pending restart one at a time, replicas first and the leader last,
+ * each back (and streaming) before the next. Python 3 standard library.
+ *
+ * Environment: PGC_CONFIG (JSON {config, removable}), PGC_MEMBERS (REST API base URLs),
+ * PGC_TLS_DIR (client certificate, key and CA; empty for plain HTTP), PGC_WAIT_SECONDS.
+ */
+export const APPLY_CONFIG_SCRIPT = scriptText('apply-config.py');
