@@ -12,6 +12,9 @@ import { restrictedContainer, restrictedPod } from './security-context';
 
 const k8s = kplus.k8s;
 
+/** Where the access Job mounts the Secret of each user with a declared password rotation. */
+const ROTATED_DIR = '/etc/pgc-passwords';
+
 /** @internal */
 export interface AccessJobProps {
   readonly clusterName: string;
@@ -46,12 +49,16 @@ export class AccessJob extends Construct {
     const labels = { ...clusterLabels(props.clusterName), 'app.kubernetes.io/name': 'postgresql-access' };
     const render = () => {
       const pooler = props.pooler();
+      // A user with a declared rotation reads its password from its mounted Secret, where the Job
+      // waits for the rotation (the environment is fixed at container start); the others from env.
+      const rotation = (u: UserOptions) => ((u.login ?? true) ? (u.passwordRotation ?? 0) : 0);
       const users = props.users.map((u, i) => ({
         name: u.name,
         login: u.login ?? true,
         connectionLimit: u.connectionLimit ?? -1,
         memberOf: u.memberOf ?? [],
-        passwordEnv: (u.login ?? true) ? `PGC_PASSWORD_${i}` : undefined,
+        passwordEnv: (u.login ?? true) && rotation(u) === 0 ? `PGC_PASSWORD_${i}` : undefined,
+        ...(rotation(u) > 0 ? { rotation: rotation(u), passwordDir: `${ROTATED_DIR}/${i}` } : {}),
         databases: (u.databases ?? []).map((d) => ({ database: d.database, privileges: d.privileges ?? [DatabasePrivilege.CONNECT] })),
         schemas: (u.schemas ?? []).map((s) => ({
           database: s.database, schema: s.schema ?? 'public', privileges: s.privileges ?? [SchemaPrivilege.USAGE], tables: s.tables ?? [],
@@ -75,6 +82,26 @@ export class AccessJob extends Construct {
         ...users.filter((u) => u.passwordEnv).map((u) => secretEnv(u.passwordEnv!, props.userSecretName(u.name))),
         ...(pooler ? [secretEnv('PGC_POOLER_PASSWORD', pooler.secretName)] : []),
       ];
+      const rotated = props.users.map((u, i) => ({ u, i })).filter(({ u }) => rotation(u) > 0);
+      const volumeMounts: kplus.k8s.VolumeMount[] = [
+        ...(props.caConfigMapName ? [{ name: 'ca', mountPath: '/etc/postgres-ca', readOnly: true }] : []),
+        ...rotated.map(({ i }) => ({ name: `password-${i}`, mountPath: `${ROTATED_DIR}/${i}`, readOnly: true })),
+      ];
+      const volumes: kplus.k8s.Volume[] = [
+        ...(props.caConfigMapName
+          ? [{ name: 'ca', configMap: { name: props.caConfigMapName, items: [{ key: 'ca.crt', path: 'ca.crt' }], defaultMode: 0o444 } }] : []),
+        // The key password-rotation exists once the credentials Job has rotated the Secret (until
+        // then the pod waits for the mount); the files follow later updates of the Secret.
+        ...rotated.map(({ u, i }) => ({
+          name: `password-${i}`,
+          secret: {
+            secretName: props.userSecretName(u.name),
+            items: [{ key: 'password', path: 'password' }, { key: 'password-rotation', path: 'password-rotation' }],
+            // The pod has no fsGroup (nothing else to share): the files must be readable by its user.
+            defaultMode: 0o444,
+          },
+        })),
+      ];
       const jobSpec: kplus.k8s.JobSpec = {
         backoffLimit: 20,
         ttlSecondsAfterFinished: JOB_TTL_SECONDS,
@@ -95,11 +122,9 @@ export class AccessJob extends Construct {
                 limits: { cpu: k8s.Quantity.fromString(INIT_RESOURCES.cpuLimit.amount), memory: k8s.Quantity.fromString('64Mi') },
               },
               securityContext: restrictedContainer(),
-              volumeMounts: props.caConfigMapName ? [{ name: 'ca', mountPath: '/etc/postgres-ca', readOnly: true }] : undefined,
+              volumeMounts: volumeMounts.length > 0 ? volumeMounts : undefined,
             }],
-            volumes: props.caConfigMapName
-              ? [{ name: 'ca', configMap: { name: props.caConfigMapName, items: [{ key: 'ca.crt', path: 'ca.crt' }], defaultMode: 0o444 } }]
-              : undefined,
+            volumes: volumes.length > 0 ? volumes : undefined,
           }, props.scheduling),
         },
       };

@@ -98,6 +98,58 @@ export interface UserOptions {
    * @default - none
    */
   readonly schemas?: SchemaGrant[];
+  /**
+   * Password rotation counter of a login user: raise it (by one, say) to give the user a new
+   * random password. The credentials Job then writes the new password into every key of the
+   * user's Secret that holds it (`password`, `uri`, `jdbc-uri` and their `ro-` twins) and records
+   * the rotation on the Secret (annotation `postgres.cdk8s.io/password-rotation` and key
+   * `password-rotation`); the access Job waits for that and sets the new password in PostgreSQL,
+   * from which moment the old one is refused. Re-applying the same value never rotates again,
+   * no member restarts, and other users' Secrets are untouched. A lower value than the one the
+   * Secret records does nothing (the cluster cannot tell at synth time). A whole number from 0 to
+   * 1,000,000; only for login users.
+   * @default 0
+   */
+  readonly passwordRotation?: number;
+}
+
+/**
+ * Password rotation counters of the roles the library itself creates and owns (the `users` have
+ * their own `passwordRotation`). None of them can be rotated yet: each value must be 0, and
+ * anything else is refused at synth time with the reason, so that a rotation asked for is never
+ * silently ignored. The reasons are those of each property; they lift once the consuming
+ * process re-reads its password without a restart.
+ */
+export interface PasswordRotationOptions {
+  /**
+   * The `postgres` superuser. Refused: Patroni reads the password from its environment when it
+   * starts and uses it for its own connections to PostgreSQL, so a new password in the database
+   * needs a restart of every member (in the safe order). Rotate a Secret of your own
+   * (`superuserSecret`) by the same restart.
+   * @default 0
+   */
+  readonly superuser?: number;
+  /**
+   * The `replicator` replication user. Refused: Patroni writes the password, read from its
+   * environment at start, into every replica's `primary_conninfo`, so a replica whose WAL
+   * receiver reconnects after the change stops replicating until its member restarts.
+   * @default 0
+   */
+  readonly replication?: number;
+  /**
+   * The monitoring role (`cdk8s_monitor`). Refused: the metrics exporter reads the password from
+   * its environment when it starts, so scraping fails from the change until every member pod
+   * restarts.
+   * @default 0
+   */
+  readonly monitoring?: number;
+  /**
+   * The pooler's `auth_query` role (`cdk8s_pgbouncer`). Refused: PgBouncer reads its
+   * `userlist.txt` at start and on reload only, so logins through the pooler fail from the change
+   * until every pooler pod restarts.
+   * @default 0
+   */
+  readonly pooler?: number;
 }
 
 /** Privileges on one database. */
@@ -117,7 +169,8 @@ export interface ApplicationUser {
   readonly name: string;
   /**
    * Secret with `username`, `password`, `host`, `port`, `dbname`, `uri`, `jdbc-uri` (read-write
-   * Service) and `ro-host`, `ro-uri`, `ro-jdbc-uri` (read-only Service), created in the cluster.
+   * Service) and `ro-host`, `ro-uri`, `ro-jdbc-uri` (read-only Service), created in the cluster
+   * (and, once the password was rotated, `password-rotation`).
    */
   readonly secretName: string;
 }

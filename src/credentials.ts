@@ -15,6 +15,8 @@ const k8s = kplus.k8s;
 export interface GeneratedSecret {
   readonly secretName: string;
   readonly username: string;
+  /** Declared password rotation (0 or undefined: never rotated). */
+  readonly passwordRotation?: number;
 }
 
 /** @internal */
@@ -35,8 +37,9 @@ export interface CredentialsJobProps {
 /**
  * An in-cluster Job that creates the cluster's missing credential Secrets with random passwords,
  * so that no password ever appears in the synthesized YAML and a fresh `kubectl apply` needs no
- * manual step (member pods wait for the Secrets, then start). Existing Secrets are never changed.
- * Its name carries a hash of its spec: a changed spec is a new Job, never an update of an
+ * manual step (member pods wait for the Secrets, then start). Existing Secrets are never changed,
+ * except the password of a Secret whose declared `passwordRotation` is above the one the Secret
+ * records (then the Role may also update exactly those Secrets). Its name carries a hash of its spec: a changed spec is a new Job, never an update of an
  * immutable one.
  *
  * @internal
@@ -49,18 +52,19 @@ export class CredentialsJob extends Construct {
     const labels = { ...clusterLabels(props.clusterName), 'app.kubernetes.io/name': 'postgresql-credentials' };
     const name = `${props.clusterName}-credentials`;
     new k8s.KubeServiceAccount(this, 'ServiceAccount', { metadata: { name, labels }, automountServiceAccountToken: false });
+    // Secrets whose password is rotated: the Job may update exactly these (no rule when none).
+    const rotated = () => props.secrets.filter((s) => (s.passwordRotation ?? 0) > 0);
     new k8s.KubeRole(this, 'Role', {
       metadata: { name, labels },
-      rules: [
-        // create cannot be limited to names; get is limited to the cluster's own Secrets.
-        { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
-        {
-          apiGroups: [''],
-          resources: ['secrets'],
-          verbs: ['get'],
-          resourceNames: Lazy.any({ produce: () => props.secrets.map((s) => s.secretName) }) as unknown as string[],
-        },
-      ],
+      rules: Lazy.any({
+        produce: () => [
+          // create cannot be limited to names; get is limited to the cluster's own Secrets.
+          { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+          { apiGroups: [''], resources: ['secrets'], verbs: ['get'], resourceNames: props.secrets.map((s) => s.secretName) },
+          ...(rotated().length > 0
+            ? [{ apiGroups: [''], resources: ['secrets'], verbs: ['update'], resourceNames: rotated().map((s) => s.secretName) }] : []),
+        ],
+      }) as unknown as kplus.k8s.PolicyRule[],
     });
     new k8s.KubeRoleBinding(this, 'RoleBinding', {
       metadata: { name, labels },
@@ -89,6 +93,8 @@ export class CredentialsJob extends Construct {
               { name: 'SECRET_LABELS', value: JSON.stringify(labels) },
               ...(Object.keys(props.connections).length > 0 ? [{ name: 'SECRET_CONNECTIONS', value: JSON.stringify(props.connections) }] : []),
               ...(props.userlists.length > 0 ? [{ name: 'SECRET_USERLISTS', value: props.userlists.join(' ') }] : []),
+              ...(rotated().length > 0
+                ? [{ name: 'SECRET_ROTATIONS', value: JSON.stringify(Object.fromEntries(rotated().map((s) => [s.secretName, s.passwordRotation]))) }] : []),
             ],
             resources: {
               requests: { cpu: quantity(INIT_RESOURCES.cpuRequest.amount), memory: quantity('64Mi') },

@@ -1,5 +1,6 @@
 import { Duration, Size, SizeRoundingBehavior } from 'cdk8s';
 import { Construct, IConstruct } from 'constructs';
+import { PasswordRotationOptions } from './access';
 import { ClientAuthMethod, HbaConnectionType, HbaRule } from './access-rules';
 import { propError, requireInteger } from './errors';
 import { REWIND_USER } from './monitoring-defaults';
@@ -139,6 +140,13 @@ export interface ConnectionSettings {
    * @default false
    */
   readonly superuserNetworkAccess?: boolean;
+  /**
+   * Password rotation of the roles the library owns (superuser, replication, monitoring, pooler).
+   * Application users rotate with their own `passwordRotation`; these are refused for now, each
+   * with its reason (see PasswordRotationOptions).
+   * @default - no rotation (every counter 0)
+   */
+  readonly passwordRotation?: PasswordRotationOptions;
   /**
    * Extra pg_hba rules, matched before the catch-all client rule.
    * @default - none

@@ -25,6 +25,7 @@ import {
 } from './monitoring-defaults';
 import { ApiServerAccess, ClusterNetworkPolicies, NetworkOptions } from './network-policy';
 import { NodeConfig, NodeConfigProps } from './node-config';
+import { checkSystemRotations, checkedUserRotation } from './password-rotation';
 import { Pooler } from './pooler';
 import { PrimaryNode, PrimaryNodeOptions } from './primary-node';
 import { exporterQueries } from './render/exporter-queries';
@@ -540,6 +541,7 @@ export class PostgresCluster extends Construct {
       spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: memberSelector(name) } },
     });
 
+    checkSystemRotations(this, props.config?.connection?.passwordRotation);
     const generated = this.generatedSecrets;
     if (!props.superuserSecret) generated.push({ secretName: this.superuserSecretName, username: 'postgres' });
     if (!props.replicationSecret) generated.push({ secretName: this.replicationSecretName, username: 'replicator' });
@@ -769,11 +771,12 @@ export class PostgresCluster extends Construct {
       throw propError(this, `${where}.name`, options.name, `its Secret name ${secretName} is already used by the cluster`);
     }
     requireInteger(this, `${where}.connectionLimit`, options.connectionLimit ?? -1, -1, 100000);
+    const passwordRotation = checkedUserRotation(this, where, options);
     this.users.push(options);
     if (options.login ?? true) {
       const dbname = options.databases?.[0]?.database
         ?? [...this.databases, ...pendingDatabases].find((d) => d.owner === options.name)?.name ?? this.databaseName;
-      this.generatedSecrets.push({ secretName, username: options.name });
+      this.generatedSecrets.push({ secretName, username: options.name, passwordRotation });
       this.connections[secretName] = {
         host: this.primaryHostName,
         roHost: this.replicasHostName,

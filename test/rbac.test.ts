@@ -12,8 +12,11 @@ import { Manifest, find, ofKind, podTemplates, synthCluster } from './helpers/ma
 
 /** Which pods use a Role. */
 type Component = 'patroni' | 'credentials-job' | 'ca-publisher';
-/** Patroni's DCS mode a grant belongs to (`any`: both; `tls`: both, only with TLS on). */
-type Mode = 'configmaps' | 'endpoints' | 'any' | 'tls';
+/**
+ * Patroni's DCS mode a grant belongs to (`any`: both; `tls`: both, only with TLS on;
+ * `rotation`: both, only with a user's passwordRotation declared).
+ */
+type Mode = 'configmaps' | 'endpoints' | 'any' | 'tls' | 'rotation';
 
 interface Grant {
   readonly component: Component;
@@ -22,9 +25,10 @@ interface Grant {
   readonly verb: string;
   /**
    * The grant is limited to these names (`job-secrets`: exactly the Secrets the Job creates;
-   * `ca-configmap`: the ConfigMap the CA publisher fills).
+   * `ca-configmap`: the ConfigMap the CA publisher fills; `rotated-secrets`: exactly the Secrets
+   * whose password the Job is asked to rotate).
    */
-  readonly resourceNames?: 'job-secrets' | 'ca-configmap';
+  readonly resourceNames?: 'job-secrets' | 'ca-configmap' | 'rotated-secrets';
   readonly reason: string;
 }
 
@@ -56,6 +60,14 @@ const GRANTS: readonly Grant[] = [
     verb: 'get',
     resourceNames: 'job-secrets',
     reason: 'checks whether each of its Secrets exists (credentials, user connection Secrets, the pooler\'s auth Secret), and only those',
+  },
+  {
+    component: 'credentials-job',
+    mode: 'rotation',
+    resource: 'secrets',
+    verb: 'update',
+    resourceNames: 'rotated-secrets',
+    reason: 'writes the new password into a user\'s Secret whose declared passwordRotation is above the one it records, and only those',
   },
   // The CA publisher (TLS on): reads no Secret (the kubelet mounts the ca.crt item), fills one ConfigMap.
   { component: 'ca-publisher', mode: 'tls', resource: 'configmaps', verb: 'get', resourceNames: 'ca-configmap', reason: 'compares the published certificate with the current one' },
@@ -96,6 +108,12 @@ function jobSecrets(manifests: Manifest[]): string[] {
   return String(env.value).split(/\s+/).filter(Boolean).map((p) => p.split('=')[0]);
 }
 
+/** The Secrets the credentials Job rotates (its SECRET_ROTATIONS env var). */
+function rotatedSecrets(manifests: Manifest[]): string[] {
+  const env = credentialsJob(manifests).spec.template.spec.containers[0].env.find((e: any) => e.name === 'SECRET_ROTATIONS');
+  return env ? Object.keys(JSON.parse(env.value)) : [];
+}
+
 /** The component a Role serves, traced through its RoleBindings to the pods of its ServiceAccounts. */
 function componentOf(manifests: Manifest[], role: Manifest): Component {
   const bindings = ofKind(manifests, 'RoleBinding').filter((b) => b.roleRef.kind === 'Role' && b.roleRef.name === role.metadata.name);
@@ -113,7 +131,8 @@ function componentOf(manifests: Manifest[], role: Manifest): Component {
 function rbacProblems(manifests: Manifest[]): string[] {
   const problems: string[] = [];
   const mode = modeOf(manifests);
-  const expected = GRANTS.filter((g) => g.mode === 'any' || g.mode === mode || (g.mode === 'tls' && tlsOn(manifests)));
+  const expected = GRANTS.filter((g) => g.mode === 'any' || g.mode === mode || (g.mode === 'tls' && tlsOn(manifests))
+    || (g.mode === 'rotation' && rotatedSecrets(manifests).length > 0));
   const seen = new Set<string>();
   for (const role of ofKind(manifests, 'Role')) {
     const component = componentOf(manifests, role);
@@ -134,6 +153,8 @@ function rbacProblems(manifests: Manifest[]): string[] {
           if (g.resourceNames === 'job-secrets') {
             if (!names) problems.push(`${at} must be limited to the Job's Secrets`);
             else if ([...names].sort().join() !== jobSecrets(manifests).sort().join()) problems.push(`${at} names ${names.join(', ')}, not the Job's Secrets`);
+          } else if (g.resourceNames === 'rotated-secrets') {
+            if (!names || [...names].sort().join() !== rotatedSecrets(manifests).sort().join()) problems.push(`${at} must be limited to the rotated Secrets`);
           } else if (g.resourceNames === 'ca-configmap') {
             if (!names || names.join() !== caConfigMap(manifests)) problems.push(`${at} must be limited to the CA ConfigMap`);
           } else if (names !== undefined) {

@@ -65,7 +65,40 @@ def ensure_role(cur, name, login, limit, password, superuser):
         cur.execute(sql.SQL("ALTER ROLE {} WITH " + options).format(sql.Identifier(name)))
 
 
+def rotated_password(user, wait_seconds=600, poll=2.0, sleep=time.sleep):
+    """The password of a user with a declared rotation, once its Secret has it.
+
+    The credentials Job writes the new password and the rotation (key password-rotation) into
+    the user's Secret in one update; this Job mounts both keys and waits until the mounted
+    rotation reaches the declared one (the kubelet refreshes the files), so it never sets the
+    password the Secret is about to lose. A higher recorded rotation is fine (the declaration was
+    lowered: the Secret's password is still the current one).
+    """
+    rotation, directory = user["rotation"], user["passwordDir"]
+    waited, seen = 0.0, None
+    while True:
+        try:
+            with open(os.path.join(directory, "password-rotation")) as f:
+                seen = int(f.read().strip() or "0")
+            if seen >= rotation:
+                with open(os.path.join(directory, "password")) as f:
+                    value = f.read()
+                if value:
+                    return value
+        except (OSError, ValueError):
+            pass
+        if waited >= wait_seconds:
+            sys.exit("the Secret of %s is at password rotation %s, not %d, after %d s: did the credentials Job run?"
+                     % (user["name"], seen, rotation, wait_seconds))
+        if waited == 0:
+            log("waiting for the Secret of %s to reach password rotation %d (now %s)" % (user["name"], rotation, seen))
+        sleep(poll)
+        waited += poll
+
+
 def password_of(user):
+    if user.get("passwordDir"):
+        return rotated_password(user)
     env = user.get("passwordEnv")
     if not env:
         return None

@@ -5,7 +5,8 @@
  * to the primary over TLS (verify-full); client pods of the library's image use the Secrets as
  * env and as a volume, by the Services' names through cluster DNS; PgBouncer runs as the
  * Deployment behind its Services (auth_query, TLS), rolls out a changed configuration and follows
- * a switchover. Only the kubelet is emulated (test/kube/node-agent/differences.ts).
+ * a switchover; an application user's password is rotated by a higher passwordRotation in the
+ * code, with the other users and the members untouched. Only the kubelet is emulated (test/kube/node-agent/differences.ts).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -54,7 +55,7 @@ let psqlBin: string;
  * checked by the 'props form' test). The tests' host client connects as `postgres`, so
  * superuserNetworkAccess is on.
  */
-function synthAccess(outdir: string, extraUsers: UserOptions[] = [], pooler: PoolerOptions = POOLER): string {
+function synthAccess(outdir: string, extraUsers: UserOptions[] = [], pooler: PoolerOptions = POOLER, rotations: Record<string, number> = {}): string {
   const app = new App({ outdir });
   const chart = new Chart(app, 'e2e');
   const c = new PostgresCluster(chart, NAME, {
@@ -66,7 +67,7 @@ function synthAccess(outdir: string, extraUsers: UserOptions[] = [], pooler: Poo
   // addDatabase wants its owner declared first; addUser wants its databases declared first.
   c.addUser(PROPS.users![0]);
   for (const db of PROPS.databases!) c.addDatabase(db);
-  for (const u of [...PROPS.users!.slice(1), ...extraUsers]) c.addUser(u);
+  for (const u of [...PROPS.users!.slice(1), ...extraUsers]) c.addUser(rotations[u.name] ? { ...u, passwordRotation: rotations[u.name] } : u);
   app.synth();
   return path.join(outdir, 'e2e.k8s.yaml');
 }
@@ -393,4 +394,169 @@ test('after a switchover the pooler reaches the new leader', async () => {
   expect(server).toBe((await kube.get('pod', candidate.metadata.name, NS)).status.podIP);
   expect((await pg.waitHealthy(2)).metadata.name).toBe(candidate.metadata.name);
   expect(seconds).toBeLessThan(30);
+});
+
+test('a higher passwordRotation rotates shop_app\'s password: old refused, the Secret has the new one, a re-reading client reconnects, nothing else changes', async () => {
+  const POOL = { ...POOLER, defaultPoolSize: 7 };
+  const secretName = `${NAME}-user-shop-app`;
+  const old = await appSecret('shop_app');
+  // Everything that must not change: the other Secrets (all keys), the members and pooler pods.
+  const others = [`${NAME}-user-other-app`, `${NAME}-user-shop-report`, `${NAME}-pgbouncer`, `${NAME}-superuser`, `${NAME}-replication`,
+    `${NAME}-monitoring`, `${NAME}-rewind`, `${NAME}-access`];
+  const othersBefore = await Promise.all(others.map((n) => kube.secret(n, NS)));
+  const podState = async () => (await kube.list('pods', NS)).filter((p) => !p.metadata.ownerReferences?.some((o: any) => o.kind === 'Job') && p.metadata.labels?.['app.kubernetes.io/name'] !== 'e2e-client')
+    .map((p) => `${p.metadata.name}:${p.metadata.uid}:${(p.status.containerStatuses ?? []).map((c: any) => c.restartCount).join('/')}`).sort();
+  const podsBefore = await podState();
+  expect(podsBefore.filter((p) => p.startsWith(`${NAME}-primary-`) || p.startsWith(`${NAME}-replica-`))).toHaveLength(2);
+  const generations = async () => Promise.all(['statefulset/pgacc-primary', 'statefulset/pgacc-replica', 'deployment/pgacc-pooler', 'deployment/pgacc-pooler-ro']
+    .map(async (r) => (await kube.get(r.split('/')[0], r.split('/')[1], NS)).metadata.generation));
+  const generationsBefore = await generations();
+  const primary = async (pw: string) => psqlConn(await byName(`${NAME}-primary`, 'shop_app', pw, 'shop'), 'select current_user', hostEnv());
+  expect(await primary(old.password)).toBe('shop_app');
+  const jobsBefore = (await kube.list('jobs', NS)).map((j) => j.metadata.name);
+
+  // A client that re-reads its mounted Secret before each connection, as an app would on an
+  // authentication error: it must end up connected with the rotated password.
+  const reader = psqlPod('client-rereads', [
+    'n=0',
+    'while [ $n -lt 240 ]; do',
+    '  if [ "$(cat /etc/app/password-rotation 2>/dev/null)" = 1 ] &&'
+    + ` ${psqlBin} -X -A -t -q -d "$(cat /etc/app/uri)" -c "select 'reconnected:' || current_user" 2>/dev/null; then exit 0; fi`,
+    '  n=$((n+1)); sleep 0.5',
+    'done',
+    'exit 1',
+  ].join('\n'), [], [{ name: 'app', secret: { secretName } }], [{ name: 'app', mountPath: '/etc/app', readOnly: true }]);
+  // A client that took the password from its environment when it started: it keeps the old one.
+  const envClient = psqlPod('client-env-password', [
+    'n=0',
+    'while [ $n -lt 240 ]; do',
+    `  out=$(${psqlBin} -X -A -t -q -d "host=${NAME}-primary dbname=shop user=shop_app sslmode=verify-full" -c "select 1" 2>&1) || break`,
+    '  n=$((n+1)); sleep 0.5',
+    'done',
+    'case "$out" in *"password authentication failed"*) echo refused;; *) echo "unexpected: $out"; exit 1;; esac',
+    // The kubelet refreshes the mounted copy of the Secret a little later.
+    'n=0; while [ $n -lt 120 ] && [ "$(cat /etc/app/password-rotation 2>/dev/null)" != 1 ]; do n=$((n+1)); sleep 0.5; done',
+    '[ "$PGPASSWORD" != "$(cat /etc/app/password)" ] && [ "$(cat /etc/app/password-rotation)" = 1 ] && echo env-still-old-password',
+  ].join('\n'),
+  [fromSecret('PGPASSWORD', 'shop_app', 'password')], [{ name: 'app', secret: { secretName } }], [{ name: 'app', mountPath: '/etc/app', readOnly: true }]);
+  for (const pod of [reader, envClient]) await kube.kubectl(['apply', '--server-side', '--field-manager=cdk8s-e2e', '-n', NS, '-f', '-'], JSON.stringify(pod));
+  // Both running (and the env one connected once with the old password) before the rotation.
+  await kube.until('the client pods running', 60_000, async () =>
+    (await Promise.all(['client-rereads', 'client-env-password'].map(async (n) => (await kube.get('pod', n, NS)).status?.phase === 'Running'))).every(Boolean), 500);
+
+  file = synthAccess(path.join(workDir, 'manifests-rotated'), [REPORT], POOL, { shop_app: 1 });
+  const t0 = Date.now();
+  await kube.apply(file, NS);
+  // From the host, as often as it can: when the Secret changes, when its new password first
+  // logs in, when the old one is first refused.
+  let secretChanged: number | undefined;
+  let newWorks: number | undefined;
+  let oldRefused: number | undefined;
+  let rotated: Record<string, string> = old;
+  await waitFor(async () => {
+    rotated = await appSecret('shop_app');
+    if (rotated.password !== old.password) {
+      secretChanged ??= Date.now();
+      if (newWorks === undefined && await primary(rotated.password).then(() => true, () => false)) newWorks = Date.now();
+    }
+    if (oldRefused === undefined) {
+      await primary(old.password).catch((err: Error) => {
+        expect(err.message).toMatch(/password authentication failed for user "shop_app"/);
+        oldRefused = Date.now();
+      });
+    }
+    return newWorks !== undefined && oldRefused !== undefined;
+  }, 180_000, 200, 'the new password working and the old one refused');
+  const s = (t: number) => Math.round((t - t0) / 100) / 10;
+  record('kube_rotation_secret_changed_seconds', s(secretChanged!));
+  record('kube_rotation_new_password_works_seconds', s(newWorks!));
+  record('kube_rotation_old_password_refused_seconds', s(oldRefused!));
+  // The new password is set when the old one stops working (one ALTER ROLE), never before the Secret has it.
+  expect(secretChanged!).toBeLessThanOrEqual(newWorks!);
+
+  // Two new Jobs (credentials and access), both Complete; the access Job waited for the rotation.
+  const newJobs = (await kube.list('jobs', NS)).map((j) => j.metadata.name).filter((n) => !jobsBefore.includes(n)).sort();
+  expect(newJobs).toEqual([expect.stringMatching(new RegExp(`^${NAME}-access-`)), expect.stringMatching(new RegExp(`^${NAME}-credentials-`))]);
+  for (const j of newJobs) await jobComplete(kube, NS, j);
+
+  // The Secret: a new password in every key that holds one, the rotation recorded, the rest as before.
+  const pw = rotated.password;
+  expect(pw).toMatch(/^[A-Za-z0-9_-]{32,}$/);
+  expect(rotated).toEqual({
+    ...old,
+    'password': pw,
+    'password-rotation': '1',
+    'uri': old.uri.replace(old.password, pw),
+    'ro-uri': old['ro-uri'].replace(old.password, pw),
+    'jdbc-uri': old['jdbc-uri'].replace(old.password, pw),
+    'ro-jdbc-uri': old['ro-jdbc-uri'].replace(old.password, pw),
+  });
+  expect((await kube.get('secret', secretName, NS)).metadata.annotations?.['postgres.cdk8s.io/password-rotation']).toBe('1');
+  await expect(primary(old.password)).rejects.toThrow(/password authentication failed for user "shop_app"/);
+  expect(await primary(pw)).toBe('shop_app');
+  // Through the pooler too (auth_query reads the new verifier; PgBouncer was not restarted).
+  expect(await psqlConn(await byName(`${NAME}-pooler`, 'shop_app', pw, 'shop'), 'select count(*) > 0 from orders', hostEnv())).toBe('t');
+
+  // The client that re-reads its Secret reconnected.
+  const readerDone = await kube.until('the re-reading client finished', 180_000, async () => {
+    const p = await kube.get('pod', 'client-rereads', NS);
+    return ['Succeeded', 'Failed'].includes(p.status?.phase) ? p : undefined;
+  }, 500);
+  const readerLog = fs.readFileSync(path.join(kube.podLogDir(NS, readerDone), 'client.log'), 'utf8');
+  expect({ phase: readerDone.status.phase, log: readerLog.trim() }).toEqual({ phase: 'Succeeded', log: 'reconnected:shop_app' });
+  record('kube_rotation_rereading_client_done_seconds', s(Date.parse(readerDone.status.containerStatuses[0].state.terminated.finishedAt)));
+  // The client with the password in its environment is refused from then on: it needs a restart.
+  const envDone = await kube.until('the env client finished', 180_000, async () => {
+    const p = await kube.get('pod', 'client-env-password', NS);
+    return ['Succeeded', 'Failed'].includes(p.status?.phase) ? p : undefined;
+  }, 500);
+  const envLog = fs.readFileSync(path.join(kube.podLogDir(NS, envDone), 'client.log'), 'utf8');
+  expect({ phase: envDone.status.phase, log: envLog.trim() }).toEqual({ phase: 'Succeeded', log: 'refused\nenv-still-old-password' });
+  // Whether the access Job started before the Secret had the rotation and waited for it (a race: logged, not asserted).
+  const accessJob = (await jobsNamed(kube, NS, `${NAME}-access-`)).find((j) => !jobsBefore.includes(j.metadata.name))!;
+  const accessPod = (await jobPods(kube, NS, accessJob)).find((p) => p.status.phase === 'Succeeded')!;
+  const accessLog = fs.readFileSync(path.join(kube.podLogDir(NS, accessPod), 'apply-access.log'), 'utf8');
+  expect(accessLog).not.toContain(pw);
+  record('kube_rotation_access_job_waited_for_secret', /waiting for the Secret of shop_app/.test(accessLog) ? 1 : 0);
+
+  // Nothing else changed: the other Secrets and their passwords, no pod restarted or replaced,
+  // no StatefulSet or Deployment changed.
+  expect(await Promise.all(others.map((n) => kube.secret(n, NS)))).toEqual(othersBefore);
+  expect(await psqlConn(await byName(`${NAME}-primary`, 'other_app', othersBefore[0].password, 'other'), 'select current_user', hostEnv())).toBe('other_app');
+  expect(await psqlConn(await byName(`${NAME}-primary`, 'shop_report', othersBefore[1].password, 'shop'), 'select current_user', hostEnv())).toBe('shop_report');
+  expect(await podState()).toEqual(podsBefore);
+  expect(await generations()).toEqual(generationsBefore);
+
+  // The same rotation applied again (the finished credentials Job deleted, as a GitOps prune
+  // would, and the manifests re-applied) never rotates again.
+  const creds = newJobs.find((n) => n.startsWith(`${NAME}-credentials-`))!;
+  await kube.kubectl(['delete', 'job', '-n', NS, creds, '--cascade=foreground']);
+  await kube.apply(file, NS);
+  await kube.until(`Job ${creds} re-created`, 60_000, async () => kube.getOptional('job', creds, NS));
+  await jobComplete(kube, NS, creds);
+  expect(await appSecret('shop_app')).toEqual(rotated);
+  expect(await primary(pw)).toBe('shop_app');
+
+  // A second rotation: now the access Job's pod can mount the Secret at once (the key
+  // password-rotation exists, at 1), so it is its wait for rotation 2 that keeps it from setting
+  // the password the Secret is about to lose.
+  const jobsBeforeSecond = (await kube.list('jobs', NS)).map((j) => j.metadata.name);
+  file = synthAccess(path.join(workDir, 'manifests-rotated-2'), [REPORT], POOL, { shop_app: 2 });
+  const t1 = Date.now();
+  await kube.apply(file, NS);
+  const second = await waitFor(async () => {
+    const now = await appSecret('shop_app');
+    if (now.password === pw || !(await primary(now.password).then(() => true, () => false))) return undefined;
+    return now;
+  }, 180_000, 200, 'the second rotation\'s password working');
+  record('kube_rotation_2_new_password_works_seconds', Math.round((Date.now() - t1) / 100) / 10);
+  expect(second['password-rotation']).toBe('2');
+  await expect(primary(pw)).rejects.toThrow(/password authentication failed for user "shop_app"/);
+  const secondAccess = (await jobsNamed(kube, NS, `${NAME}-access-`)).find((j) => !jobsBeforeSecond.includes(j.metadata.name))!;
+  await jobComplete(kube, NS, secondAccess.metadata.name);
+  const secondPod = (await jobPods(kube, NS, secondAccess)).find((p) => p.status.phase === 'Succeeded')!;
+  const secondLog = fs.readFileSync(path.join(kube.podLogDir(NS, secondPod), 'apply-access.log'), 'utf8');
+  record('kube_rotation_2_access_job_waited_for_secret', /waiting for the Secret of shop_app to reach password rotation 2/.test(secondLog) ? 1 : 0);
+  expect(await Promise.all(others.map((n) => kube.secret(n, NS)))).toEqual(othersBefore);
+  expect(await podState()).toEqual(podsBefore);
 });

@@ -198,6 +198,14 @@ export function variantCases(): SynthCase[] {
       userSecrets: [],
     },
     {
+      name: 'password rotation of two users, with a pooler',
+      manifests: () => synthCluster({
+        users: [{ name: 'api', passwordRotation: 3 }, { name: 'worker' }, { name: 'batch', passwordRotation: 1 }],
+        pooler: {},
+      }, { namespace: 'team-r' }),
+      userSecrets: [],
+    },
+    {
       name: 'pooler with TLS disabled',
       manifests: () => synthCluster({ tls: Tls.disabled(), pooler: {} }),
       userSecrets: [],

@@ -313,6 +313,57 @@ describe('a fresh cluster (no declared role or database exists yet)', () => {
   });
 });
 
+describe('a user with a declared password rotation', () => {
+  /** The declaration with orders_app rotated: its password from a mounted Secret directory. */
+  function rotatedSpec(passwordDir: string, rotation: number) {
+    const [owner, app] = SPEC.users;
+    const { passwordEnv: _env, ...rest } = app;
+    return { ...SPEC, users: [owner, { ...rest, rotation, passwordDir }] };
+  }
+  function secretDir(password: string, rotation: string): string {
+    const d = mkdtempSync(join(dir, 'rotated-'));
+    writeFileSync(join(d, 'password'), password);
+    writeFileSync(join(d, 'password-rotation'), rotation);
+    return d;
+  }
+
+  test('its password comes from the mounted Secret once it records the rotation, as a verifier of that password', () => {
+    const d = secretDir('rotated-Password-789', '2');
+    // The environment's value is not used for it (it has none in the real Job).
+    const { code, statements, output } = run(rotatedSpec(d, 2), { PGC_POOLER_PASSWORD: POOLER_PASSWORD, PGC_PASSWORD_1: APP_PASSWORD });
+    expect(code).toBe(0);
+    const app = statements.find((s) => s.sql!.startsWith('ALTER ROLE "orders_app"') && s.sql!.includes('PASSWORD'))!.params![0];
+    expect(verifies(app, 'rotated-Password-789')).toBe(true);
+    expect(output).not.toContain('rotated-Password-789');
+    expect(output).not.toContain('waiting for the Secret');
+  });
+
+  test('an earlier rotation in the Secret is never set: the Job waits (and fails after its wait, leaving the old password)', () => {
+    const d = secretDir('old-Password', '1');
+    const script = 'import os, time\ntime.sleep = lambda s: None\nexec(compile(open(os.environ["SCRIPT"]).read(), "apply-access", "exec"), {"__name__": "__main__"})';
+    writeFileSync(join(dir, 'apply-access.py'), APPLY_ACCESS_SCRIPT);
+    const r = spawnSync('python3', ['-c', script], {
+      env: {
+        PATH: process.env.PATH,
+        PYTHONPATH: dir,
+        PYTHONDONTWRITEBYTECODE: '1',
+        SCRIPT: join(dir, 'apply-access.py'),
+        FAKE_LOG: join(dir, 'rotation-wait.jsonl'),
+        FAKE_STATE: '{}',
+        PGC_ACCESS: JSON.stringify(rotatedSpec(d, 2)),
+        PGC_POOLER_PASSWORD: POOLER_PASSWORD,
+      },
+      encoding: 'utf8',
+      timeout: 20000,
+    });
+    expect(r.status).toBe(1);
+    expect(`${r.stdout}${r.stderr}`).toContain('waiting for the Secret of orders_app to reach password rotation 2 (now 1)');
+    expect(r.stderr).toContain('the Secret of orders_app is at password rotation 1, not 2, after 600 s: did the credentials Job run?');
+    const sqls = readFileSync(join(dir, 'rotation-wait.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l).sql ?? '');
+    expect(sqls.filter((q: string) => q.includes('PASSWORD'))).toEqual([]);
+  });
+});
+
 describe('the pooler forwards every database: its lookup is checked in each one', () => {
   test('every database that takes connections is checked, also those the declaration does not name; a missing lookup is reported', () => {
     const { code, statements, output } = run(SPEC, ENV, { other_databases: ['app', 'made_by_hand'], without_lookup: ['made_by_hand'] });

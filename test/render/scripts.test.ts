@@ -52,10 +52,14 @@ describe('scripts', () => {
     expect(() => execFileSync('python3', ['-m', 'py_compile', file], { stdio: 'pipe' })).toThrow();
   });
 
-  test('ensure-secrets.py never prints or embeds a password, and only creates (never updates) Secrets', () => {
+  test('ensure-secrets.py never prints or embeds a password, and only creates Secrets or updates one it rotates (never patches or deletes)', () => {
     expect(ENSURE_SECRETS_SCRIPT).toContain('secrets.token_urlsafe(32)');
     expect(ENSURE_SECRETS_SCRIPT).not.toMatch(/print\([^)]*password/i);
-    expect(ENSURE_SECRETS_SCRIPT).not.toMatch(/call\("(PUT|PATCH|DELETE)"/);
+    expect(ENSURE_SECRETS_SCRIPT).not.toMatch(/(call|request)\("(PATCH|DELETE)"/);
+    // The one update: rotate(), with the resourceVersion it read (test/scripts/test_ensure_secrets.py).
+    expect([...ENSURE_SECRETS_SCRIPT.matchAll(/(call|request)\("PUT"/g)]).toHaveLength(1);
+    const rotate = /\ndef rotate\([\s\S]*?\n\n\n/.exec(ENSURE_SECRETS_SCRIPT)![0];
+    expect(rotate).toContain('api.call("PUT"');
   });
 
   test('post-bootstrap.sh passes bash -n', () => {
