@@ -65,7 +65,7 @@ describe('PostgresCluster with zero props', () => {
 
   test('a credentials Job creates the superuser, replication and monitoring Secrets', () => {
     // Besides the credentials Job, only the CA publisher's Job.
-    expect(ofKind(manifests, 'Job').map((j) => j.metadata.labels?.['app.kubernetes.io/name']).sort()).toEqual(['postgresql-ca', 'postgresql-credentials']);
+    expect(ofKind(manifests, 'Job').map((j) => j.metadata.labels?.['app.kubernetes.io/name']).sort()).toEqual(['postgresql-ca', 'postgresql-config', 'postgresql-credentials']);
     const jobs = credentialsJobs(manifests);
     expect(jobs).toHaveLength(1);
     expect(jobs[0].metadata.name).toMatch(/^db-credentials-[0-9a-f]{8}$/);
@@ -215,26 +215,27 @@ describe('scheduling', () => {
 });
 
 describe('scaling', () => {
-  test('replicas 2 -> 3 changes only the replica StatefulSet', () => {
+  test('replicas 2 -> 3 changes only the replica StatefulSet, and the config Job (its list of members)', () => {
     const before = synthCluster({ replicas: { count: 2 } });
     const after = synthCluster({ replicas: { count: 3 } });
-    expect(after.map(key)).toEqual(before.map(key));
+    const unhashed = (ms: Manifest[]) => ms.map((m) => key(m).replace(/^(Job\/db-config)-[0-9a-f]{8}$/, '$1'));
+    expect(unhashed(after)).toEqual(unhashed(before));
     const changed: string[] = [];
     for (const [i, m] of before.entries()) {
       if (JSON.stringify(m) !== JSON.stringify(after[i])) changed.push(key(m));
     }
-    expect(changed).toEqual(['StatefulSet/db-replica']);
+    expect(changed.map((c) => c.replace(/-[0-9a-f]{8}$/, '-<hash>'))).toEqual(['StatefulSet/db-replica', 'Job/db-config-<hash>']);
     const sts = (ms: Manifest[]) => find(ms, 'StatefulSet', 'db-replica');
     expect(sts(after).spec.replicas).toBe(3);
     expect({ ...sts(after).spec, replicas: 2 }).toEqual(sts(before).spec);
   });
 
-  test('scaling a synchronous cluster changes only the replica StatefulSet too', () => {
+  test('scaling a synchronous cluster changes only the replica StatefulSet and the config Job too', () => {
     const props = (count: number) => ({ replicas: { count }, config: { replication: { mode: ReplicationMode.SYNCHRONOUS } } });
     const before = synthCluster(props(2));
     const after = synthCluster(props(5));
     const changed = before.filter((m, i) => JSON.stringify(m) !== JSON.stringify(after[i])).map(key);
-    expect(changed).toEqual(['StatefulSet/db-replica']);
+    expect(changed.map((c) => c.replace(/-[0-9a-f]{8}$/, '-<hash>'))).toEqual(['StatefulSet/db-replica', 'Job/db-config-<hash>']);
   });
 });
 
@@ -251,14 +252,23 @@ describe('determinism', () => {
     expect(JSON.stringify(synthCluster({ config: { replication: { mode: ReplicationMode.SYNCHRONOUS } } }))).toBe(a);
   });
 
-  test('a configuration change rolls the pods (config hash annotation) and renames the credentials Job only when its spec changes', () => {
+  test('a member setting rolls the pods (config hash); a cluster-wide one makes a new config Job instead; the credentials Job keeps its name', () => {
     const hash = (m: Manifest[], sts: string) => find(m, 'StatefulSet', sts).spec.template.metadata.annotations['postgres.cdk8s.io/config-hash'];
+    const job = (m: Manifest[], label: string) => ofKind(m, 'Job').find((j) => j.metadata.labels?.['app.kubernetes.io/name'] === label)!.metadata.name;
     const a = synthCluster();
-    const b = synthCluster({ config: { connection: { maxConnections: 200 } } });
+    // max_connections lives in Patroni's DCS: Patroni ignores bootstrap.dcs on restart, so
+    // rolling the pods would apply nothing; the config Job applies it and restarts in order.
+    const dcs = synthCluster({ config: { connection: { maxConnections: 200 } } });
+    // statement_timeout is in each member's own patroni.yaml: a new pod template.
+    const member = synthCluster({ config: { connection: { statementTimeout: Duration.seconds(30) } } });
     expect(hash(a, 'db-primary')).toMatch(/^[0-9a-f]{16}$/);
-    expect(hash(b, 'db-primary')).not.toBe(hash(a, 'db-primary'));
-    expect(hash(b, 'db-replica')).not.toBe(hash(a, 'db-replica'));
-    expect(ofKind(b, 'Job')[0].metadata.name).toBe(ofKind(a, 'Job')[0].metadata.name);
+    for (const sts of ['db-primary', 'db-replica']) {
+      expect(hash(dcs, sts)).toBe(hash(a, sts));
+      expect(hash(member, sts)).not.toBe(hash(a, sts));
+    }
+    expect(job(dcs, 'postgresql-config')).not.toBe(job(a, 'postgresql-config'));
+    expect(job(member, 'postgresql-config')).toBe(job(a, 'postgresql-config'));
+    expect(job(dcs, 'postgresql-credentials')).toBe(job(a, 'postgresql-credentials'));
   });
 });
 
