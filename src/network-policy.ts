@@ -228,13 +228,13 @@ export class ClusterNetworkPolicies extends Construct {
           { from: [{ podSelector: members }], ports: [tcp(props.port), tcp(props.restApiPort)] },
           // The access Job and the pooler reach PostgreSQL whoever the clients are.
           { from: [{ podSelector: jobs }, ...(props.pooler ? [{ podSelector: poolers }] : [])], ports: [tcp(props.port)] },
-          // The config Job changes the cluster-wide settings through Patroni's REST API.
-          { from: [{ podSelector: configJob }], ports: [tcp(props.restApiPort)] },
           { from: peers(o.allowFrom, NetworkPeer.sameNamespace()), ports: [tcp(props.port)] },
           ...(props.metricsPorts.length > 0
             ? [{ from: peers(o.metricsFrom, NetworkPeer.anyNamespace()), ports: props.metricsPorts.map(tcp) }] : []),
           // Backup Jobs read the leader's data directory through its pgBackRest server.
           ...(b?.serverOnMembers ? [{ from: [{ podSelector: pgbackrest }], ports: [tcp(PGBACKREST_PORT)] }] : []),
+          // The config Job changes the cluster-wide settings through Patroni's REST API.
+          { from: [{ podSelector: configJob }], ports: [tcp(props.restApiPort)] },
         ],
         egress: [
           { to: [{ podSelector: members }], ports: [tcp(props.port), tcp(props.restApiPort)] },

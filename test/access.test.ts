@@ -64,9 +64,11 @@ const DECLARED: PostgresClusterProps = {
 describe('nothing declared', () => {
   const m = synthCluster();
 
-  test('no access Job; the only Job is the credentials Job', () => {
+  test('no access Job; the Jobs are the credentials, CA publisher and config Jobs', () => {
     expect(accessJobOf(m)).toBeUndefined();
-    expect(ofKind(m, 'Job').map((j) => j.metadata.name)).toEqual([expect.stringMatching(/^db-credentials-[0-9a-f]{8}$/), expect.stringMatching(/^db-publish-ca-[0-9a-f]{8}$/)]);
+    expect(ofKind(m, 'Job').map((j) => j.metadata.name)).toEqual([
+      expect.stringMatching(/^db-credentials-[0-9a-f]{8}$/), expect.stringMatching(/^db-publish-ca-[0-9a-f]{8}$/), expect.stringMatching(/^db-config-[0-9a-f]{8}$/),
+    ]);
   });
 
   test('the credentials Job gets no SECRET_CONNECTIONS and no SECRET_USERLISTS; only the cluster\'s own Secrets', () => {

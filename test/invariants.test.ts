@@ -207,7 +207,10 @@ describe.each(allCases().map((c) => [c.name, c] as const))('invariants: %s', (_n
     expect(backupJobs.length).toBeLessThanOrEqual(1);
     const caJobs = jobs.filter((j) => j.metadata.labels?.['app.kubernetes.io/name'] === 'postgresql-ca');
     expect(caJobs.length).toBeLessThanOrEqual(1);
-    expect(jobs.length).toBe(credentialsJobs.length + accessJobs.length + backupJobs.length + caJobs.length);
+    // One config Job per cluster: it applies the cluster-wide settings.
+    const configJobs = jobs.filter((j) => j.metadata.labels?.['app.kubernetes.io/name'] === 'postgresql-config');
+    expect(configJobs.length).toBe(ofKind(manifests, 'StatefulSet').some((s) => s.metadata.name.endsWith('-primary')) ? 1 : 0);
+    expect(jobs.length).toBe(credentialsJobs.length + accessJobs.length + backupJobs.length + caJobs.length + configJobs.length);
     // A user Secret (connection details) or the pooler's Secret is requested only with the access Job that sets its password.
     const declared = created.some((s) => /-user-|-pgbouncer$/.test(s));
     expect(accessJobs.length === 1 || !declared).toBe(true);

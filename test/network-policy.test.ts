@@ -44,22 +44,23 @@ const policies = (m: Manifest[]) => ofKind(m, 'NetworkPolicy');
 
 describe('defaults', () => {
   const m = synthCluster({ delayedReplicas: { applyDelay: Duration.hours(1) } });
-  const job = ofKind(m, 'Job')[0];
+  const job = ofKind(m, 'Job').find((j) => j.metadata.labels?.['app.kubernetes.io/name'] === 'postgresql-credentials')!;
+  const configJob = ofKind(m, 'Job').find((j) => j.metadata.labels?.['app.kubernetes.io/name'] === 'postgresql-config')!;
   const allPods = podTemplates(m).map((t) => `${t.owner.kind}/${t.owner.metadata.name}`).sort();
   const memberPods = ofKind(m, 'StatefulSet').map((s) => `StatefulSet/${s.metadata.name}`).sort();
   const publisherPods = podTemplates(m).filter((t) => t.metadata.labels?.['app.kubernetes.io/name'] === 'postgresql-ca')
     .map((t) => `${t.owner.kind}/${t.owner.metadata.name}`).sort();
 
-  test('four policies', () => {
-    expect(policies(m).map((p) => p.metadata.name).sort()).toEqual(['db-default-deny', 'db-jobs', 'db-members', 'db-publish-ca']);
+  test('five policies', () => {
+    expect(policies(m).map((p) => p.metadata.name).sort()).toEqual(['db-config', 'db-default-deny', 'db-jobs', 'db-members', 'db-publish-ca']);
   });
 
-  test('the default deny selects every pod of the cluster: members, the credentials Job and the CA publisher', () => {
+  test('the default deny selects every pod of the cluster: members, the credentials and config Jobs and the CA publisher', () => {
     const deny = find(m, 'NetworkPolicy', 'db-default-deny');
     expect(deny.spec).toEqual({ podSelector: { matchLabels: { 'postgres.cdk8s.io/cluster': 'db' } }, policyTypes: ['Ingress', 'Egress'] });
     expect(publisherPods).toEqual(['CronJob/db-publish-ca', expect.stringMatching(/^Job\/db-publish-ca-[0-9a-f]{8}$/)]);
-    expect(allPods).toEqual([...memberPods, `Job/${job.metadata.name}`, ...publisherPods].sort());
-    expect(allPods.length).toBe(6);
+    expect(allPods).toEqual([...memberPods, `Job/${job.metadata.name}`, `Job/${configJob.metadata.name}`, ...publisherPods].sort());
+    expect(allPods.length).toBe(7);
     expect(selectedPods(m, deny)).toEqual(allPods);
   });
 
@@ -72,16 +73,18 @@ describe('defaults', () => {
     expect(selectedPods(m, find(m, 'NetworkPolicy', 'db-members'))).toEqual(memberPods);
   });
 
-  test('the jobs policy selects exactly the credentials Job\'s pod', () => {
+  test('the jobs policy selects exactly the credentials Job\'s pod; the config policy the config Job\'s', () => {
     expect(selectedPods(m, find(m, 'NetworkPolicy', 'db-jobs'))).toEqual([`Job/${job.metadata.name}`]);
+    expect(selectedPods(m, find(m, 'NetworkPolicy', 'db-config'))).toEqual([`Job/${configJob.metadata.name}`]);
   });
 
-  test('members ingress: members on PostgreSQL and Patroni, the Jobs on PostgreSQL, clients from the namespace on PostgreSQL, scrapers from any namespace', () => {
+  test('members ingress: members on PostgreSQL and Patroni, the Jobs on PostgreSQL, clients from the namespace on PostgreSQL, scrapers from any namespace, the config Job on Patroni', () => {
     expect(find(m, 'NetworkPolicy', 'db-members').spec.ingress).toEqual([
       { from: [MEMBERS], ports: tcp(5432, 8008) },
       { from: [JOBS], ports: tcp(5432) },
       { from: [{ podSelector: {} }], ports: tcp(5432) },
       { from: [{ namespaceSelector: {} }], ports: tcp(8010, 9187) },
+      { from: [{ podSelector: { matchLabels: { 'postgres.cdk8s.io/cluster': 'db', 'app.kubernetes.io/name': 'postgresql-config' } } }], ports: tcp(8008) },
     ]);
   });
 
@@ -219,7 +222,7 @@ describe('custom peers', () => {
 describe('a custom port and cluster name', () => {
   test('the policies follow the PostgreSQL port and the cluster name', () => {
     const m = synthCluster({ clusterName: 'orders', config: { database: { port: 6543 } } }, { namespace: 'shop' });
-    expect(policies(m).map((p) => p.metadata.name).sort()).toEqual(['orders-default-deny', 'orders-jobs', 'orders-members', 'orders-publish-ca']);
+    expect(policies(m).map((p) => p.metadata.name).sort()).toEqual(['orders-config', 'orders-default-deny', 'orders-jobs', 'orders-members', 'orders-publish-ca']);
     const spec = find(m, 'NetworkPolicy', 'orders-members').spec;
     const members = { podSelector: { matchLabels: { 'app.kubernetes.io/name': 'postgresql', 'postgres.cdk8s.io/cluster': 'orders' } } };
     expect(spec.ingress[0]).toEqual({ from: [members], ports: tcp(6543, 8008) });

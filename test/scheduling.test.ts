@@ -41,9 +41,9 @@ describe('the cluster\'s scheduling', () => {
   const m = synthCluster({ ...EVERYTHING, scheduling: DB_NODES });
   const pods = podTemplates(m);
 
-  test('reaches every pod: members of every node set, the backup node, backup Jobs and CronJobs, the poolers, the credentials, access and CA Jobs', () => {
+  test('reaches every pod: members of every node set, the backup node, backup Jobs and CronJobs, the poolers, the credentials, access, config and CA Jobs', () => {
     const kinds = new Set(pods.map((t) => t.metadata.labels?.['app.kubernetes.io/name']));
-    expect([...kinds].sort()).toEqual(['pgbackrest', 'pgbouncer', 'postgresql', 'postgresql-access', 'postgresql-ca', 'postgresql-credentials']);
+    expect([...kinds].sort()).toEqual(['pgbackrest', 'pgbouncer', 'postgresql', 'postgresql-access', 'postgresql-ca', 'postgresql-config', 'postgresql-credentials']);
     expect(pods.length).toBeGreaterThanOrEqual(12);
     for (const t of pods) {
       expect([who(t), t.spec.nodeSelector]).toEqual([who(t), { 'node-role.example.com/db': 'true' }]);

@@ -53,6 +53,13 @@ function culpritRead(reads: readonly Read[], error: Error): Read | undefined {
   const ofNull = /of (null|undefined) \(reading/.exec(message);
   if (ofNull) return lastWhere((v) => (ofNull[1] === 'null' ? v === null : v === undefined));
   if (/undefined or null to object/.test(message)) return lastWhere((v) => v === null || v === undefined);
+  // Iterating a mapping seen through the recording proxy: V8 names no expression, and the
+  // iteration itself reads only Symbol.iterator, so the field is the last one read.
+  if (/^undefined is not a function/.test(message)) {
+    const last = reads[reads.length - 1];
+    const iterable = (v: unknown) => v !== null && v !== undefined && typeof (Object(v) as any)[Symbol.iterator] === 'function';
+    return last && !iterable(last.value) ? last : undefined;
+  }
   const notFunction = /^(.*)\.(\w+) is not a function/.exec(message);
   const notIterable = /^(.*?) is not iterable/.exec(message);
   if (!notFunction && !notIterable) return undefined;

@@ -3,7 +3,7 @@
  * policy controller (iptables + ipset, test/kube/build-kube-router.sh) runs for this suite's
  * duration, scoped to its namespace, while a two-member cluster with a volume backup repository
  * is applied, comes up and is probed from pods. The members replicate, the credentials, access,
- * CA publisher and backup init Jobs succeed (all under the default deny), a pod of an `allowFrom`
+ * config, CA publisher and backup init Jobs succeed (all under the default deny), a pod of an `allowFrom`
  * peer connects to PostgreSQL through the read-write Service, a pod of a `metricsFrom` peer reaches
  * the heartbeat port, and a pod that no rule admits is refused on 5432, 8008 (Patroni), 8010
  * (heartbeat) and 8432 (pgBackRest) by kube-router's REJECT rule, while the host (root, the
@@ -221,15 +221,15 @@ test('kube-router enforces for the members: each has its pod chain, the members 
   expect(sets.some((s) => JSON.stringify(ipsetMembers(s).sort()) === JSON.stringify(memberIps))).toBe(true);
 });
 
-test('under the default deny the members replicate and the credentials, access, CA publisher and backup init Jobs succeed', async () => {
+test('under the default deny the members replicate and the credentials, access, config, CA publisher and backup init Jobs succeed', async () => {
   const jobs = await kube.until('the Jobs to complete', 240_000, async () => {
     const list = await kube.list('jobs', NS);
-    const names = ['credentials', 'access', 'publish-ca', 'backup-init'];
+    const names = ['credentials', 'access', 'config', 'publish-ca', 'backup-init'];
     const found = names.map((n) => list.find((j) => j.metadata.name.startsWith(`${NAME}-${n}-`)));
     if (found.some((j) => j?.status?.failed)) throw new Error(`a Job failed: ${JSON.stringify(found.map((j) => [j?.metadata.name, j?.status]))}`);
     return found.every((j) => j?.status?.succeeded === 1) ? found : undefined;
   }, 1000);
-  expect(jobs).toHaveLength(4);
+  expect(jobs).toHaveLength(5);
   // Members replicate: a row written through the read-write Service is read on the replica.
   const rw = await pg.superuserVia(`${NAME}-primary`);
   await psql(rw, "create table np (note text); insert into np values ('replicated')");

@@ -13,7 +13,7 @@ describe('the programs in src/scripts', () => {
     for (const f of programs) expect(scriptText(f)).toBe(readFileSync(join(SOURCE_DIR, f), 'utf8'));
   });
 
-  test('every one reaches a pod byte for byte: the scripts ConfigMap or the access Job, and nothing else is shipped', () => {
+  test('every one reaches a pod byte for byte: the scripts ConfigMap or a Job (access, config, CA publisher), and nothing else is shipped', () => {
     const shipped = new Map<string, string>();
     for (const c of allCases()) {
       for (const m of c.manifests()) {
@@ -25,7 +25,8 @@ describe('the programs in src/scripts', () => {
         if (m.kind === 'Job') {
           for (const ctr of (m as any).spec.template.spec.containers) {
             if (/(^|\/)python3$/.test(ctr.command?.[0] ?? '') && ctr.command[1] === '-c') {
-              const name = String(m.metadata.name).includes('-publish-ca') ? 'publish-ca.py' : 'apply-access.py';
+              const job = String(m.metadata.name);
+              const name = job.includes('-publish-ca') ? 'publish-ca.py' : job.includes('-config-') ? 'apply-config.py' : 'apply-access.py';
               shipped.set(name, ctr.command[2]);
             }
           }
