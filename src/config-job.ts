@@ -33,7 +33,8 @@ export interface ConfigJobProps {
 }
 
 /**
- * The Job that applies the cluster-wide (DCS) settings to a running cluster. Patroni reads
+ * The Job that applies the cluster-wide (DCS) settings to a running cluster, and the suspended
+ * CronJob `<cluster>-restart` whose Jobs restart every member in the same safe order. Patroni reads
  * `bootstrap.dcs` only when it creates the cluster; this Job, named after a hash of its spec,
  * runs again whenever the declared settings (or the members) change: it patches Patroni's
  * configuration through the REST API and restarts the members that need it, replicas first, one
@@ -86,5 +87,23 @@ export class ConfigJob extends Construct {
     };
     this.jobName = `${props.clusterName}-config-${createHash('sha256').update(JSON.stringify(spec)).digest('hex').slice(0, 8)}`;
     new k8s.KubeJob(this, 'Job', { metadata: { name: this.jobName, labels }, spec });
+
+    // The same program restarting every member in the same order: never scheduled, the template
+    // of `kubectl pg restart` (or `kubectl create job --from=cronjob/<cluster>-restart`).
+    const restartSpec: kplus.k8s.JobSpec = JSON.parse(JSON.stringify(spec));
+    restartSpec.template.spec!.containers[0].env!.push({ name: 'PGC_RESTART', value: 'all' });
+    // The CronJob's history limits bound its Jobs, as for every CronJob of the library.
+    delete (restartSpec as { ttlSecondsAfterFinished?: number }).ttlSecondsAfterFinished;
+    new k8s.KubeCronJob(this, 'Restart', {
+      metadata: { name: `${props.clusterName}-restart`, labels },
+      spec: {
+        schedule: '0 0 1 1 *',
+        suspend: true,
+        concurrencyPolicy: 'Forbid',
+        successfulJobsHistoryLimit: 1,
+        failedJobsHistoryLimit: 1,
+        jobTemplate: { metadata: { labels }, spec: restartSpec },
+      },
+    });
   }
 }

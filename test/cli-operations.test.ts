@@ -10,6 +10,7 @@ import { join } from 'path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { exampleYaml } from './helpers/manifests';
 import { backupJob } from '../src/cli/commands/backup';
+import { restartJob, runRestart } from '../src/cli/commands/restart';
 import { clusterStatus, formatStatus } from '../src/cli/commands/status';
 import { checkSwitchover, switchover } from '../src/cli/commands/switchover';
 import { EXIT_FAILED, EXIT_NOT_FOUND, EXIT_UNREACHABLE, EXIT_USAGE } from '../src/cli/exit';
@@ -249,5 +250,48 @@ describe('backup Job', () => {
   test('a repository without schedules, or a cluster without backups: not found, naming what exists', () => {
     expect(() => backupJob('orders-db', cronJobs, { repo: 3, type: 'full', now })).toThrow('cluster orders-db has no backup schedule for repository 3; its repositories: 1, 2');
     expect(() => backupJob('other', cronJobs, { repo: 1, type: 'full', now })).toThrow('cluster other has no backup schedule for repository 1 (no backup CronJobs: is backup configured?)');
+  });
+});
+
+describe('restart', () => {
+  const synthesized = parseAllDocuments(exampleYaml('basic')).map((d) => d.toJSON()).find((o) => o?.kind === 'CronJob' && o.metadata.name === 'db-restart');
+  const cronJob = { ...synthesized, metadata: { ...synthesized.metadata, uid: 'cj-uid' } };
+  const now = new Date('2026-12-01T16:40:05Z');
+
+  test('the synthesized restart CronJob is suspended and runs the config program restarting every member', () => {
+    expect(synthesized.spec.suspend).toBe(true);
+    const env = synthesized.spec.jobTemplate.spec.template.spec.containers[0].env;
+    expect(env).toContainEqual({ name: 'PGC_RESTART', value: 'all' });
+    expect(synthesized.spec.jobTemplate.spec.template.metadata.labels['app.kubernetes.io/name']).toBe('postgresql-config');
+  });
+
+  test('its Job is the CronJob\'s template, owned by it and marked manual, as kubectl create job --from makes it', () => {
+    const job = restartJob('db', cronJob, now);
+    expect(job.metadata.name).toBe('db-restart-manual-20261201164005');
+    expect(job.metadata.annotations['cronjob.kubernetes.io/instantiate']).toBe('manual');
+    expect(job.metadata.ownerReferences).toEqual([{ apiVersion: 'batch/v1', kind: 'CronJob', name: 'db-restart', uid: 'cj-uid', controller: true, blockOwnerDeletion: false }]);
+    expect(job.spec).toEqual(cronJob.spec.jobTemplate.spec);
+  });
+
+  test('a cluster without the CronJob: not found, saying what to check', () => {
+    expect(() => restartJob('other', undefined, now)).toThrow(/cluster other has no CronJob other-restart/);
+  });
+
+  test('against a fake API: the Job is created and followed until it completes', async () => {
+    const calls: string[] = [];
+    let polls = 0;
+    const request = async (method: string, path: string, body?: any) => {
+      calls.push(`${method} ${path}`);
+      if (method === 'GET' && path.endsWith('/cronjobs/db-restart')) return cronJob;
+      if (method === 'POST' && path === '/apis/batch/v1/namespaces/shop/jobs') return body;
+      if (method === 'GET' && path.endsWith('/jobs/db-restart-manual-20261201164005')) {
+        return { status: { conditions: ++polls < 2 ? [] : [{ type: 'Complete', status: 'True' }] } };
+      }
+      throw new KubeApiError(404, 'NotFound', `${path} not found`);
+    };
+    const client = { request, getOptional: (p: string) => request('GET', p) } as unknown as KubeClient;
+    const r = await runRestart(client, 'db', 'shop', { wait: true, timeoutSeconds: 5, pollMs: 1, now });
+    expect([r.job, r.fromCronJob, r.outcome]).toEqual(['db-restart-manual-20261201164005', 'db-restart', 'succeeded']);
+    expect(calls.filter((c) => c.startsWith('POST'))).toEqual(['POST /apis/batch/v1/namespaces/shop/jobs']);
   });
 });

@@ -215,7 +215,7 @@ describe('scheduling', () => {
 });
 
 describe('scaling', () => {
-  test('replicas 2 -> 3 changes only the replica StatefulSet, and the config Job (its list of members)', () => {
+  test('replicas 2 -> 3 changes only the replica StatefulSet, the config Job and the restart CronJob (their list of members)', () => {
     const before = synthCluster({ replicas: { count: 2 } });
     const after = synthCluster({ replicas: { count: 3 } });
     const unhashed = (ms: Manifest[]) => ms.map((m) => key(m).replace(/^(Job\/db-config)-[0-9a-f]{8}$/, '$1'));
@@ -224,18 +224,18 @@ describe('scaling', () => {
     for (const [i, m] of before.entries()) {
       if (JSON.stringify(m) !== JSON.stringify(after[i])) changed.push(key(m));
     }
-    expect(changed.map((c) => c.replace(/-[0-9a-f]{8}$/, '-<hash>'))).toEqual(['StatefulSet/db-replica', 'Job/db-config-<hash>']);
+    expect(changed.map((c) => c.replace(/-[0-9a-f]{8}$/, '-<hash>'))).toEqual(['StatefulSet/db-replica', 'Job/db-config-<hash>', 'CronJob/db-restart']);
     const sts = (ms: Manifest[]) => find(ms, 'StatefulSet', 'db-replica');
     expect(sts(after).spec.replicas).toBe(3);
     expect({ ...sts(after).spec, replicas: 2 }).toEqual(sts(before).spec);
   });
 
-  test('scaling a synchronous cluster changes only the replica StatefulSet and the config Job too', () => {
+  test('scaling a synchronous cluster changes only the replica StatefulSet, the config Job and the restart CronJob too', () => {
     const props = (count: number) => ({ replicas: { count }, config: { replication: { mode: ReplicationMode.SYNCHRONOUS } } });
     const before = synthCluster(props(2));
     const after = synthCluster(props(5));
     const changed = before.filter((m, i) => JSON.stringify(m) !== JSON.stringify(after[i])).map(key);
-    expect(changed.map((c) => c.replace(/-[0-9a-f]{8}$/, '-<hash>'))).toEqual(['StatefulSet/db-replica', 'Job/db-config-<hash>']);
+    expect(changed.map((c) => c.replace(/-[0-9a-f]{8}$/, '-<hash>'))).toEqual(['StatefulSet/db-replica', 'Job/db-config-<hash>', 'CronJob/db-restart']);
   });
 });
 

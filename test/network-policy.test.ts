@@ -55,12 +55,12 @@ describe('defaults', () => {
     expect(policies(m).map((p) => p.metadata.name).sort()).toEqual(['db-config', 'db-default-deny', 'db-jobs', 'db-members', 'db-publish-ca']);
   });
 
-  test('the default deny selects every pod of the cluster: members, the credentials and config Jobs and the CA publisher', () => {
+  test('the default deny selects every pod of the cluster: members, the credentials and config Jobs, the restart CronJob and the CA publisher', () => {
     const deny = find(m, 'NetworkPolicy', 'db-default-deny');
     expect(deny.spec).toEqual({ podSelector: { matchLabels: { 'postgres.cdk8s.io/cluster': 'db' } }, policyTypes: ['Ingress', 'Egress'] });
     expect(publisherPods).toEqual(['CronJob/db-publish-ca', expect.stringMatching(/^Job\/db-publish-ca-[0-9a-f]{8}$/)]);
-    expect(allPods).toEqual([...memberPods, `Job/${job.metadata.name}`, `Job/${configJob.metadata.name}`, ...publisherPods].sort());
-    expect(allPods.length).toBe(7);
+    expect(allPods).toEqual([...memberPods, `Job/${job.metadata.name}`, `Job/${configJob.metadata.name}`, 'CronJob/db-restart', ...publisherPods].sort());
+    expect(allPods.length).toBe(8);
     expect(selectedPods(m, deny)).toEqual(allPods);
   });
 
@@ -73,9 +73,9 @@ describe('defaults', () => {
     expect(selectedPods(m, find(m, 'NetworkPolicy', 'db-members'))).toEqual(memberPods);
   });
 
-  test('the jobs policy selects exactly the credentials Job\'s pod; the config policy the config Job\'s', () => {
+  test('the jobs policy selects exactly the credentials Job\'s pod; the config policy the config Job\'s and the restart CronJob\'s', () => {
     expect(selectedPods(m, find(m, 'NetworkPolicy', 'db-jobs'))).toEqual([`Job/${job.metadata.name}`]);
-    expect(selectedPods(m, find(m, 'NetworkPolicy', 'db-config'))).toEqual([`Job/${configJob.metadata.name}`]);
+    expect(selectedPods(m, find(m, 'NetworkPolicy', 'db-config'))).toEqual(['CronJob/db-restart', `Job/${configJob.metadata.name}`]);
   });
 
   test('members ingress: members on PostgreSQL and Patroni, the Jobs on PostgreSQL, clients from the namespace on PostgreSQL, scrapers from any namespace, the config Job on Patroni', () => {

@@ -9,6 +9,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { BACKUP_TYPES, runBackup } from './commands/backup';
 import { writeDiagrams } from './commands/diagram';
 import { InitLanguage, ownPackage, runInit } from './commands/init';
+import { runRestart } from './commands/restart';
 import { clusterStatus, fetchClusterObjects, formatStatus } from './commands/status';
 import { switchover } from './commands/switchover';
 import { synthSpec } from './commands/synth';
@@ -177,6 +178,18 @@ function program(io: Io, setExit: (code: number) => void, name: string): Command
       const r = await withClient(opts, (client, ns) => runBackup(client, cluster, ns, backupOpts));
       io.out(opts.output === 'json' ? JSON.stringify(r, null, 2) + '\n'
         : `${r.type} backup of ${r.cluster} into repository ${r.repo}: Job ${r.job} (from CronJob ${r.fromCronJob}) ${r.outcome}${r.seconds !== undefined ? ` in ${r.seconds.toFixed(1)} s` : ''}\n`);
+    });
+
+  withKubeFlags(cmd.command('restart'))
+    .description('Restart PostgreSQL on every member in the safe order (replicas one at a time, each back and streaming, the leader last) through Patroni: a Job made from the <cluster>-restart CronJob; waits for it.')
+    .argument('<cluster>', 'the cluster\'s name (the PostgresCluster id, e.g. orders-db)')
+    .option('--no-wait', 'return once the Job is created')
+    .option('--timeout <seconds>', 'how long to wait for the Job', seconds, 1800)
+    .addHelpText('after', `\nNeeds get on cronjobs and create/get on jobs in the namespace.\n\n${EXIT_CODES_HELP}`)
+    .action(async (cluster: string, opts: KubeTarget & { output: string; wait: boolean; timeout: number }) => {
+      const r = await withClient(opts, (client, ns) => runRestart(client, cluster, ns, { wait: opts.wait, timeoutSeconds: opts.timeout }));
+      io.out(opts.output === 'json' ? JSON.stringify(r, null, 2) + '\n'
+        : `restart of ${r.cluster}: Job ${r.job} (from CronJob ${r.fromCronJob}) ${r.outcome}${r.seconds !== undefined ? ` in ${r.seconds.toFixed(1)} s` : ''}\n`);
     });
 
   return cmd;

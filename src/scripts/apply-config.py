@@ -12,7 +12,9 @@ Environment: PGC_CONFIG (JSON: {"config": the declared dynamic configuration, "r
 top-level keys the library may leave out}), PGC_MEMBERS (space-separated REST API base URLs,
 e.g. https://db-primary-0.db-pods:8008), PGC_TLS_DIR (ca.crt, tls.crt, tls.key of a client
 certificate of the cluster CA; empty: plain HTTP), PGC_WAIT_SECONDS (how long to wait for the
-cluster and for each restarted member, default 600). Standard library only.
+cluster and for each restarted member, default 600), PGC_RESTART (`pending`, the default: the
+members with a pending restart; `all`: every member, in the same order, for `kubectl pg restart`).
+Standard library only.
 """
 import json
 import os
@@ -99,9 +101,9 @@ def same_value(a, b):
     return str(a) == str(b)
 
 
-def restart_order(members):
-    """Members with a pending restart: replicas (by name) first, the leader last."""
-    pending = [m for m in members if m.get("pending_restart")]
+def restart_order(members, everyone=False):
+    """Members with a pending restart (or every member): replicas (by name) first, the leader last."""
+    pending = [m for m in members if everyone or m.get("pending_restart")]
     replicas = sorted((m for m in pending if m.get("role") not in ("leader", "standby_leader")), key=lambda m: m["name"])
     leaders = [m for m in pending if m.get("role") in ("leader", "standby_leader")]
     return replicas + leaders
@@ -113,8 +115,9 @@ def base_url(api_url):
 
 
 class Applier:
-    def __init__(self, rest, members, wait_seconds, sleep=time.sleep, clock=time.monotonic):
+    def __init__(self, rest, members, wait_seconds, sleep=time.sleep, clock=time.monotonic, restart_all=False):
         self.rest, self.members, self.wait_seconds = rest, members, wait_seconds
+        self.restart_all = restart_all
         self.sleep, self.clock = sleep, clock
         self.noted = set()
 
@@ -171,19 +174,21 @@ class Applier:
         else:
             log("the cluster configuration already matches the declaration")
         left = self.until("a member that answers with a leader", self.cluster)
-        for member in restart_order(left["members"]):
+        order = restart_order(left["members"], self.restart_all)
+        for member in order:
             self.restart(member)
         still = [m["name"] for m in self.until("a member that answers with a leader", self.cluster)["members"] if m.get("pending_restart")]
         if still:
             raise SystemExit("pending restart after the restarts: %s" % ", ".join(still))
-        log("done: %d member(s) restarted" % len(restart_order(left["members"])))
+        log("done: %d member(s) restarted" % len(order))
         return patch
 
     def restart(self, member):
         url = base_url(member["api_url"])
         leader = member.get("role") in ("leader", "standby_leader")
         log("restarting %s (%s) for %s" % (member["name"], member.get("role"), member.get("pending_restart_reason") or "pending restart"))
-        status, body = self.rest.call(url + "/restart", "POST", {"restart_pending": True}, timeout=self.wait_seconds)
+        request = {} if self.restart_all else {"restart_pending": True}
+        status, body = self.rest.call(url + "/restart", "POST", request, timeout=self.wait_seconds)
         if status not in (200, 202):
             raise SystemExit("restart of %s failed: %s %s" % (member["name"], status, body))
 
@@ -223,7 +228,11 @@ def main(env):
     members = env["PGC_MEMBERS"].split()
     if not members:
         raise SystemExit("PGC_MEMBERS is empty")
-    applier = Applier(Rest(ssl_context(env.get("PGC_TLS_DIR", ""))), members, int(env.get("PGC_WAIT_SECONDS", "600")))
+    restart = env.get("PGC_RESTART", "pending")
+    if restart not in ("pending", "all"):
+        raise SystemExit("PGC_RESTART must be pending or all, got %r" % restart)
+    applier = Applier(Rest(ssl_context(env.get("PGC_TLS_DIR", ""))), members, int(env.get("PGC_WAIT_SECONDS", "600")),
+                      restart_all=restart == "all")
     applier.apply(spec["config"], spec.get("removable", []))
 
 

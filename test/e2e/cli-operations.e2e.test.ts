@@ -1,5 +1,5 @@
 /**
- * The operations commands (`status`, `switchover`, `backup`) against the real API server of the local
+ * The operations commands (`status`, `switchover`, `backup`, `restart`) against the real API server of the local
  * cluster (test/kube/cluster.sh), with the admin kubeconfig and with a ServiceAccount token that
  * has no rights: output and exit codes as a user or a script sees them.
  */
@@ -11,6 +11,7 @@ import { KubeCluster, KubePostgres, Obj } from './harness/kube';
 import { record } from './harness/results';
 import { synthCluster } from './harness/synth';
 import { makeWorkDir } from './lib/fsutil';
+import { psql } from './lib/pg';
 import { EXIT_NOT_ALLOWED, EXIT_NOT_FOUND, EXIT_OK } from '../../src/cli/exit';
 import { main } from '../../src/cli/main';
 
@@ -136,4 +137,29 @@ test('backup: a Job from the repository\'s CronJob runs the type asked for, and 
   }
   const missing = await cli('backup', NAME, '-n', NS, '--kubeconfig', kube.kubeconfig, '--repo', '2');
   expect([missing.code, missing.err.trim()]).toEqual([EXIT_NOT_FOUND, `error: cluster ${NAME} has no backup schedule for repository 2; its repositories: 1`]);
+});
+
+test('restart: every member\'s PostgreSQL restarted, the replica first, the leader last; no pod replaced', async () => {
+  await pg.waitHealthy(2, 120_000);
+  const pods = await pg.pods();
+  const started = new Map<string, string>();
+  for (const pod of pods) started.set(pod.metadata.name, await psql(await pg.superuserAt(pod), 'select pg_postmaster_start_time()'));
+  const uids = pods.map((p) => p.metadata.uid).sort();
+  const current = (await pg.labelledLeader())!.metadata.name;
+  const r = await cli('restart', NAME, '-n', NS, '--kubeconfig', kube.kubeconfig, '-o', 'json');
+  expect([r.code, r.err]).toEqual([EXIT_OK, '']);
+  const result = JSON.parse(r.out);
+  expect(result).toMatchObject({ cluster: NAME, fromCronJob: `${NAME}-restart`, outcome: 'succeeded' });
+  record('cli restart: seconds from the Job\'s creation to its completion (2 members)', result.seconds);
+  const [jobPod] = await kube.list('pods', NS, `job-name=${result.job}`);
+  const log = fs.readFileSync(path.join(kube.podLogDir(NS, jobPod), 'apply-config.log'), 'utf8');
+  expect([...log.matchAll(/^restarting (\S+)/gm)].map((m) => m[1])).toEqual([...started.keys()].filter((m) => m !== current).concat(current));
+  await pg.waitHealthy(2, 120_000);
+  for (const pod of await pg.pods()) {
+    expect({ m: pod.metadata.name, restarted: (await psql(await pg.superuserAt(pod), 'select pg_postmaster_start_time()')) !== started.get(pod.metadata.name) })
+      .toEqual({ m: pod.metadata.name, restarted: true });
+  }
+  expect((await pg.pods()).map((p) => p.metadata.uid).sort()).toEqual(uids);
+  const missing = await cli('restart', 'nosuch', '-n', NS, '--kubeconfig', kube.kubeconfig);
+  expect(missing.code).toBe(EXIT_NOT_FOUND);
 });

@@ -119,6 +119,18 @@ class ApplierTest(unittest.TestCase):
             applier.apply(DECLARED, [])
         self.assertIn("waiting for a member that answers with a leader", str(err.exception))
 
+    def test_restart_all_restarts_every_member_in_the_same_order_unconditionally(self):
+        rest = FakeRest([member("db-primary-0", "leader"), member("db-replicas-0", "replica")], dict(DECLARED))
+        urls = ["https://%s.db-pods:8008" % m["name"] for m in rest.members]
+        ac.Applier(rest, urls, 60, sleep=lambda s: None, restart_all=True).apply(DECLARED, [])
+        restarts = [(url.split("//")[1].split(".")[0], body) for method, url, body in rest.calls if url.endswith("/restart")]
+        self.assertEqual(restarts, [("db-replicas-0", {}), ("db-primary-0", {})])
+
+    def test_a_bad_restart_mode_is_refused(self):
+        with self.assertRaises(SystemExit) as err:
+            ac.main({"PGC_CONFIG": "{}", "PGC_MEMBERS": "https://x:8008", "PGC_RESTART": "now"})
+        self.assertIn("PGC_RESTART must be pending or all", str(err.exception))
+
     def test_base_url_of_an_api_url(self):
         self.assertEqual(ac.base_url("https://db-primary-0.db-pods:8008/patroni"), "https://db-primary-0.db-pods:8008")
 

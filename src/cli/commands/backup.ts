@@ -5,7 +5,8 @@
  * asked for. pgBackRest's own lock keeps it from running beside a scheduled backup of the stanza.
  */
 import { CLUSTER_LABEL } from '../../labels';
-import { CliError, EXIT_FAILED, EXIT_NOT_FOUND } from '../exit';
+import { CliError, EXIT_NOT_FOUND } from '../exit';
+import { createAndFollow, manualJob, manualSuffix } from './manual-job';
 import { KubeClient, apiErrorToCli } from '../kube/client';
 
 /** The pgBackRest backup types. */
@@ -52,28 +53,13 @@ export function backupJob(cluster: string, cronJobs: readonly any[], opts: { rep
     throw new CliError(`cluster ${cluster} has no backup schedule for repository ${opts.repo}${repos.length > 0 ? `; its repositories: ${repos.join(', ')}` : ' (no backup CronJobs: is backup configured?)'}`, EXIT_NOT_FOUND);
   }
   const source = ofRepo.find((c) => c.metadata.name === `${prefix}${opts.type}`) ?? ofRepo[0];
-  const tmpl = JSON.parse(JSON.stringify(source.spec.jobTemplate));
-  for (const c of tmpl.spec.template.spec.containers ?? []) {
-    if (Array.isArray(c.command)) c.command = c.command.map((a: string) => (a.startsWith('--type=') ? `--type=${opts.type}` : a));
-  }
-  const stamp = opts.now.toISOString().replace(/[-:T]/g, '').slice(0, 14);
-  const name = `${cluster}-repo${opts.repo}-${opts.type}-manual-${stamp}`;
-  if (name.length > 63) throw new CliError(`the Job name ${name} would be longer than 63 characters; the cluster's name is too long for an on-demand backup Job`, EXIT_FAILED);
-  const job = {
-    apiVersion: 'batch/v1',
-    kind: 'Job',
-    metadata: {
-      name,
-      labels: { ...(tmpl.metadata?.labels ?? {}) },
-      annotations: { ...(tmpl.metadata?.annotations ?? {}), 'cronjob.kubernetes.io/instantiate': 'manual' },
-      ownerReferences: [{ apiVersion: 'batch/v1', kind: 'CronJob', name: source.metadata.name, uid: source.metadata.uid, controller: true, blockOwnerDeletion: false }],
-    },
-    spec: tmpl.spec,
-  };
+  const job = manualJob(source, `${cluster}-repo${opts.repo}-${opts.type}-${manualSuffix(opts.now)}`, (tmpl) => {
+    for (const c of tmpl.spec.template.spec.containers ?? []) {
+      if (Array.isArray(c.command)) c.command = c.command.map((a: string) => (a.startsWith('--type=') ? `--type=${opts.type}` : a));
+    }
+  });
   return { job, from: source.metadata.name };
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Creates the backup Job and (with `wait`) follows it to its end. */
 export async function runBackup(client: KubeClient, cluster: string, namespace: string, opts: BackupOptions): Promise<BackupResult> {
@@ -85,24 +71,6 @@ export async function runBackup(client: KubeClient, cluster: string, namespace: 
     return apiErrorToCli(err, `list cronjobs in namespace ${namespace}`);
   }
   const { job, from } = backupJob(cluster, cronJobs, { repo: opts.repo, type: opts.type, now: opts.now ?? new Date() });
-  const t0 = Date.now();
-  try {
-    await client.request('POST', `/apis/batch/v1/namespaces/${ns}/jobs`, job);
-  } catch (err) {
-    return apiErrorToCli(err, `create Job ${job.metadata.name} in namespace ${namespace}`);
-  }
-  const base = { cluster, namespace, job: job.metadata.name, fromCronJob: from, repo: opts.repo, type: opts.type };
-  if (!opts.wait) return { ...base, outcome: 'created' };
-  const deadline = t0 + opts.timeoutSeconds * 1000;
-  while (Date.now() < deadline) {
-    await sleep(opts.pollMs ?? 1000);
-    const j = await client.getOptional(`/apis/batch/v1/namespaces/${ns}/jobs/${encodeURIComponent(job.metadata.name)}`).catch(() => undefined);
-    const conds: any[] = j?.status?.conditions ?? [];
-    if (conds.some((c) => c.type === 'Complete' && c.status === 'True')) return { ...base, outcome: 'succeeded', seconds: (Date.now() - t0) / 1000 };
-    const failed = conds.find((c) => c.type === 'Failed' && c.status === 'True');
-    if (failed) {
-      throw new CliError(`backup Job ${job.metadata.name} failed (${failed.reason ?? 'Failed'}: ${failed.message ?? ''}); its pods' logs say why (kubectl logs -n ${namespace} job/${job.metadata.name})`, EXIT_FAILED);
-    }
-  }
-  throw new CliError(`backup Job ${job.metadata.name} did not finish within ${opts.timeoutSeconds} s; it keeps running (kubectl get job -n ${namespace} ${job.metadata.name})`, EXIT_FAILED);
+  const r = await createAndFollow(client, namespace, job, 'backup', { wait: opts.wait, timeoutSeconds: opts.timeoutSeconds, pollMs: opts.pollMs });
+  return { cluster, namespace, job: job.metadata.name, fromCronJob: from, repo: opts.repo, type: opts.type, ...r };
 }
