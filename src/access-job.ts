@@ -5,10 +5,10 @@ import { Construct } from 'constructs';
 import { DatabaseOptions, DatabasePrivilege, SchemaPrivilege, UserOptions } from './access';
 import { PostgresImage } from './image';
 import { clusterLabels } from './labels';
-import { ACCESS_USER, INIT_RESOURCES, JOB_TTL_SECONDS } from './monitoring-defaults';
+import { ACCESS_USER, JOB_TTL_SECONDS } from './monitoring-defaults';
 import { APPLY_ACCESS_SCRIPT } from './render/access-script';
 import { ResolvedScheduling, withScheduling } from './scheduling';
-import { restrictedContainer, restrictedPod } from './security-context';
+import { toolPodSpec } from './tool-pod';
 
 const k8s = kplus.k8s;
 
@@ -107,25 +107,15 @@ export class AccessJob extends Construct {
         ttlSecondsAfterFinished: JOB_TTL_SECONDS,
         template: {
           metadata: { labels },
-          spec: withScheduling({
-            automountServiceAccountToken: false,
-            enableServiceLinks: false,
-            restartPolicy: 'OnFailure',
-            securityContext: restrictedPod(props.image.uid, props.image.gid, false),
-            containers: [{
-              name: 'apply-access',
-              image: props.image.image,
-              command: [props.image.python3Path, '-c', APPLY_ACCESS_SCRIPT],
-              env,
-              resources: {
-                requests: { cpu: k8s.Quantity.fromString(INIT_RESOURCES.cpuRequest.amount), memory: k8s.Quantity.fromString('64Mi') },
-                limits: { cpu: k8s.Quantity.fromString(INIT_RESOURCES.cpuLimit.amount), memory: k8s.Quantity.fromString('64Mi') },
-              },
-              securityContext: restrictedContainer(),
-              volumeMounts: volumeMounts.length > 0 ? volumeMounts : undefined,
-            }],
+          spec: withScheduling(toolPodSpec({
+            image: props.image,
+            fsGroup: false,
+            name: 'apply-access',
+            command: [props.image.python3Path, '-c', APPLY_ACCESS_SCRIPT],
+            env,
+            volumeMounts: volumeMounts.length > 0 ? volumeMounts : undefined,
             volumes: volumes.length > 0 ? volumes : undefined,
-          }, props.scheduling),
+          }), props.scheduling),
         },
       };
       return jobSpec;

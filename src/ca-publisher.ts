@@ -3,9 +3,9 @@ import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { PostgresImage } from './image';
 import { clusterLabels } from './labels';
-import { INIT_RESOURCES, JOB_TTL_SECONDS } from './monitoring-defaults';
+import { JOB_TTL_SECONDS } from './monitoring-defaults';
 import { PUBLISH_CA_SCRIPT } from './render/publish-ca-script';
-import { restrictedContainer, restrictedPod } from './security-context';
+import { toolPodSpec } from './tool-pod';
 
 const k8s = kplus.k8s;
 
@@ -59,31 +59,20 @@ export class CaPublisher extends Construct {
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
       subjects: [{ kind: 'ServiceAccount', name }],
     });
-    const quantity = (v: string) => k8s.Quantity.fromString(v);
-    const spec: kplus.k8s.PodSpec = {
+    const spec: kplus.k8s.PodSpec = toolPodSpec({
+      image: props.image,
       serviceAccountName: name,
-      automountServiceAccountToken: true,
-      enableServiceLinks: false,
-      restartPolicy: 'OnFailure',
-      securityContext: restrictedPod(props.image.uid, props.image.gid, false),
-      containers: [{
-        name: 'publish-ca',
-        image: props.image.image,
-        command: [props.image.python3Path, '-c', PUBLISH_CA_SCRIPT],
-        env: [
-          { name: 'CA_FILE', value: `${CA_MOUNT}/ca.crt` },
-          { name: 'CA_CONFIGMAP', value: props.configMapName },
-          { name: 'PATH', value: props.image.searchPath },
-        ],
-        resources: {
-          requests: { cpu: quantity(INIT_RESOURCES.cpuRequest.amount), memory: quantity('64Mi') },
-          limits: { cpu: quantity(INIT_RESOURCES.cpuLimit.amount), memory: quantity('64Mi') },
-        },
-        securityContext: restrictedContainer(),
-        volumeMounts: [{ name: 'ca', mountPath: CA_MOUNT, readOnly: true }],
-      }],
+      fsGroup: false,
+      name: 'publish-ca',
+      command: [props.image.python3Path, '-c', PUBLISH_CA_SCRIPT],
+      env: [
+        { name: 'CA_FILE', value: `${CA_MOUNT}/ca.crt` },
+        { name: 'CA_CONFIGMAP', value: props.configMapName },
+        { name: 'PATH', value: props.image.searchPath },
+      ],
+      volumeMounts: [{ name: 'ca', mountPath: CA_MOUNT, readOnly: true }],
       volumes: [{ name: 'ca', secret: { secretName: props.sourceSecretName, items: [{ key: 'ca.crt', path: 'ca.crt' }], defaultMode: 0o444 } }],
-    };
+    });
     const template: kplus.k8s.PodTemplateSpec = { metadata: { labels }, spec: props.podSpec ? props.podSpec(spec) : spec };
     const hash = createHash('sha256').update(JSON.stringify(template)).digest('hex').slice(0, 8);
     new k8s.KubeJob(this, 'Job', {

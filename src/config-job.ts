@@ -3,10 +3,10 @@ import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { PostgresImage } from './image';
 import { clusterLabels } from './labels';
-import { INIT_RESOURCES, JOB_TTL_SECONDS } from './monitoring-defaults';
+import { JOB_TTL_SECONDS } from './monitoring-defaults';
 import { APPLY_CONFIG_SCRIPT } from './render/scripts';
 import { ResolvedScheduling, withScheduling } from './scheduling';
-import { restrictedContainer, restrictedPod } from './security-context';
+import { toolPodSpec } from './tool-pod';
 
 const k8s = kplus.k8s;
 
@@ -49,40 +49,29 @@ export class ConfigJob extends Construct {
   constructor(scope: Construct, id: string, props: ConfigJobProps) {
     super(scope, id);
     const labels = { ...clusterLabels(props.clusterName), 'app.kubernetes.io/name': CONFIG_JOB_NAME_LABEL };
-    const q = (v: string) => k8s.Quantity.fromString(v);
     const spec: kplus.k8s.JobSpec = {
       backoffLimit: 6,
       ttlSecondsAfterFinished: JOB_TTL_SECONDS,
       template: {
         metadata: { labels },
-        spec: withScheduling({
-          automountServiceAccountToken: false,
-          enableServiceLinks: false,
-          restartPolicy: 'OnFailure',
-          securityContext: restrictedPod(props.image.uid, props.image.gid, true),
-          containers: [{
-            name: 'apply-config',
-            image: props.image.image,
-            command: [props.image.python3Path, '-c', APPLY_CONFIG_SCRIPT],
-            env: [
-              { name: 'PATH', value: props.image.searchPath },
-              { name: 'PGC_CONFIG', value: JSON.stringify({ config: props.dynamicConfig, removable: REMOVABLE_KEYS }) },
-              { name: 'PGC_MEMBERS', value: props.memberUrls.join(' ') },
-              { name: 'PGC_TLS_DIR', value: props.tlsSecretName ? TLS_DIR : '' },
-              { name: 'PGC_WAIT_SECONDS', value: '600' },
-            ],
-            resources: {
-              requests: { cpu: q(INIT_RESOURCES.cpuRequest.amount), memory: q('64Mi') },
-              limits: { cpu: q(INIT_RESOURCES.cpuLimit.amount), memory: q('64Mi') },
-            },
-            securityContext: restrictedContainer(),
-            volumeMounts: props.tlsSecretName ? [{ name: 'tls', mountPath: TLS_DIR, readOnly: true }] : undefined,
-          }],
+        spec: withScheduling(toolPodSpec({
+          image: props.image,
+          fsGroup: true,
+          name: 'apply-config',
+          command: [props.image.python3Path, '-c', APPLY_CONFIG_SCRIPT],
+          env: [
+            { name: 'PATH', value: props.image.searchPath },
+            { name: 'PGC_CONFIG', value: JSON.stringify({ config: props.dynamicConfig, removable: REMOVABLE_KEYS }) },
+            { name: 'PGC_MEMBERS', value: props.memberUrls.join(' ') },
+            { name: 'PGC_TLS_DIR', value: props.tlsSecretName ? TLS_DIR : '' },
+            { name: 'PGC_WAIT_SECONDS', value: '600' },
+          ],
+          volumeMounts: props.tlsSecretName ? [{ name: 'tls', mountPath: TLS_DIR, readOnly: true }] : undefined,
           // 0440: root-owned, readable by the pod's fsGroup only.
           volumes: props.tlsSecretName
             ? [{ name: 'tls', secret: { secretName: props.tlsSecretName, items: ['ca.crt', 'tls.crt', 'tls.key'].map((k) => ({ key: k, path: k })), defaultMode: 0o440 } }]
             : undefined,
-        }, props.scheduling),
+        }), props.scheduling),
       },
     };
     this.jobName = `${props.clusterName}-config-${createHash('sha256').update(JSON.stringify(spec)).digest('hex').slice(0, 8)}`;

@@ -4,10 +4,10 @@ import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { PostgresImage } from './image';
 import { clusterLabels } from './labels';
-import { INIT_RESOURCES, JOB_TTL_SECONDS } from './monitoring-defaults';
+import { JOB_TTL_SECONDS } from './monitoring-defaults';
 import { ENSURE_SECRETS_SCRIPT } from './render/scripts';
 import { ResolvedScheduling, withScheduling } from './scheduling';
-import { restrictedContainer, restrictedPod } from './security-context';
+import { toolPodSpec } from './tool-pod';
 
 const k8s = kplus.k8s;
 
@@ -71,40 +71,29 @@ export class CredentialsJob extends Construct {
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
       subjects: [{ kind: 'ServiceAccount', name }],
     });
-    const quantity = (v: string) => k8s.Quantity.fromString(v);
     const render = (): kplus.k8s.JobSpec => ({
       backoffLimit: 10,
       ttlSecondsAfterFinished: JOB_TTL_SECONDS,
       template: {
         metadata: { labels },
-        spec: withScheduling({
+        spec: withScheduling(toolPodSpec({
+          image: props.image,
           serviceAccountName: name,
-          automountServiceAccountToken: true,
-          enableServiceLinks: false,
-          restartPolicy: 'OnFailure',
-          securityContext: restrictedPod(props.image.uid, props.image.gid, false),
-          containers: [{
-            name: 'ensure-secrets',
-            image: props.image.image,
-            command: [props.image.python3Path, `${props.scriptsMountPath}/ensure-secrets.py`],
-            env: [
-              { name: 'SECRETS', value: props.secrets.map((s) => `${s.secretName}=${s.username}`).join(' ') },
-              { name: 'PATH', value: props.image.searchPath },
-              { name: 'SECRET_LABELS', value: JSON.stringify(labels) },
-              ...(Object.keys(props.connections).length > 0 ? [{ name: 'SECRET_CONNECTIONS', value: JSON.stringify(props.connections) }] : []),
-              ...(props.userlists.length > 0 ? [{ name: 'SECRET_USERLISTS', value: props.userlists.join(' ') }] : []),
-              ...(rotated().length > 0
-                ? [{ name: 'SECRET_ROTATIONS', value: JSON.stringify(Object.fromEntries(rotated().map((s) => [s.secretName, s.passwordRotation]))) }] : []),
-            ],
-            resources: {
-              requests: { cpu: quantity(INIT_RESOURCES.cpuRequest.amount), memory: quantity('64Mi') },
-              limits: { cpu: quantity(INIT_RESOURCES.cpuLimit.amount), memory: quantity('64Mi') },
-            },
-            securityContext: restrictedContainer(),
-            volumeMounts: [{ name: 'scripts', mountPath: props.scriptsMountPath, readOnly: true }],
-          }],
+          fsGroup: false,
+          name: 'ensure-secrets',
+          command: [props.image.python3Path, `${props.scriptsMountPath}/ensure-secrets.py`],
+          env: [
+            { name: 'SECRETS', value: props.secrets.map((s) => `${s.secretName}=${s.username}`).join(' ') },
+            { name: 'PATH', value: props.image.searchPath },
+            { name: 'SECRET_LABELS', value: JSON.stringify(labels) },
+            ...(Object.keys(props.connections).length > 0 ? [{ name: 'SECRET_CONNECTIONS', value: JSON.stringify(props.connections) }] : []),
+            ...(props.userlists.length > 0 ? [{ name: 'SECRET_USERLISTS', value: props.userlists.join(' ') }] : []),
+            ...(rotated().length > 0
+              ? [{ name: 'SECRET_ROTATIONS', value: JSON.stringify(Object.fromEntries(rotated().map((s) => [s.secretName, s.passwordRotation]))) }] : []),
+          ],
+          volumeMounts: [{ name: 'scripts', mountPath: props.scriptsMountPath, readOnly: true }],
           volumes: [{ name: 'scripts', configMap: { name: props.scriptsConfigMapName, defaultMode: 0o555 } }],
-        }, props.scheduling),
+        }), props.scheduling),
       },
     });
     // Rendered at synth: users added after the cluster was built get their Secrets too.
