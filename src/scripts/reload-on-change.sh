@@ -9,7 +9,7 @@
 # server gets SIGHUP, which PostgreSQL's Patroni, pgBackRest's server and PgBouncer all take as
 # "reload your configuration and certificates" without dropping a connection. Signals sent to
 # this script (the kubelet's SIGTERM) are passed on; it exits with the server's status.
-# Needs bash 5.1 or later (wait -n -p) and sleep; nothing else.
+# Needs bash 4.3 or later and nothing else: it starts no process but the server.
 set -uo pipefail
 
 watched=()
@@ -27,50 +27,58 @@ case "$interval" in
   ''|*[!0-9]*|0) echo "reload-on-change.sh: PGC_RELOAD_SECONDS must be a positive integer, got '$interval'" >&2; exit 64 ;;
 esac
 
-# What the watched paths hold now: names and contents, in a stable order.
+# What the watched paths hold now, names and contents in a stable order, into $fingerprint.
+# Builtins only: no command substitution or helper process, which would be a copy of this
+# process with the container's environment (its passwords) besides the server.
 fingerprint() {
-  local p f out=""
+  local p f content
+  fingerprint=""
   for p in "${watched[@]}"; do
     if [ -d "$p" ]; then
       for f in "$p"/*; do
-        [ -f "$f" ] && out+="$f"$'\n'"$(<"$f")"$'\n'
+        if [ -f "$f" ]; then
+          IFS= read -r -d '' content < "$f"
+          fingerprint+="$f"$'\n'"$content"$'\n'
+        fi
       done
     elif [ -f "$p" ]; then
-      out+="$p"$'\n'"$(<"$p")"$'\n'
+      IFS= read -r -d '' content < "$p"
+      fingerprint+="$p"$'\n'"$content"$'\n'
     else
-      out+="$p (missing)"$'\n'
+      fingerprint+="$p (missing)"$'\n'
     fi
   done
-  printf '%s' "$out"
 }
 
-loaded="$(fingerprint)"
+fingerprint
+loaded="$fingerprint"
+# The timer: a read with a timeout on a pipe no one writes to (this process holds both ends).
+exec {timer}<> <(:)
 "$@" &
 server=$!
 for sig in TERM INT QUIT HUP USR1 USR2; do
   # shellcheck disable=SC2064 # expand $sig and $server now
   trap "kill -$sig $server 2>/dev/null" "$sig"
 done
+# Bash runs a CHLD trap only after the read returns, so the timer ticks every half second: the
+# server's end is seen within that, the files are compared every $interval seconds.
+server_ended() {
+  if ! kill -0 "$server" 2>/dev/null; then
+    wait "$server"
+    exit $?
+  fi
+}
 
-sleeper=""
+ticks=0
 while :; do
-  if [ -z "$sleeper" ]; then
-    sleep "$interval" &
-    sleeper=$!
-  fi
-  finished=""
-  wait -n -p finished "$server" "$sleeper"
-  status=$?
-  if [ "${finished:-}" = "$server" ]; then
-    kill "$sleeper" 2>/dev/null
-    exit "$status"
-  fi
-  # Woken by a signal (already passed on): keep waiting on the same timer.
-  [ "${finished:-}" = "$sleeper" ] || continue
-  sleeper=""
-  now="$(fingerprint)"
-  if [ "$now" != "$loaded" ]; then
-    loaded="$now"
+  read -r -t 0.5 -u "$timer" _
+  server_ended
+  ticks=$((ticks + 1))
+  [ "$ticks" -ge $((interval * 2)) ] || continue
+  ticks=0
+  fingerprint
+  if [ "$fingerprint" != "$loaded" ]; then
+    loaded="$fingerprint"
     echo "reload-on-change.sh: ${watched[*]} changed, sending SIGHUP to $1 (pid $server)" >&2
     kill -HUP "$server" 2>/dev/null
   fi

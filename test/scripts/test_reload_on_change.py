@@ -86,6 +86,18 @@ class ReloadOnChangeTest(unittest.TestCase):
             time.sleep(0.05)
         self.fail("condition not met in %.1f s; server log: %r" % (seconds, self.lines()))
 
+    def children(self):
+        with open("/proc/%d/task/%d/children" % (self.proc.pid, self.proc.pid)) as f:
+            return [int(x) for x in f.read().split()]
+
+    def test_the_only_process_it_starts_is_the_server(self):
+        # A helper (a timer, a subshell) would be a copy of the container's environment, passwords included.
+        server = int(self.lines()[0].split()[1])
+        deadline = time.monotonic() + 2.5
+        while time.monotonic() < deadline:
+            self.assertEqual(self.children(), [server])
+            time.sleep(0.02)
+
     def test_no_change_no_reload(self):
         time.sleep(2.5)
         self.assertEqual(self.lines()[1:], [])
