@@ -54,6 +54,8 @@ fingerprint
 loaded="$fingerprint"
 # The timer: a read with a timeout on a pipe no one writes to (this process holds both ends).
 exec {timer}<> <(:)
+# Reap the `:` behind it now, so the server is this process's only child from here on.
+wait "$!" 2>/dev/null
 "$@" &
 server=$!
 for sig in TERM INT QUIT HUP USR1 USR2; do
