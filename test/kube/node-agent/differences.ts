@@ -75,6 +75,10 @@ export const NODE_AGENT_DIFFERENCES: readonly Difference[] = [
     why: 'the agent keeps one status per container run; tests that read an exit status (the heartbeat suite\'s SIGTERM) read it after the restart',
   },
   {
+    what: 'ConfigMap, Secret and projected volumes are refreshed every 5 s (written as the kubelet\'s atomic writer does: a timestamped directory behind a `..data` symlink swapped by one rename); a kubelet refreshes them on its sync period plus its cache TTL, about a minute by default',
+    why: 'the renewal and rotation suites measure the servers\' reload, not the kubelet\'s delay; the README states the bound with the kubelet\'s own period',
+  },
+  {
     what: 'NetworkPolicies are enforced only while the network-policy suite runs (kube-router\'s firewall, scoped to that suite\'s namespace, test/kube/ADDONS.md); kube-router admits all traffic from the node\'s own address, which is the host here, where the test clients run',
     why: 'the bridge network has no policy engine of its own, as with a kubelet and the plain bridge CNI; the daemon is scoped so the other suites on the shared cluster are not judged by a half-built rule set',
   },
