@@ -19,6 +19,13 @@ import { NODE_AGENT_DIFFERENCES } from '../kube/node-agent/differences';
 
 const REPO = path.resolve(__dirname, '../..');
 const TRIALS = Number(process.env.E2E_RTO_TRIALS ?? 5);
+/**
+ * A node-loss test's budget: a trial takes about a minute here (loss, failover, the node back,
+ * every member healthy and streaming; kube_node_loss_trial_seconds_*), and each of its waits is
+ * bounded on its own; the suite's 10-minute default would leave a slower machine under a minute
+ * per trial over five.
+ */
+const TRIAL_TIMEOUT_MS = TRIALS * 180_000;
 /** Namespaces of this run get a suffix, so a cluster left running by an earlier run cannot answer for this one. */
 const RUN = Date.now().toString(36).slice(-5);
 const nsName = (base: string) => `${base}-${RUN}`;
@@ -199,7 +206,9 @@ describe('default settings (asynchronous, FailoverTiming.DEFAULT)', () => {
   test(`node loss of the leader, ${TRIALS} trials: RTO to the first committed write through the read-write ClusterIP`, async () => {
     const rto: number[] = [];
     const sliceOnlyNew: number[] = [];
+    const trialSeconds: number[] = [];
     for (let trial = 0; trial < TRIALS; trial++) {
+      const start = Date.now();
       const old = (await pg.labelledLeader())!;
       const node = nodeOf(old);
       await psqlConnecting(rw, `insert into e2e (note) values ('before-loss-${trial}')`);
@@ -213,13 +222,15 @@ describe('default settings (asynchronous, FailoverTiming.DEFAULT)', () => {
       const leader = (await pg.labelledLeader())!;
       const others = (await pg.pods()).filter((p) => p.metadata.name !== leader.metadata.name);
       await waitForStreaming(await pg.member(leader), await Promise.all(others.map((p) => pg.member(p))), { timeoutMs: 120_000 });
+      trialSeconds.push((Date.now() - start) / 1000);
     }
+    record('kube_node_loss_trial_seconds_default', trialSeconds.map(round));
     record('kube_rto_seconds_default', rto.map(round));
     record('kube_rto_summary_default', JSON.stringify(summarize(rto)));
     record('kube_rw_slice_only_new_leader_seconds_default', sliceOnlyNew.map(round));
     // ttl 30 s + one loop (10 s) + the new leader's readiness (heartbeat checks) + slack.
     for (const v of rto) expect(v).toBeLessThan(30 + 10 + 2 * 5 + 10);
-  });
+  }, TRIAL_TIMEOUT_MS);
 
   test('scaling replicas by re-applying: up to 3 and back to 2, the primary StatefulSet\'s generation unchanged', async () => {
     const gen = (await kube.get('statefulset', 'pgd-primary', ns)).metadata.generation;
@@ -262,7 +273,10 @@ describe('default settings (asynchronous, FailoverTiming.DEFAULT)', () => {
     expect(events.length).toBeGreaterThan(0);
     const denied = events.filter((e) => e.responseStatus?.code === 403);
     expect(denied.map((e) => `${e.user.username} ${e.verb} ${e.objectRef?.resource}/${e.objectRef?.name ?? ''}`)).toEqual([]);
-    const used = new Set(events.map((e) => `${e.user.username.slice(prefix.length)} ${e.objectRef?.resource} ${e.verb}`));
+    const resource = (e: any) => `${e.objectRef?.resource}${e.objectRef?.subresource ? `/${e.objectRef.subresource}` : ''}`;
+    const used = new Set(events.map((e) => `${e.user.username.slice(prefix.length)} ${resource(e)} ${e.verb}`));
+    // Evictions are a rollout's, which this suite makes none of: rollout.e2e.test.ts checks that grant.
+    const rolloutOnly = new Set(['pgd-config pods/eviction create']);
     const granted: string[] = [];
     for (const rb of await kube.list('rolebindings', ns)) {
       const role = await kube.get('role', rb.roleRef.name, ns);
@@ -271,7 +285,7 @@ describe('default settings (asynchronous, FailoverTiming.DEFAULT)', () => {
       }
     }
     record('kube_rbac_calls', events.length);
-    const unused = granted.filter((g) => !used.has(g));
+    const unused = granted.filter((g) => !used.has(g) && !rolloutOnly.has(g));
     record('kube_rbac_unused_grants', JSON.stringify(unused));
     // Nothing more is granted than what was used.
     expect(unused).toEqual([]);
@@ -294,7 +308,9 @@ describe('synchronous replication with FailoverTiming.FAST', () => {
   test(`node loss of the leader, ${TRIALS} trials: RTO measured, RPO 0 for a row committed just before the loss`, async () => {
     const rto: number[] = [];
     const sliceOnlyNew: number[] = [];
+    const trialSeconds: number[] = [];
     for (let trial = 0; trial < TRIALS; trial++) {
+      const start = Date.now();
       const old = (await pg.labelledLeader())!;
       await waitFor(async () => (await getCluster(await pg.member(old))).json?.members.some((m) => m.role === 'sync_standby'), 60_000, 250,
         `a synchronous standby of ${old.metadata.name} recorded in the DCS`);
@@ -307,12 +323,14 @@ describe('synchronous replication with FailoverTiming.FAST', () => {
       expect(await psqlConnecting(rw, `select count(*) from e2e where note = 'committed-before-loss-${trial}'`)).toBe('1');
       await kube.restoreNode(nodeOf(old));
       await pg.waitHealthy(3, 300_000);
+      trialSeconds.push((Date.now() - start) / 1000);
     }
+    record('kube_node_loss_trial_seconds_fast_sync', trialSeconds.map(round));
     record('kube_rto_seconds_fast_sync', rto.map(round));
     record('kube_rw_slice_only_new_leader_seconds_fast_sync', sliceOnlyNew.map(round));
     record('kube_rto_summary_fast_sync', JSON.stringify(summarize(rto)));
     for (const v of rto) expect(v).toBeLessThan(20 + 2 + 2 * 5 + 10);
-  });
+  }, TRIAL_TIMEOUT_MS);
 });
 
 describe('scheduling decided by the real scheduler', () => {
