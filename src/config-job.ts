@@ -1,8 +1,9 @@
 import { createHash } from 'crypto';
+import { Lazy } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { PostgresImage } from './image';
-import { clusterLabels } from './labels';
+import { clusterLabels, memberSelector } from './labels';
 import { JOB_TTL_SECONDS } from './monitoring-defaults';
 import { APPLY_CONFIG_SCRIPT } from './render/scripts';
 import { ResolvedScheduling, withScheduling } from './scheduling';
@@ -13,10 +14,22 @@ const k8s = kplus.k8s;
 /** The label value of the config Job's pods (NetworkPolicies select them by it). @internal */
 export const CONFIG_JOB_NAME_LABEL = 'postgresql-config';
 
+/** How often the CronJob `<cluster>-config` applies the declaration again. @internal */
+export const RECONCILE_SCHEDULE = '*/5 * * * *';
+
 /** Top-level DCS keys the library sets only in some configurations: absent means "delete". */
 const REMOVABLE_KEYS = ['ignore_slots'];
 
 const TLS_DIR = '/etc/postgres-tls/client';
+
+/** A member StatefulSet the config Job rolls out. @internal */
+export interface RolledStatefulSet {
+  readonly name: string;
+  /** Its pods' names. */
+  readonly pods: string[];
+  /** A hash of its pod template as synthesized; called at synth. */
+  readonly templateHash: () => string;
+}
 
 /** @internal */
 export interface ConfigJobProps {
@@ -26,6 +39,8 @@ export interface ConfigJobProps {
   readonly dynamicConfig: Record<string, unknown>;
   /** Every member's REST API base URL (`https://<pod>.<headless>:<port>`). */
   readonly memberUrls: string[];
+  /** The member StatefulSets (updateStrategy OnDelete): the Job replaces their out-of-date pods. */
+  readonly statefulSets: RolledStatefulSet[];
   /** Secret with ca.crt, tls.crt and tls.key of a certificate of the cluster CA (the server's); undefined without TLS. */
   readonly tlsSecretName?: string;
   /** Where the Job's pod may run. */
@@ -33,29 +48,51 @@ export interface ConfigJobProps {
 }
 
 /**
- * The Job that applies the cluster-wide (DCS) settings to a running cluster, and the suspended
- * CronJob `<cluster>-restart` whose Jobs restart every member in the same safe order. Patroni reads
- * `bootstrap.dcs` only when it creates the cluster; this Job, named after a hash of its spec,
- * runs again whenever the declared settings (or the members) change: it patches Patroni's
- * configuration through the REST API and restarts the members that need it, replicas first, one
- * at a time, the leader last (src/scripts/apply-config.py).
+ * The Job that applies a changed declaration to a running cluster, and the suspended CronJob
+ * `<cluster>-restart` whose Jobs restart every member in the same safe order. Patroni reads
+ * `bootstrap.dcs` only when it creates the cluster, and the member StatefulSets replace no pod by
+ * themselves (OnDelete); this Job, named after a hash of its spec (the declared settings, the
+ * members and the StatefulSets' pod templates), runs again whenever one of them changes: it
+ * patches Patroni's configuration through the REST API, replaces the members whose pod template is
+ * out of date (replicas one at a time through the eviction API, a switchover, the old leader
+ * last), and restarts the members that need it in the same order (src/scripts/apply-config.py).
+ * The CronJob `<cluster>-config` runs the same program every five minutes, so a declaration whose
+ * Job already ran (a rollback to it) is applied too.
  *
  * @internal
  */
 export class ConfigJob extends Construct {
-  /** The Job's name: `<cluster>-config-<hash>`. */
-  public readonly jobName: string;
-
   constructor(scope: Construct, id: string, props: ConfigJobProps) {
     super(scope, id);
     const labels = { ...clusterLabels(props.clusterName), 'app.kubernetes.io/name': CONFIG_JOB_NAME_LABEL };
-    const spec: kplus.k8s.JobSpec = {
+    const name = `${props.clusterName}-config`;
+    new k8s.KubeServiceAccount(this, 'ServiceAccount', { metadata: { name, labels }, automountServiceAccountToken: false });
+    new k8s.KubeRole(this, 'Role', {
+      metadata: { name, labels },
+      rules: [
+        // Whether each StatefulSet carries this Job's pod template, and its update revision.
+        { apiGroups: ['apps'], resources: ['statefulsets'], verbs: ['get'], resourceNames: props.statefulSets.map((s) => s.name) },
+        // The members' revisions and readiness (list cannot be limited to names).
+        { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
+        // Replacing an out-of-date member: an eviction, which the PodDisruptionBudget may refuse.
+        { apiGroups: [''], resources: ['pods/eviction'], verbs: ['create'], resourceNames: props.statefulSets.flatMap((s) => s.pods) },
+      ],
+    });
+    new k8s.KubeRoleBinding(this, 'RoleBinding', {
+      metadata: { name, labels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+      subjects: [{ kind: 'ServiceAccount', name }],
+    });
+    const selector = Object.entries(memberSelector(props.clusterName)).map(([k, v]) => `${k}=${v}`).join(',');
+    // Rendered at synth: the pod templates are complete only then (sidecars added later, patches).
+    const render = (restart: boolean): kplus.k8s.JobSpec => ({
       backoffLimit: 6,
-      ttlSecondsAfterFinished: JOB_TTL_SECONDS,
+      ttlSecondsAfterFinished: restart ? undefined : JOB_TTL_SECONDS,
       template: {
         metadata: { labels },
         spec: withScheduling(toolPodSpec({
           image: props.image,
+          serviceAccountName: name,
           fsGroup: true,
           name: 'apply-config',
           command: [props.image.python3Path, '-c', APPLY_CONFIG_SCRIPT],
@@ -65,6 +102,12 @@ export class ConfigJob extends Construct {
             { name: 'PGC_MEMBERS', value: props.memberUrls.join(' ') },
             { name: 'PGC_TLS_DIR', value: props.tlsSecretName ? TLS_DIR : '' },
             { name: 'PGC_WAIT_SECONDS', value: '600' },
+            { name: 'PGC_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+            {
+              name: 'PGC_ROLLOUT',
+              value: JSON.stringify({ selector, statefulSets: Object.fromEntries(props.statefulSets.map((s) => [s.name, s.templateHash()])) }),
+            },
+            ...(restart ? [{ name: 'PGC_RESTART', value: 'all' }] : []),
           ],
           volumeMounts: props.tlsSecretName ? [{ name: 'tls', mountPath: TLS_DIR, readOnly: true }] : undefined,
           // 0440: root-owned, readable by the pod's fsGroup only.
@@ -73,16 +116,34 @@ export class ConfigJob extends Construct {
             : undefined,
         }), props.scheduling),
       },
-    };
-    this.jobName = `${props.clusterName}-config-${createHash('sha256').update(JSON.stringify(spec)).digest('hex').slice(0, 8)}`;
-    new k8s.KubeJob(this, 'Job', { metadata: { name: this.jobName, labels }, spec });
+    });
+    const jobName = Lazy.any({
+      produce: () => `${name}-${createHash('sha256').update(JSON.stringify(render(false))).digest('hex').slice(0, 8)}`,
+    }) as unknown as string;
+    new k8s.KubeJob(this, 'Job', { metadata: { name: jobName, labels }, spec: Lazy.any({ produce: () => render(false) }) as unknown as kplus.k8s.JobSpec });
+
+    // The same program every few minutes: a Job named after a declaration runs once, so going back
+    // to an earlier declaration while its Job still exists (a rollback within its TTL) would apply
+    // nothing; the CronJob applies whatever is declared now. Idempotent: with nothing to change it
+    // reads the cluster and exits.
+    new k8s.KubeCronJob(this, 'Reconcile', {
+      metadata: { name, labels },
+      spec: {
+        schedule: RECONCILE_SCHEDULE,
+        concurrencyPolicy: 'Forbid',
+        startingDeadlineSeconds: 240,
+        successfulJobsHistoryLimit: 1,
+        failedJobsHistoryLimit: 1,
+        jobTemplate: {
+          metadata: { labels },
+          spec: Lazy.any({ produce: () => ({ ...render(false), ttlSecondsAfterFinished: undefined }) }) as unknown as kplus.k8s.JobSpec,
+        },
+      },
+    });
 
     // The same program restarting every member in the same order: never scheduled, the template
-    // of `kubectl pg restart` (or `kubectl create job --from=cronjob/<cluster>-restart`).
-    const restartSpec: kplus.k8s.JobSpec = JSON.parse(JSON.stringify(spec));
-    restartSpec.template.spec!.containers[0].env!.push({ name: 'PGC_RESTART', value: 'all' });
-    // The CronJob's history limits bound its Jobs, as for every CronJob of the library.
-    delete (restartSpec as { ttlSecondsAfterFinished?: number }).ttlSecondsAfterFinished;
+    // of `kubectl pg restart` (or `kubectl create job --from=cronjob/<cluster>-restart`). The
+    // CronJob's history limits bound its Jobs (no TTL), as for every CronJob of the library.
     new k8s.KubeCronJob(this, 'Restart', {
       metadata: { name: `${props.clusterName}-restart`, labels },
       spec: {
@@ -91,7 +152,7 @@ export class ConfigJob extends Construct {
         concurrencyPolicy: 'Forbid',
         successfulJobsHistoryLimit: 1,
         failedJobsHistoryLimit: 1,
-        jobTemplate: { metadata: { labels }, spec: restartSpec },
+        jobTemplate: { metadata: { labels }, spec: Lazy.any({ produce: () => render(true) }) as unknown as kplus.k8s.JobSpec },
       },
     });
   }

@@ -10,8 +10,14 @@ export const SERVES_READS_LABEL = 'postgres.cdk8s.io/serves-reads';
 export const LEADER_ROLE = 'primary';
 /** Role label value of a streaming replica: the read-only Service selects it. */
 export const FOLLOWER_ROLE = 'replica';
-/** Annotation carrying a hash of a pod's configuration, so a configuration change rolls the pods. */
+/** Annotation carrying a hash of a pod's configuration: a configuration change is a new pod template, which the config Job rolls out. */
 export const CONFIG_HASH_ANNOTATION = 'postgres.cdk8s.io/config-hash';
+
+/**
+ * Annotation on a member StatefulSet carrying a hash of its pod template as synthesized: the config
+ * Job waits for it to see that the StatefulSet it rolls out is the one it was made for.
+ */
+export const TEMPLATE_HASH_ANNOTATION = 'postgres.cdk8s.io/template-hash';
 
 /** Labels every object of the cluster carries. */
 export function clusterLabels(clusterName: string): Record<string, string> {

@@ -5,7 +5,7 @@ import { Construct } from 'constructs';
 import { BACKUP_PATHS, pgbackrestSidecar } from './backup-node';
 import { resourceRequirements } from './container-resources';
 import {
-  CLUSTER_LABEL, CONFIG_HASH_ANNOTATION, FOLLOWER_ROLE, LEADER_ROLE, NODE_SET_LABEL, ROLE_LABEL, SERVES_READS_LABEL,
+  CLUSTER_LABEL, CONFIG_HASH_ANNOTATION, FOLLOWER_ROLE, LEADER_ROLE, NODE_SET_LABEL, ROLE_LABEL, SERVES_READS_LABEL, TEMPLATE_HASH_ANNOTATION,
   clusterLabels, configMapLabels, memberSelector,
 } from './labels';
 import { MemberContext } from './member-context';
@@ -80,6 +80,8 @@ export interface MemberSetObjects {
   readonly configMap: kplus.k8s.KubeConfigMap;
   /** Patroni's `bootstrap.dcs` of this node set: the cluster-wide settings, the same for every set. */
   readonly dynamicConfig: Record<string, unknown>;
+  /** A hash of the pod template as synthesized (escape-hatch JSON patches included); valid at synth. */
+  readonly templateHash: () => string;
 }
 
 /** A memory quantity in bytes. */
@@ -316,13 +318,32 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
     },
   } : undefined;
 
-  const statefulSet = new k8s.KubeStatefulSet(scope, 'StatefulSet', {
-    metadata: { name: spec.statefulSetName, labels },
+  // The hash of the pod template as it is written out, JSON patches included: rendered from the
+  // object itself, which renders this annotation too (the reentrant call sees a placeholder).
+  let hashing = false;
+  const templateHash = (): string => {
+    if (hashing) return '';
+    hashing = true;
+    try {
+      const template = (statefulSet.toJson() as { spec: { template: unknown } }).spec.template;
+      return createHash('sha256').update(JSON.stringify(template)).digest('hex').slice(0, 16);
+    } finally {
+      hashing = false;
+    }
+  };
+  const statefulSet: kplus.k8s.KubeStatefulSet = new k8s.KubeStatefulSet(scope, 'StatefulSet', {
+    metadata: {
+      name: spec.statefulSetName,
+      labels,
+      annotations: { [TEMPLATE_HASH_ANNOTATION]: Lazy.any({ produce: templateHash }) as unknown as string },
+    },
     spec: {
       serviceName: ctx.headlessServiceName,
       replicas: spec.replicas,
       podManagementPolicy: 'Parallel',
-      updateStrategy: { type: 'RollingUpdate' },
+      // The StatefulSet controller replaces no pod by itself: the config Job does, in a safe order
+      // (replicas one at a time, a switchover, the old leader last); see config-job.ts.
+      updateStrategy: { type: 'OnDelete' },
       selector: { matchLabels: selector },
       template: {
         metadata: { labels, annotations: { [CONFIG_HASH_ANNOTATION]: configHash } },
@@ -381,7 +402,7 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
       }],
     },
   });
-  return { statefulSet, configMap, dynamicConfig: (patroni.bootstrap as { dcs: Record<string, unknown> }).dcs };
+  return { statefulSet, configMap, dynamicConfig: (patroni.bootstrap as { dcs: Record<string, unknown> }).dcs, templateHash };
 }
 
 /** The heartbeat sidecar (always) and the metrics exporter (unless disabled). */

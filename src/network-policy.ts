@@ -151,7 +151,7 @@ export interface NetworkOptions {
 }
 
 /** `app.kubernetes.io/name` of the pods that call the API server: members, the credentials Job, the CA publisher. */
-const API_CLIENTS = ['postgresql', 'postgresql-credentials', 'postgresql-ca'];
+const API_CLIENTS = ['postgresql', 'postgresql-credentials', 'postgresql-ca', CONFIG_JOB_NAME_LABEL];
 
 /** @internal */
 export interface ClusterNetworkPoliciesProps {
@@ -233,7 +233,7 @@ export class ClusterNetworkPolicies extends Construct {
             ? [{ from: peers(o.metricsFrom, NetworkPeer.anyNamespace()), ports: props.metricsPorts.map(tcp) }] : []),
           // Backup Jobs read the leader's data directory through its pgBackRest server.
           ...(b?.serverOnMembers ? [{ from: [{ podSelector: pgbackrest }], ports: [tcp(PGBACKREST_PORT)] }] : []),
-          // The config Job changes the cluster-wide settings through Patroni's REST API.
+          // The config Job changes the cluster-wide settings, and switches over, through Patroni's REST API.
           { from: [{ podSelector: configJob }], ports: [tcp(props.restApiPort)] },
         ],
         egress: [
@@ -259,7 +259,8 @@ export class ClusterNetworkPolicies extends Construct {
       spec: {
         podSelector: configJob,
         policyTypes: ['Ingress', 'Egress'],
-        egress: [dns, { to: [{ podSelector: members }], ports: [tcp(props.restApiPort)] }],
+        // The API server: the StatefulSets, the members' pods and their evictions (rollouts).
+        egress: [dns, ...api, { to: [{ podSelector: members }], ports: [tcp(props.restApiPort)] }],
       },
     });
     if (b && (b.serverOnMembers || b.repoHost)) {

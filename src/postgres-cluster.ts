@@ -577,14 +577,19 @@ export class PostgresCluster extends Construct {
     }
     // The cluster-wide settings reach a running cluster through Patroni's REST API (a Job per change).
     const memberContext = this._memberContext;
-    const memberUrls = [this.primary, this.replicas, ...(this.delayedReplicas ? [this.delayedReplicas] : [])].flatMap((set) =>
-      Array.from({ length: set instanceof PrimaryNode ? 1 : set.count }, (_, i) =>
-        `${memberContext.tls ? 'https' : 'http'}://${set.statefulSetName}-${i}.${this.headlessServiceName}:${memberContext.restApiPort}`));
+    const statefulSets = [this.primary, this.replicas, ...(this.delayedReplicas ? [this.delayedReplicas] : [])].map((set) => ({
+      name: set.statefulSetName,
+      pods: Array.from({ length: set instanceof PrimaryNode ? 1 : set.count }, (_, i) => `${set.statefulSetName}-${i}`),
+      templateHash: set._templateHash,
+    }));
+    const memberUrls = statefulSets.flatMap((set) => set.pods.map((pod) =>
+      `${memberContext.tls ? 'https' : 'http'}://${pod}.${this.headlessServiceName}:${memberContext.restApiPort}`));
     new ConfigJob(this, 'DynamicConfig', {
       clusterName: name,
       image,
       dynamicConfig: this.primary._dynamicConfig,
       memberUrls,
+      statefulSets,
       tlsSecretName: memberContext.tls?.serverSecretName,
       scheduling: this.scheduling,
     });

@@ -61,12 +61,18 @@ export class PrimaryNode extends Construct {
    */
   public readonly _dynamicConfig: Record<string, unknown>;
 
+  /**
+   * A hash of the pod template as synthesized (what the config Job rolls out); valid at synth.
+   * @internal
+   */
+  public readonly _templateHash: () => string;
+
   constructor(scope: Construct, id: string, props: PrimaryNodeProps) {
     super(scope, id);
     const ctx = props.cluster._memberContext;
     this.statefulSetName = `${ctx.clusterName}-primary`;
     this.serviceName = ctx.primaryServiceName;
-    const { statefulSet, dynamicConfig } = addMemberSet(this, ctx, {
+    const { statefulSet, dynamicConfig, templateHash } = addMemberSet(this, ctx, {
       nodeSet: 'primary',
       statefulSetName: this.statefulSetName,
       replicas: 1,
@@ -80,6 +86,7 @@ export class PrimaryNode extends Construct {
       scheduling: resolveScheduling(this, 'primary.scheduling', props.scheduling),
     });
     this.statefulSet = statefulSet;
+    this._templateHash = templateHash;
     this._dynamicConfig = dynamicConfig;
     new kplus.k8s.KubeService(this, 'Service', {
       metadata: { name: this.serviceName, labels: serviceLabels(ctx.clusterName) },

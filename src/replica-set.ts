@@ -81,6 +81,12 @@ export class ReplicaSet extends Construct {
   /** The StatefulSet (L1), for escape-hatch changes. */
   public readonly statefulSet: kplus.k8s.KubeStatefulSet;
 
+  /**
+   * A hash of the pod template as synthesized (what the config Job rolls out); valid at synth.
+   * @internal
+   */
+  public readonly _templateHash: () => string;
+
   constructor(scope: Construct, id: string, props: ReplicaSetProps) {
     super(scope, id);
     const ctx = props.cluster._memberContext;
@@ -97,7 +103,7 @@ export class ReplicaSet extends Construct {
       applyDelaySeconds = ms / 1000;
     }
     this.statefulSetName = `${ctx.clusterName}-${delayed ? 'delayed' : 'replica'}`;
-    const { statefulSet } = addMemberSet(this, ctx, {
+    const { statefulSet, templateHash } = addMemberSet(this, ctx, {
       nodeSet: delayed ? 'delayed' : 'replica',
       statefulSetName: this.statefulSetName,
       replicas: count,
@@ -112,6 +118,7 @@ export class ReplicaSet extends Construct {
       scheduling: resolveScheduling(this, `${prefix}.scheduling`, props.scheduling),
     });
     this.statefulSet = statefulSet;
+    this._templateHash = templateHash;
     if (!delayed) {
       this.serviceName = `${ctx.clusterName}-replicas`;
       new kplus.k8s.KubeService(this, 'Service', {

@@ -98,10 +98,10 @@ describe('a cluster with a volume repository', () => {
     expect(own.ingress[0].ports[0].port).toBe(8432);
   });
 
-  test('scaling the replicas changes only the replica StatefulSet, the config Job and the restart CronJob (their members)', () => {
+  test('scaling the replicas changes only the replica StatefulSet and the config Job, its Role and both CronJobs (their members)', () => {
     const scaled = synthCluster({ replicas: { count: 4 }, backup: { repositories: [BackupRepository.volume()] } });
     const changed = scaled.filter((o, i) => JSON.stringify(o) !== JSON.stringify(m[i])).map((o) => `${o.kind}/${o.metadata.name}`);
-    expect(changed.map((c) => c.replace(/-[0-9a-f]{8}$/, '-<hash>'))).toEqual(['StatefulSet/db-replica', 'Job/db-config-<hash>', 'CronJob/db-restart']);
+    expect(changed.map((c) => c.replace(/-[0-9a-f]{8}$/, '-<hash>'))).toEqual(['StatefulSet/db-replica', 'Role/db-config', 'Job/db-config-<hash>', 'CronJob/db-config', 'CronJob/db-restart']);
   });
 });
 

@@ -215,7 +215,7 @@ describe('scheduling', () => {
 });
 
 describe('scaling', () => {
-  test('replicas 2 -> 3 changes only the replica StatefulSet, the config Job and the restart CronJob (their list of members)', () => {
+  test('replicas 2 -> 3 changes only the replica StatefulSet and the config Job, its Role and both CronJobs (their list of members)', () => {
     const before = synthCluster({ replicas: { count: 2 } });
     const after = synthCluster({ replicas: { count: 3 } });
     const unhashed = (ms: Manifest[]) => ms.map((m) => key(m).replace(/^(Job\/db-config)-[0-9a-f]{8}$/, '$1'));
@@ -224,18 +224,18 @@ describe('scaling', () => {
     for (const [i, m] of before.entries()) {
       if (JSON.stringify(m) !== JSON.stringify(after[i])) changed.push(key(m));
     }
-    expect(changed.map((c) => c.replace(/-[0-9a-f]{8}$/, '-<hash>'))).toEqual(['StatefulSet/db-replica', 'Job/db-config-<hash>', 'CronJob/db-restart']);
+    expect(changed.map((c) => c.replace(/-[0-9a-f]{8}$/, '-<hash>'))).toEqual(['StatefulSet/db-replica', 'Role/db-config', 'Job/db-config-<hash>', 'CronJob/db-config', 'CronJob/db-restart']);
     const sts = (ms: Manifest[]) => find(ms, 'StatefulSet', 'db-replica');
     expect(sts(after).spec.replicas).toBe(3);
     expect({ ...sts(after).spec, replicas: 2 }).toEqual(sts(before).spec);
   });
 
-  test('scaling a synchronous cluster changes only the replica StatefulSet, the config Job and the restart CronJob too', () => {
+  test('scaling a synchronous cluster changes only the replica StatefulSet and the config Job, its Role and both CronJobs too', () => {
     const props = (count: number) => ({ replicas: { count }, config: { replication: { mode: ReplicationMode.SYNCHRONOUS } } });
     const before = synthCluster(props(2));
     const after = synthCluster(props(5));
     const changed = before.filter((m, i) => JSON.stringify(m) !== JSON.stringify(after[i])).map(key);
-    expect(changed.map((c) => c.replace(/-[0-9a-f]{8}$/, '-<hash>'))).toEqual(['StatefulSet/db-replica', 'Job/db-config-<hash>', 'CronJob/db-restart']);
+    expect(changed.map((c) => c.replace(/-[0-9a-f]{8}$/, '-<hash>'))).toEqual(['StatefulSet/db-replica', 'Role/db-config', 'Job/db-config-<hash>', 'CronJob/db-config', 'CronJob/db-restart']);
   });
 });
 
@@ -252,7 +252,7 @@ describe('determinism', () => {
     expect(JSON.stringify(synthCluster({ config: { replication: { mode: ReplicationMode.SYNCHRONOUS } } }))).toBe(a);
   });
 
-  test('a member setting rolls the pods (config hash); a cluster-wide one makes a new config Job instead; the credentials Job keeps its name', () => {
+  test('a member setting changes the pod template (config hash) and so makes a new config Job that rolls it; a cluster-wide one only a new config Job; the credentials Job keeps its name', () => {
     const hash = (m: Manifest[], sts: string) => find(m, 'StatefulSet', sts).spec.template.metadata.annotations['postgres.cdk8s.io/config-hash'];
     const job = (m: Manifest[], label: string) => ofKind(m, 'Job').find((j) => j.metadata.labels?.['app.kubernetes.io/name'] === label)!.metadata.name;
     const a = synthCluster();
@@ -267,7 +267,9 @@ describe('determinism', () => {
       expect(hash(member, sts)).not.toBe(hash(a, sts));
     }
     expect(job(dcs, 'postgresql-config')).not.toBe(job(a, 'postgresql-config'));
-    expect(job(member, 'postgresql-config')).toBe(job(a, 'postgresql-config'));
+    // The rollout of the new template is the config Job's: a new one.
+    expect(job(member, 'postgresql-config')).not.toBe(job(a, 'postgresql-config'));
+    expect(job(member, 'postgresql-config')).not.toBe(job(dcs, 'postgresql-config'));
     expect(job(dcs, 'postgresql-credentials')).toBe(job(a, 'postgresql-credentials'));
   });
 });

@@ -4,14 +4,23 @@
  * lets only it reach the REST API besides the members. Its program is tested in
  * test/scripts/test_apply_config.py and on the real cluster in test/e2e/dynamic-config.e2e.test.ts.
  */
-import { Duration } from 'cdk8s';
+import { createHash } from 'crypto';
+import { Duration, JsonPatch, Size, Testing } from 'cdk8s';
+import { Cpu } from 'cdk8s-plus-27';
 import { parse as parseYaml } from 'yaml';
-import { Tls } from '../src';
-import { Manifest, find, ofKind, synthCluster } from './helpers/manifests';
+import { PostgresCluster, PostgresImage, Resources, Tls } from '../src';
+import { Manifest, buildCluster, find, ofKind, synthCluster } from './helpers/manifests';
+import { TEMPLATE_HASH_ANNOTATION } from '../src/labels';
 import { APPLY_CONFIG_SCRIPT } from '../src/render/scripts';
 import { RESTRICTED_CONTAINER } from '../src/validate/pod-security';
 
 const configJob = (m: Manifest[]) => ofKind(m, 'Job').find((j) => j.metadata.labels?.['app.kubernetes.io/name'] === 'postgresql-config')!;
+/** A cluster `db` (default props) changed after construction by `change`, synthesized. */
+function synthWith(change: (c: PostgresCluster) => void): { cluster: PostgresCluster; manifests: Manifest[] } {
+  const { chart, cluster } = buildCluster();
+  change(cluster);
+  return { cluster, manifests: Testing.synth(chart) as Manifest[] };
+}
 const env = (job: Manifest) => Object.fromEntries(job.spec.template.spec.containers[0].env.map((e: any) => [e.name, e.value]));
 
 describe('defaults (TLS)', () => {
@@ -20,9 +29,11 @@ describe('defaults (TLS)', () => {
   const pod = job.spec.template.spec;
   const e = env(job);
 
-  test('named after its spec, restricted, no ServiceAccount token, cleaned up after a day', () => {
+  test('named after its spec, restricted, its own ServiceAccount\'s token, cleaned up after a day', () => {
     expect(job.metadata.name).toMatch(/^db-config-[0-9a-f]{8}$/);
-    expect(pod.automountServiceAccountToken).toBe(false);
+    expect(pod.serviceAccountName).toBe('db-config');
+    expect(pod.automountServiceAccountToken).toBe(true);
+    expect(find(m, 'ServiceAccount', 'db-config').automountServiceAccountToken).toBe(false);
     expect(pod.containers[0].securityContext).toEqual(RESTRICTED_CONTAINER);
     expect(job.spec.ttlSecondsAfterFinished).toBeGreaterThan(0);
     expect(pod.containers[0].command.slice(1)).toEqual(['-c', APPLY_CONFIG_SCRIPT]);
@@ -45,15 +56,88 @@ describe('defaults (TLS)', () => {
     expect(pod.volumes).toEqual([{ name: 'tls', secret: { secretName: 'db-server-tls', items: ['ca.crt', 'tls.crt', 'tls.key'].map((k) => ({ key: k, path: k })), defaultMode: 0o440 } }]);
   });
 
-  test('NetworkPolicy: the Job may reach only DNS and the members\' REST API, and the members admit it there only', () => {
+  test('NetworkPolicy: the Job may reach only DNS, the API server and the members\' REST API, and the members admit it there only', () => {
     const own = find(m, 'NetworkPolicy', 'db-config');
     expect(own.spec.podSelector).toEqual({ matchLabels: { 'postgres.cdk8s.io/cluster': 'db', 'app.kubernetes.io/name': 'postgresql-config' } });
     expect(own.spec.ingress).toBeUndefined();
     const egressPorts = own.spec.egress.map((r: any) => r.ports.map((p: any) => `${p.protocol}/${p.port}`).join(','));
-    expect(egressPorts).toEqual(['UDP/53,TCP/53', 'TCP/8008']);
+    expect(egressPorts).toEqual(['UDP/53,TCP/53', 'TCP/443,TCP/6443', 'TCP/8008']);
     const members = find(m, 'NetworkPolicy', 'db-members');
     const fromJob = members.spec.ingress.filter((r: any) => r.from?.some((f: any) => f.podSelector?.matchLabels?.['app.kubernetes.io/name'] === 'postgresql-config'));
     expect(fromJob.map((r: any) => r.ports)).toEqual([[{ protocol: 'TCP', port: 8008 }]]);
+  });
+});
+
+describe('rollout: every member StatefulSet is OnDelete, and the Job replaces its out-of-date pods', () => {
+  const m = synthCluster({ replicas: { count: 2 }, delayedReplicas: { count: 1, applyDelay: Duration.hours(1) } });
+  const job = configJob(m);
+  const sets = ['db-primary', 'db-replica', 'db-delayed'];
+
+  test('no StatefulSet replaces pods by itself', () => {
+    for (const s of sets) expect(find(m, 'StatefulSet', s).spec.updateStrategy).toEqual({ type: 'OnDelete' });
+  });
+
+  test('the Job declares each StatefulSet\'s template hash, the one the StatefulSet carries, a hash of the template as written', () => {
+    const rollout = JSON.parse(env(job).PGC_ROLLOUT);
+    expect(rollout.selector).toBe('app.kubernetes.io/name=postgresql,postgres.cdk8s.io/cluster=db');
+    for (const s of sets) {
+      const sts = find(m, 'StatefulSet', s);
+      const hash = sts.metadata.annotations?.[TEMPLATE_HASH_ANNOTATION];
+      expect(hash).toMatch(/^[0-9a-f]{16}$/);
+      expect(rollout.statefulSets[s]).toBe(hash);
+      expect(hash).toBe(createHash('sha256').update(JSON.stringify(sts.spec.template)).digest('hex').slice(0, 16));
+    }
+    const namespace = job.spec.template.spec.containers[0].env.find((e: any) => e.name === 'PGC_NAMESPACE');
+    expect(namespace.valueFrom).toEqual({ fieldRef: { fieldPath: 'metadata.namespace' } });
+  });
+
+  test('a changed pod template is a new Job; a changed replica count is not a new template', () => {
+    const delayedReplicas = { count: 1, applyDelay: Duration.hours(1) };
+    const image = synthCluster({ replicas: { count: 2 }, delayedReplicas, image: PostgresImage.crunchy(17) });
+    expect(configJob(image).metadata.name).not.toBe(job.metadata.name);
+    const changed = JSON.parse(env(configJob(image)).PGC_ROLLOUT).statefulSets;
+    expect(changed['db-replica']).not.toBe(JSON.parse(env(job).PGC_ROLLOUT).statefulSets['db-replica']);
+    const scaled = synthCluster({ replicas: { count: 3 }, delayedReplicas: { count: 1, applyDelay: Duration.hours(1) } });
+    expect(JSON.parse(env(configJob(scaled)).PGC_ROLLOUT).statefulSets).toEqual(JSON.parse(env(job).PGC_ROLLOUT).statefulSets);
+  });
+
+  test('a sidecar added after the cluster was built and an escape-hatch patch change the template hash', () => {
+    const { cluster, manifests } = synthWith((c) => c.addSidecar({ name: 'shipper', image: 'shipper:1', resources: Resources.of({ cpu: Cpu.millis(50), memory: Size.mebibytes(32) }) }));
+    expect(cluster).toBeDefined();
+    const base = JSON.parse(env(configJob(synthWith(() => undefined).manifests)).PGC_ROLLOUT).statefulSets;
+    const withSidecar = JSON.parse(env(configJob(manifests)).PGC_ROLLOUT).statefulSets;
+    expect(withSidecar['db-primary']).not.toBe(base['db-primary']);
+    const patched = synthWith((c) => c.primary.statefulSet.addJsonPatch(JsonPatch.add('/spec/template/metadata/annotations/x', 'y'))).manifests;
+    const patchedHash = JSON.parse(env(configJob(patched)).PGC_ROLLOUT).statefulSets;
+    expect(patchedHash['db-primary']).not.toBe(base['db-primary']);
+    expect(patchedHash['db-replica']).toBe(base['db-replica']);
+  });
+
+  test('RBAC: get the member StatefulSets, list pods, evict the member pods by name; nothing else', () => {
+    expect(find(m, 'Role', 'db-config').rules).toEqual([
+      { apiGroups: ['apps'], resources: ['statefulsets'], verbs: ['get'], resourceNames: sets },
+      { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
+      { apiGroups: [''], resources: ['pods/eviction'], verbs: ['create'], resourceNames: ['db-primary-0', 'db-replica-0', 'db-replica-1', 'db-delayed-0'] },
+    ]);
+    expect(find(m, 'RoleBinding', 'db-config').subjects).toEqual([{ kind: 'ServiceAccount', name: 'db-config' }]);
+  });
+
+  test('the CronJob db-config applies the same declaration every five minutes (a rollback to a declaration whose Job ran), never two at once', () => {
+    const cron = find(m, 'CronJob', 'db-config');
+    expect(cron.spec.schedule).toBe('*/5 * * * *');
+    expect(cron.spec.concurrencyPolicy).toBe('Forbid');
+    expect(cron.spec.suspend).toBeUndefined();
+    const { ttlSecondsAfterFinished, ...jobSpec } = job.spec;
+    expect(ttlSecondsAfterFinished).toBeGreaterThan(0);
+    expect(cron.spec.jobTemplate.spec).toEqual(jobSpec);
+  });
+
+  test('the restart CronJob runs the same program with the same rollout, restarting every member', () => {
+    const cron = find(m, 'CronJob', 'db-restart');
+    const cronEnv = Object.fromEntries(cron.spec.jobTemplate.spec.template.spec.containers[0].env.map((e: any) => [e.name, e.value]));
+    expect(cronEnv.PGC_RESTART).toBe('all');
+    expect(cronEnv.PGC_ROLLOUT).toBe(env(job).PGC_ROLLOUT);
+    expect(cron.spec.jobTemplate.spec.ttlSecondsAfterFinished).toBeUndefined();
   });
 });
 

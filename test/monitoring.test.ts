@@ -483,10 +483,19 @@ describe('user sidecars', () => {
     }
   });
 
-  test('a sidecar changes nothing else in the pods', () => {
+  test('a sidecar changes nothing else in the pods, only the template hashes the config Job rolls out', () => {
     const without = synthCluster();
     const withSidecar = synthCluster({ sidecars: [sidecar()] });
-    const strip = (objs: Manifest[]) => JSON.parse(JSON.stringify(objs), (k, v) => (k === 'containers' ? v.filter((c: any) => c.name !== 'log-shipper') : v));
+    const rollout = (objs: Manifest[]) => JSON.parse(ofKind(objs, 'Job').find((j) => j.metadata.name.startsWith('db-config-'))!
+      .spec.template.spec.containers[0].env.find((e: any) => e.name === 'PGC_ROLLOUT').value).statefulSets;
+    expect(rollout(withSidecar)['db-primary']).not.toBe(rollout(without)['db-primary']);
+    const strip = (objs: Manifest[]) => JSON.parse(JSON.stringify(objs), (k, v) => {
+      if (k === 'containers') return v.filter((c: any) => c.name !== 'log-shipper');
+      if (k === 'postgres.cdk8s.io/template-hash') return undefined;
+      if (k === 'name' && typeof v === 'string' && /^db-config-[0-9a-f]{8}$/.test(v)) return 'db-config-<hash>';
+      if (k === 'value' && typeof v === 'string' && v.includes('"statefulSets"')) return '<rollout>';
+      return v;
+    });
     expect(strip(withSidecar)).toEqual(strip(without));
   });
 });

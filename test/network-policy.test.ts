@@ -55,12 +55,12 @@ describe('defaults', () => {
     expect(policies(m).map((p) => p.metadata.name).sort()).toEqual(['db-config', 'db-default-deny', 'db-jobs', 'db-members', 'db-publish-ca']);
   });
 
-  test('the default deny selects every pod of the cluster: members, the credentials and config Jobs, the restart CronJob and the CA publisher', () => {
+  test('the default deny selects every pod of the cluster: members, the credentials and config Jobs, the config and restart CronJobs and the CA publisher', () => {
     const deny = find(m, 'NetworkPolicy', 'db-default-deny');
     expect(deny.spec).toEqual({ podSelector: { matchLabels: { 'postgres.cdk8s.io/cluster': 'db' } }, policyTypes: ['Ingress', 'Egress'] });
     expect(publisherPods).toEqual(['CronJob/db-publish-ca', expect.stringMatching(/^Job\/db-publish-ca-[0-9a-f]{8}$/)]);
-    expect(allPods).toEqual([...memberPods, `Job/${job.metadata.name}`, `Job/${configJob.metadata.name}`, 'CronJob/db-restart', ...publisherPods].sort());
-    expect(allPods.length).toBe(8);
+    expect(allPods).toEqual([...memberPods, `Job/${job.metadata.name}`, `Job/${configJob.metadata.name}`, 'CronJob/db-config', 'CronJob/db-restart', ...publisherPods].sort());
+    expect(allPods.length).toBe(9);
     expect(selectedPods(m, deny)).toEqual(allPods);
   });
 
@@ -73,9 +73,9 @@ describe('defaults', () => {
     expect(selectedPods(m, find(m, 'NetworkPolicy', 'db-members'))).toEqual(memberPods);
   });
 
-  test('the jobs policy selects exactly the credentials Job\'s pod; the config policy the config Job\'s and the restart CronJob\'s', () => {
+  test('the jobs policy selects exactly the credentials Job\'s pod; the config policy the config Job\'s and both CronJobs\'', () => {
     expect(selectedPods(m, find(m, 'NetworkPolicy', 'db-jobs'))).toEqual([`Job/${job.metadata.name}`]);
-    expect(selectedPods(m, find(m, 'NetworkPolicy', 'db-config'))).toEqual(['CronJob/db-restart', `Job/${configJob.metadata.name}`]);
+    expect(selectedPods(m, find(m, 'NetworkPolicy', 'db-config'))).toEqual(['CronJob/db-config', 'CronJob/db-restart', `Job/${configJob.metadata.name}`]);
   });
 
   test('members ingress: members on PostgreSQL and Patroni, the Jobs on PostgreSQL, clients from the namespace on PostgreSQL, scrapers from any namespace, the config Job on Patroni', () => {
@@ -287,16 +287,16 @@ describe('how the pods reach the API server (network.apiServer)', () => {
     .filter((r: any) => (r.ports ?? []).some((x: any) => x.port === 443 || x.port === 6443 || x.port === 8443))
     .map((r: any) => [p.metadata.name, r]));
 
-  test('anywhere() (the default): an ipBlock rule on 443 and 6443 in the members\', the jobs\' and the CA publisher\'s policies', () => {
+  test('anywhere() (the default): an ipBlock rule on 443 and 6443 in the members\', the jobs\', the config Job\'s and the CA publisher\'s policies', () => {
     const rule = { to: [{ ipBlock: { cidr: '0.0.0.0/0' } }, { ipBlock: { cidr: '::/0' } }], ports: API_PORTS };
-    expect(apiRules(synthCluster())).toEqual([['db-members', rule], ['db-jobs', rule], ['db-publish-ca', rule]]);
+    expect(apiRules(synthCluster())).toEqual([['db-members', rule], ['db-jobs', rule], ['db-config', rule], ['db-publish-ca', rule]]);
     expect(apiRules(synthCluster({ network: { apiServer: ApiServerAccess.anywhere() } }))).toEqual(apiRules(synthCluster()));
   });
 
   test('cidrs(cidrs, ports): the API server\'s own addresses and port; apiServerCidrs is the same with 443 and 6443', () => {
     const m = synthCluster({ network: { apiServer: ApiServerAccess.cidrs(['172.18.0.2/32', 'fd00::2/128'], [6443]) } });
     const rule = { to: [{ ipBlock: { cidr: '172.18.0.2/32' } }, { ipBlock: { cidr: 'fd00::2/128' } }], ports: tcp(6443) };
-    expect(apiRules(m)).toEqual([['db-members', rule], ['db-jobs', rule], ['db-publish-ca', rule]]);
+    expect(apiRules(m)).toEqual([['db-members', rule], ['db-jobs', rule], ['db-config', rule], ['db-publish-ca', rule]]);
     expect(apiRules(synthCluster({ network: { apiServerCidrs: ['172.18.0.2/32'] } })))
       .toEqual(apiRules(synthCluster({ network: { apiServer: ApiServerAccess.cidrs(['172.18.0.2/32'], [443, 6443]) } })));
     expect(ofKind(m, 'CiliumNetworkPolicy')).toEqual([]);
@@ -321,10 +321,10 @@ describe('how the pods reach the API server (network.apiServer)', () => {
       expect(withoutApi(cm)).toBe(withoutApi(m));
     });
 
-    test('it selects exactly the pods that call the API server: members, the credentials Job, the CA publisher', () => {
+    test('it selects exactly the pods that call the API server: members, the credentials Job, the config Job, the CA publisher', () => {
       const cnp = find(cm, 'CiliumNetworkPolicy', 'db-api-server');
       const selected = podTemplates(cm).filter((t) => matches(cnp.spec.endpointSelector, t.metadata.labels)).map((t) => t.metadata.labels?.['app.kubernetes.io/name']);
-      expect([...new Set(selected)].sort()).toEqual(['postgresql', 'postgresql-ca', 'postgresql-credentials']);
+      expect([...new Set(selected)].sort()).toEqual(['postgresql', 'postgresql-ca', 'postgresql-config', 'postgresql-credentials']);
       // Those that use the API in the Kubernetes form are the same pods.
       const kube = policies(m).filter((p) => apiRules([p]).length > 0).flatMap((p) => selectedPods(m, p));
       const cilium = podTemplates(cm).filter((t) => matches(cnp.spec.endpointSelector, t.metadata.labels)).map((t) => `${t.owner.kind}/${t.owner.metadata.name}`);

@@ -618,13 +618,13 @@ describe('delayedReplicas', () => {
     expect(container(d, 'db-replica').resources.limits).toEqual({ cpu: '500m', memory: '1024Mi' });
   });
 
-  test('scaling them changes only their StatefulSet, the config Job and the restart CronJob (their members)', () => {
+  test('scaling them changes only their StatefulSet and the config Job, its Role and both CronJobs (their members)', () => {
     const key = (x: Manifest) => `${x.kind}/${x.metadata.name}`.replace(/^(Job\/db-config)-[0-9a-f]{8}$/, '$1');
     const before = synthCluster({ delayedReplicas: { count: 1, applyDelay: Duration.hours(1) } });
     const after = synthCluster({ delayedReplicas: { count: 3, applyDelay: Duration.hours(1) } });
     expect(after.map(key)).toEqual(before.map(key));
     const changed = before.filter((x, i) => JSON.stringify(x) !== JSON.stringify(after[i])).map(key);
-    expect(changed).toEqual(['StatefulSet/db-delayed', 'Job/db-config', 'CronJob/db-restart']);
+    expect(changed).toEqual(['StatefulSet/db-delayed', 'Role/db-config', 'Job/db-config', 'CronJob/db-config', 'CronJob/db-restart']);
   });
 
   test('adding them does not change the primary or the replicas', () => {

@@ -11,7 +11,7 @@ import { allCases } from './helpers/cases';
 import { Manifest, find, ofKind, podTemplates, synthCluster } from './helpers/manifests';
 
 /** Which pods use a Role. */
-type Component = 'patroni' | 'credentials-job' | 'ca-publisher';
+type Component = 'patroni' | 'credentials-job' | 'ca-publisher' | 'config-job';
 /**
  * Patroni's DCS mode a grant belongs to (`any`: both; `tls`: both, only with TLS on;
  * `rotation`: both, only with a user's passwordRotation declared).
@@ -23,12 +23,15 @@ interface Grant {
   readonly mode: Mode;
   readonly resource: string;
   readonly verb: string;
+  /** The resource's API group; '' (core) unless set. */
+  readonly apiGroup?: string;
   /**
    * The grant is limited to these names (`job-secrets`: exactly the Secrets the Job creates;
    * `ca-configmap`: the ConfigMap the CA publisher fills; `rotated-secrets`: exactly the Secrets
-   * whose password the Job is asked to rotate).
+   * whose password the Job is asked to rotate; `member-statefulsets`, `member-pods`: the member
+   * StatefulSets and their pods).
    */
-  readonly resourceNames?: 'job-secrets' | 'ca-configmap' | 'rotated-secrets';
+  readonly resourceNames?: 'job-secrets' | 'ca-configmap' | 'rotated-secrets' | 'member-statefulsets' | 'member-pods';
   readonly reason: string;
 }
 
@@ -72,6 +75,25 @@ const GRANTS: readonly Grant[] = [
   // The CA publisher (TLS on): reads no Secret (the kubelet mounts the ca.crt item), fills one ConfigMap.
   { component: 'ca-publisher', mode: 'tls', resource: 'configmaps', verb: 'get', resourceNames: 'ca-configmap', reason: 'compares the published certificate with the current one' },
   { component: 'ca-publisher', mode: 'tls', resource: 'configmaps', verb: 'patch', resourceNames: 'ca-configmap', reason: 'writes the CA certificate (alone) into the ConfigMap clients mount' },
+  // The config Job (and the restart CronJob's Jobs): rollouts of changed pod templates.
+  {
+    component: 'config-job',
+    mode: 'any',
+    apiGroup: 'apps',
+    resource: 'statefulsets',
+    verb: 'get',
+    resourceNames: 'member-statefulsets',
+    reason: 'reads whether each member StatefulSet carries the Job\'s pod template, and its update revision',
+  },
+  { component: 'config-job', mode: 'any', resource: 'pods', verb: 'list', reason: 'the members\' revisions and readiness (list cannot be limited to names)' },
+  {
+    component: 'config-job',
+    mode: 'any',
+    resource: 'pods/eviction',
+    verb: 'create',
+    resourceNames: 'member-pods',
+    reason: 'replaces an out-of-date member through the eviction API, which the PodDisruptionBudget may refuse',
+  },
 ];
 
 const grantKey = (g: { component: string; resource: string; verb: string }) => `${g.component} ${g.resource} ${g.verb}`;
@@ -101,6 +123,15 @@ function caConfigMap(manifests: Manifest[]): string | undefined {
   return t?.spec.containers[0].env.find((e: any) => e.name === 'CA_CONFIGMAP')?.value;
 }
 
+/** The member StatefulSets and their pods, by name. */
+function memberStatefulSets(manifests: Manifest[]): string[] {
+  return ofKind(manifests, 'StatefulSet').filter((s) => (s.spec.template.spec.volumes ?? []).some((v: any) => v.name === 'patroni-config')).map((s) => s.metadata.name);
+}
+function memberPods(manifests: Manifest[]): string[] {
+  return ofKind(manifests, 'StatefulSet').filter((s) => memberStatefulSets(manifests).includes(s.metadata.name))
+    .flatMap((s) => Array.from({ length: s.spec.replicas }, (_, i) => `${s.metadata.name}-${i}`));
+}
+
 /** The Secrets the credentials Job creates (its SECRETS env var). */
 function jobSecrets(manifests: Manifest[]): string[] {
   const job = credentialsJob(manifests);
@@ -122,6 +153,7 @@ function componentOf(manifests: Manifest[], role: Manifest): Component {
   const pods = podTemplates(manifests).filter((t) => accounts.has(t.spec.serviceAccountName));
   const kinds = new Set(pods.map((t) => t.owner.kind));
   if (pods.length > 0 && pods.every((t) => t.metadata?.labels?.['app.kubernetes.io/name'] === 'postgresql-ca')) return 'ca-publisher';
+  if (pods.length > 0 && pods.every((t) => t.metadata?.labels?.['app.kubernetes.io/name'] === 'postgresql-config')) return 'config-job';
   if (kinds.size === 1 && kinds.has('StatefulSet')) return 'patroni';
   if (kinds.size === 1 && kinds.has('Job')) return 'credentials-job';
   throw new Error(`Role/${role.metadata.name} is used by pods of ${[...kinds].join(', ') || 'nothing'}`);
@@ -137,12 +169,11 @@ function rbacProblems(manifests: Manifest[]): string[] {
   for (const role of ofKind(manifests, 'Role')) {
     const component = componentOf(manifests, role);
     for (const rule of role.rules) {
-      for (const group of rule.apiGroups ?? []) {
-        if (group !== '') problems.push(`Role/${role.metadata.name}: API group ${JSON.stringify(group)} is not in the table`);
-      }
+      if ((rule.apiGroups ?? []).length !== 1) problems.push(`Role/${role.metadata.name}: a rule must name one API group`);
+      const group = (rule.apiGroups ?? [])[0];
       for (const resource of rule.resources ?? []) {
         for (const verb of rule.verbs ?? []) {
-          const g = expected.find((x) => grantKey(x) === grantKey({ component, resource, verb }));
+          const g = expected.find((x) => grantKey(x) === grantKey({ component, resource, verb }) && (x.apiGroup ?? '') === group);
           const at = `Role/${role.metadata.name} (${component}): ${verb} ${resource}`;
           if (!g) {
             problems.push(`${at} is not in the table for the ${mode} DCS`);
@@ -155,6 +186,9 @@ function rbacProblems(manifests: Manifest[]): string[] {
             else if ([...names].sort().join() !== jobSecrets(manifests).sort().join()) problems.push(`${at} names ${names.join(', ')}, not the Job's Secrets`);
           } else if (g.resourceNames === 'rotated-secrets') {
             if (!names || [...names].sort().join() !== rotatedSecrets(manifests).sort().join()) problems.push(`${at} must be limited to the rotated Secrets`);
+          } else if (g.resourceNames === 'member-statefulsets' || g.resourceNames === 'member-pods') {
+            const want = g.resourceNames === 'member-statefulsets' ? memberStatefulSets(manifests) : memberPods(manifests);
+            if (!names || [...names].sort().join() !== [...want].sort().join()) problems.push(`${at} must be limited to ${want.join(', ')}`);
           } else if (g.resourceNames === 'ca-configmap') {
             if (!names || names.join() !== caConfigMap(manifests)) problems.push(`${at} must be limited to the CA ConfigMap`);
           } else if (names !== undefined) {
@@ -211,9 +245,9 @@ describe.each(allCases().map((c) => [c.name, c] as const))('RBAC: %s', (_name, c
     expect(rbacProblems(manifests)).toEqual([]);
   });
 
-  test('two Roles, Patroni\'s and the credentials Job\'s, and with TLS the CA publisher\'s', () => {
+  test('three Roles, Patroni\'s, the credentials Job\'s and the config Job\'s, and with TLS the CA publisher\'s', () => {
     expect(ofKind(manifests, 'Role').map((r) => componentOf(manifests, r)).sort())
-      .toEqual([...(tlsOn(manifests) ? ['ca-publisher'] : []), 'credentials-job', 'patroni']);
+      .toEqual([...(tlsOn(manifests) ? ['ca-publisher'] : []), 'config-job', 'credentials-job', 'patroni']);
   });
 
   test('every other pod (the access Job, the poolers, the backup Jobs) runs with no ServiceAccount of its own and no token', () => {
@@ -223,7 +257,8 @@ describe.each(allCases().map((c) => [c.name, c] as const))('RBAC: %s', (_name, c
       const isPatroni = t.owner.kind === 'StatefulSet' && (t.spec.volumes ?? []).some((v: any) => v.name === 'patroni-config');
       const isCredentials = t.owner.kind === 'Job' && t.metadata.labels?.['app.kubernetes.io/name'] === 'postgresql-credentials';
       const isCaPublisher = t.metadata.labels?.['app.kubernetes.io/name'] === 'postgresql-ca';
-      if (isPatroni || isCredentials || isCaPublisher) {
+      const isConfig = t.metadata.labels?.['app.kubernetes.io/name'] === 'postgresql-config';
+      if (isPatroni || isCredentials || isCaPublisher || isConfig) {
         expect([who, bound.has(t.spec.serviceAccountName)]).toEqual([who, true]);
         continue;
       }
@@ -277,8 +312,8 @@ describe('the credentials Job\'s grant with users and a pooler', () => {
     const access = ofKind(m, 'Job').find((j) => j.metadata.name.startsWith('db-access-'))!;
     expect(access.spec.template.spec.serviceAccountName).toBeUndefined();
     expect(access.spec.template.spec.automountServiceAccountToken).toBe(false);
-    expect(ofKind(m, 'ServiceAccount').map((s) => s.metadata.name).sort()).toEqual(['db', 'db-credentials', 'db-publish-ca']);
-    expect(ofKind(m, 'Role').map((r) => componentOf(m, r)).sort()).toEqual(['ca-publisher', 'credentials-job', 'patroni']);
+    expect(ofKind(m, 'ServiceAccount').map((s) => s.metadata.name).sort()).toEqual(['db', 'db-config', 'db-credentials', 'db-publish-ca']);
+    expect(ofKind(m, 'Role').map((r) => componentOf(m, r)).sort()).toEqual(['ca-publisher', 'config-job', 'credentials-job', 'patroni']);
   });
 });
 

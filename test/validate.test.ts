@@ -163,7 +163,7 @@ describe('the api-server check: the API server egress against the CNI', () => {
   const apiWarnings = (ms: Manifest[], cni?: string) => runChecks(ms, ['api-server'], { cni }).map((f) => `${f.severity} ${f.object}`);
   const anywhere = synthCluster();
   const cilium = synthCluster({ network: { apiServer: ApiServerAccess.cilium() } });
-  const apiPods = (ms: Manifest[]) => podTemplates(ms).filter((t) => ['postgresql', 'postgresql-credentials', 'postgresql-ca'].includes(t.metadata.labels?.['app.kubernetes.io/name'] ?? ''))
+  const apiPods = (ms: Manifest[]) => podTemplates(ms).filter((t) => ['postgresql', 'postgresql-credentials', 'postgresql-ca', 'postgresql-config'].includes(t.metadata.labels?.['app.kubernetes.io/name'] ?? ''))
     .map((t) => `warning ${t.owner.kind}/${t.owner.metadata.name}`).sort();
 
   test('the CNI unknown and no Cilium object in the output: nothing is known, no finding', () => {

@@ -1,19 +1,30 @@
 #!/usr/bin/env python3
-"""Applies the declared cluster-wide configuration to a running cluster, then the restarts it needs.
+"""Applies the declared configuration to a running cluster: cluster-wide settings, pod templates, restarts.
 
 Patroni reads `bootstrap.dcs` once, when the cluster is created; afterwards the cluster-wide
-settings live in the DCS and change only through Patroni's REST API (PATCH /config). This
-program, run by a Job named after a hash of the declared configuration, makes the DCS equal to
-the declaration: it sends the difference (removed parameters as null), waits for the members to
-load it, and restarts the members whose PostgreSQL reports a pending restart, one at a time:
-the replicas first, each back and streaming before the next, the leader last.
+settings live in the DCS and change only through Patroni's REST API (PATCH /config). The member
+StatefulSets roll nothing by themselves (updateStrategy OnDelete): a changed pod template reaches
+the pods only when this program replaces them. Run by a Job named after a hash of the declared
+configuration and pod templates, it
+1. makes the DCS equal to the declaration: it sends the difference (removed parameters as null)
+   and waits for the members to load it;
+2. replaces the members whose pod is not at their StatefulSet's update revision, one at a time:
+   the replicas first, each evicted (the PodDisruptionBudget decides) and back, Ready and
+   streaming before the next; then a switchover from the leader to an up-to-date replica, and the
+   old leader last: one switchover is all clients see;
+3. restarts the members whose PostgreSQL reports a pending restart, in the same order.
+Before each replacement or restart every member must be Ready and running, so this program never
+takes a second member down, and a Job of an older declaration stops once a newer one is applied.
 
 Environment: PGC_CONFIG (JSON: {"config": the declared dynamic configuration, "removable": the
 top-level keys the library may leave out}), PGC_MEMBERS (space-separated REST API base URLs,
 e.g. https://db-primary-0.db-pods:8008), PGC_TLS_DIR (ca.crt, tls.crt, tls.key of a client
 certificate of the cluster CA; empty: plain HTTP), PGC_WAIT_SECONDS (how long to wait for the
 cluster and for each restarted member, default 600), PGC_RESTART (`pending`, the default: the
-members with a pending restart; `all`: every member, in the same order, for `kubectl pg restart`).
+members with a pending restart; `all`: every member, in the same order, for `kubectl pg restart`),
+PGC_ROLLOUT (JSON: {"selector": the members' label selector, "statefulSets": {name: the template
+hash it declares}}; empty: no rollout and no Kubernetes API call) and PGC_NAMESPACE (the
+StatefulSets' namespace); the API is reached with the pod's service account token.
 Standard library only.
 """
 import json
@@ -22,6 +33,7 @@ import ssl
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 
@@ -118,6 +130,7 @@ class Applier:
     def __init__(self, rest, members, wait_seconds, sleep=time.sleep, clock=time.monotonic, restart_all=False):
         self.rest, self.members, self.wait_seconds = rest, members, wait_seconds
         self.restart_all = restart_all
+        self.rollout = None
         self.sleep, self.clock = sleep, clock
         self.noted = set()
 
@@ -173,6 +186,12 @@ class Applier:
             self.sleep(2 * loop_wait + 2)
         else:
             log("the cluster configuration already matches the declaration")
+        if self.rollout:
+            try:
+                self.rollout.run()
+            except Superseded:
+                log("a newer declaration was applied (the StatefulSets declare other pod templates): its Job rolls the members")
+                return patch
         left = self.until("a member that answers with a leader", self.cluster)
         order = restart_order(left["members"], self.restart_all)
         for member in order:
@@ -210,6 +229,230 @@ class Applier:
         log("%s is back" % member["name"])
 
 
+REVISION_LABEL = "controller-revision-hash"
+TEMPLATE_HASH_ANNOTATION = "postgres.cdk8s.io/template-hash"
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
+class Kube:
+    """The Kubernetes API calls of a rollout, with the pod's service account token."""
+
+    def __init__(self, base, token, context):
+        self.base, self.token, self.context = base, token, context
+
+    def call(self, method, path, body=None):
+        """(status, parsed JSON or None); (None, reason) when the API server was not reached."""
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.base + path, data=data, method=method)
+        req.add_header("Authorization", "Bearer " + self.token)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, context=self.context, timeout=30) as resp:
+                return resp.status, parse(resp.read())
+        except urllib.error.HTTPError as err:
+            return err.code, parse(err.read())
+        except (urllib.error.URLError, OSError) as err:
+            return None, str(getattr(err, "reason", err))
+
+
+def kube_from_env(env):
+    host = env["KUBERNETES_SERVICE_HOST"]
+    if ":" in host:
+        host = "[" + host + "]"
+    with open(os.path.join(SERVICE_ACCOUNT_DIR, "token")) as f:
+        token = f.read().strip()
+    ctx = ssl.create_default_context(cafile=os.path.join(SERVICE_ACCOUNT_DIR, "ca.crt"))
+    return Kube("https://%s:%s" % (host, env.get("KUBERNETES_SERVICE_PORT", "443")), token, ctx)
+
+
+def is_ready(pod):
+    if (pod.get("metadata") or {}).get("deletionTimestamp"):
+        return False
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def owner(pod):
+    """The name of the StatefulSet a pod belongs to (None for any other pod)."""
+    for ref in (pod.get("metadata") or {}).get("ownerReferences") or []:
+        if ref.get("kind") == "StatefulSet":
+            return ref.get("name")
+    return None
+
+
+def outdated(pods, revisions):
+    """Names of the pods that are not at their StatefulSet's update revision, by name."""
+    return sorted(p["metadata"]["name"] for p in pods
+                  if owner(p) in revisions and (p["metadata"].get("labels") or {}).get(REVISION_LABEL) != revisions[owner(p)])
+
+
+def switchover_candidate(members, leader, pending):
+    """The member to hand the leadership to: up to date, streaming, allowed to lead; a synchronous
+    standby first (in synchronous mode Patroni accepts no other), then the least lag; else None."""
+    def lag(m):
+        return m.get("lag") if isinstance(m.get("lag"), int) else 2 ** 62
+    fit = [m for m in members if m["name"] != leader and m["name"] not in pending and m.get("state") == "streaming"
+           and not (m.get("tags") or {}).get("nofailover")]
+    fit.sort(key=lambda m: (m.get("role") != "sync_standby", lag(m), m["name"]))
+    return fit[0]["name"] if fit else None
+
+
+class Superseded(Exception):
+    """A newer declaration was applied: its own Job rolls the members."""
+
+
+class Rollout:
+    """Replaces the members whose pod template is out of date, replicas first, the leader last."""
+
+    def __init__(self, applier, kube, spec, settle_seconds=60):
+        self.applier, self.kube = applier, kube
+        self.namespace, self.selector, self.declared = spec["namespace"], spec["selector"], spec["statefulSets"]
+        self.settle_seconds = settle_seconds
+
+    def path(self, suffix):
+        return "/api/v1/namespaces/%s/%s" % (self.namespace, suffix)
+
+    def revisions(self):
+        """{StatefulSet: update revision} once each carries this Job's declaration and its controller
+        has acted on it; None while not yet. Raises Superseded when another declaration is there."""
+        out = {}
+        for name, want in sorted(self.declared.items()):
+            status, sts = self.kube.call("GET", "/apis/apps/v1/namespaces/%s/statefulsets/%s" % (self.namespace, name))
+            if status != 200 or not isinstance(sts, dict):
+                self.applier.note("statefulset %s: %s" % (name, status))
+                return None
+            have = (sts["metadata"].get("annotations") or {}).get(TEMPLATE_HASH_ANNOTATION)
+            if have != want:
+                self.applier.note("statefulset %s declares template %s, this Job %s" % (name, have, want))
+                return "other"
+            st = sts.get("status") or {}
+            if st.get("observedGeneration", 0) < sts["metadata"].get("generation", 0) or not st.get("updateRevision"):
+                return None
+            out[name] = st["updateRevision"]
+        return out
+
+    def current_revisions(self):
+        """revisions(), waiting for the controller; a declaration other than this Job's for
+        settle_seconds (not applied yet, or replaced by a newer one) means Superseded."""
+        first_other = None
+        while True:
+            rev = self.revisions()
+            if isinstance(rev, dict):
+                return rev
+            now = self.applier.clock()
+            if rev == "other":
+                first_other = now if first_other is None else first_other
+                if now - first_other > self.settle_seconds:
+                    raise Superseded()
+            else:
+                first_other = None
+            self.applier.sleep(2)
+
+    def pods(self):
+        status, body = self.kube.call("GET", self.path("pods?labelSelector=" + urllib.parse.quote(self.selector)))
+        if status != 200 or not isinstance(body, dict):
+            self.applier.note("list pods: %s %s" % (status, body))
+            return None
+        return [p for p in body.get("items", []) if owner(p) in self.declared]
+
+    def pod_list(self):
+        """{"items": the member pods} (an empty list too), None when the API did not answer."""
+        pods = self.pods()
+        return None if pods is None else {"items": pods}
+
+    def healthy(self):
+        """The Patroni cluster when every member's pod is Ready and every member runs (a leader,
+        the others streaming), with the pods; else None."""
+        pods = self.pods()
+        cluster = self.applier.cluster()
+        if pods is None or not cluster:
+            return None
+        names = {m["name"]: m for m in cluster["members"]}
+        for p in pods:
+            m = names.get(p["metadata"]["name"])
+            if not is_ready(p) or not m or m.get("state") not in ("running", "streaming"):
+                return None
+        if any(m["name"] not in {p["metadata"]["name"] for p in pods} for m in cluster["members"]):
+            return None
+        return cluster, pods
+
+    def run(self):
+        """Replaces every out-of-date member; the number replaced."""
+        replaced = 0
+        while True:
+            revisions = self.current_revisions()
+            # Nothing to replace: done, whether or not every member runs (a member that cannot
+            # be scheduled must not fail the Job of a change that needs no rollout).
+            if not outdated(self.applier.until("the member pods", self.pod_list)["items"], revisions):
+                if replaced:
+                    log("rollout done: %d member(s) replaced" % replaced)
+                return replaced
+            cluster, pods = self.applier.until("every member Ready and running", self.healthy)
+            todo = outdated(pods, revisions)
+            if not todo:
+                continue
+            leader = next((m["name"] for m in cluster["members"] if m.get("role") in ("leader", "standby_leader")), None)
+            replicas = [n for n in todo if n != leader]
+            if replicas:
+                target = replicas[0]
+            else:
+                target = leader
+                candidate = switchover_candidate(cluster["members"], leader, todo)
+                if candidate:
+                    self.switchover(cluster, leader, candidate)
+                    continue
+                log("no up-to-date replica can take over from %s: it is replaced while leading" % leader)
+            uid = next(p["metadata"]["uid"] for p in pods if p["metadata"]["name"] == target)
+            self.evict(target)
+            self.applier.until("%s replaced, Ready and running" % target, lambda: self.back(target, uid))
+            log("%s replaced" % target)
+            replaced += 1
+
+    def evict(self, name):
+        """Asks the API server to evict `name`; retried while the PodDisruptionBudget refuses."""
+        body = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": name, "namespace": self.namespace}}
+        log("evicting %s (its pod template is out of date)" % name)
+
+        def attempt():
+            status, answer = self.kube.call("POST", self.path("pods/%s/eviction" % name), body)
+            if status in (200, 201, 404):
+                return True
+            if status == 429:
+                self.applier.note("eviction of %s refused for now by the disruption budget" % name)
+                return False
+            raise SystemExit("eviction of %s failed: %s %s" % (name, status, answer))
+        self.applier.until("the disruption budget to allow evicting %s" % name, attempt, interval=5.0)
+
+    def back(self, name, old_uid):
+        """True once `name` runs again in a new pod at its update revision, Ready and running."""
+        state = self.healthy()
+        if not state:
+            return False
+        _, pods = state
+        pod = next((p for p in pods if p["metadata"]["name"] == name), None)
+        return pod is not None and pod["metadata"]["uid"] != old_uid
+
+    def switchover(self, cluster, leader, candidate):
+        log("switching over from %s to %s (the leader's pod template is out of date)" % (leader, candidate))
+        url = next(base_url(m["api_url"]) for m in cluster["members"] if m["name"] == leader)
+        status, body = self.applier.rest.call(url + "/switchover", "POST", {"leader": leader, "candidate": candidate},
+                                              timeout=self.applier.wait_seconds)
+        if status != 200:
+            # Another run of this program (the CronJob beside a Job) may have switched over first.
+            now = self.applier.cluster()
+            if now and not any(m["name"] == leader and m.get("role") == "leader" for m in now["members"]):
+                log("switchover refused (%s %s), but %s no longer leads: going on" % (status, body, leader))
+                return
+            raise SystemExit("switchover from %s to %s failed: %s %s" % (leader, candidate, status, body))
+
+        def led():
+            c = self.applier.cluster()
+            return c and any(m["name"] == candidate and m.get("role") == "leader" for m in c["members"])
+        self.applier.until("%s leading" % candidate, led)
+        log("%s leads" % candidate)
+
+
 def ssl_context(tls_dir):
     if not tls_dir:
         return None
@@ -233,6 +476,8 @@ def main(env):
         raise SystemExit("PGC_RESTART must be pending or all, got %r" % restart)
     applier = Applier(Rest(ssl_context(env.get("PGC_TLS_DIR", ""))), members, int(env.get("PGC_WAIT_SECONDS", "600")),
                       restart_all=restart == "all")
+    if env.get("PGC_ROLLOUT"):
+        applier.rollout = Rollout(applier, kube_from_env(env), dict(json.loads(env["PGC_ROLLOUT"]), namespace=env["PGC_NAMESPACE"]))
     applier.apply(spec["config"], spec.get("removable", []))
 
 

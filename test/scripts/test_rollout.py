@@ -1,0 +1,248 @@
+"""apply-config.py's rollout: which members it replaces, in which order, and when it stops."""
+import unittest
+
+from loader import load
+
+ac = load("apply-config.py")
+
+DCS = {"ttl": 30, "loop_wait": 10}
+SELECTOR = "postgres.cdk8s.io/cluster=db"
+
+
+class Cluster:
+    """Patroni (its REST API) and Kubernetes (StatefulSets, pods, evictions) of one cluster.
+
+    A pod is recreated at its StatefulSet's update revision `recreate_after` API reads after its
+    eviction; an eviction is refused (429) while a member pod is not Ready, as the budget does.
+    """
+
+    def __init__(self, members, statefulsets, recreate_after=2):
+        # members: (name, role, statefulset, revision[, tags])
+        self.members = {}
+        self.pods = {}
+        self.sts = {}
+        self.calls = []
+        self.recreate_after = recreate_after
+        self.uid = 0
+        for name, (hash_, revision) in statefulsets.items():
+            self.sts[name] = {"metadata": {"name": name, "generation": 2, "annotations": {ac.TEMPLATE_HASH_ANNOTATION: hash_}},
+                              "status": {"observedGeneration": 2, "updateRevision": revision}}
+        for name, role, sts, revision, *tags in members:
+            self.members[name] = {"name": name, "role": role, "state": "running" if role == "leader" else "streaming",
+                                  "api_url": "https://%s.db-pods:8008/patroni" % name, "lag": 0, "tags": tags[0] if tags else {}}
+            self.add_pod(name, sts, revision)
+
+    def add_pod(self, name, sts, revision, ready=True):
+        self.uid += 1
+        self.pods[name] = {"metadata": {"name": name, "uid": "u%d" % self.uid, "labels": {ac.REVISION_LABEL: revision},
+                                        "ownerReferences": [{"kind": "StatefulSet", "name": sts}]},
+                           "status": {"conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}}
+
+    def events(self):
+        return [c for c in self.calls if c[0] in ("evict", "switchover")]
+
+    # Kubernetes
+    def call(self, method, path, body=None):
+        if method == "GET" and "/statefulsets/" in path:
+            name = path.rsplit("/", 1)[1]
+            return (200, self.sts[name]) if name in self.sts else (404, None)
+        if method == "GET" and "/pods?labelSelector=" in path:
+            assert path.endswith("labelSelector=postgres.cdk8s.io/cluster%3Ddb"), path
+            self.advance()
+            return 200, {"items": [dict(p) for p in self.pods.values()]}
+        if method == "POST" and path.endswith("/eviction"):
+            name = path.split("/")[-2]
+            if any(not ac.is_ready(p) for p in self.pods.values()) or self.gone:
+                self.calls.append(("refused", name))
+                return 429, {"reason": "TooManyRequests"}
+            self.calls.append(("evict", name))
+            sts = ac.owner(self.pods[name])
+            del self.pods[name]
+            self.members[name]["state"] = "stopped"
+            self.gone[name] = [self.recreate_after, sts]
+            return 201, {}
+        raise AssertionError("unexpected Kubernetes call %s %s" % (method, path))
+
+    gone = None
+
+    def advance(self):
+        for name in list(self.gone):
+            self.gone[name][0] -= 1
+            if self.gone[name][0] <= 0:
+                sts = self.gone.pop(name)[1]
+                self.add_pod(name, sts, self.sts[sts]["status"]["updateRevision"])
+                m = self.members[name]
+                m["state"] = "running" if m["role"] == "leader" else "streaming"
+
+
+class Rest:
+    def __init__(self, cluster):
+        self.c = cluster
+
+    def call(self, url, method="GET", body=None, timeout=10):
+        if url.endswith("/cluster"):
+            return 200, {"members": [dict(m) for m in self.c.members.values()]}
+        if url.endswith("/config") and method == "GET":
+            return 200, dict(DCS)
+        if url.endswith("/switchover") and method == "POST":
+            self.c.calls.append(("switchover", body["leader"], body["candidate"]))
+            self.c.members[body["leader"]]["role"] = "replica"
+            self.c.members[body["leader"]]["state"] = "streaming"
+            self.c.members[body["candidate"]]["role"] = "leader"
+            self.c.members[body["candidate"]]["state"] = "running"
+            return 200, "Successfully switched over"
+        raise AssertionError("unexpected REST call %s %s" % (method, url))
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def sleep(self, s):
+        self.now += s
+
+    def __call__(self):
+        return self.now
+
+
+def run(cluster, declared, settle_seconds=60, wait_seconds=600):
+    cluster.gone = {}
+    clock = Clock()
+    urls = ["https://%s.db-pods:8008" % n for n in cluster.members]
+    applier = ac.Applier(Rest(cluster), urls, wait_seconds, sleep=clock.sleep, clock=clock)
+    applier.rollout = ac.Rollout(applier, cluster, {"namespace": "ns", "selector": SELECTOR, "statefulSets": declared}, settle_seconds)
+    applier.apply(DCS, [])
+    return clock
+
+
+STS = {"db-primary": ("h1", "db-primary-new"), "db-replica": ("h2", "db-replica-new")}
+DECLARED = {"db-primary": "h1", "db-replica": "h2"}
+
+
+class RolloutTest(unittest.TestCase):
+    def test_nothing_out_of_date_nothing_evicted_even_with_a_member_that_cannot_start(self):
+        c = Cluster([("db-primary-0", "leader", "db-primary", "db-primary-new"), ("db-replica-0", "replica", "db-replica", "db-replica-new")], STS)
+        c.pods["db-replica-0"]["status"]["conditions"][0]["status"] = "False"
+        run(c, DECLARED)
+        self.assertEqual(c.events(), [])
+
+    def test_replicas_one_at_a_time_then_one_switchover_then_the_old_leader(self):
+        c = Cluster([("db-primary-0", "leader", "db-primary", "old"), ("db-replica-1", "replica", "db-replica", "old"),
+                     ("db-replica-0", "sync_standby", "db-replica", "old")], STS)
+        run(c, DECLARED)
+        self.assertEqual(c.events(), [("evict", "db-replica-0"), ("evict", "db-replica-1"),
+                                      ("switchover", "db-primary-0", "db-replica-0"), ("evict", "db-primary-0")])
+        self.assertEqual({n: p["metadata"]["labels"][ac.REVISION_LABEL] for n, p in c.pods.items()},
+                         {"db-primary-0": "db-primary-new", "db-replica-0": "db-replica-new", "db-replica-1": "db-replica-new"})
+
+    def test_never_two_members_down_the_next_eviction_waits_for_the_last_one_back(self):
+        c = Cluster([("db-primary-0", "leader", "db-primary", "db-primary-new"), ("db-replica-0", "replica", "db-replica", "old"),
+                     ("db-replica-1", "replica", "db-replica", "old")], STS, recreate_after=5)
+        run(c, DECLARED)
+        # The second eviction is asked for only once the first member is back: never refused.
+        self.assertEqual([e for e in c.calls if e[0] in ("evict", "refused")], [("evict", "db-replica-0"), ("evict", "db-replica-1")])
+
+    def test_a_refused_eviction_is_retried(self):
+        c = Cluster([("db-primary-0", "leader", "db-primary", "db-primary-new"), ("db-replica-0", "replica", "db-replica", "old")], STS)
+        refusals = iter([429, 429])
+        real = c.call
+
+        def call(method, path, body=None):
+            if path.endswith("/eviction"):
+                status = next(refusals, None)
+                if status:
+                    c.calls.append(("refused", "db-replica-0"))
+                    return status, {}
+            return real(method, path, body)
+        c.call = call
+        run(c, DECLARED)
+        self.assertEqual([e for e in c.calls if e[0] in ("evict", "refused")], [("refused", "db-replica-0"), ("refused", "db-replica-0"), ("evict", "db-replica-0")])
+
+    def test_only_the_leader_out_of_date_one_switchover_to_the_least_lagging_replica_that_may_lead(self):
+        c = Cluster([("db-primary-0", "leader", "db-primary", "old"), ("db-replica-0", "replica", "db-replica", "db-replica-new"),
+                     ("db-replica-1", "replica", "db-replica", "db-replica-new"),
+                     ("db-replica-2", "replica", "db-replica", "db-replica-new", {"nofailover": True})], STS)
+        c.members["db-replica-0"]["lag"] = 4096
+        c.members["db-replica-2"]["lag"] = 0
+        run(c, DECLARED)
+        self.assertEqual(c.events(), [("switchover", "db-primary-0", "db-replica-1"), ("evict", "db-primary-0")])
+
+    def test_a_single_member_is_replaced_while_leading(self):
+        c = Cluster([("db-primary-0", "leader", "db-primary", "old")], {"db-primary": ("h1", "db-primary-new")})
+        run(c, {"db-primary": "h1"})
+        self.assertEqual(c.events(), [("evict", "db-primary-0")])
+
+    def test_waits_for_the_controller_to_observe_the_new_template(self):
+        c = Cluster([("db-primary-0", "leader", "db-primary", "db-primary-new"), ("db-replica-0", "replica", "db-replica", "db-replica-new")], STS)
+        c.sts["db-replica"]["metadata"]["generation"] = 3
+        reads = {"n": 0}
+        real = c.call
+
+        def call(method, path, body=None):
+            if path.endswith("/statefulsets/db-replica"):
+                reads["n"] += 1
+                if reads["n"] == 3:
+                    c.sts["db-replica"]["status"] = {"observedGeneration": 3, "updateRevision": "db-replica-newer"}
+            return real(method, path, body)
+        c.call = call
+        run(c, DECLARED)
+        self.assertEqual(c.events(), [("evict", "db-replica-0")])
+        self.assertGreaterEqual(reads["n"], 3)
+
+    def test_a_newer_declaration_stops_this_job_without_replacing_anything(self):
+        c = Cluster([("db-primary-0", "leader", "db-primary", "old"), ("db-replica-0", "replica", "db-replica", "old")],
+                    {"db-primary": ("h1", "db-primary-new"), "db-replica": ("h3", "db-replica-new")})
+        clock = run(c, DECLARED, settle_seconds=60)
+        self.assertEqual(c.events(), [])
+        self.assertGreater(clock.now, 60)
+
+    def test_a_failed_eviction_fails_the_job_with_the_reason(self):
+        c = Cluster([("db-primary-0", "leader", "db-primary", "db-primary-new"), ("db-replica-0", "replica", "db-replica", "old")], STS)
+        real = c.call
+        c.call = lambda m, p, b=None: (403, {"message": "forbidden"}) if p.endswith("/eviction") else real(m, p, b)
+        with self.assertRaises(SystemExit) as err:
+            run(c, DECLARED)
+        self.assertIn("eviction of db-replica-0 failed: 403", str(err.exception))
+
+    def test_a_switchover_made_by_another_run_first_is_not_an_error(self):
+        c = Cluster([("db-primary-0", "leader", "db-primary", "old"), ("db-replica-0", "replica", "db-replica", "db-replica-new")], STS)
+        rest = Rest(c)
+        real = rest.call
+
+        def call(url, method="GET", body=None, timeout=10):
+            if url.endswith("/switchover"):
+                real(url, method, body, timeout)  # the other run's switchover
+                return 412, "leader name does not match"
+            return real(url, method, body, timeout)
+        rest.call = call
+        c.gone = {}
+        clock = Clock()
+        applier = ac.Applier(rest, ["https://%s.db-pods:8008" % n for n in c.members], 600, sleep=clock.sleep, clock=clock)
+        applier.rollout = ac.Rollout(applier, c, {"namespace": "ns", "selector": SELECTOR, "statefulSets": DECLARED})
+        applier.apply(DCS, [])
+        self.assertEqual(c.events(), [("switchover", "db-primary-0", "db-replica-0"), ("evict", "db-primary-0")])
+
+    def test_a_refused_switchover_with_the_leader_unchanged_fails_the_job(self):
+        c = Cluster([("db-primary-0", "leader", "db-primary", "old"), ("db-replica-0", "replica", "db-replica", "db-replica-new")], STS)
+        rest = Rest(c)
+        real = rest.call
+        rest.call = lambda url, method="GET", body=None, timeout=10: (503, "candidate not healthy") if url.endswith("/switchover") else real(url, method, body, timeout)
+        c.gone = {}
+        clock = Clock()
+        applier = ac.Applier(rest, ["https://%s.db-pods:8008" % n for n in c.members], 600, sleep=clock.sleep, clock=clock)
+        applier.rollout = ac.Rollout(applier, c, {"namespace": "ns", "selector": SELECTOR, "statefulSets": DECLARED})
+        with self.assertRaises(SystemExit) as err:
+            applier.apply(DCS, [])
+        self.assertIn("switchover from db-primary-0 to db-replica-0 failed: 503", str(err.exception))
+        self.assertEqual([e for e in c.calls if e[0] == "evict"], [])
+
+    def test_candidate_prefers_the_synchronous_standby(self):
+        members = [{"name": "a", "role": "leader", "state": "running"}, {"name": "b", "role": "replica", "state": "streaming", "lag": 0},
+                   {"name": "c", "role": "sync_standby", "state": "streaming", "lag": 100}, {"name": "d", "role": "replica", "state": "starting"}]
+        self.assertEqual(ac.switchover_candidate(members, "a", []), "c")
+        self.assertEqual(ac.switchover_candidate(members, "a", ["c"]), "b")
+        self.assertIsNone(ac.switchover_candidate(members, "a", ["b", "c"]))
+
+
+if __name__ == "__main__":
+    unittest.main()
