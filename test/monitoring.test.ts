@@ -349,7 +349,7 @@ describe('exporter-queries.yaml', () => {
   const USAGES = ['LABEL', 'COUNTER', 'GAUGE', 'MAPPEDMETRIC', 'DURATION', 'DISCARD'];
 
   test('parses as YAML into named queries', () => {
-    expect(Object.keys(queries).sort()).toEqual(['pgc_archiver', 'pgc_connections', 'pgc_heartbeat', 'pgc_recovery', 'pgc_replication']);
+    expect(Object.keys(queries).sort()).toEqual(['pgc_archiver', 'pgc_connections', 'pgc_database', 'pgc_heartbeat', 'pgc_recovery', 'pgc_replication', 'pgc_settings']);
     for (const name of Object.keys(queries)) expect(name).toMatch(/^[a-z_][a-z0-9_]*$/);
   });
 
