@@ -126,6 +126,13 @@ describe('alertRuleGroups', () => {
     for (const r of rules) expect(r.expr).not.toMatch(/namespace="/);
   });
 
+  test('the README\'s table lists every alert', () => {
+    const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('### Alert rules'), readme.indexOf('### Pod resources of the examples'));
+    const listed = new Set([...section.matchAll(/`(Postgres[A-Za-z]+)`/g)].map((m) => m[1]));
+    expect([...listed].sort()).toEqual(rulesOf(FULL()).map((r) => r.alert).sort());
+  });
+
   test('deterministic: the same input renders the same rules', () => {
     expect(stringify(alertRuleGroups(INPUT))).toBe(stringify(alertRuleGroups({ ...INPUT })));
     expect(stringify(rulesOf(FULL()))).toBe(stringify(rulesOf(FULL())));
