@@ -86,6 +86,14 @@ export interface MetricsOptions {
    * @default - true when podMonitor is true
    */
   readonly alertRules?: boolean;
+  /**
+   * Emit a Grafana dashboard of the cluster (members' role and readiness, replication lag,
+   * connections against max_connections, transactions per second, WAL archiving, the
+   * heartbeat) as JSON in a ConfigMap `<cluster>-grafana-dashboard` labelled
+   * `grafana_dashboard: "1"`, which Grafana's dashboard sidecar loads.
+   * @default false
+   */
+  readonly grafanaDashboard?: boolean;
 }
 
 /** Heartbeat and metrics sidecars. */

@@ -30,6 +30,7 @@ import { Pooler } from './pooler';
 import { PrimaryNode, PrimaryNodeOptions } from './primary-node';
 import { alertRuleGroups } from './render/alert-rules';
 import { exporterQueries } from './render/exporter-queries';
+import { grafanaDashboard } from './render/grafana-dashboard';
 import { HEARTBEAT_SCRIPT } from './render/heartbeat';
 import {
   BACKUP_INIT_SCRIPT, BOOTSTRAP_RESTORE_SCRIPT, ENSURE_SECRETS_SCRIPT, PGBACKREST_SOURCE_SCRIPT, POST_BOOTSTRAP_SCRIPT,
@@ -693,6 +694,23 @@ export class PostgresCluster extends Construct {
         throw propError(this, 'monitoring.metrics.alertRules', true, 'needs the exporter (monitoring.metrics.enabled is false): the rules read its metrics');
       }
       this.addAlertRules(namespace ?? certNamespace, interval.toSeconds(), resolvedBackup?.member, delayedOptions?.applyDelay?.toSeconds());
+    }
+    if (metricsProps.grafanaDashboard) {
+      if (!this._memberContext.metrics) {
+        throw propError(this, 'monitoring.metrics.grafanaDashboard', true, 'needs the exporter (monitoring.metrics.enabled is false): the panels read its metrics');
+      }
+      const dashboard = grafanaDashboard({
+        clusterName: name,
+        namespace: namespace ?? certNamespace,
+        statefulSetNames: [this.primary, this.replicas, ...(this.delayedReplicas ? [this.delayedReplicas] : [])].map((s) => s.statefulSetName),
+        maxLagBytes: this._memberContext.heartbeat.maxLagBytes,
+        maxLagSeconds: this._memberContext.heartbeat.maxLagSeconds,
+      });
+      // Outside Patroni's label selector, like the scripts ConfigMap; the label is Grafana's sidecar convention.
+      new k8s.KubeConfigMap(this, 'GrafanaDashboard', {
+        metadata: { name: `${name}-grafana-dashboard`, labels: { ...configMapLabels(name), grafana_dashboard: '1' } },
+        data: { [`${name}.json`]: JSON.stringify(dashboard, undefined, 2) },
+      });
     }
     this.primaryHost = host(this.primary.serviceName);
     this.replicasHost = host(`${name}-replicas`);

@@ -2,6 +2,8 @@
  * Monitoring: the heartbeat sidecar (drives readiness), the postgres_exporter sidecar, the
  * optional PodMonitor, the exporter's queries and the user's own sidecars.
  */
+import { readFileSync } from 'fs';
+import { join } from 'path';
 import { PodMonitor as PodMonitorModel } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor';
 import { PrometheusRule as PrometheusRuleModel } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule';
 import { Duration, Size, Testing } from 'cdk8s';
@@ -370,6 +372,25 @@ describe('alert rules (PrometheusRule)', () => {
     const bad = JSON.parse(JSON.stringify(rule));
     delete bad.spec.groups[0].name;
     expect(() => validateManifest(bad)).toThrow(/PrometheusRule\/db/);
+  });
+
+  test('the CRD subsets in crds/ (which the end-to-end suite applies) declare every field the objects use', () => {
+    const m = synthCluster({ monitoring: { metrics: { podMonitor: true } } });
+    /** The paths of `value` that `schema` (an OpenAPI v3 subset) does not declare. */
+    const undeclared = (value: any, schema: any, at: string): string[] => {
+      if (Array.isArray(value)) return value.flatMap((v, i) => undeclared(v, schema.items ?? {}, `${at}[${i}]`));
+      if (value === null || typeof value !== 'object' || schema.type !== 'object' || !schema.properties) return [];
+      return Object.entries(value).flatMap(([k, v]) => (schema.properties[k] ? undeclared(v, schema.properties[k], `${at}.${k}`)
+        : schema.additionalProperties ? [] : [`${at}.${k}`]));
+    };
+    for (const [kind, file] of [['PodMonitor', 'podmonitors'], ['PrometheusRule', 'prometheusrules']]) {
+      const crd = parse(readFileSync(join(__dirname, '..', 'crds', `${file}.monitoring.coreos.com.yaml`), 'utf8'));
+      expect(crd.metadata.name).toBe(`${file}.monitoring.coreos.com`);
+      expect(crd.spec.names).toMatchObject({ kind, plural: file });
+      const obj = ofKind(m, kind)[0];
+      const schema = crd.spec.versions.find((v: any) => `monitoring.coreos.com/${v.name}` === obj.apiVersion).schema.openAPIV3Schema;
+      expect([kind, undeclared({ ...obj, metadata: {} }, schema, kind)]).toEqual([kind, []]);
+    }
   });
 
   test('the rules select exactly the member pods and their volume claims', () => {

@@ -128,7 +128,8 @@ describe('alertRuleGroups', () => {
 
   test('the README\'s table lists every alert', () => {
     const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
-    const section = readme.slice(readme.indexOf('### Alert rules'), readme.indexOf('### Pod resources of the examples'));
+    const start = readme.indexOf('### Alert rules');
+    const section = readme.slice(start, readme.indexOf('\n### ', start + 1));
     const listed = new Set([...section.matchAll(/`(Postgres[A-Za-z]+)`/g)].map((m) => m[1]));
     expect([...listed].sort()).toEqual(rulesOf(FULL()).map((r) => r.alert).sort());
   });
