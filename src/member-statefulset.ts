@@ -40,6 +40,8 @@ export const PATHS = {
 
 /** Replicas when `replicas.count` is not given. */
 export const DEFAULT_REPLICAS = 2;
+/** The members' volume claim template (and volume) name: each member's PVC is `pgdata-<pod>`. @internal */
+export const MEMBER_VOLUME_CLAIM = 'pgdata';
 /** Most WAL senders and slots, fixed so that scaling replicas never changes the cluster-wide settings. */
 export const MAX_WAL_SENDERS = 16;
 /** Most replicas: leaves WAL senders for pg_basebackup, pg_rewind and backups. */
@@ -244,7 +246,7 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
     ...(backup?.restore?.env ?? []),
   ];
   const mounts: kplus.k8s.VolumeMount[] = [
-    { name: 'pgdata', mountPath: PATHS.data },
+    { name: MEMBER_VOLUME_CLAIM, mountPath: PATHS.data },
     { name: 'patroni-config', mountPath: PATHS.patroniConfigDir, readOnly: true },
     { name: 'tmp', mountPath: PATHS.tmp },
     { name: 'dshm', mountPath: PATHS.shm },
@@ -271,7 +273,7 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
         { name: 'PGC_PORT', value: String(ctx.port) },
       ],
       volumeMounts: [
-        { name: 'pgdata', mountPath: PATHS.data, readOnly: true },
+        { name: MEMBER_VOLUME_CLAIM, mountPath: PATHS.data, readOnly: true },
         { name: 'scripts', mountPath: PATHS.scripts, readOnly: true },
       ],
       resources: resourceRequirements(INIT_RESOURCES),
@@ -366,7 +368,7 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
               postgres,
               ...monitoringSidecars(ctx, containerSecurity, spec.applyDelaySeconds),
               ...(archiving ? [pgbackrestSidecar(image, backup, [
-                { name: 'pgdata', mountPath: PATHS.data },
+                { name: MEMBER_VOLUME_CLAIM, mountPath: PATHS.data },
                 { name: 'tmp', mountPath: PATHS.tmp },
                 { name: 'scripts', mountPath: PATHS.scripts, readOnly: true },
                 ...(ctx.tls ? [{ name: 'tls-server', mountPath: PATHS.tlsServer, readOnly: true }] : []),
@@ -393,7 +395,7 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
         }, spec.scheduling ?? ctx.scheduling),
       },
       volumeClaimTemplates: [{
-        metadata: { name: 'pgdata', labels: clusterLabels(ctx.clusterName) },
+        metadata: { name: MEMBER_VOLUME_CLAIM, labels: clusterLabels(ctx.clusterName) },
         spec: {
           accessModes: [spec.storage.accessMode ?? kplus.PersistentVolumeAccessMode.READ_WRITE_ONCE],
           storageClassName: spec.storage.storageClassName,

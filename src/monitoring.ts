@@ -71,10 +71,29 @@ export interface MetricsOptions {
    */
   readonly podMonitor?: boolean;
   /**
-   * Scrape interval of the PodMonitor.
+   * Scrape interval of the PodMonitor (the alert rules' `for` durations allow for two scrapes).
    * @default Duration.seconds(30)
    */
   readonly scrapeInterval?: Duration;
+  /**
+   * Emit a Prometheus Operator PrometheusRule with the cluster's alerts: no leader or more than
+   * one, a member down or missing, replication lag past the heartbeat's limits, a replica not
+   * streaming, WAL archiving failing or falling behind (with backups), a member volume filling,
+   * connections near max_connections, transaction ID wraparound approaching, a restart pending
+   * for over an hour and a cert-manager Certificate not renewed in time. Thresholds come from
+   * the cluster's settings (see the README). The rules select the member pods' metrics by the
+   * labels a PodMonitor gives them (`namespace`, `pod`, `container`).
+   * @default - true when podMonitor is true
+   */
+  readonly alertRules?: boolean;
+  /**
+   * Emit a Grafana dashboard of the cluster (members' role and readiness, replication lag,
+   * connections against max_connections, transactions per second, WAL archiving, the
+   * heartbeat) as JSON in a ConfigMap `<cluster>-grafana-dashboard` labelled
+   * `grafana_dashboard: "1"`, which Grafana's dashboard sidecar loads.
+   * @default false
+   */
+  readonly grafanaDashboard?: boolean;
 }
 
 /** Heartbeat and metrics sidecars. */
@@ -86,7 +105,7 @@ export interface MonitoringOptions {
   readonly heartbeat?: HeartbeatOptions;
   /**
    * The metrics exporter.
-   * @default - on, port 9187, no PodMonitor
+   * @default - on, port 9187, no PodMonitor, no alert rules
    */
   readonly metrics?: MetricsOptions;
 }

@@ -17,7 +17,7 @@ import { PostgresImage, pinnedImageProblems } from './image';
 import { PodMonitor } from './imports/monitoring.coreos.com';
 import { clusterLabels, configMapLabels, memberSelector, serviceLabels } from './labels';
 import { MemberContext } from './member-context';
-import { DEFAULT_REPLICAS, MAX_REPLICAS, PATHS } from './member-statefulset';
+import { DEFAULT_REPLICAS, MAX_REPLICAS, MEMBER_VOLUME_CLAIM, PATHS } from './member-statefulset';
 import { HeartbeatOptions, MonitoringOptions, SidecarOptions } from './monitoring';
 import {
   ACCESS_USER, GRANTABLE_PREDEFINED_ROLES, HEARTBEAT_PORT, HEARTBEAT_RESOURCES, METRICS_PORT, METRICS_RESOURCES,
@@ -28,7 +28,9 @@ import { NodeConfig, NodeConfigProps } from './node-config';
 import { checkSystemRotations, checkedUserRotation } from './password-rotation';
 import { Pooler } from './pooler';
 import { PrimaryNode, PrimaryNodeOptions } from './primary-node';
+import { alertRuleGroups } from './render/alert-rules';
 import { exporterQueries } from './render/exporter-queries';
+import { grafanaDashboard } from './render/grafana-dashboard';
 import { HEARTBEAT_SCRIPT } from './render/heartbeat';
 import {
   BACKUP_INIT_SCRIPT, BOOTSTRAP_RESTORE_SCRIPT, ENSURE_SECRETS_SCRIPT, PGBACKREST_SOURCE_SCRIPT, POST_BOOTSTRAP_SCRIPT,
@@ -671,14 +673,15 @@ export class PostgresCluster extends Construct {
         } : undefined,
       });
     }
-    if (props.monitoring?.metrics?.podMonitor) {
+    const metricsProps = props.monitoring?.metrics ?? {};
+    const interval = metricsProps.scrapeInterval ?? Duration.seconds(30);
+    const intervalMs = interval.toMilliseconds();
+    if (intervalMs % 1000 !== 0 || intervalMs < 1000) {
+      throw propError(this, 'monitoring.metrics.scrapeInterval', `${intervalMs}ms`, 'must be a whole number of seconds, at least 1 s');
+    }
+    if (metricsProps.podMonitor) {
       if (!this._memberContext.metrics) {
         throw propError(this, 'monitoring.metrics.podMonitor', true, 'needs the exporter (monitoring.metrics.enabled is false)');
-      }
-      const interval = props.monitoring.metrics.scrapeInterval ?? Duration.seconds(30);
-      const ms = interval.toMilliseconds();
-      if (ms % 1000 !== 0 || ms < 1000) {
-        throw propError(this, 'monitoring.metrics.scrapeInterval', `${ms}ms`, 'must be a whole number of seconds, at least 1 s');
       }
       new PodMonitor(this, 'PodMonitor', {
         metadata: { name, labels },
@@ -691,8 +694,67 @@ export class PostgresCluster extends Construct {
         },
       });
     }
+    if (metricsProps.alertRules ?? metricsProps.podMonitor ?? false) {
+      if (!this._memberContext.metrics) {
+        throw propError(this, 'monitoring.metrics.alertRules', true, 'needs the exporter (monitoring.metrics.enabled is false): the rules read its metrics');
+      }
+      this.addAlertRules(namespace ?? certNamespace, interval.toSeconds(), resolvedBackup?.member, delayedOptions?.applyDelay?.toSeconds());
+    }
+    if (metricsProps.grafanaDashboard) {
+      if (!this._memberContext.metrics) {
+        throw propError(this, 'monitoring.metrics.grafanaDashboard', true, 'needs the exporter (monitoring.metrics.enabled is false): the panels read its metrics');
+      }
+      const dashboard = grafanaDashboard({
+        clusterName: name,
+        namespace: namespace ?? certNamespace,
+        statefulSetNames: [this.primary, this.replicas, ...(this.delayedReplicas ? [this.delayedReplicas] : [])].map((s) => s.statefulSetName),
+        maxLagBytes: this._memberContext.heartbeat.maxLagBytes,
+        maxLagSeconds: this._memberContext.heartbeat.maxLagSeconds,
+      });
+      // Outside Patroni's label selector, like the scripts ConfigMap; the label is Grafana's sidecar convention.
+      new k8s.KubeConfigMap(this, 'GrafanaDashboard', {
+        metadata: { name: `${name}-grafana-dashboard`, labels: { ...configMapLabels(name), grafana_dashboard: '1' } },
+        data: { [`${name}.json`]: JSON.stringify(dashboard, undefined, 2) },
+      });
+    }
     this.primaryHost = host(this.primary.serviceName);
     this.replicasHost = host(`${name}-replicas`);
+  }
+
+  /** The PrometheusRule of the cluster's alerts, rendered from its settings (src/render/alert-rules.ts). */
+  private addAlertRules(namespace: string | undefined, scrapeIntervalSeconds: number, backup: ResolvedBackup['member'] | undefined, applyDelaySeconds: number | undefined): void {
+    const ctx = this._memberContext;
+    const sets = [this.primary, this.replicas, ...(this.delayedReplicas ? [this.delayedReplicas] : [])];
+    // Every cert-manager Certificate the cluster emits (members, pooler, pgBackRest), with its renewBefore.
+    const certificates = this.node.findAll()
+      .filter((c): c is ApiObject => c instanceof ApiObject && c.apiVersion === 'cert-manager.io/v1' && c.kind === 'Certificate')
+      .map((c) => {
+        const json = c.toJson();
+        const renew = /^(\d+)h$/.exec(json.spec?.renewBefore ?? '');
+        if (!renew) throw new Error(`Certificate ${json.metadata.name}: renewBefore ${json.spec?.renewBefore} is not whole hours`);
+        return { name: json.metadata.name as string, renewBeforeSeconds: Number(renew[1]) * 3600 };
+      });
+    const groups = alertRuleGroups({
+      clusterName: this.clusterName,
+      namespace,
+      memberSets: sets.map((s) => ({
+        statefulSetName: s.statefulSetName,
+        count: s instanceof PrimaryNode ? 1 : s.count,
+        applyDelaySeconds: s === this.delayedReplicas ? applyDelaySeconds : undefined,
+      })),
+      volumeClaimTemplate: MEMBER_VOLUME_CLAIM,
+      heartbeat: ctx.heartbeat,
+      failover: { ttlSeconds: ctx.timing.ttlSeconds, loopWaitSeconds: ctx.timing.loopWaitSeconds },
+      scrapeIntervalSeconds,
+      archiving: backup?.archiving ? { archiveTimeoutSeconds: backup.archiveTimeoutSeconds } : undefined,
+      certificates,
+    });
+    new ApiObject(this, 'AlertRules', {
+      apiVersion: 'monitoring.coreos.com/v1',
+      kind: 'PrometheusRule',
+      metadata: { name: this.clusterName, labels: clusterLabels(this.clusterName) },
+      spec: { groups },
+    });
   }
 
   /** Creates the access Job on first need; it renders every user, database and the pooler at synth. */

@@ -794,6 +794,21 @@ describe('monitoring.metrics', () => {
     expectError({ monitoring: { metrics: { enabled: false, podMonitor: true } } }, 'test/db', 'monitoring.metrics.podMonitor', 'true',
       /needs the exporter \(monitoring.metrics.enabled is false\)/);
   });
+
+  test('alert rules without the exporter are refused', () => {
+    expectError({ monitoring: { metrics: { enabled: false, alertRules: true } } }, 'test/db', 'monitoring.metrics.alertRules', 'true',
+      /needs the exporter \(monitoring.metrics.enabled is false\): the rules read its metrics/);
+  });
+
+  test('a Grafana dashboard without the exporter is refused', () => {
+    expectError({ monitoring: { metrics: { enabled: false, grafanaDashboard: true } } }, 'test/db', 'monitoring.metrics.grafanaDashboard', 'true',
+      /needs the exporter \(monitoring.metrics.enabled is false\): the panels read its metrics/);
+  });
+
+  test('a scrape interval that is not whole seconds is refused without a PodMonitor too (the rules use it)', () => {
+    expectError({ monitoring: { metrics: { scrapeInterval: Duration.millis(1500) } } }, 'test/db', 'monitoring.metrics.scrapeInterval', '"1500ms"',
+      /must be a whole number of seconds, at least 1 s/);
+  });
 });
 
 describe('users', () => {

@@ -2,12 +2,15 @@
  * Monitoring: the heartbeat sidecar (drives readiness), the postgres_exporter sidecar, the
  * optional PodMonitor, the exporter's queries and the user's own sidecars.
  */
+import { readFileSync } from 'fs';
+import { join } from 'path';
 import { PodMonitor as PodMonitorModel } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor';
+import { PrometheusRule as PrometheusRuleModel } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule';
 import { Duration, Size, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { parse } from 'yaml';
-import { PostgresCluster, PostgresClusterProps, PostgresImage, Resources } from '../src';
-import { Manifest, find, ofKind, selects, synthCluster, testChart } from './helpers/manifests';
+import { BackupRepository, PostgresCluster, PostgresClusterProps, PostgresImage, Resources, Tls } from '../src';
+import { Manifest, find, ofKind, selects, synthCluster, synthWith, testChart } from './helpers/manifests';
 import { SidecarOptions } from '../src/monitoring';
 import { exporterQueries } from '../src/render/exporter-queries';
 import { RESTRICTED_CONTAINER } from '../src/validate/pod-security';
@@ -344,12 +347,118 @@ describe('PodMonitor', () => {
   });
 });
 
+describe('alert rules (PrometheusRule)', () => {
+  const alerts = (m: Manifest[]) => ofKind(m, 'PrometheusRule').flatMap((r) => r.spec.groups.flatMap((g: any) => g.rules.map((x: any) => x.alert)));
+  const rulesOf = (m: Manifest[]) => Object.fromEntries(ofKind(m, 'PrometheusRule').flatMap((r) => r.spec.groups.flatMap((g: any) => g.rules))
+    .map((x: any) => [x.alert, x]));
+
+  test('on with the PodMonitor, off without it; alertRules turns them on or off on their own', () => {
+    expect(ofKind(synthCluster(), 'PrometheusRule')).toEqual([]);
+    const m = synthCluster({ monitoring: { metrics: { podMonitor: true } } }, { namespace: 'team-a' });
+    const rules = ofKind(m, 'PrometheusRule');
+    expect(rules).toHaveLength(1);
+    expect(rules[0].apiVersion).toBe('monitoring.coreos.com/v1');
+    expect(rules[0].metadata).toMatchObject({ name: 'db', namespace: 'team-a', labels: { 'postgres.cdk8s.io/cluster': 'db' } });
+    expect(ofKind(synthCluster({ monitoring: { metrics: { podMonitor: true, alertRules: false } } }), 'PrometheusRule')).toEqual([]);
+    const alone = synthCluster({ monitoring: { metrics: { alertRules: true } } });
+    expect(ofKind(alone, 'PrometheusRule')).toHaveLength(1);
+    expect(ofKind(alone, 'PodMonitor')).toEqual([]);
+  });
+
+  test('valid against the upstream prometheus-operator schema (and validate knows the kind)', () => {
+    const rule = ofKind(synthCluster({ monitoring: { metrics: { podMonitor: true } } }), 'PrometheusRule')[0];
+    expect(() => new PrometheusRuleModel(JSON.parse(JSON.stringify(rule))).validate()).not.toThrow();
+    expect(() => validateManifest(rule)).not.toThrow();
+    const bad = JSON.parse(JSON.stringify(rule));
+    delete bad.spec.groups[0].name;
+    expect(() => validateManifest(bad)).toThrow(/PrometheusRule\/db/);
+  });
+
+  test('the CRD subsets in crds/ (which the end-to-end suite applies) declare every field the objects use', () => {
+    const m = synthCluster({ monitoring: { metrics: { podMonitor: true } } });
+    /** The paths of `value` that `schema` (an OpenAPI v3 subset) does not declare. */
+    const undeclared = (value: any, schema: any, at: string): string[] => {
+      if (Array.isArray(value)) return value.flatMap((v, i) => undeclared(v, schema.items ?? {}, `${at}[${i}]`));
+      if (value === null || typeof value !== 'object' || schema.type !== 'object' || !schema.properties) return [];
+      return Object.entries(value).flatMap(([k, v]) => (schema.properties[k] ? undeclared(v, schema.properties[k], `${at}.${k}`)
+        : schema.additionalProperties ? [] : [`${at}.${k}`]));
+    };
+    for (const [kind, file] of [['PodMonitor', 'podmonitors'], ['PrometheusRule', 'prometheusrules']]) {
+      const crd = parse(readFileSync(join(__dirname, '..', 'crds', `${file}.monitoring.coreos.com.yaml`), 'utf8'));
+      expect(crd.metadata.name).toBe(`${file}.monitoring.coreos.com`);
+      expect(crd.spec.names).toMatchObject({ kind, plural: file });
+      const obj = ofKind(m, kind)[0];
+      const schema = crd.spec.versions.find((v: any) => `monitoring.coreos.com/${v.name}` === obj.apiVersion).schema.openAPIV3Schema;
+      expect([kind, undeclared({ ...obj, metadata: {} }, schema, kind)]).toEqual([kind, []]);
+    }
+  });
+
+  test('the rules select exactly the member pods and their volume claims', () => {
+    const m = synthCluster({ delayedReplicas: { applyDelay: Duration.hours(1) }, monitoring: { metrics: { podMonitor: true } } });
+    const down = rulesOf(m).PostgresMemberDown.expr as string;
+    const podRegex = new RegExp(`^(${/pod=~"([^"]+)"/.exec(down)![1]})$`);
+    const volume = rulesOf(m).PostgresVolumeFilling.expr as string;
+    const claimRegex = new RegExp(`^(${/persistentvolumeclaim=~"([^"]+)"/.exec(volume)![1]})$`);
+    for (const sts of members(m)) {
+      for (let i = 0; i < sts.spec.replicas; i++) {
+        expect(`${sts.metadata.name}-${i}`).toMatch(podRegex);
+        for (const t of sts.spec.volumeClaimTemplates) expect(`${t.metadata.name}-${sts.metadata.name}-${i}`).toMatch(claimRegex);
+      }
+    }
+    for (const other of ['db-pooler-0', 'db-repo-host-0', 'dbx-primary-0', 'db-primary-x']) expect(other).not.toMatch(podRegex);
+    expect(rulesOf(m).PostgresMembersMissing.expr).toMatch(/< 4$/);
+  });
+
+  test('thresholds follow the cluster: heartbeat limits, failover timing, scrape interval, archive timeout', () => {
+    const m = synthCluster({
+      monitoring: {
+        heartbeat: { interval: Duration.seconds(10), failureThreshold: 4, maxLag: Size.mebibytes(1), maxLagTime: Duration.seconds(45) },
+        metrics: { podMonitor: true, scrapeInterval: Duration.seconds(15) },
+      },
+      backup: { repositories: [BackupRepository.volume()], archiveTimeout: Duration.seconds(120) },
+    });
+    const r = rulesOf(m);
+    expect(r.PostgresReplicationLagBytes.expr).toMatch(/> 1048576$/);
+    expect(r.PostgresReplicationLagTime.expr).toMatch(/> 45$/);
+    expect(r.PostgresReplicationLagTime.for).toBe('40s');
+    expect(r.PostgresClusterNoLeader.for).toBe('55s');
+    expect(r.PostgresWalArchiveStale.expr).toMatch(/> 360$/);
+    expect(alerts(synthCluster({ monitoring: { metrics: { podMonitor: true } } })).filter((a) => a.includes('Archiv'))).toEqual([]);
+  });
+
+  test('certificate expiry covers every cert-manager Certificate of the cluster (pooler and pgBackRest too), by its renewBefore', () => {
+    const m = synthCluster({
+      monitoring: { metrics: { podMonitor: true } },
+      pooler: {},
+      backup: { repositories: [BackupRepository.volume()] },
+      tls: Tls.certManager({ renewBefore: Duration.hours(240) }),
+    });
+    const expr = rulesOf(m).PostgresCertificateNotRenewed.expr as string;
+    const named = new Set([...expr.matchAll(/name=~"([^"]+)"/g)].flatMap((x) => x[1].split('|')));
+    const certs = ofKind(m, 'Certificate').map((c) => c.metadata.name);
+    expect(certs.length).toBeGreaterThan(4);
+    expect([...named].sort()).toEqual([...certs].sort());
+    for (const c of ofKind(m, 'Certificate')) {
+      const seconds = Number(/^(\d+)h$/.exec(c.spec.renewBefore)![1]) * 3600;
+      expect(expr).toMatch(new RegExp(`name=~"[^"]*\\b${c.metadata.name}\\b[^"]*"\\} - time\\(\\) < ${seconds}\\b`));
+    }
+    const own = synthWith((chart) => new PostgresCluster(chart, 'db', {
+      monitoring: { metrics: { podMonitor: true } },
+      tls: Tls.fromSecrets({
+        server: kplus.Secret.fromSecretName(chart, 'server', 'my-server-tls'),
+        replicationClient: kplus.Secret.fromSecretName(chart, 'repl', 'my-replication-tls'),
+      }),
+    }));
+    expect(alerts(own)).not.toContain('PostgresCertificateNotRenewed');
+  });
+});
+
 describe('exporter-queries.yaml', () => {
   const queries = parse(exporterQueries()) as Record<string, any>;
   const USAGES = ['LABEL', 'COUNTER', 'GAUGE', 'MAPPEDMETRIC', 'DURATION', 'DISCARD'];
 
   test('parses as YAML into named queries', () => {
-    expect(Object.keys(queries).sort()).toEqual(['pgc_archiver', 'pgc_connections', 'pgc_heartbeat', 'pgc_recovery', 'pgc_replication']);
+    expect(Object.keys(queries).sort()).toEqual(['pgc_archiver', 'pgc_connections', 'pgc_database', 'pgc_heartbeat', 'pgc_recovery', 'pgc_replication', 'pgc_settings']);
     for (const name of Object.keys(queries)) expect(name).toMatch(/^[a-z_][a-z0-9_]*$/);
   });
 

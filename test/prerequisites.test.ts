@@ -11,6 +11,7 @@ describe('prerequisites', () => {
       'CustomResourceDefinition certificates.cert-manager.io',
       'CustomResourceDefinition issuers.cert-manager.io',
       'CustomResourceDefinition podmonitors.monitoring.coreos.com',
+      'CustomResourceDefinition prometheusrules.monitoring.coreos.com',
       'StorageClass fast-ssd',
       'StorageClass standard',
       'Secret orders/orders-db-s3',

@@ -77,3 +77,11 @@ import { scriptText } from './script-files';
  *     archived (leader).
  */
 export const HEARTBEAT_SCRIPT = scriptText('heartbeat.py');
+
+/**
+ * The metric names the heartbeat's `/metrics` exports, read from the program itself (each
+ * `metric(lines, "<name>", ...)` call of render_metrics), sorted.
+ */
+export function heartbeatMetricNames(): string[] {
+  return [...HEARTBEAT_SCRIPT.matchAll(/\bmetric\(lines, "([a-z_:][a-z0-9_:]*)"/g)].map((m) => m[1]).sort();
+}

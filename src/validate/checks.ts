@@ -43,7 +43,7 @@ export function schemaFindings(manifests: readonly Manifest[]): Finding[] {
 
 /** The checks, in the order they report. */
 export const CHECKS: readonly Check[] = [
-  { name: 'schema', description: 'Kubernetes OpenAPI schemas (built-in kinds, cert-manager, PodMonitor)', run: schemaFindings },
+  { name: 'schema', description: 'Kubernetes OpenAPI schemas (built-in kinds, cert-manager, PodMonitor, PrometheusRule)', run: schemaFindings },
   {
     name: 'restricted',
     description: 'Pod Security Standards "restricted" profile, rule by rule',

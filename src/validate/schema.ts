@@ -9,6 +9,7 @@ import { Certificate } from '@kubernetes-models/cert-manager/cert-manager.io/v1/
 import { ClusterIssuer } from '@kubernetes-models/cert-manager/cert-manager.io/v1/ClusterIssuer';
 import { Issuer } from '@kubernetes-models/cert-manager/cert-manager.io/v1/Issuer';
 import { PodMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor';
+import { PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule';
 import { ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { CronJob, Job } from 'kubernetes-models/batch/v1';
@@ -57,6 +58,7 @@ const MODELS: Record<string, ModelClass> = {
   'rbac.authorization.k8s.io/v1/RoleBinding': RoleBinding,
   'storage.k8s.io/v1/StorageClass': StorageClass,
   'monitoring.coreos.com/v1/PodMonitor': PodMonitor,
+  'monitoring.coreos.com/v1/PrometheusRule': PrometheusRule,
   'cert-manager.io/v1/Certificate': Certificate,
   'cert-manager.io/v1/ClusterIssuer': ClusterIssuer,
   'cert-manager.io/v1/Issuer': Issuer,

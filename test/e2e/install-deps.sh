@@ -20,6 +20,8 @@ command -v ipset >/dev/null || need+=(ipset)
 command -v shellcheck >/dev/null || need+=(shellcheck)
 /usr/bin/python3 -c 'import pyflakes' 2>/dev/null || need+=(python3-pyflakes)
 command -v openssl >/dev/null || need+=(openssl)
+# promtool checks the alert rules and runs their unit tests (test/render/alert-rules.test.ts).
+[ -x /usr/bin/promtool ] || need+=(prometheus)
 /usr/bin/python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

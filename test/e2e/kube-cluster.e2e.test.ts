@@ -106,9 +106,11 @@ describe('both examples are accepted by the API server and come up', () => {
 
   test('production: accepted with its prerequisites; the members three nodes can hold come up, the fourth waits for a node of its own', async () => {
     // What `validate` lists as needed before applying: the StorageClass, the object store's
-    // Secrets and the PodMonitor CRD (the subset in crds/, as `npm run import` reads it).
-    await kube.kubectl(['apply', '--server-side', '-f', path.join(REPO, 'crds/podmonitors.monitoring.coreos.com.yaml')]);
-    await kube.kubectl(['wait', '--for', 'condition=Established', 'crd/podmonitors.monitoring.coreos.com']);
+    // Secrets and the PodMonitor and PrometheusRule CRDs (the subsets in crds/).
+    for (const crd of ['podmonitors.monitoring.coreos.com', 'prometheusrules.monitoring.coreos.com']) {
+      await kube.kubectl(['apply', '--server-side', '-f', path.join(REPO, `crds/${crd}.yaml`)]);
+      await kube.kubectl(['wait', '--for', 'condition=Established', `crd/${crd}`]);
+    }
     await kube.kubectl(['apply', '--server-side', '-f', '-'], JSON.stringify({
       apiVersion: 'storage.k8s.io/v1',
       kind: 'StorageClass',
@@ -128,6 +130,7 @@ describe('both examples are accepted by the API server and come up', () => {
     }
     const out = await kube.kubectl(['apply', '--server-side', '--field-manager=cdk8s-e2e', '-f', file]);
     expect(out).toMatch(/podmonitor.monitoring.coreos.com\/orders-db serverside-applied/);
+    expect(out).toMatch(/prometheusrule.monitoring.coreos.com\/orders-db serverside-applied/);
     const ns = await kube.get('namespace', 'orders');
     expect(ns.metadata.labels['pod-security.kubernetes.io/enforce']).toBe('restricted');
     const pg = new KubePostgres(kube, 'orders', 'orders-db');

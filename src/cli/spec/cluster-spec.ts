@@ -351,6 +351,8 @@ export const SPEC_FIELDS: Readonly<Record<string, Field>> = {
       resources: field(resources, 'exporter resources'),
       podMonitor: field(boolean, 'a Prometheus Operator PodMonitor'),
       scrapeInterval: field(duration, 'scrape interval'),
+      alertRules: field(boolean, 'a Prometheus Operator PrometheusRule of the cluster\'s alerts (default: with the PodMonitor)'),
+      grafanaDashboard: field(boolean, 'a Grafana dashboard in a ConfigMap labelled grafana_dashboard: "1"'),
     }), 'metrics exporter'),
   }), 'heartbeat and metrics'),
   sidecars: field(list(object({
