@@ -14,7 +14,7 @@ const k8s = kplus.k8s;
 /** The label value of the config Job's pods (NetworkPolicies select them by it). @internal */
 export const CONFIG_JOB_NAME_LABEL = 'postgresql-config';
 
-/** How often the CronJob `<cluster>-config` applies the declaration again. @internal */
+/** How often the CronJob `<cluster>-reconcile` applies the declaration again. @internal */
 export const RECONCILE_SCHEDULE = '*/5 * * * *';
 
 /** Top-level DCS keys the library sets only in some configurations: absent means "delete". */
@@ -56,7 +56,7 @@ export interface ConfigJobProps {
  * patches Patroni's configuration through the REST API, replaces the members whose pod template is
  * out of date (replicas one at a time through the eviction API, a switchover, the old leader
  * last), and restarts the members that need it in the same order (src/scripts/apply-config.py).
- * The CronJob `<cluster>-config` runs the same program every five minutes, so a declaration whose
+ * The CronJob `<cluster>-reconcile` runs the same program every five minutes, so a declaration whose
  * Job already ran (a rollback to it) is applied too.
  *
  * @internal
@@ -127,7 +127,7 @@ export class ConfigJob extends Construct {
     // nothing; the CronJob applies whatever is declared now. Idempotent: with nothing to change it
     // reads the cluster and exits.
     new k8s.KubeCronJob(this, 'Reconcile', {
-      metadata: { name, labels },
+      metadata: { name: `${props.clusterName}-reconcile`, labels },
       spec: {
         schedule: RECONCILE_SCHEDULE,
         concurrencyPolicy: 'Forbid',

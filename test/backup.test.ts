@@ -101,7 +101,7 @@ describe('a cluster with a volume repository', () => {
   test('scaling the replicas changes only the replica StatefulSet and the config Job, its Role and both CronJobs (their members)', () => {
     const scaled = synthCluster({ replicas: { count: 4 }, backup: { repositories: [BackupRepository.volume()] } });
     const changed = scaled.filter((o, i) => JSON.stringify(o) !== JSON.stringify(m[i])).map((o) => `${o.kind}/${o.metadata.name}`);
-    expect(changed.map((c) => c.replace(/-[0-9a-f]{8}$/, '-<hash>'))).toEqual(['StatefulSet/db-replica', 'Role/db-config', 'Job/db-config-<hash>', 'CronJob/db-config', 'CronJob/db-restart']);
+    expect(changed.map((c) => c.replace(/-[0-9a-f]{8}$/, '-<hash>'))).toEqual(['StatefulSet/db-replica', 'Role/db-config', 'Job/db-config-<hash>', 'CronJob/db-reconcile', 'CronJob/db-restart']);
   });
 });
 

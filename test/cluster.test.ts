@@ -224,7 +224,7 @@ describe('scaling', () => {
     for (const [i, m] of before.entries()) {
       if (JSON.stringify(m) !== JSON.stringify(after[i])) changed.push(key(m));
     }
-    expect(changed.map((c) => c.replace(/-[0-9a-f]{8}$/, '-<hash>'))).toEqual(['StatefulSet/db-replica', 'Role/db-config', 'Job/db-config-<hash>', 'CronJob/db-config', 'CronJob/db-restart']);
+    expect(changed.map((c) => c.replace(/-[0-9a-f]{8}$/, '-<hash>'))).toEqual(['StatefulSet/db-replica', 'Role/db-config', 'Job/db-config-<hash>', 'CronJob/db-reconcile', 'CronJob/db-restart']);
     const sts = (ms: Manifest[]) => find(ms, 'StatefulSet', 'db-replica');
     expect(sts(after).spec.replicas).toBe(3);
     expect({ ...sts(after).spec, replicas: 2 }).toEqual(sts(before).spec);
@@ -235,7 +235,7 @@ describe('scaling', () => {
     const before = synthCluster(props(2));
     const after = synthCluster(props(5));
     const changed = before.filter((m, i) => JSON.stringify(m) !== JSON.stringify(after[i])).map(key);
-    expect(changed.map((c) => c.replace(/-[0-9a-f]{8}$/, '-<hash>'))).toEqual(['StatefulSet/db-replica', 'Role/db-config', 'Job/db-config-<hash>', 'CronJob/db-config', 'CronJob/db-restart']);
+    expect(changed.map((c) => c.replace(/-[0-9a-f]{8}$/, '-<hash>'))).toEqual(['StatefulSet/db-replica', 'Role/db-config', 'Job/db-config-<hash>', 'CronJob/db-reconcile', 'CronJob/db-restart']);
   });
 });
 

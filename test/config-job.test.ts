@@ -122,8 +122,8 @@ describe('rollout: every member StatefulSet is OnDelete, and the Job replaces it
     expect(find(m, 'RoleBinding', 'db-config').subjects).toEqual([{ kind: 'ServiceAccount', name: 'db-config' }]);
   });
 
-  test('the CronJob db-config applies the same declaration every five minutes (a rollback to a declaration whose Job ran), never two at once', () => {
-    const cron = find(m, 'CronJob', 'db-config');
+  test('the CronJob db-reconcile applies the same declaration every five minutes (a rollback to a declaration whose Job ran), never two at once', () => {
+    const cron = find(m, 'CronJob', 'db-reconcile');
     expect(cron.spec.schedule).toBe('*/5 * * * *');
     expect(cron.spec.concurrencyPolicy).toBe('Forbid');
     expect(cron.spec.suspend).toBeUndefined();

@@ -59,7 +59,7 @@ describe('defaults', () => {
     const deny = find(m, 'NetworkPolicy', 'db-default-deny');
     expect(deny.spec).toEqual({ podSelector: { matchLabels: { 'postgres.cdk8s.io/cluster': 'db' } }, policyTypes: ['Ingress', 'Egress'] });
     expect(publisherPods).toEqual(['CronJob/db-publish-ca', expect.stringMatching(/^Job\/db-publish-ca-[0-9a-f]{8}$/)]);
-    expect(allPods).toEqual([...memberPods, `Job/${job.metadata.name}`, `Job/${configJob.metadata.name}`, 'CronJob/db-config', 'CronJob/db-restart', ...publisherPods].sort());
+    expect(allPods).toEqual([...memberPods, `Job/${job.metadata.name}`, `Job/${configJob.metadata.name}`, 'CronJob/db-reconcile', 'CronJob/db-restart', ...publisherPods].sort());
     expect(allPods.length).toBe(9);
     expect(selectedPods(m, deny)).toEqual(allPods);
   });
@@ -75,7 +75,7 @@ describe('defaults', () => {
 
   test('the jobs policy selects exactly the credentials Job\'s pod; the config policy the config Job\'s and both CronJobs\'', () => {
     expect(selectedPods(m, find(m, 'NetworkPolicy', 'db-jobs'))).toEqual([`Job/${job.metadata.name}`]);
-    expect(selectedPods(m, find(m, 'NetworkPolicy', 'db-config'))).toEqual(['CronJob/db-config', 'CronJob/db-restart', `Job/${configJob.metadata.name}`]);
+    expect(selectedPods(m, find(m, 'NetworkPolicy', 'db-config'))).toEqual(['CronJob/db-reconcile', 'CronJob/db-restart', `Job/${configJob.metadata.name}`]);
   });
 
   test('members ingress: members on PostgreSQL and Patroni, the Jobs on PostgreSQL, clients from the namespace on PostgreSQL, scrapers from any namespace, the config Job on Patroni', () => {

@@ -624,7 +624,7 @@ describe('delayedReplicas', () => {
     const after = synthCluster({ delayedReplicas: { count: 3, applyDelay: Duration.hours(1) } });
     expect(after.map(key)).toEqual(before.map(key));
     const changed = before.filter((x, i) => JSON.stringify(x) !== JSON.stringify(after[i])).map(key);
-    expect(changed).toEqual(['StatefulSet/db-delayed', 'Role/db-config', 'Job/db-config', 'CronJob/db-config', 'CronJob/db-restart']);
+    expect(changed).toEqual(['StatefulSet/db-delayed', 'Role/db-config', 'Job/db-config', 'CronJob/db-reconcile', 'CronJob/db-restart']);
   });
 
   test('adding them does not change the primary or the replicas', () => {

@@ -43,7 +43,7 @@ const props = (mode: ReplicationMode, tag: string): PostgresClusterProps => ({
 });
 
 /**
- * The synthesized manifests as this suite applies them. The CronJob `<cluster>-config` is
+ * The synthesized manifests as this suite applies them. The CronJob `<cluster>-reconcile` is
  * suspended, so that each change is the work of one Job whose log the tests read (its five-minute
  * schedule would otherwise run the same program beside it at times of its own); the rollback test
  * runs it by hand. `unordered`: rolled the way the StatefulSet controller rolls by itself, both
@@ -53,7 +53,7 @@ const props = (mode: ReplicationMode, tag: string): PostgresClusterProps => ({
 function variant(file: string, unordered: boolean): string {
   const docs = parseAllDocuments(fs.readFileSync(file, 'utf8')).map((d) => d.toJS());
   for (const d of docs) {
-    if (d.kind === 'CronJob' && /-config$/.test(d.metadata.name)) d.spec.suspend = true;
+    if (d.kind === 'CronJob' && /-reconcile$/.test(d.metadata.name)) d.spec.suspend = true;
     if (!unordered) continue;
     if (d.kind === 'StatefulSet' && d.spec.updateStrategy?.type === 'OnDelete') d.spec.updateStrategy = { type: 'RollingUpdate' };
     const pod = d.kind === 'Job' ? d.spec.template.spec : d.kind === 'CronJob' ? d.spec.jobTemplate.spec.template.spec : undefined;
@@ -211,14 +211,14 @@ describe.each([
     expect(await allUpdated(pg, before)).toBe(true);
   }, 700_000);
 
-  test('a rollback to a declaration whose Job already ran: no new Job, the CronJob <cluster>-config rolls it, in order', async () => {
+  test('a rollback to a declaration whose Job already ran: no new Job, the CronJob <cluster>-reconcile rolls it, in order', async () => {
     // The members run TAGS[0] (the unordered roll); the ordered change's declaration comes back.
     const jobsBefore = (await jobsNamed(kube, ns, `${name}-config-`)).map((j) => j.metadata.name);
     const before = await pg.pods();
     await kube.apply(variant(synthCluster(path.join(workDir, `${ns}-rollback`), name, props(mode, TAGS[1])), false), ns);
     expect((await jobsNamed(kube, ns, `${name}-config-`)).map((j) => j.metadata.name).sort()).toEqual([...jobsBefore].sort());
-    const run = `${name}-config-rollback`;
-    await kube.kubectl(['create', 'job', '-n', ns, `--from=cronjob/${name}-config`, run]);
+    const run = `${name}-reconcile-now`;
+    await kube.kubectl(['create', 'job', '-n', ns, `--from=cronjob/${name}-reconcile`, run]);
     const job = await jobComplete(kube, ns, run, 500_000);
     expect(await allUpdated(pg, before)).toBe(true);
     for (const p of await pg.pods()) expect(p.spec.containers[0].image).toContain(TAGS[1]);
