@@ -3,7 +3,7 @@ import { Lazy } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { PostgresImage } from './image';
-import { clusterLabels, memberSelector } from './labels';
+import { CLUSTER_LABEL, clusterLabels, memberSelector } from './labels';
 import { JOB_TTL_SECONDS } from './monitoring-defaults';
 import { APPLY_CONFIG_SCRIPT } from './render/scripts';
 import { ResolvedScheduling, withScheduling } from './scheduling';
@@ -76,6 +76,8 @@ export class ConfigJob extends Construct {
         { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
         // Replacing an out-of-date member: an eviction, which the PodDisruptionBudget may refuse.
         { apiGroups: [''], resources: ['pods/eviction'], verbs: ['create'], resourceNames: props.statefulSets.flatMap((s) => s.pods) },
+        // Taking turns with the other runs of the program (list cannot be limited to names).
+        { apiGroups: ['batch'], resources: ['jobs'], verbs: ['list'] },
       ],
     });
     new k8s.KubeRoleBinding(this, 'RoleBinding', {
@@ -83,7 +85,9 @@ export class ConfigJob extends Construct {
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
       subjects: [{ kind: 'ServiceAccount', name }],
     });
-    const selector = Object.entries(memberSelector(props.clusterName)).map(([k, v]) => `${k}=${v}`).join(',');
+    const selectorOf = (l: Record<string, string>) => Object.entries(l).map(([k, v]) => `${k}=${v}`).join(',');
+    const selector = selectorOf(memberSelector(props.clusterName));
+    const jobSelector = selectorOf({ [CLUSTER_LABEL]: props.clusterName, 'app.kubernetes.io/name': CONFIG_JOB_NAME_LABEL });
     // Rendered at synth: the pod templates are complete only then (sidecars added later, patches).
     const render = (restart: boolean): kplus.k8s.JobSpec => ({
       backoffLimit: 6,
@@ -103,9 +107,15 @@ export class ConfigJob extends Construct {
             { name: 'PGC_TLS_DIR', value: props.tlsSecretName ? TLS_DIR : '' },
             { name: 'PGC_WAIT_SECONDS', value: '600' },
             { name: 'PGC_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+            // Runs of the program take turns, oldest first (the Job of a change, the CronJobs' runs).
+            { name: 'PGC_JOB_NAME', valueFrom: { fieldRef: { fieldPath: "metadata.labels['batch.kubernetes.io/job-name']" } } },
             {
               name: 'PGC_ROLLOUT',
-              value: JSON.stringify({ selector, statefulSets: Object.fromEntries(props.statefulSets.map((s) => [s.name, s.templateHash()])) }),
+              value: JSON.stringify({
+                selector,
+                jobSelector,
+                statefulSets: Object.fromEntries(props.statefulSets.map((s) => [s.name, s.templateHash()])),
+              }),
             },
             ...(restart ? [{ name: 'PGC_RESTART', value: 'all' }] : []),
           ],

@@ -80,6 +80,13 @@ describe('rollout: every member StatefulSet is OnDelete, and the Job replaces it
   test('the Job declares each StatefulSet\'s template hash, the one the StatefulSet carries, a hash of the template as written', () => {
     const rollout = JSON.parse(env(job).PGC_ROLLOUT);
     expect(rollout.selector).toBe('app.kubernetes.io/name=postgresql,postgres.cdk8s.io/cluster=db');
+    // The runs of the program take turns: every config Job, reconcile and restart run carries these labels.
+    expect(rollout.jobSelector).toBe('postgres.cdk8s.io/cluster=db,app.kubernetes.io/name=postgresql-config');
+    for (const t of [job.spec.template, find(m, 'CronJob', 'db-reconcile').spec.jobTemplate.spec.template, find(m, 'CronJob', 'db-restart').spec.jobTemplate.spec.template]) {
+      expect(t.metadata.labels).toMatchObject({ 'postgres.cdk8s.io/cluster': 'db', 'app.kubernetes.io/name': 'postgresql-config' });
+    }
+    const jobName = job.spec.template.spec.containers[0].env.find((e: any) => e.name === 'PGC_JOB_NAME');
+    expect(jobName.valueFrom).toEqual({ fieldRef: { fieldPath: "metadata.labels['batch.kubernetes.io/job-name']" } });
     for (const s of sets) {
       const sts = find(m, 'StatefulSet', s);
       const hash = sts.metadata.annotations?.[TEMPLATE_HASH_ANNOTATION];
@@ -113,11 +120,12 @@ describe('rollout: every member StatefulSet is OnDelete, and the Job replaces it
     expect(patchedHash['db-replica']).toBe(base['db-replica']);
   });
 
-  test('RBAC: get the member StatefulSets, list pods, evict the member pods by name; nothing else', () => {
+  test('RBAC: get the member StatefulSets, list pods, evict the member pods by name, list Jobs; nothing else', () => {
     expect(find(m, 'Role', 'db-config').rules).toEqual([
       { apiGroups: ['apps'], resources: ['statefulsets'], verbs: ['get'], resourceNames: sets },
       { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
       { apiGroups: [''], resources: ['pods/eviction'], verbs: ['create'], resourceNames: ['db-primary-0', 'db-replica-0', 'db-replica-1', 'db-delayed-0'] },
+      { apiGroups: ['batch'], resources: ['jobs'], verbs: ['list'] },
     ]);
     expect(find(m, 'RoleBinding', 'db-config').subjects).toEqual([{ kind: 'ServiceAccount', name: 'db-config' }]);
   });

@@ -94,6 +94,14 @@ const GRANTS: readonly Grant[] = [
     resourceNames: 'member-pods',
     reason: 'replaces an out-of-date member through the eviction API, which the PodDisruptionBudget may refuse',
   },
+  {
+    component: 'config-job',
+    mode: 'any',
+    apiGroup: 'batch',
+    resource: 'jobs',
+    verb: 'list',
+    reason: 'waits for the older unfinished runs of its program (the Job of a change, the CronJobs\' runs) before it acts',
+  },
 ];
 
 const grantKey = (g: { component: string; resource: string; verb: string }) => `${g.component} ${g.resource} ${g.verb}`;

@@ -23,8 +23,10 @@ certificate of the cluster CA; empty: plain HTTP), PGC_WAIT_SECONDS (how long to
 cluster and for each restarted member, default 600), PGC_RESTART (`pending`, the default: the
 members with a pending restart; `all`: every member, in the same order, for `kubectl pg restart`),
 PGC_ROLLOUT (JSON: {"selector": the members' label selector, "statefulSets": {name: the template
-hash it declares}}; empty: no rollout and no Kubernetes API call) and PGC_NAMESPACE (the
-StatefulSets' namespace); the API is reached with the pod's service account token.
+hash it declares}, "jobSelector": the label selector of this program's Jobs}; empty: no rollout
+and no Kubernetes API call), PGC_NAMESPACE (the StatefulSets' namespace) and PGC_JOB_NAME (this
+run's Job: it waits for the older unfinished ones); the API is reached with the pod's service
+account token.
 Standard library only.
 """
 import json
@@ -49,17 +51,24 @@ class Rest:
 
     def call(self, url, method="GET", body=None, timeout=10):
         """(status, parsed JSON or text); (None, reason) when the member was not reached."""
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(url, data=data, method=method)
-        if data is not None:
-            req.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(req, context=self.context, timeout=timeout) as resp:
-                return resp.status, parse(resp.read())
-        except urllib.error.HTTPError as err:
-            return err.code, parse(err.read())
-        except (urllib.error.URLError, OSError) as err:
-            return None, str(getattr(err, "reason", err))
+        return http(url, method, body, self.context, timeout)
+
+
+def http(url, method, body, context, timeout, headers=None):
+    """One JSON request: (status, parsed JSON or text); (None, reason) when nothing answered."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method)
+    for name, value in (headers or {}).items():
+        req.add_header(name, value)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, context=context, timeout=timeout) as resp:
+            return resp.status, parse(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, parse(err.read())
+    except (urllib.error.URLError, OSError) as err:
+        return None, str(getattr(err, "reason", err))
 
 
 def parse(raw):
@@ -167,6 +176,8 @@ class Applier:
         return None
 
     def apply(self, desired, removable):
+        if self.rollout:
+            self.rollout.wait_turn()
         self.until("a member that answers with a leader", self.cluster)
         current = self.until("the DCS configuration", self.current_config)
         patch = config_patch(current, desired, removable)
@@ -241,19 +252,8 @@ class Kube:
         self.base, self.token, self.context = base, token, context
 
     def call(self, method, path, body=None):
-        """(status, parsed JSON or None); (None, reason) when the API server was not reached."""
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.base + path, data=data, method=method)
-        req.add_header("Authorization", "Bearer " + self.token)
-        if data is not None:
-            req.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(req, context=self.context, timeout=30) as resp:
-                return resp.status, parse(resp.read())
-        except urllib.error.HTTPError as err:
-            return err.code, parse(err.read())
-        except (urllib.error.URLError, OSError) as err:
-            return None, str(getattr(err, "reason", err))
+        """(status, parsed JSON or text); (None, reason) when the API server was not reached."""
+        return http(self.base + path, method, body, self.context, 30, {"Authorization": "Bearer " + self.token})
 
 
 def kube_from_env(env):
@@ -287,6 +287,13 @@ def outdated(pods, revisions):
                   if owner(p) in revisions and (p["metadata"].get("labels") or {}).get(REVISION_LABEL) != revisions[owner(p)])
 
 
+def unfinished(job):
+    """A Job that has neither completed nor failed (started or not)."""
+    conditions = (job.get("status") or {}).get("conditions") or []
+    return not any(c.get("type") in ("Complete", "Failed", "SuccessCriteriaMet", "FailureTarget") and c.get("status") == "True"
+                   for c in conditions)
+
+
 def switchover_candidate(members, leader, pending):
     """The member to hand the leadership to: up to date, streaming, allowed to lead; a synchronous
     standby first (in synchronous mode Patroni accepts no other), then the least lag; else None."""
@@ -308,10 +315,39 @@ class Rollout:
     def __init__(self, applier, kube, spec, settle_seconds=60):
         self.applier, self.kube = applier, kube
         self.namespace, self.selector, self.declared = spec["namespace"], spec["selector"], spec["statefulSets"]
+        # This run's Job and the label selector of every Job of this program for the cluster.
+        self.job_name, self.job_selector = spec.get("jobName"), spec.get("jobSelector")
         self.settle_seconds = settle_seconds
 
     def path(self, suffix):
         return "/api/v1/namespaces/%s/%s" % (self.namespace, suffix)
+
+    def wait_turn(self):
+        """Waits until no older Job of this program for this cluster is unfinished: the config Job
+        of a change, the CronJobs' runs (reconcile, restart) take turns, oldest first, so two never
+        replace or restart members at once."""
+        if not self.job_name:
+            return
+
+        def turn():
+            status, body = self.kube.call("GET", "/apis/batch/v1/namespaces/%s/jobs?labelSelector=%s" % (
+                self.namespace, urllib.parse.quote(self.job_selector)))
+            if status != 200 or not isinstance(body, dict):
+                self.applier.note("list jobs: %s %s" % (status, body))
+                return False
+            jobs = body.get("items", [])
+            me = next((j for j in jobs if j["metadata"]["name"] == self.job_name), None)
+            if me is None:
+                self.applier.note("job %s is not in the list yet" % self.job_name)
+                return False
+            key = (me["metadata"].get("creationTimestamp", ""), self.job_name)
+            ahead = sorted(j["metadata"]["name"] for j in jobs if j["metadata"]["name"] != self.job_name and unfinished(j)
+                           and (j["metadata"].get("creationTimestamp", ""), j["metadata"]["name"]) < key)
+            if ahead:
+                self.applier.note("waiting for the Job(s) before this one to finish: %s" % ", ".join(ahead))
+                return False
+            return True
+        self.applier.until("the Jobs before this one to finish", turn, interval=3.0)
 
     def revisions(self):
         """{StatefulSet: update revision} once each carries this Job's declaration and its controller
@@ -477,7 +513,8 @@ def main(env):
     applier = Applier(Rest(ssl_context(env.get("PGC_TLS_DIR", ""))), members, int(env.get("PGC_WAIT_SECONDS", "600")),
                       restart_all=restart == "all")
     if env.get("PGC_ROLLOUT"):
-        applier.rollout = Rollout(applier, kube_from_env(env), dict(json.loads(env["PGC_ROLLOUT"]), namespace=env["PGC_NAMESPACE"]))
+        applier.rollout = Rollout(applier, kube_from_env(env), dict(json.loads(env["PGC_ROLLOUT"]), namespace=env["PGC_NAMESPACE"],
+                                                                     jobName=env.get("PGC_JOB_NAME")))
     applier.apply(spec["config"], spec.get("removable", []))
 
 

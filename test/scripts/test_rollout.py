@@ -236,6 +236,39 @@ class RolloutTest(unittest.TestCase):
         self.assertIn("switchover from db-primary-0 to db-replica-0 failed: 503", str(err.exception))
         self.assertEqual([e for e in c.calls if e[0] == "evict"], [])
 
+    def test_runs_take_turns_oldest_first(self):
+        def job(name, created, done=False):
+            return {"metadata": {"name": name, "creationTimestamp": created},
+                    "status": {"conditions": [{"type": "Complete", "status": "True"}]} if done else {}}
+        jobs = [job("db-config-aaaa", "2026-12-01T10:00:00Z", done=True), job("db-reconcile-1", "2026-12-01T10:05:00Z"),
+                job("db-config-bbbb", "2026-12-01T10:05:30Z"), job("db-config-cccc", "2026-12-01T10:06:00Z")]
+        paths = []
+
+        class Kube:
+            def call(self, method, path, body=None):
+                paths.append(path)
+                if len(paths) == 3:
+                    jobs[1]["status"] = {"conditions": [{"type": "Complete", "status": "True"}]}
+                return 200, {"items": [dict(j) for j in jobs]}
+        clock = Clock()
+        applier = ac.Applier(None, [], 600, sleep=clock.sleep, clock=clock)
+        spec = {"namespace": "ns", "selector": SELECTOR, "statefulSets": {}, "jobName": "db-config-bbbb",
+                "jobSelector": "postgres.cdk8s.io/cluster=db,app.kubernetes.io/name=postgresql-config"}
+        ac.Rollout(applier, Kube(), spec).wait_turn()
+        # It waited for the older unfinished reconcile run only: not the finished Job, not the newer one.
+        self.assertEqual(len(paths), 3)
+        self.assertTrue(paths[0].startswith("/apis/batch/v1/namespaces/ns/jobs?labelSelector=postgres.cdk8s.io/cluster%3Ddb"))
+        self.assertFalse(ac.unfinished(jobs[0]))
+        self.assertTrue(ac.unfinished(jobs[3]))
+
+    def test_a_run_without_a_job_name_does_not_wait(self):
+        applier = ac.Applier(None, [], 600, sleep=lambda s: None)
+
+        class Kube:
+            def call(self, method, path, body=None):
+                raise AssertionError("no call expected")
+        ac.Rollout(applier, Kube(), {"namespace": "ns", "selector": SELECTOR, "statefulSets": {}}).wait_turn()
+
     def test_candidate_prefers_the_synchronous_standby(self):
         members = [{"name": "a", "role": "leader", "state": "running"}, {"name": "b", "role": "replica", "state": "streaming", "lag": 0},
                    {"name": "c", "role": "sync_standby", "state": "streaming", "lag": 100}, {"name": "d", "role": "replica", "state": "starting"}]
