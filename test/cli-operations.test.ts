@@ -142,6 +142,25 @@ describe('status', () => {
   });
 });
 
+test('status: a member whose pod is not at its StatefulSet\'s update revision awaits the config Job; unknown without the StatefulSets', () => {
+  const owned = (p: any, sts: string, revision: string) => ({ ...p, metadata: { ...p.metadata, labels: { 'controller-revision-hash': revision }, ownerReferences: [{ kind: 'StatefulSet', name: sts }] } });
+  const [r1, p0, r0] = OBJECTS.pods;
+  const objects = {
+    ...OBJECTS,
+    pods: [owned(r1, 'db-replica', 'db-replica-new'), owned(p0, 'db-primary', 'db-primary-old'), owned(r0, 'db-replica', 'db-replica-old')],
+    statefulSets: [
+      { metadata: { name: 'db-primary' }, status: { updateRevision: 'db-primary-new' } },
+      { metadata: { name: 'db-replica' }, status: { updateRevision: 'db-replica-new' } },
+    ],
+  };
+  const st = clusterStatus('db', 'shop', objects);
+  expect(st.members.map((m) => [m.name, m.upToDate])).toEqual([['db-primary-0', false], ['db-replica-0', false], ['db-replica-1', true]]);
+  expect(formatStatus(st)).toMatch(/db-primary-0\s+leader\s+running\s+yes.*node-a\s+no \(awaits the config Job\)/);
+  expect(formatStatus(st)).toMatch(/db-replica-1\s+replica.*node-a\s+yes/);
+  expect(clusterStatus('db', 'shop', { ...objects, statefulSets: [] }).members.map((m) => m.upToDate)).toEqual([undefined, undefined, undefined]);
+  expect(formatStatus(clusterStatus('db', 'shop', OBJECTS))).toMatch(/db-primary-0\s+leader.*node-a\s+-/);
+});
+
 describe('switchover checks', () => {
   const s = clusterStatus('db', 'shop', OBJECTS);
   const code = (fn: () => unknown) => {

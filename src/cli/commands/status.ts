@@ -22,6 +22,11 @@ export interface MemberStatus {
   /** Bytes of WAL the member has not replayed that the leader has written (leader: 0). */
   readonly lagBytes?: number;
   readonly pendingRestart: boolean;
+  /**
+   * Whether the pod runs its StatefulSet's current template (its update revision); false: the
+   * config Job has yet to replace it. Undefined when the StatefulSet could not be read.
+   */
+  readonly upToDate?: boolean;
 }
 
 /** Where a Service sends connections. */
@@ -67,6 +72,8 @@ export interface ClusterObjects {
   readonly endpointSlices: readonly any[];
   readonly cronJobs: readonly any[];
   readonly certificates: readonly any[];
+  /** The member StatefulSets (empty when they could not be read). */
+  readonly statefulSets?: readonly any[];
 }
 
 function memberData(pod: any): any {
@@ -88,8 +95,12 @@ export function clusterStatus(cluster: string, namespace: string, objects: Clust
   const pods = [...objects.pods].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
   const leaderData = memberData(pods.find((p) => p.metadata.name === leader) ?? {});
   const leaderLsn = typeof leaderData.xlog_location === 'number' ? leaderData.xlog_location : undefined;
+  const revisions = new Map<string, string>((objects.statefulSets ?? [])
+    .filter((x) => x.status?.updateRevision).map((x) => [x.metadata.name, x.status.updateRevision]));
   const members = pods.map((pod): MemberStatus => {
     const d = memberData(pod);
+    const owner = (pod.metadata.ownerReferences ?? []).find((o: any) => o.kind === 'StatefulSet')?.name;
+    const updateRevision = owner ? revisions.get(owner) : undefined;
     const name = pod.metadata.name;
     const role = !d.role ? '-'
       : name === leader ? (d.role === 'standby_leader' ? 'standby leader' : 'leader')
@@ -106,6 +117,7 @@ export function clusterStatus(cluster: string, namespace: string, objects: Clust
       timeline: d.timeline,
       lagBytes: name === leader ? 0 : leaderLsn !== undefined && typeof position === 'number' ? Math.max(0, leaderLsn - position) : undefined,
       pendingRestart: d.pending_restart === true,
+      upToDate: updateRevision === undefined ? undefined : pod.metadata.labels?.['controller-revision-hash'] === updateRevision,
     };
   });
   const byIp = new Map(pods.filter((p) => p.status?.podIP).map((p) => [p.status.podIP, p.metadata.name]));
@@ -172,16 +184,22 @@ export async function fetchClusterObjects(client: KubeClient, cluster: string, n
     list(`/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, 'endpointslices'),
     list(`/apis/batch/v1/namespaces/${ns}/cronjobs?labelSelector=${sel}`, 'cronjobs'),
     list(`/apis/cert-manager.io/v1/namespaces/${ns}/certificates?labelSelector=${sel}`, 'certificates', true),
+    // Which members await a rollout; a user who may not read StatefulSets still gets the rest.
+    client.request('GET', `/apis/apps/v1/namespaces/${ns}/statefulsets?labelSelector=${sel}`).then((r: any) => r.items ?? [], (err: any) => {
+      if (err?.status === 403 || err?.status === 404) return [];
+      return apiErrorToCli(err, `list statefulsets in namespace ${namespace}`);
+    }),
   ]);
   const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
-  const [pods, leaderConfigMap, syncConfigMap, endpointSlices, cronJobs, certificates] = settled.map((r) => (r as PromiseFulfilledResult<any>).value);
+  const [pods, leaderConfigMap, syncConfigMap, endpointSlices, cronJobs, certificates, statefulSets] =
+    settled.map((r) => (r as PromiseFulfilledResult<any>).value);
   if (pods.length === 0 && !leaderConfigMap) {
     throw new CliError(`no cluster ${cluster} in namespace ${namespace}: no member pods labelled ${CLUSTER_LABEL}=${cluster} and no ConfigMap ${cluster}-leader`, EXIT_NOT_FOUND);
   }
   // Only the Services of this cluster: those whose name starts with the cluster's name.
   const own = (endpointSlices as any[]).filter((s: any) => String(s.metadata?.labels?.['kubernetes.io/service-name'] ?? '').startsWith(`${cluster}-`));
-  return { pods, leaderConfigMap, syncConfigMap, endpointSlices: own, cronJobs, certificates };
+  return { pods, leaderConfigMap, syncConfigMap, endpointSlices: own, cronJobs, certificates, statefulSets };
 }
 
 function table(rows: readonly (readonly string[])[]): string {
@@ -207,9 +225,9 @@ export function formatStatus(s: ClusterStatus): string {
   const out: string[] = [];
   out.push(`Cluster ${s.cluster} in namespace ${s.namespace}: leader ${s.leader ?? 'NONE'}\n\n`);
   out.push(table([
-    ['MEMBER', 'ROLE', 'STATE', 'READY', 'TL', 'LAG', 'PENDING RESTART', 'NODE'],
+    ['MEMBER', 'ROLE', 'STATE', 'READY', 'TL', 'LAG', 'PENDING RESTART', 'NODE', 'UP TO DATE'],
     ...s.members.map((m) => [m.name, m.role, m.state, m.ready ? 'yes' : 'no', m.timeline === undefined ? '-' : String(m.timeline),
-      bytes(m.lagBytes), m.pendingRestart ? 'yes' : 'no', m.node ?? '-']),
+      bytes(m.lagBytes), m.pendingRestart ? 'yes' : 'no', m.node ?? '-', m.upToDate === undefined ? '-' : m.upToDate ? 'yes' : 'no (awaits the config Job)']),
   ]));
   if (s.services.length > 0) {
     out.push('\n');
