@@ -13,10 +13,10 @@ import { FailoverTiming, PostgresClusterProps, PostgresImage, ReplicationMode } 
 import { KubeCluster, KubePostgres, Obj, deploy } from './harness/kube';
 import { jobComplete, jobPods, jobsNamed } from './harness/kube-access';
 import { containerLog } from './harness/kube-backup';
+import { Measured, allUpdated, writeWhileApplying } from './harness/kube-rollout';
 import { record } from './harness/results';
 import { synthCluster } from './harness/synth';
 import { makeWorkDir, removeWorkDir } from './lib/fsutil';
-import { psql } from './lib/pg';
 
 const RUN = Date.now().toString(36).slice(-5);
 const MEMBERS = 3;
@@ -65,83 +65,6 @@ function variant(file: string, unordered: boolean): string {
   return out;
 }
 
-interface Measured {
-  seconds: number;
-  longestWriteOutage: number;
-  acknowledged: number;
-  maxDown: number;
-  leaders: string[];
-}
-
-/**
- * Applies `file` while a client inserts through the read-write Service (every 100 ms) and a
- * watcher lists the member pods (every 250 ms), until `done` resolves; then checks that every
- * acknowledged write is there.
- */
-async function measured(pg: KubePostgres, table: string, file: string, done: () => Promise<void>): Promise<Measured> {
-  const rw = await pg.superuserVia(`${pg.name}-primary`);
-  await psql(rw, `create table ${table} (n int primary key)`);
-  let stop = false;
-  let acknowledged = 0;
-  let lastOk = Date.now();
-  let longest = 0;
-  const writer = (async () => {
-    for (let n = 1; !stop; n++) {
-      try {
-        await psql(rw, `insert into ${table} values (${n})`, { connectTimeoutSec: 1, timeoutMs: 5000 });
-        acknowledged = n;
-        longest = Math.max(longest, Date.now() - lastOk);
-        lastOk = Date.now();
-      } catch (err) {
-        // The row is there: the failed attempt before committed, its answer was lost (in doubt).
-        if (/duplicate key/.test((err as Error).message)) {
-          acknowledged = n;
-        } else {
-          n--; // the same row again: only acknowledged writes count
-        }
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  })();
-  let maxDown = 0;
-  const leaders: string[] = [];
-  const watcher = (async () => {
-    while (!stop) {
-      const pods = await pg.pods().catch(() => undefined);
-      if (pods) {
-        maxDown = Math.max(maxDown, MEMBERS - pods.filter(KubeCluster.isReady).length);
-        const l = pods.filter((p) => p.metadata.labels?.['postgres.cdk8s.io/role'] === 'primary').map((p) => p.metadata.name);
-        if (l.length === 1 && leaders[leaders.length - 1] !== l[0]) leaders.push(l[0]);
-      }
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  })();
-  const t0 = Date.now();
-  await kube.apply(file, pg.namespace);
-  await done();
-  const seconds = (Date.now() - t0) / 1000;
-  await pg.waitHealthy(MEMBERS, 180_000);
-  stop = true;
-  await Promise.all([writer, watcher]);
-  // Every acknowledged write is there (a last one in doubt may be too).
-  expect(Number(await psql(rw, `select count(*) from ${table} where n <= ${acknowledged}`))).toBe(acknowledged);
-  return { seconds, longestWriteOutage: longest / 1000, acknowledged, maxDown, leaders };
-}
-
-/** Every member pod runs its StatefulSet's update revision, Ready, and none is one of `replaced`. */
-async function allUpdated(pg: KubePostgres, replaced: Obj[] = []): Promise<boolean> {
-  const pods = await pg.pods();
-  if (pods.length !== MEMBERS) return false;
-  const old = new Set(replaced.map((p) => p.metadata.uid));
-  for (const p of pods) {
-    if (old.has(p.metadata.uid)) return false;
-    const owner = p.metadata.ownerReferences.find((o: any) => o.kind === 'StatefulSet').name;
-    const sts = await kube.get('statefulset', owner, pg.namespace);
-    if (p.metadata.labels['controller-revision-hash'] !== sts.status.updateRevision || !KubeCluster.isReady(p)) return false;
-  }
-  return true;
-}
-
 const round = (v: number) => Math.round(v * 10) / 10;
 
 function recordRun(key: string, m: Measured): void {
@@ -178,7 +101,7 @@ describe.each([
     const leader = (await pg.labelledLeader())!.metadata.name;
     const file = variant(synthCluster(path.join(workDir, `${ns}-ordered`), name, props(mode, TAGS[1])), false);
     let job: Obj | undefined;
-    const m = await measured(pg, 'ordered_writes', file, async () => {
+    const m = await writeWhileApplying(pg, MEMBERS, 'ordered_writes', file, async () => {
       job = await kube.until('the new config Job', 60_000, async () =>
         (await jobsNamed(kube, ns, `${name}-config-`)).find((j) => !firstJobs.includes(j.metadata.name)));
       await jobComplete(kube, ns, job.metadata.name, 500_000);
@@ -186,7 +109,7 @@ describe.each([
     recordRun(`ordered_${key}`, m);
 
     // Every pod was replaced, and runs the new image.
-    expect(await allUpdated(pg, before)).toBe(true);
+    expect(await allUpdated(pg, MEMBERS, before)).toBe(true);
     for (const p of await pg.pods()) expect(p.spec.containers[0].image).toContain(TAGS[1]);
     // In order: the replicas by name, one switchover from the leader, the old leader last.
     const log = (await jobPods(kube, ns, job!)).map((p) => containerLog(kube, ns, p, 'apply-config')).join('\n');
@@ -203,12 +126,12 @@ describe.each([
   test('unordered, the StatefulSet controller rolling by itself: measured beside it', async () => {
     const file = variant(synthCluster(path.join(workDir, `${ns}-unordered`), name, props(mode, TAGS[0])), true);
     const before = await pg.pods();
-    const m = await measured(pg, 'unordered_writes', file, async () => {
-      await kube.until('every member replaced, at its update revision', 500_000, async () => (await allUpdated(pg, before)) || undefined, 1000);
+    const m = await writeWhileApplying(pg, MEMBERS, 'unordered_writes', file, async () => {
+      await kube.until('every member replaced, at its update revision', 500_000, async () => (await allUpdated(pg, MEMBERS, before)) || undefined, 1000);
     });
     recordRun(`unordered_${key}`, m);
     // Nothing is asserted of the unordered roll but that it finished and lost no acknowledged write.
-    expect(await allUpdated(pg, before)).toBe(true);
+    expect(await allUpdated(pg, MEMBERS, before)).toBe(true);
   }, 700_000);
 
   test('a rollback to a declaration whose Job already ran: no new Job, the CronJob <cluster>-reconcile rolls it, in order', async () => {
@@ -220,7 +143,7 @@ describe.each([
     const run = `${name}-reconcile-now`;
     await kube.kubectl(['create', 'job', '-n', ns, `--from=cronjob/${name}-reconcile`, run]);
     const job = await jobComplete(kube, ns, run, 500_000);
-    expect(await allUpdated(pg, before)).toBe(true);
+    expect(await allUpdated(pg, MEMBERS, before)).toBe(true);
     for (const p of await pg.pods()) expect(p.spec.containers[0].image).toContain(TAGS[1]);
     const log = (await jobPods(kube, ns, job)).map((p) => containerLog(kube, ns, p, 'apply-config')).join('\n');
     expect([...log.matchAll(/^switching over from/gm)].length).toBe(1);
