@@ -140,6 +140,7 @@ class Applier:
         self.rest, self.members, self.wait_seconds = rest, members, wait_seconds
         self.restart_all = restart_all
         self.rollout = None
+        self.interrupt = None
         self.sleep, self.clock = sleep, clock
         self.noted = set()
 
@@ -149,6 +150,10 @@ class Applier:
             result = check()
             if result:
                 return result
+            # While it waits, a newer declaration may replace this one (a fix for a change that
+            # never comes up): this run then stops, and the newer one's Job takes over.
+            if self.interrupt:
+                self.interrupt()
             if self.clock() > deadline:
                 raise SystemExit("timed out after %d s waiting for %s" % (self.wait_seconds, what))
             self.sleep(interval)
@@ -176,7 +181,15 @@ class Applier:
         return None
 
     def apply(self, desired, removable):
+        try:
+            return self.apply_in_turn(desired, removable)
+        except Superseded as why:
+            log("stopped: %s; its own Job applies it" % why)
+            return None
+
+    def apply_in_turn(self, desired, removable):
         if self.rollout:
+            self.interrupt = self.rollout.interrupt
             self.rollout.wait_turn()
         self.until("a member that answers with a leader", self.cluster)
         current = self.until("the DCS configuration", self.current_config)
@@ -198,11 +211,7 @@ class Applier:
         else:
             log("the cluster configuration already matches the declaration")
         if self.rollout:
-            try:
-                self.rollout.run()
-            except Superseded:
-                log("a newer declaration was applied (the StatefulSets declare other pod templates): its Job rolls the members")
-                return patch
+            self.rollout.run()
         left = self.until("a member that answers with a leader", self.cluster)
         order = restart_order(left["members"], self.restart_all)
         for member in order:
@@ -294,6 +303,21 @@ def unfinished(job):
                    for c in conditions)
 
 
+def order(job):
+    """Jobs in the order they were created (the name breaks a tie within a second)."""
+    return (job["metadata"].get("creationTimestamp", ""), job["metadata"]["name"])
+
+
+DECLARATION_ENV = ("PGC_CONFIG", "PGC_MEMBERS", "PGC_ROLLOUT")
+
+
+def declaration(job):
+    """What a Job of this program applies: its configuration, members and pod templates."""
+    containers = (((job.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or [{}]
+    env = {e.get("name"): e.get("value") for e in containers[0].get("env") or []}
+    return tuple(env.get(k) for k in DECLARATION_ENV)
+
+
 def switchover_candidate(members, leader, pending):
     """The member to hand the leadership to: up to date, streaming, allowed to lead; a synchronous
     standby first (in synchronous mode Patroni accepts no other), then the least lag; else None."""
@@ -318,9 +342,24 @@ class Rollout:
         # This run's Job and the label selector of every Job of this program for the cluster.
         self.job_name, self.job_selector = spec.get("jobName"), spec.get("jobSelector")
         self.settle_seconds = settle_seconds
+        self.checked = float("-inf")
 
     def path(self, suffix):
         return "/api/v1/namespaces/%s/%s" % (self.namespace, suffix)
+
+    def jobs(self):
+        """(this run's Job, every Job of this program for the cluster); None when not listed."""
+        status, body = self.kube.call("GET", "/apis/batch/v1/namespaces/%s/jobs?labelSelector=%s" % (
+            self.namespace, urllib.parse.quote(self.job_selector)))
+        if status != 200 or not isinstance(body, dict):
+            self.applier.note("list jobs: %s %s" % (status, body))
+            return None
+        jobs = body.get("items", [])
+        me = next((j for j in jobs if j["metadata"]["name"] == self.job_name), None)
+        if me is None:
+            self.applier.note("job %s is not in the list yet" % self.job_name)
+            return None
+        return me, jobs
 
     def wait_turn(self):
         """Waits until no older Job of this program for this cluster is unfinished: the config Job
@@ -330,24 +369,31 @@ class Rollout:
             return
 
         def turn():
-            status, body = self.kube.call("GET", "/apis/batch/v1/namespaces/%s/jobs?labelSelector=%s" % (
-                self.namespace, urllib.parse.quote(self.job_selector)))
-            if status != 200 or not isinstance(body, dict):
-                self.applier.note("list jobs: %s %s" % (status, body))
+            listed = self.jobs()
+            if not listed:
                 return False
-            jobs = body.get("items", [])
-            me = next((j for j in jobs if j["metadata"]["name"] == self.job_name), None)
-            if me is None:
-                self.applier.note("job %s is not in the list yet" % self.job_name)
-                return False
-            key = (me["metadata"].get("creationTimestamp", ""), self.job_name)
-            ahead = sorted(j["metadata"]["name"] for j in jobs if j["metadata"]["name"] != self.job_name and unfinished(j)
-                           and (j["metadata"].get("creationTimestamp", ""), j["metadata"]["name"]) < key)
+            me, jobs = listed
+            ahead = sorted(j["metadata"]["name"] for j in jobs if j is not me and unfinished(j) and order(j) < order(me))
             if ahead:
                 self.applier.note("waiting for the Job(s) before this one to finish: %s" % ", ".join(ahead))
                 return False
             return True
         self.applier.until("the Jobs before this one to finish", turn, interval=3.0)
+
+    def interrupt(self):
+        """Raises Superseded once a Job newer than this run declares something else (checked at
+        most every 10 s while this run waits)."""
+        now = self.applier.clock()
+        if not self.job_name or now - self.checked < 10:
+            return
+        self.checked = now
+        listed = self.jobs()
+        if not listed:
+            return
+        me, jobs = listed
+        newer = sorted(j["metadata"]["name"] for j in jobs if j is not me and order(j) > order(me) and declaration(j) != declaration(me))
+        if newer:
+            raise Superseded("%s declares something else" % ", ".join(newer))
 
     def revisions(self):
         """{StatefulSet: update revision} once each carries this Job's declaration and its controller
@@ -380,7 +426,7 @@ class Rollout:
             if rev == "other":
                 first_other = now if first_other is None else first_other
                 if now - first_other > self.settle_seconds:
-                    raise Superseded()
+                    raise Superseded("the StatefulSets declare other pod templates: a newer declaration was applied")
             else:
                 first_other = None
             self.applier.sleep(2)

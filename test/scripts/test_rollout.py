@@ -261,6 +261,52 @@ class RolloutTest(unittest.TestCase):
         self.assertFalse(ac.unfinished(jobs[0]))
         self.assertTrue(ac.unfinished(jobs[3]))
 
+    def test_a_run_stuck_on_a_member_that_never_comes_back_stops_when_a_newer_declaration_arrives(self):
+        c = Cluster([("db-primary-0", "leader", "db-primary", "db-primary-new"), ("db-replica-0", "replica", "db-replica", "old")], STS,
+                    recreate_after=10 ** 9)
+        env = [{"name": "PGC_CONFIG", "value": "{}"}, {"name": "PGC_MEMBERS", "value": "m"}, {"name": "PGC_ROLLOUT", "value": "r1"}]
+        mine = {"metadata": {"name": "db-config-aaaa", "creationTimestamp": "2026-12-01T10:00:00Z"},
+                "spec": {"template": {"spec": {"containers": [{"env": env}]}}}}
+        jobs = [mine]
+        real = c.call
+        evicted = {"n": 0}
+
+        def call(method, path, body=None):
+            if "/jobs?labelSelector=" in path:
+                return 200, {"items": list(jobs)}
+            if path.endswith("/eviction"):
+                evicted["n"] += 1
+                # The replaced member never comes back; meanwhile a fix is applied: a newer Job, and
+                # a reconcile run of the same declaration as this one, which must not stop it.
+                jobs.append({"metadata": {"name": "db-reconcile-1", "creationTimestamp": "2026-12-01T10:01:00Z"},
+                             "spec": {"template": {"spec": {"containers": [{"env": env}]}}}})
+            return real(method, path, body)
+        c.call = call
+        c.gone = {}
+        clock = Clock()
+        applier = ac.Applier(Rest(c), ["https://%s.db-pods:8008" % n for n in c.members], 600, sleep=clock.sleep, clock=clock)
+        applier.rollout = ac.Rollout(applier, c, {"namespace": "ns", "selector": SELECTOR, "statefulSets": DECLARED,
+                                                  "jobName": "db-config-aaaa", "jobSelector": "x=y"})
+        orig_sleep = clock.sleep
+        fix_at = []
+
+        def sleep(sec):
+            orig_sleep(sec)
+            if clock.now > 100 and len(jobs) == 2:
+                fix_at.append(clock.now)
+                fixed = [dict(e) for e in env]
+                fixed[2]["value"] = "r2"
+                jobs.append({"metadata": {"name": "db-config-bbbb", "creationTimestamp": "2026-12-01T10:02:00Z"},
+                             "spec": {"template": {"spec": {"containers": [{"env": fixed}]}}}})
+        applier.sleep = sleep
+        self.assertIsNone(applier.apply(DCS, []))
+        self.assertEqual(evicted["n"], 1)
+        # Not stopped by the reconcile run of its own declaration; stopped within the check period
+        # after the newer Job appeared, not at the 600 s deadline.
+        self.assertEqual(len(fix_at), 1)
+        self.assertGreaterEqual(clock.now, fix_at[0])
+        self.assertLess(clock.now, fix_at[0] + 15)
+
     def test_a_run_without_a_job_name_does_not_wait(self):
         applier = ac.Applier(None, [], 600, sleep=lambda s: None)
 
