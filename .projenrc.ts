@@ -42,6 +42,15 @@ const project = new cdk8s.ConstructLibraryCdk8s({
     // An S3-compatible server (TLS) the end-to-end backup suite backs up to and restores from.
     's3rver@^3',
   ],
+  // One package per cdk8s language, named as each ecosystem's users look for them (cdk8s-plus does
+  // the same). NuGet is not reachable from these machines, so there is no .NET package.
+  publishToPypi: { distName: 'cdk8s-postgres-cluster', module: 'cdk8s_postgres_cluster' },
+  publishToMaven: {
+    javaPackage: 'io.github.cdk8spostgrescluster',
+    mavenGroupId: 'io.github.cdk8s-postgres-cluster',
+    mavenArtifactId: 'cdk8s-postgres-cluster',
+  },
+  publishToGo: { moduleName: 'github.com/cdk8s-postgres-cluster/cdk8s-postgres-cluster-go' },
   github: false,
   release: false,
   jestOptions: {
