@@ -51,8 +51,22 @@ const project = new cdk8s.ConstructLibraryCdk8s({
     mavenArtifactId: 'cdk8s-postgres-cluster',
   },
   publishToGo: { moduleName: 'github.com/cdk8s-postgres-cluster/cdk8s-postgres-cluster-go' },
-  github: false,
-  release: false,
+  // Releases as construct libraries do them: `npx projen release` bumps the version from the
+  // conventional commits since the last tag, writes the changelog and builds every package; the
+  // GitHub release workflow then publishes them (npm, PyPI, Maven Central, the Go module repository).
+  // The CI of this repository is .ci/run, so GitHub's build, upgrade and merge workflows are off.
+  github: true,
+  release: true,
+  buildWorkflow: false,
+  depsUpgrade: false,
+  pullRequestTemplate: false,
+  githubOptions: { mergify: false },
+  // The release build runs the unit tests, which lint and test the pods' programs in their own
+  // languages and check the alert rules with promtool.
+  workflowBootstrapSteps: [{
+    name: 'Install the Debian packages the unit tests run',
+    run: 'sudo apt-get update && sudo apt-get install -y shellcheck python3-pyflakes python3-psycopg2 prometheus',
+  }],
   jestOptions: {
     // Snapshots must be able to fail: `npm test` never rewrites them (`npm run test:update` does).
     updateSnapshot: javascript.UpdateSnapshot.NEVER,
@@ -133,7 +147,9 @@ const lintScripts = project.addTask('lint:scripts', {
     { exec: 'shellcheck --severity=style src/scripts/*.sh' },
     // The local Kubernetes cluster's scripts and the e2e installer (run from the repository root).
     { exec: 'shellcheck -x --severity=style test/kube/*.sh test/kube/node-agent/*.sh test/e2e/install-deps.sh' },
-    { exec: '/usr/bin/python3 -m pyflakes src/scripts test/scripts' },
+    // The packages' checks in every language (test:languages).
+    { exec: 'shellcheck --severity=style test/languages/*.sh test/languages/*/run.sh' },
+    { exec: '/usr/bin/python3 -m pyflakes src/scripts test/scripts test/languages/python' },
   ],
 });
 const testScripts = project.addTask('test:scripts', {
@@ -160,6 +176,12 @@ project.addTask('test:package', {
   exec: 'bash test/package/smoke.sh',
 });
 
+project.addTask('test:languages', {
+  description:
+    'The Python, Java and Go packages as their users meet them: built by jsii-pacmak, installed into a fresh app per language, the examples synthesized byte-identical to TypeScript (Java 17, Maven, Go, python3-venv)',
+  exec: 'bash test/languages/run-all.sh',
+});
+
 project.addTask('test:e2e', {
   description:
     'End-to-end: the synthesized cluster on a local Kubernetes of real components (test/kube) and with real PostgreSQL, Patroni and pgBackRest (root, Debian packages, Go)',
@@ -167,6 +189,8 @@ project.addTask('test:e2e', {
     { exec: 'bash test/e2e/install-deps.sh' },
     // The package as users meet it: npm pack, installed into a fresh cdk8s app, cdk8s synth.
     { spawn: 'test:package' },
+    // The same in Python, Java and Go: the jsii packages, each in a fresh app of its language.
+    { spawn: 'test:languages' },
     // The local Kubernetes cluster's programs: built once from Go modules and PyPI, then cached.
     { exec: 'bash test/kube/build.sh >/dev/null && bash test/kube/build-addons.sh >/dev/null && bash test/kube/build-kube-router.sh >/dev/null && bash test/kube/python-env.sh >/dev/null' },
     { exec: 'jest --config test/e2e/jest.config.json --runInBand --ci' },
