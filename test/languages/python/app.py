@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import cdk8s_plus_27 as kplus
-from cdk8s import ApiObjectMetadata, App, Chart, ChartProps, Duration, Size
+from cdk8s import ApiObjectMetadata, App, Chart, Duration, Size
 from cdk8s_postgres_cluster import (
     BackupOptions,
     BackupRepository,
