@@ -94,6 +94,8 @@ project.addPackageIgnore('/bench/');
 project.addPackageIgnore('/.ci/');
 project.addPackageIgnore('/BENCHMARKS.md');
 project.addPackageIgnore('/.e2e/');
+// The API reference of the other languages is for the repository's readers; each package carries its own docs.
+project.addPackageIgnore('/docs/api/');
 
 // The programs the pods run are real files in src/scripts (read at synth by src/render/script-files.ts,
 // relative to the compiled module): jsii compiles only TypeScript, so the compile task copies them next
@@ -119,6 +121,9 @@ for (const dir of ['examples', 'bench']) {
 // Benchmarks and examples are dev-only code: they may import devDependencies.
 project.eslint?.allowDevDeps('bench/**');
 project.eslint?.allowDevDeps('examples/**');
+
+// The API reference in the other languages (API.md is TypeScript's), from the same assembly.
+project.tasks.tryFind('docgen')!.exec('jsii-docgen --language python --language java --language go --output docs/api/API.md');
 
 // Type-check tests, examples and benchmarks (ts-jest only transpiles them).
 const typecheck = project.addTask('typecheck', {

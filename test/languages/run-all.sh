@@ -3,7 +3,8 @@
 # project's own tasks (jsii-pacmak: npm, PyPI wheel and sdist, Maven repository, Go module into
 # dist/), then a fresh app per language (test/languages/<language>/run.sh) installs its package
 # from dist/ beside cdk8s, constructs and cdk8s-plus-27 of that ecosystem and synthesizes the
-# zero-prop cluster (examples/basic) and the production example in its own language. Every YAML
+# zero-prop cluster (examples/basic), the production example and the README's first example in
+# its own language. Every YAML
 # file must be byte-identical to the TypeScript synth of the same app, and the errors two bad
 # props raise must reach the app with the TypeScript message. Last, the release check
 # (release.sh). Prints how long each step took (BENCHMARKS.md, "Packages for every language").
@@ -35,13 +36,13 @@ npx ts-node --transpile-only test/languages/typescript-reference.ts "$work/types
 
 for lang in python java go; do
   step "$lang app" bash "test/languages/$lang/run.sh" "$work/$lang"
-  for example in basic production; do
+  for example in basic production readme; do
     diff -r "$work/typescript/$example" "$work/$lang/$example" \
       || { echo "languages: the $lang synth of $example differs from the TypeScript one (above)" >&2; exit 1; }
   done
   diff "$work/typescript/errors.txt" "$work/$lang/errors.txt" \
     || { echo "languages: the errors the $lang app received differ from the TypeScript messages (above)" >&2; exit 1; }
-  echo "languages: $lang: basic and production byte-identical to TypeScript ($(cat "$work/$lang"/*/*.k8s.yaml | wc -c) bytes), $(wc -l < "$work/$lang/errors.txt") error messages identical"
+  echo "languages: $lang: basic, production and readme byte-identical to TypeScript ($(cat "$work/$lang"/*/*.k8s.yaml | wc -c) bytes), $(wc -l < "$work/$lang/errors.txt") error messages identical"
 done
 step 'release check' bash test/languages/release.sh
 echo "languages: packages in dist/:" dist/js/*.tgz dist/python/*.whl dist/python/*.tar.gz dist/java/io/github/cdk8s-postgres-cluster/cdk8s-postgres-cluster/*/*.jar dist/go/*/go.mod

@@ -25,6 +25,17 @@ func basic(outdir string) cdk8s.App {
 	return app
 }
 
+// readme is the README's first example, in Go (the README copies it from here).
+func readme(outdir string) cdk8s.App {
+	app := cdk8s.NewApp(&cdk8s.AppProps{Outdir: jsii.String(outdir)})
+	chart := cdk8s.NewChart(app, jsii.String("orders"), &cdk8s.ChartProps{Namespace: jsii.String("orders")})
+	db := cdk8spostgrescluster.NewPostgresCluster(chart, jsii.String("db"), &cdk8spostgrescluster.PostgresClusterProps{
+		CreateNamespace: jsii.Bool(true),
+	})
+	fmt.Println(*db.PrimaryHost()) // db-primary.orders.svc: read-write, follows the leader
+	return app
+}
+
 // production is examples/production/app.ts.
 func production(outdir string) cdk8s.App {
 	app := cdk8s.NewApp(&cdk8s.AppProps{Outdir: jsii.String(outdir)})
@@ -293,6 +304,7 @@ func run(out string) error {
 
 	basic(filepath.Join(outdir, "basic")).Synth()
 	production(filepath.Join(outdir, "production")).Synth()
+	readme(filepath.Join(outdir, "readme")).Synth()
 
 	messages, err := errorCases()
 	if err != nil {

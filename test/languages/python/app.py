@@ -249,6 +249,15 @@ def build_production(outdir: str) -> App:
     return app
 
 
+def build_readme(outdir: str) -> App:
+    """The README's first example, in Python (the README copies it from here)."""
+    app = App(outdir=outdir)
+    chart = Chart(app, "orders", namespace="orders")
+    db = PostgresCluster(chart, "db", create_namespace=True)
+    print(db.primary_host)  # db-primary.orders.svc: read-write, follows the leader
+    return app
+
+
 def bad_prop_errors() -> list:
     """The message Python receives for each invalid prop (jsii raises it as a RuntimeError)."""
     cases = [
@@ -277,7 +286,7 @@ def main(argv: list) -> int:
         print(f"usage: {argv[0]} OUTDIR", file=sys.stderr)
         return 2
     out = Path(argv[1]).resolve()
-    for name, build in (("basic", build_basic), ("production", build_production)):
+    for name, build in (("basic", build_basic), ("production", build_production), ("readme", build_readme)):
         target = out / name
         # Like examples/synth.ts: a fresh directory, so only this synth's files are in it.
         shutil.rmtree(target, ignore_errors=True)

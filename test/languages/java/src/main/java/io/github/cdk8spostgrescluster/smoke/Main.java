@@ -87,6 +87,7 @@ public final class Main {
         final Path outdir = Paths.get(args[0]).toAbsolutePath();
         basic(outdir.resolve("basic").toString()).synth();
         production(outdir.resolve("production").toString()).synth();
+        readme(outdir.resolve("readme").toString()).synth();
 
         final List<String> errors = new ArrayList<>();
         errors.add(errorOf(() -> {
@@ -111,6 +112,17 @@ public final class Main {
         final App app = new App(AppProps.builder().outdir(outdir).build());
         final Chart chart = new Chart(app, "basic");
         new PostgresCluster(chart, "db");
+        return app;
+    }
+
+    /** The README's first example, in Java (the README copies it from here). */
+    static App readme(final String outdir) {
+        final App app = new App(AppProps.builder().outdir(outdir).build());
+        final Chart chart = new Chart(app, "orders", ChartProps.builder().namespace("orders").build());
+        final PostgresCluster db = PostgresCluster.Builder.create(chart, "db")
+                .createNamespace(true)
+                .build();
+        System.out.println(db.getPrimaryHost()); // db-primary.orders.svc: read-write, follows the leader
         return app;
     }
 
