@@ -234,6 +234,17 @@ export interface PostgresClusterProps {
  * read-write Service) and a {@link ReplicaSet} (streaming replicas and the read-only Service),
  * plus what they share: the headless Service, RBAC for Patroni, a PodDisruptionBudget and the
  * Job that creates the credential Secrets in the cluster.
+ *
+ * @example
+ *
+ * import { App, Chart } from 'cdk8s';
+ * import { PostgresCluster } from 'cdk8s-postgres-cluster';
+ *
+ * const app = new App();
+ * const chart = new Chart(app, 'orders', { namespace: 'orders' });
+ * const db = new PostgresCluster(chart, 'db', { createNamespace: true });
+ * // db.primaryHost is "db-primary.orders.svc": read-write, follows the leader
+ * app.synth();
  */
 export class PostgresCluster extends Construct {
   /** The cluster name (prefix of every object name, Patroni scope). */
