@@ -89,9 +89,11 @@ export class ConfigJob extends Construct {
     const selector = selectorOf(memberSelector(props.clusterName));
     const jobSelector = selectorOf({ [CLUSTER_LABEL]: props.clusterName, 'app.kubernetes.io/name': CONFIG_JOB_NAME_LABEL });
     // Rendered at synth: the pod templates are complete only then (sidecars added later, patches).
-    const render = (restart: boolean): kplus.k8s.JobSpec => ({
+    // `restart`: restart every member too; `ttl`: the Job of a declaration, removed a day after it
+    // finished (the CronJobs' runs are bounded by their history limits instead).
+    const render = (opts: { restart: boolean; ttl: boolean }): kplus.k8s.JobSpec => ({
       backoffLimit: 6,
-      ttlSecondsAfterFinished: restart ? undefined : JOB_TTL_SECONDS,
+      ttlSecondsAfterFinished: opts.ttl ? JOB_TTL_SECONDS : undefined,
       template: {
         metadata: { labels },
         spec: withScheduling(toolPodSpec({
@@ -117,7 +119,7 @@ export class ConfigJob extends Construct {
                 statefulSets: Object.fromEntries(props.statefulSets.map((s) => [s.name, s.templateHash()])),
               }),
             },
-            ...(restart ? [{ name: 'PGC_RESTART', value: 'all' }] : []),
+            ...(opts.restart ? [{ name: 'PGC_RESTART', value: 'all' }] : []),
           ],
           volumeMounts: props.tlsSecretName ? [{ name: 'tls', mountPath: TLS_DIR, readOnly: true }] : undefined,
           // 0440: root-owned, readable by the pod's fsGroup only.
@@ -127,10 +129,11 @@ export class ConfigJob extends Construct {
         }), props.scheduling),
       },
     });
+    const declared = { restart: false, ttl: true };
     const jobName = Lazy.any({
-      produce: () => `${name}-${createHash('sha256').update(JSON.stringify(render(false))).digest('hex').slice(0, 8)}`,
+      produce: () => `${name}-${createHash('sha256').update(JSON.stringify(render(declared))).digest('hex').slice(0, 8)}`,
     }) as unknown as string;
-    new k8s.KubeJob(this, 'Job', { metadata: { name: jobName, labels }, spec: Lazy.any({ produce: () => render(false) }) as unknown as kplus.k8s.JobSpec });
+    new k8s.KubeJob(this, 'Job', { metadata: { name: jobName, labels }, spec: Lazy.any({ produce: () => render(declared) }) as unknown as kplus.k8s.JobSpec });
 
     // The same program every few minutes: a Job named after a declaration runs once, so going back
     // to an earlier declaration while its Job still exists (a rollback within its TTL) would apply
@@ -146,7 +149,7 @@ export class ConfigJob extends Construct {
         failedJobsHistoryLimit: 1,
         jobTemplate: {
           metadata: { labels },
-          spec: Lazy.any({ produce: () => ({ ...render(false), ttlSecondsAfterFinished: undefined }) }) as unknown as kplus.k8s.JobSpec,
+          spec: Lazy.any({ produce: () => render({ restart: false, ttl: false }) }) as unknown as kplus.k8s.JobSpec,
         },
       },
     });
@@ -162,7 +165,10 @@ export class ConfigJob extends Construct {
         concurrencyPolicy: 'Forbid',
         successfulJobsHistoryLimit: 1,
         failedJobsHistoryLimit: 1,
-        jobTemplate: { metadata: { labels }, spec: Lazy.any({ produce: () => render(true) }) as unknown as kplus.k8s.JobSpec },
+        jobTemplate: {
+          metadata: { labels },
+          spec: Lazy.any({ produce: () => render({ restart: true, ttl: false }) }) as unknown as kplus.k8s.JobSpec,
+        },
       },
     });
   }
