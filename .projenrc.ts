@@ -103,6 +103,8 @@ project.addPackageIgnore('/docs/api/');
 project.compileTask.exec(
   'node -e "require(\'fs\').cpSync(\'src/scripts\', \'lib/scripts\', { recursive: true, filter: (f) => !f.includes(\'__pycache__\') })"',
 );
+// The `dashboard` command's page (HTML, script and style), served from lib/cli/dashboard.
+project.compileTask.exec('node -e "require(\'fs\').cpSync(\'src/cli/dashboard\', \'lib/cli/dashboard\', { recursive: true })"');
 
 for (const [k, v] of Object.entries(quietJsii)) project.tasks.addEnvironment(k, v);
 

@@ -21,9 +21,9 @@ export const EXIT_CODES_HELP = `Exit codes:
   0  success (validate: no error findings)
   1  validation findings, or the construct refused the spec's values
   2  usage error: bad flags, missing file, unparsable YAML/JSON, unknown or invalid spec field
-  3  status, switchover, backup: the cluster, member or repository does not exist in the namespace
-  4  status, switchover, backup: the Kubernetes API is not reachable
-  5  status, switchover, backup: the Kubernetes API refused the credentials or the request
+  3  status, switchover, backup, restart, dashboard: the cluster, member or repository does not exist in the namespace
+  4  status, switchover, backup, restart, dashboard: the Kubernetes API is not reachable
+  5  status, switchover, backup, restart, dashboard: the Kubernetes API refused the credentials or the request
   6  switchover, backup: not done (refused, failed, or not finished in time)`;
 
 /** An error to report on stderr (without a stack trace) and exit with. */

@@ -4,9 +4,11 @@
  * command's work is a function in ./commands; this file parses flags, prints, and exits.
  */
 import { mkdirSync, writeFileSync } from 'fs';
+import { AddressInfo } from 'net';
 import { join } from 'path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { BACKUP_TYPES, runBackup } from './commands/backup';
+import { dashboardServer, isLoopback, loopbackHosts } from './commands/dashboard';
 import { writeDiagrams } from './commands/diagram';
 import { InitLanguage, ownPackage, runInit } from './commands/init';
 import { runRestart } from './commands/restart';
@@ -34,13 +36,13 @@ function checkNames(value: string, previous: string[] = []): string[] {
   return [...previous, ...names];
 }
 
-/** The flags every command that talks to a cluster takes, as kubectl spells them. */
-function withKubeFlags(c: Command): Command {
-  return c
+/** The flags every command that talks to a cluster takes, as kubectl spells them (`output`: and -o). */
+function withKubeFlags(c: Command, output = true): Command {
+  const flags = c
     .option('-n, --namespace <namespace>', 'the namespace of the cluster (default: the context\'s, else default)')
     .option('--kubeconfig <file>', 'the kubeconfig to use (default: $KUBECONFIG, else ~/.kube/config)')
-    .option('--context <name>', 'the kubeconfig context to use (default: its current-context)')
-    .addOption(new Option('-o, --output <format>', 'table for people, json for scripts').choices(['table', 'json']).default('table'));
+    .option('--context <name>', 'the kubeconfig context to use (default: its current-context)');
+  return output ? flags.addOption(new Option('-o, --output <format>', 'table for people, json for scripts').choices(['table', 'json']).default('table')) : flags;
 }
 
 async function withClient<T>(opts: KubeTarget, fn: (client: KubeClient, namespace: string) => Promise<T>): Promise<T> {
@@ -64,6 +66,12 @@ interface BackupFlags {
   readonly type: typeof BACKUP_TYPES[number];
   readonly wait: boolean;
   readonly timeout: number;
+}
+
+function portNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be a port number from 0 (any free port) to 65535');
+  return n;
 }
 
 function repoNumber(value: string): number {
@@ -190,6 +198,43 @@ function program(io: Io, setExit: (code: number) => void, name: string): Command
       const r = await withClient(opts, (client, ns) => runRestart(client, cluster, ns, { wait: opts.wait, timeoutSeconds: opts.timeout }));
       io.out(opts.output === 'json' ? JSON.stringify(r, null, 2) + '\n'
         : `restart of ${r.cluster}: Job ${r.job} (from CronJob ${r.fromCronJob}) ${r.outcome}${r.seconds !== undefined ? ` in ${r.seconds.toFixed(1)} s` : ''}\n`);
+    });
+
+  withKubeFlags(cmd.command('dashboard'), false)
+    .description('Serve a live page of a running cluster on this machine: members with role, state, timeline, lag and readiness, where its Services point, the backups\' last runs, certificate expiry; with --allow-actions also switchover, restart and backup, each after a confirmation.')
+    .argument('<cluster>', 'the cluster\'s name (the PostgresCluster id, e.g. orders-db)')
+    .option('--address <address>', 'the address to listen on (anything but a loopback address lets others reach the page)', '127.0.0.1')
+    .option('--port <port>', 'the port to listen on (0: any free one)', portNumber, 8765)
+    .option('--allow-actions', 'let the page run switchover, restart and backup (read-only without it)', false)
+    .addHelpText('after', `\nEvery poll of the page reads the cluster as \`status\` does (the same grants); actions need what \`switchover\`, \`restart\` and \`backup\` need. Runs until Ctrl-C.\n\n${EXIT_CODES_HELP}`)
+    .action(async (cluster: string, opts: KubeTarget & { address: string; port: number; allowActions: boolean }) => {
+      await withClient(opts, async (client, ns) => {
+        const read = async () => clusterStatus(cluster, ns, await fetchClusterObjects(client, cluster, ns));
+        // A cluster that is not there, or an API that refuses, fails now with its exit code.
+        await read();
+        let hosts: string[] = [];
+        const server = dashboardServer({
+          status: read,
+          switchover: (to) => switchover(client, cluster, ns, { to, timeoutSeconds: 60 }),
+          restart: () => runRestart(client, cluster, ns, { wait: true, timeoutSeconds: 1800 }),
+          backup: (repo, type) => runBackup(client, cluster, ns, { repo, type, wait: true, timeoutSeconds: 3600 }),
+        }, { allowActions: opts.allowActions }, () => hosts);
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', (err) => reject(new CliError(`cannot listen on ${opts.address}:${opts.port}: ${err.message}`, EXIT_USAGE)));
+          server.listen(opts.port, opts.address, resolve);
+        });
+        const port = (server.address() as AddressInfo).port;
+        const loopback = isLoopback(opts.address);
+        hosts = loopback ? loopbackHosts(opts.address, port) : [];
+        const shown = opts.address.includes(':') ? `[${opts.address}]` : opts.address;
+        io.out(`dashboard of ${cluster} in namespace ${ns}: http://${shown}:${port}/ (${opts.allowActions ? 'actions allowed' : 'read-only'}); Ctrl-C stops it\n`);
+        if (!loopback) io.err(`warning: ${opts.address} is not a loopback address: whoever reaches it can read the cluster's status${opts.allowActions ? ' and run its actions' : ''}\n`);
+        await new Promise<void>((resolve) => {
+          process.once('SIGINT', resolve);
+          process.once('SIGTERM', resolve);
+        });
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      });
     });
 
   return cmd;

@@ -51,7 +51,8 @@ echo "package smoke: cdk8s synth of the packed library wrote $(grep -c '^kind:' 
 # The command line from the installed package.
 tar tzf "$work/$tarball" > files.txt
 # With the programs the pods run (src/scripts, copied to lib/scripts by the compile task).
-wanted=(package/bin/cdk8s-postgres-cluster package/bin/kubectl-pg package/lib/cli/main.js)
+wanted=(package/bin/cdk8s-postgres-cluster package/bin/kubectl-pg package/lib/cli/main.js
+  package/lib/cli/dashboard/page.html package/lib/cli/dashboard/page.js package/lib/cli/dashboard/page.css)
 for s in "$root"/src/scripts/*.py "$root"/src/scripts/*.sh; do wanted+=("package/lib/scripts/${s##*/}"); done
 for f in "${wanted[@]}"; do
   grep -qx "$f" files.txt || { echo "package smoke: $f missing from the tarball" >&2; exit 1; }
