@@ -1,10 +1,16 @@
+/// <reference lib="dom" />
 /**
  * The operations commands (`status`, `switchover`, `backup`, `restart`) against the real API server of the local
  * cluster (test/kube/cluster.sh), with the admin kubeconfig and with a ServiceAccount token that
- * has no rights: output and exit codes as a user or a script sees them.
+ * has no rights: output and exit codes as a user or a script sees them. Last, `dashboard` as a
+ * user runs it, its page in Debian's headless Chromium: the leader shown, a switchover started
+ * from the page, the new leader shown, checked in the screenshot's pixels too.
  */
+import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { PNG } from 'pngjs';
+import puppeteer, { Page } from 'puppeteer-core';
 import { stringify } from 'yaml';
 import { BackupRepository, FailoverTiming } from '../../src';
 import { KubeCluster, KubePostgres, Obj } from './harness/kube';
@@ -162,4 +168,116 @@ test('restart: every member\'s PostgreSQL restarted, the replica first, the lead
   expect((await pg.pods()).map((p) => p.metadata.uid).sort()).toEqual(uids);
   const missing = await cli('restart', 'nosuch', '-n', NS, '--kubeconfig', kube.kubeconfig);
   expect(missing.code).toBe(EXIT_NOT_FOUND);
+});
+
+/** Starts `cdk8s-postgres-cluster dashboard` (from src/, as its bin would) and resolves to its URL. */
+function startDashboard(args: string[]): Promise<{ child: ChildProcess; url: string; output: () => string }> {
+  const root = path.join(__dirname, '..', '..');
+  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', '-e',
+    "require('./src/cli/main').main(process.argv.slice(1)).then((code) => process.exit(code))", '--', 'dashboard', ...args], {
+    cwd: root, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`dashboard did not start in 60 s: ${out}`)), 60_000);
+    child.on('exit', (code) => reject(new Error(`dashboard exited with ${code}: ${out}`)));
+    child.stdout!.on('data', () => {
+      const m = /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, url: m[1], output: () => out });
+      }
+    });
+  });
+}
+
+/** The pixels of the screenshot inside an element's box that have the leader badge's colour. */
+async function leaderPixels(page: Page, selector: string): Promise<number> {
+  const box = await page.$eval(selector, (el) => {
+    const r = el.getBoundingClientRect();
+    return { x: r.left, y: r.top, w: r.width, h: r.height };
+  });
+  const png = PNG.sync.read(Buffer.from(await page.screenshot({ type: 'png' })));
+  let n = 0;
+  for (let y = Math.floor(box.y); y < box.y + box.h; y++) {
+    for (let x = Math.floor(box.x); x < box.x + box.w; x++) {
+      const i = (y * png.width + x) * 4;
+      // rgb(26, 127, 55): .role.leader in src/cli/dashboard/page.css
+      if (Math.abs(png.data[i] - 26) <= 3 && Math.abs(png.data[i + 1] - 127) <= 3 && Math.abs(png.data[i + 2] - 55) <= 3) n++;
+    }
+  }
+  return n;
+}
+
+test('dashboard: the page shows the leader, a switchover started from it (with a confirmation), and the new leader', async () => {
+  const before = await pg.waitHealthy(2, 120_000);
+  const replica = (await pg.pods()).find((p) => p.metadata.name !== before.metadata.name)!.metadata.name;
+  const dashboard = await startDashboard([NAME, '-n', NS, '--kubeconfig', kube.kubeconfig, '--port', '0', '--allow-actions']);
+  const browser = await puppeteer.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--font-render-hinting=none', '--disable-background-networking'],
+  });
+  try {
+    const page = await browser.newPage();
+    const pageErrors: string[] = [];
+    page.on('pageerror', (err) => pageErrors.push(String(err)));
+    await page.setViewport({ width: 1300, height: 900, deviceScaleFactor: 1 });
+    await page.goto(dashboard.url, { waitUntil: 'load' });
+    await page.waitForFunction((want) => document.getElementById('leader')?.textContent === want, { timeout: 30_000 }, before.metadata.name);
+    expect(await page.$eval('#mode', (e) => e.textContent)).toBe('actions allowed');
+    // The members as the page draws them, and where the read-write Service points.
+    const rows = await page.$$eval('#members tbody tr', (trs) => trs.map((tr) => [tr.getAttribute('data-member'), tr.getAttribute('data-role')]));
+    expect(rows.sort()).toEqual([[before.metadata.name, 'leader'], [replica, 'replica']].sort());
+    await page.waitForFunction((svc, want) => document.querySelector(`#services tr[data-service="${svc}"] td:nth-child(2)`)?.textContent === want,
+      { timeout: 30_000 }, `${NAME}-primary`, before.metadata.name);
+    expect(await leaderPixels(page, `#members tr[data-member="${before.metadata.name}"] .role`)).toBeGreaterThan(50);
+    expect(await leaderPixels(page, `#members tr[data-member="${replica}"] .role`)).toBe(0);
+
+    // The switchover: pick the replica, ask, confirm.
+    await page.waitForFunction((r) => Array.from(document.querySelectorAll('#switchover-to option')).some((o) => (o as HTMLOptionElement).value === r), { timeout: 30_000 }, replica);
+    await page.select('#switchover-to', replica);
+    await page.click('#switchover-btn');
+    expect(await page.$eval('#confirm-text', (e) => e.textContent)).toBe(`Switch over from ${before.metadata.name} to ${replica}?`);
+    const clicked = Date.now();
+    await page.click('#confirm-yes');
+    await page.waitForFunction((want) => document.getElementById('leader')?.textContent === want, { timeout: 90_000 }, replica);
+    record('dashboard: seconds from the confirmation to the page showing the new leader', (Date.now() - clicked) / 1000);
+    await page.waitForFunction(() => /Switch over .*: done/.test(document.getElementById('log')?.textContent ?? ''), { timeout: 90_000 });
+    // The cluster agrees: the lock, and the read-write Service once the labels follow.
+    expect((await kube.get('configmap', `${NAME}-leader`, NS)).metadata.annotations.leader).toBe(replica);
+    await page.waitForFunction((svc, want) => document.querySelector(`#services tr[data-service="${svc}"] td:nth-child(2)`)?.textContent === want,
+      { timeout: 60_000 }, `${NAME}-primary`, replica);
+    expect(await leaderPixels(page, `#members tr[data-member="${replica}"] .role`)).toBeGreaterThan(50);
+    expect(await leaderPixels(page, `#members tr[data-member="${before.metadata.name}"] .role`)).toBe(0);
+    const shot = path.join(__dirname, '..', '..', '.e2e', 'dashboard.png');
+    fs.mkdirSync(path.dirname(shot), { recursive: true });
+    await page.screenshot({ path: shot, fullPage: true });
+    expect(pageErrors).toEqual([]);
+  } finally {
+    await browser.close();
+    dashboard.child.kill('SIGTERM');
+  }
+  const exited = await new Promise<number | null>((resolve) => {
+    if (dashboard.child.exitCode !== null) resolve(dashboard.child.exitCode);
+    else dashboard.child.once('exit', (code) => resolve(code));
+  });
+  expect([exited, dashboard.output()]).toEqual([0, expect.stringContaining('(actions allowed)')]);
+  expect((await pg.waitHealthy(2, 120_000)).metadata.name).toBe(replica);
+}, 300_000);
+
+test('dashboard without --allow-actions: no actions on the page, and the server refuses them', async () => {
+  const dashboard = await startDashboard([NAME, '-n', NS, '--kubeconfig', kube.kubeconfig, '--port', '0']);
+  try {
+    const page = await fetch(dashboard.url).then((r) => r.text());
+    expect(page).toContain('{"allowActions":false,"token":""}');
+    const status = await fetch(`${dashboard.url}api/status`).then((r) => r.json() as Promise<any>);
+    expect(status.status.leader).toBe((await pg.labelledLeader())!.metadata.name);
+    const refused = await fetch(`${dashboard.url}api/switchover`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
+    expect(refused.status).toBe(403);
+  } finally {
+    dashboard.child.kill('SIGTERM');
+  }
 });
