@@ -47,6 +47,14 @@ const JOB_RESOURCES = Resources.of({ cpu: kplus.Cpu.millis(500), memory: Size.me
 const SERVER_RESOURCES = Resources.of({ cpu: kplus.Cpu.millis(250), memory: Size.mebibytes(128) });
 const TYPES: Array<[keyof BackupSchedules, string, string]> = [['full', 'full', 'full'], ['differential', 'diff', 'diff'], ['incremental', 'incr', 'incr']];
 
+/** A repository's scheduled backups: each CronJob's name, schedule and pgBackRest type. @internal */
+export function repoBackupSchedules(clusterName: string, repo: ResolvedRepo): Array<{ cronJob: string; schedule: string; type: string }> {
+  return TYPES.flatMap(([key, suffix, type]) => {
+    const schedule = repo.schedules[key];
+    return schedule === undefined ? [] : [{ cronJob: `${clusterName}-repo${repo.input.index}-${suffix}`, schedule: schedule.trim(), type }];
+  });
+}
+
 /** One repository, validated. @internal */
 export interface ResolvedRepo {
   readonly input: RepoInput;
@@ -634,15 +642,12 @@ export class BackupNode extends Construct {
     };
 
     for (const repo of r.repos) {
-      for (const [key, suffix, type] of TYPES) {
-        const schedule = repo.schedules[key];
-        if (schedule === undefined) continue;
-        const cronName = `${name}-repo${repo.input.index}-${suffix}`;
+      for (const { cronJob: cronName, schedule, type } of repoBackupSchedules(name, repo)) {
         this.cronJobNames.push(cronName);
-        new k8s.KubeCronJob(this, `Backup${repo.input.index}${suffix}`, {
+        new k8s.KubeCronJob(this, `Backup${repo.input.index}${cronName.slice(cronName.lastIndexOf('-') + 1)}`, {
           metadata: { name: cronName, labels: jobLabels },
           spec: {
-            schedule: schedule.trim(),
+            schedule,
             timeZone: repo.schedules.timeZone,
             concurrencyPolicy: 'Forbid',
             startingDeadlineSeconds: 3600,

@@ -5,7 +5,7 @@ import { Construct } from 'constructs';
 import { ApplicationUser, DatabaseOptions, PoolerOptions, UserOptions } from './access';
 import { AccessJob } from './access-job';
 import { BackupOptions, RestoreOptions } from './backup';
-import { BackupContext, BackupNode, ResolvedBackup, backupNames, resolveBackup } from './backup-node';
+import { BackupContext, BackupNode, ResolvedBackup, backupNames, repoBackupSchedules, resolveBackup } from './backup-node';
 import { CaPublisher } from './ca-publisher';
 import { ClusterCertificates } from './certificates';
 import { ConfigJob } from './config-job';
@@ -709,7 +709,7 @@ export class PostgresCluster extends Construct {
       if (!this._memberContext.metrics) {
         throw propError(this, 'monitoring.metrics.alertRules', true, 'needs the exporter (monitoring.metrics.enabled is false): the rules read its metrics');
       }
-      this.addAlertRules(namespace ?? certNamespace, interval.toSeconds(), resolvedBackup?.member, delayedOptions?.applyDelay?.toSeconds());
+      this.addAlertRules(namespace ?? certNamespace, interval.toSeconds(), resolvedBackup, delayedOptions?.applyDelay?.toSeconds());
     }
     if (metricsProps.grafanaDashboard) {
       if (!this._memberContext.metrics) {
@@ -733,7 +733,9 @@ export class PostgresCluster extends Construct {
   }
 
   /** The PrometheusRule of the cluster's alerts, rendered from its settings (src/render/alert-rules.ts). */
-  private addAlertRules(namespace: string | undefined, scrapeIntervalSeconds: number, backup: ResolvedBackup['member'] | undefined, applyDelaySeconds: number | undefined): void {
+  private addAlertRules(
+    namespace: string | undefined, scrapeIntervalSeconds: number, backup: ResolvedBackup | undefined, applyDelaySeconds: number | undefined,
+  ): void {
     const ctx = this._memberContext;
     const sets = [this.primary, this.replicas, ...(this.delayedReplicas ? [this.delayedReplicas] : [])];
     // Every cert-manager Certificate the cluster emits (members, pooler, pgBackRest), with its renewBefore.
@@ -757,8 +759,12 @@ export class PostgresCluster extends Construct {
       heartbeat: ctx.heartbeat,
       failover: { ttlSeconds: ctx.timing.ttlSeconds, loopWaitSeconds: ctx.timing.loopWaitSeconds },
       scrapeIntervalSeconds,
-      archiving: backup?.archiving ? { archiveTimeoutSeconds: backup.archiveTimeoutSeconds } : undefined,
+      archiving: backup?.member.archiving ? { archiveTimeoutSeconds: backup.member.archiveTimeoutSeconds } : undefined,
       certificates,
+      backups: (backup?.repos ?? []).map((repo) => {
+        const scheduled = repoBackupSchedules(this.clusterName, repo);
+        return { repo: repo.input.index, cronJobs: scheduled.map((x) => x.cronJob), schedules: scheduled.map((x) => x.schedule) };
+      }).filter((b) => b.cronJobs.length > 0),
     });
     new ApiObject(this, 'AlertRules', {
       apiVersion: 'monitoring.coreos.com/v1',

@@ -6,10 +6,12 @@
  *
  * Every metric a rule reads is exported by the exporter's custom queries (./exporter-queries.ts),
  * the heartbeat sidecar (src/scripts/heartbeat.py), postgres_exporter itself (`pg_up`,
- * `pg_settings_*`), the kubelet (`kubelet_volume_stats_*`), cert-manager
+ * `pg_settings_*`), the kubelet (`kubelet_volume_stats_*`), kube-state-metrics
+ * (`kube_cronjob_status_last_successful_time`), cert-manager
  * (`certmanager_certificate_expiration_timestamp_seconds`) or Prometheus (`up`). Pod metrics
  * carry the labels a Prometheus Operator PodMonitor gives them (`namespace`, `pod`, `container`).
  */
+import { longestCronGapSeconds } from './cron';
 
 /** One member node set: its StatefulSet's pods are `<statefulSetName>-<ordinal>`. */
 export interface AlertMemberSet {
@@ -47,6 +49,16 @@ export interface AlertRulesInput {
   readonly archiving?: { readonly archiveTimeoutSeconds: number };
   /** The cluster's cert-manager Certificates (none with certificates of the user's own). */
   readonly certificates: readonly AlertCertificate[];
+  /** The scheduled backups of each repository (none without backups or schedules). */
+  readonly backups?: readonly AlertBackupRepository[];
+}
+
+/** One pgBackRest repository's backup CronJobs and their schedules. */
+export interface AlertBackupRepository {
+  /** The repository number (repo1-repo4). */
+  readonly repo: number;
+  readonly cronJobs: readonly string[];
+  readonly schedules: readonly string[];
 }
 
 /** One alerting rule (Prometheus rule file format). */
@@ -76,6 +88,18 @@ export const XID_CRITICAL_AGE = 2 ** 31 * 3 / 4;
 export const PENDING_RESTART_SECONDS = 3600;
 /** How long cert-manager may be late renewing a certificate (renewal takes seconds). */
 export const CERTIFICATE_RENEWAL_GRACE_SECONDS = 3600;
+/**
+ * How late a repository's newest successful backup may be past the longest gap its schedules
+ * leave: the backup's own run time (the CronJob records a success when the Job ends) and a
+ * daylight-saving hour. At least this, or a quarter of the gap when that is longer.
+ */
+export const BACKUP_AGE_GRACE_SECONDS = 2 * 3600;
+
+/** The age of a repository's newest successful backup that raises the alert, or undefined (no schedule runs twice). */
+export function backupAgeThresholdSeconds(schedules: readonly string[]): number | undefined {
+  const gap = longestCronGapSeconds(schedules);
+  return gap === undefined ? undefined : gap + Math.max(BACKUP_AGE_GRACE_SECONDS, gap / 4);
+}
 
 /** The metric names (and PromQL functions, keywords) a rule expression references. */
 export function ruleMetricNames(expr: string): string[] {
@@ -313,6 +337,28 @@ export function alertRuleGroups(input: AlertRulesInput): AlertRuleGroup[] {
       },
     },
   );
+
+  for (const b of input.backups ?? []) {
+    const gap = longestCronGapSeconds(b.schedules);
+    const threshold = backupAgeThresholdSeconds(b.schedules);
+    if (gap === undefined || threshold === undefined) continue;
+    // kube-state-metrics' CronJob metrics: the namespace label is the CronJob's when scraped with
+    // honorLabels (kube-prometheus), else exported_namespace.
+    const metric = 'kube_cronjob_status_last_successful_time';
+    const jobs = `cronjob=~"${quoteRegex([...b.cronJobs])}"`;
+    const selectors = ns !== undefined ? [`{namespace="${ns}",${jobs}}`, `{exported_namespace="${ns}",${jobs}}`] : [`{${jobs}}`];
+    const hours = (n: number) => `${Math.round(n / 360) / 10} h`;
+    rules.push({
+      alert: 'PostgresBackupTooOld',
+      expr: `time() - max(${selectors.map((sel) => `${metric}${sel}`).join(' or ')}) > ${Math.ceil(threshold)}`,
+      for: '10m',
+      labels: { ...labels('warning'), repo: String(b.repo) },
+      annotations: {
+        summary: `The newest backup of ${cluster} in repository ${b.repo} is older than its schedules allow`,
+        description: `No backup CronJob of repository ${b.repo} (${b.cronJobs.join(', ')}) succeeded for ${hours(threshold)}: its schedules leave at most ${hours(gap)} between runs. Check the last Job's log (kubectl get jobs -l app.kubernetes.io/component=backup). Needs kube-state-metrics' CronJob metrics.`,
+      },
+    });
+  }
 
   if (input.certificates.length > 0) {
     // cert-manager renews renewBefore ahead of expiry. Scraped with honorLabels false, the

@@ -10,7 +10,7 @@ import { join } from 'path';
 import { Duration } from 'cdk8s';
 import { stringify } from 'yaml';
 import { BackupRepository } from '../../src';
-import { AlertRule, AlertRulesInput, alertRuleGroups, ruleMetricNames } from '../../src/render/alert-rules';
+import { AlertRule, AlertRulesInput, BACKUP_AGE_GRACE_SECONDS, alertRuleGroups, backupAgeThresholdSeconds, ruleMetricNames } from '../../src/render/alert-rules';
 import { exporterMetricNames } from '../../src/render/exporter-queries';
 import { heartbeatMetricNames } from '../../src/render/heartbeat';
 import { ofKind, synthCluster } from '../helpers/manifests';
@@ -20,12 +20,13 @@ const PROMTOOL = '/usr/bin/promtool';
 /** postgres_exporter's own metrics, as a real exporter printed them (test/fixtures). */
 const BUILTIN = readFileSync(join(__dirname, '..', 'fixtures', 'postgres-exporter-builtin-metrics.txt'), 'utf8')
   .split('\n').filter((l) => l && !l.startsWith('#'));
-/** Metrics of the other exporters the rules read: Prometheus' scrape health, the kubelet, cert-manager. */
+/** Metrics of the other exporters the rules read: Prometheus' scrape health, the kubelet, cert-manager, kube-state-metrics. */
 const EXTERNAL = [
   'up',
   'kubelet_volume_stats_available_bytes',
   'kubelet_volume_stats_capacity_bytes',
   'certmanager_certificate_expiration_timestamp_seconds',
+  'kube_cronjob_status_last_successful_time',
 ];
 const KNOWN = new Set([...exporterMetricNames(), ...heartbeatMetricNames(), ...BUILTIN, ...EXTERNAL]);
 
@@ -64,7 +65,7 @@ describe('alertRuleGroups', () => {
       .toEqual(['a', 'b_c', 'c']);
   });
 
-  test('every metric a rule names is exported by the exporter queries, the heartbeat, postgres_exporter, the kubelet or cert-manager', () => {
+  test('every metric a rule names is exported by the exporter queries, the heartbeat, postgres_exporter, the kubelet, cert-manager or kube-state-metrics', () => {
     const rules = rulesOf(FULL());
     const used = new Set(rules.flatMap((r) => ruleMetricNames(r.expr)));
     expect([...used].filter((n) => !KNOWN.has(n))).toEqual([]);
@@ -110,6 +111,31 @@ describe('alertRuleGroups', () => {
     expect(rule(archiving, 'PostgresWalArchiveBacklogGrowing').expr).toContain('[600s]');
   });
 
+  test('backup age: per repository with schedules, from the longest gap between its runs', () => {
+    const withBackups: AlertRulesInput = {
+      ...INPUT,
+      backups: [
+        { repo: 1, cronJobs: ['db-repo1-full', 'db-repo1-incr'], schedules: ['0 1 * * 0', '0 1 * * 1-6'] },
+        { repo: 2, cronJobs: ['db-repo2-full'], schedules: ['0 2 * * 0'] },
+      ],
+    };
+    const rules = alertRuleGroups(withBackups).flatMap((g) => g.rules).filter((r) => r.alert === 'PostgresBackupTooOld');
+    expect(rules.map((r) => [r.labels.repo, r.expr])).toEqual([
+      ['1', 'time() - max(kube_cronjob_status_last_successful_time{namespace="ns",cronjob=~"db-repo1-full|db-repo1-incr"} or kube_cronjob_status_last_successful_time{exported_namespace="ns",cronjob=~"db-repo1-full|db-repo1-incr"}) > 108000'],
+      // a week apart: 168 h + 42 h
+      ['2', 'time() - max(kube_cronjob_status_last_successful_time{namespace="ns",cronjob=~"db-repo2-full"} or kube_cronjob_status_last_successful_time{exported_namespace="ns",cronjob=~"db-repo2-full"}) > 756000'],
+    ]);
+    expect(backupAgeThresholdSeconds(['*/15 * * * *'])).toBe(15 * 60 + BACKUP_AGE_GRACE_SECONDS);
+    expect(backupAgeThresholdSeconds(['0 0 30 2 *'])).toBeUndefined();
+    // without backups, or with schedules that never run twice, no rule
+    expect(alertRuleGroups(INPUT).flatMap((g) => g.rules).some((r) => r.alert === 'PostgresBackupTooOld')).toBe(false);
+    expect(alertRuleGroups({ ...INPUT, backups: [{ repo: 1, cronJobs: ['db-repo1-full'], schedules: ['0 0 30 2 *'] }] })
+      .flatMap((g) => g.rules).some((r) => r.alert === 'PostgresBackupTooOld')).toBe(false);
+    // a synthesized cluster: repository 1 with the default schedules (full and incremental)
+    const rendered = rulesOf(FULL()).filter((r) => r.alert === 'PostgresBackupTooOld');
+    expect(rendered.map((r) => [r.labels.repo, r.expr.endsWith(' > 108000'), r.expr.includes('cronjob=~"db-repo1-full|db-repo1-incr"')])).toEqual([['1', true, true]]);
+  });
+
   test('certificates: one clause per renewBefore, either namespace label; none without cert-manager certificates', () => {
     const certs = { ...INPUT, certificates: [{ name: 'db-server', renewBeforeSeconds: 100 }, { name: 'db-ca', renewBeforeSeconds: 200 }, { name: 'db-replication', renewBeforeSeconds: 100 }] };
     expect(rule(certs, 'PostgresCertificateNotRenewed').expr).toBe([
@@ -153,6 +179,11 @@ interface Case {
   readonly series: Series[];
   /** The labels of each alert expected to fire (besides the rule's own); empty: none fires. */
   readonly firing: Array<Record<string, string>>;
+  /**
+   * Cases over many hours: the series' sample interval and the rules' evaluation interval (a
+   * test file of their own; promtool evaluates every rule at each step). Default 30 s.
+   */
+  readonly hours?: true;
 }
 
 const NS = 'team-a';
@@ -178,6 +209,8 @@ const xid = (pod: string, age: number) => [
 ];
 const expiry = (name: string, at: number, labels: Record<string, string> = { namespace: NS }) =>
   s('certmanager_certificate_expiration_timestamp_seconds', { ...labels, name, issuer_name: 'db-ca' }, `${at}x200`);
+const backupSuccess = (cronjob: string, values: string, labels: Record<string, string> = { namespace: NS }) =>
+  s('kube_cronjob_status_last_successful_time', { ...labels, cronjob, job: 'kube-state-metrics' }, values);
 // renewBefore of the server and client certificates (15 days) and of the CA (30 days).
 const RENEW = 360 * 3600;
 const CA_RENEW = 720 * 3600;
@@ -352,6 +385,40 @@ const CASES: Case[] = [
     series: [s('pgc_settings_pending_restart', ex('db-replica-0'), '2x200')],
     firing: [],
   },
+  // The default schedules (full on Sundays, incremental the other days, at 01:00): 24 h apart,
+  // so 30 h allowed. Samples every 10 minutes; the last success at time 0, or at each sample's time.
+  {
+    alert: 'PostgresBackupTooOld',
+    what: 'no success for 31 h (full and incremental both old)',
+    evalTime: '1860m',
+    series: [backupSuccess('db-repo1-full', '0x200'), backupSuccess('db-repo1-incr', '0x200')],
+    firing: [{}],
+    hours: true,
+  },
+  {
+    alert: 'PostgresBackupTooOld',
+    what: 'no success for 31 h, scraped without honorLabels (exported_namespace)',
+    evalTime: '1860m',
+    series: [backupSuccess('db-repo1-incr', '0x200', { namespace: 'monitoring', exported_namespace: NS })],
+    firing: [{}],
+    hours: true,
+  },
+  {
+    alert: 'PostgresBackupTooOld',
+    what: 'the full backup is a week old but the incremental ones succeed',
+    evalTime: '1860m',
+    series: [backupSuccess('db-repo1-full', '0x200'), backupSuccess('db-repo1-incr', '0+600x200')],
+    firing: [],
+    hours: true,
+  },
+  {
+    alert: 'PostgresBackupTooOld',
+    what: 'no success for 29 h; another cluster\'s and another namespace\'s backups old',
+    evalTime: '1740m',
+    series: [backupSuccess('db-repo1-incr', '0x200'), backupSuccess('other-repo1-incr', '0x200'), backupSuccess('db-repo1-full', '0x200', { namespace: 'elsewhere' })],
+    firing: [],
+    hours: true,
+  },
   {
     alert: 'PostgresCertificateNotRenewed',
     what: 'past renewBefore (per certificate; either namespace label)',
@@ -420,11 +487,11 @@ describe('promtool', () => {
 
   test('promtool test rules: each case fires exactly the expected alerts', () => {
     const byName = new Map(rules.map((r) => [r.alert, r]));
-    const tests = CASES.map((c) => {
+    const test = (c: Case) => {
       const r = byName.get(c.alert)!;
       return {
         name: `${c.alert}: ${c.what}`,
-        interval: '30s',
+        interval: c.hours ? '10m' : '30s',
         input_series: c.series.map((x) => ({
           series: `${x.name}{${Object.entries(x.labels).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(',')}}`,
           values: x.values,
@@ -439,9 +506,10 @@ describe('promtool', () => {
           }),
         }],
       };
-    });
-    writeFileSync(join(dir, 'tests.yaml'), stringify({ rule_files: ['rules.yaml'], evaluation_interval: '30s', tests }));
-    const r = promtool(['test', 'rules', 'tests.yaml'], dir);
+    };
+    writeFileSync(join(dir, 'tests.yaml'), stringify({ rule_files: ['rules.yaml'], evaluation_interval: '30s', tests: CASES.filter((c) => !c.hours).map(test) }));
+    writeFileSync(join(dir, 'tests-hours.yaml'), stringify({ rule_files: ['rules.yaml'], evaluation_interval: '10m', tests: CASES.filter((c) => c.hours).map(test) }));
+    const r = promtool(['test', 'rules', 'tests.yaml', 'tests-hours.yaml'], dir);
     if (r.status !== 0) throw new Error(`promtool test rules failed:\n${r.output}`);
     expect(r.output).toContain('SUCCESS');
   });
