@@ -157,6 +157,8 @@ const lintScripts = project.addTask('lint:scripts', {
     // The packages' checks in every language (test:languages).
     { exec: 'shellcheck --severity=style test/languages/*.sh test/languages/*/run.sh' },
     { exec: '/usr/bin/python3 -m pyflakes src/scripts test/scripts test/languages/python' },
+    // The dashboard page's script runs in the browser as written (no build step): it must parse.
+    { exec: 'node --check src/cli/dashboard/page.js' },
   ],
 });
 const testScripts = project.addTask('test:scripts', {

@@ -235,6 +235,11 @@ test('dashboard: the page shows the leader, a switchover started from it (with a
       { timeout: 30_000 }, `${NAME}-primary`, before.metadata.name);
     expect(await leaderPixels(page, `#members tr[data-member="${before.metadata.name}"] .role`)).toBeGreaterThan(50);
     expect(await leaderPixels(page, `#members tr[data-member="${replica}"] .role`)).toBe(0);
+    // The last backup per repository: the newest success of its CronJobs (the backup test above ran two).
+    const cronJobs = await kube.list('cronjobs', NS);
+    const newest = cronJobs.filter((c) => c.metadata.name.startsWith(`${NAME}-repo1-`)).map((c) => c.status?.lastSuccessfulTime).filter(Boolean).sort().pop();
+    expect(newest).toBeDefined();
+    expect(await page.$eval('#repositories tr[data-repo="1"] td:nth-child(2)', (e) => e.textContent)).toBe(newest);
 
     // The switchover: pick the replica, ask, confirm.
     await page.waitForFunction((r) => Array.from(document.querySelectorAll('#switchover-to option')).some((o) => (o as HTMLOptionElement).value === r), { timeout: 30_000 }, replica);

@@ -61,6 +61,17 @@ function render(s) {
     ], { 'data-member': m.name, 'data-role': m.role });
   }));
   fill('services', s.services.map((v) => row([cell(v.name), cell(v.endpoints.length > 0 ? v.endpoints.join(', ') : '(none)')], { 'data-service': v.name })));
+  // Per repository: the newest success of any of its backup CronJobs (<cluster>-repo<N>-<type>).
+  const repos = new Map();
+  for (const b of s.backups) {
+    const n = (/-repo(\d+)-[a-z]+$/.exec(b.cronJob) || [])[1];
+    if (!n) continue;
+    const r = repos.get(n) || { last: undefined, schedules: [] };
+    if (b.lastSuccessfulTime && (!r.last || b.lastSuccessfulTime > r.last)) r.last = b.lastSuccessfulTime;
+    r.schedules.push(`${b.cronJob.slice(b.cronJob.lastIndexOf('-') + 1)} ${b.schedule}`);
+    repos.set(n, r);
+  }
+  fill('repositories', [...repos.entries()].sort().map(([n, r]) => row([cell(`repo${n}`), cell(r.last || 'never'), cell(r.schedules.join(', '))], { 'data-repo': n })));
   fill('backups', s.backups.map((b) => row([cell(b.cronJob), cell(b.schedule), cell(b.lastSuccessfulTime || 'never'), cell(b.lastScheduleTime || 'never'), cell(String(b.active))])));
   fill('certificates', s.certificates.map((c) => row([cell(c.name), cell(c.ready ? 'yes' : 'no', c.ready ? '' : 'no'), cell(c.notAfter || '-'), cell(c.renewalTime || '-')])));
   if (config.allowActions) renderActions(s);
