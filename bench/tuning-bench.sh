@@ -198,8 +198,10 @@ run_one() {
   echo "$MEM_LIMIT" >"$cg/memory.limit_in_bytes"
   local logf="$OUT/$tag-postgres.log"
   if ! start_pg "$data" "$logf" "$cg"; then
-    printf '%s\t%s\t%s\tSTART_FAILED\n' "$round" "$cfg" "S" >>"$OUT/results.tsv"
-    stop_pg; rmdir "$cg" 2>/dev/null || true; return 0
+    # A configuration whose server does not start measures nothing: stop, and say which and why.
+    stop_pg; rmdir "$cg" 2>/dev/null || true
+    echo "tuning-bench: configuration $cfg ($OUT/$cfg.conf) did not start PostgreSQL in round $round; its log: $logf" >&2
+    exit 1
   fi
   psql_q -c "SHOW shared_buffers" | sed "s/^/$tag shared_buffers=/" >>"$OUT/bench.log"
   psql_q -c "CREATE EXTENSION IF NOT EXISTS pg_prewarm" \
