@@ -82,7 +82,7 @@ const project = new cdk8s.ConstructLibraryCdk8s({
   eslintOptions: {
     dirs: ['src', 'test', 'examples', 'bench'],
   },
-  gitignore: ['/bench/results/', '/.e2e/', '__pycache__/'],
+  gitignore: ['/bench/results/', '/.e2e/', '__pycache__/', '/.jsii.tabl.json'],
 });
 
 // The command line (src/cli): small bins that require the compiled lib/cli/main.js; kubectl-pg is the
@@ -123,6 +123,10 @@ for (const dir of ['examples', 'bench']) {
 // Benchmarks and examples are dev-only code: they may import devDependencies.
 project.eslint?.allowDevDeps('bench/**');
 project.eslint?.allowDevDeps('examples/**');
+
+// The Python, Java and Go packages carry the docs' TypeScript examples translated into their
+// language: jsii-rosetta compiles the examples into a tablet that jsii-pacmak reads.
+for (const target of ['python', 'java', 'go']) project.tasks.tryFind(`package:${target}`)?.prependExec('jsii-rosetta extract');
 
 // The API reference in the other languages (API.md is TypeScript's), from the same assembly.
 project.tasks.tryFind('docgen')!.exec('jsii-docgen --language python --language java --language go --output docs/api/API.md');

@@ -235,6 +235,20 @@ export interface PostgresClusterProps {
  * plus what they share: the headless Service, RBAC for Patroni, a PodDisruptionBudget and the
  * Job that creates the credential Secrets in the cluster.
  *
+ * The same in the other languages (whole apps in the README; each synthesizes the same YAML):
+ *
+ * ```python
+ * db = PostgresCluster(chart, "db", create_namespace=True)
+ * ```
+ *
+ * ```java
+ * PostgresCluster db = PostgresCluster.Builder.create(chart, "db").createNamespace(true).build();
+ * ```
+ *
+ * ```go
+ * db := cdk8spostgrescluster.NewPostgresCluster(chart, jsii.String("db"), &cdk8spostgrescluster.PostgresClusterProps{CreateNamespace: jsii.Bool(true)})
+ * ```
+ *
  * @example
  *
  * import { App, Chart } from 'cdk8s';
