@@ -68,7 +68,7 @@ function backend(overrides: Partial<DashboardBackend> = {}): DashboardBackend {
 }
 
 async function serve(b: DashboardBackend, allowActions: boolean): Promise<{ port: number; close: () => Promise<void> }> {
-  let hosts: string[] = [];
+  let hosts: string[] | undefined;
   const server = dashboardServer(b, { allowActions, token: 'secret-token' }, () => hosts);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
@@ -238,6 +238,18 @@ describe('with --allow-actions', () => {
       await s.close();
     }
   });
+});
+
+test('until the port is known (no allowed hosts yet), nothing is answered', async () => {
+  const server = dashboardServer(backend(), { allowActions: true, token: 'secret-token' }, () => undefined);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const port = (server.address() as AddressInfo).port;
+    expect((await call(port, 'GET', '/api/status')).status).toBe(503);
+    expect(calls).toEqual([]);
+  } finally {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
 });
 
 test('loopback addresses and the Host values they answer', () => {

@@ -212,7 +212,7 @@ function program(io: Io, setExit: (code: number) => void, name: string): Command
         const read = async () => clusterStatus(cluster, ns, await fetchClusterObjects(client, cluster, ns));
         // A cluster that is not there, or an API that refuses, fails now with its exit code.
         await read();
-        let hosts: string[] = [];
+        let hosts: string[] | undefined;
         const server = dashboardServer({
           status: read,
           switchover: (to) => switchover(client, cluster, ns, { to, timeoutSeconds: 60 }),

@@ -93,9 +93,10 @@ function errorMessage(err: unknown): string {
 
 /**
  * The dashboard's HTTP server (not yet listening). `allowedHosts`: the Host header values it
- * answers (empty: any, for a non-loopback address).
+ * answers (empty: any, for a non-loopback address); undefined until the port is known, when it
+ * answers nothing.
  */
-export function dashboardServer(backend: DashboardBackend, opts: DashboardOptions, allowedHosts: () => readonly string[]): Server {
+export function dashboardServer(backend: DashboardBackend, opts: DashboardOptions, allowedHosts: () => readonly string[] | undefined): Server {
   const token = opts.token ?? randomBytes(32).toString('hex');
   let running: string | undefined;
 
@@ -122,6 +123,7 @@ export function dashboardServer(backend: DashboardBackend, opts: DashboardOption
   const server = createServer((req, res) => {
     void (async () => {
       const hosts = allowedHosts();
+      if (hosts === undefined) return json(res, 503, { error: 'the dashboard is starting' });
       if (hosts.length > 0 && !hosts.includes(String(req.headers.host ?? ''))) {
         return json(res, 421, { error: `this dashboard answers requests for ${hosts.join(' or ')} only` });
       }
