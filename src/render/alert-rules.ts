@@ -95,10 +95,22 @@ export const CERTIFICATE_RENEWAL_GRACE_SECONDS = 3600;
  */
 export const BACKUP_AGE_GRACE_SECONDS = 2 * 3600;
 
-/** The age of a repository's newest successful backup that raises the alert, or undefined (no schedule runs twice). */
-export function backupAgeThresholdSeconds(schedules: readonly string[]): number | undefined {
+/**
+ * The longest gap a repository's schedules leave between runs and the age of its newest
+ * successful backup that raises the alert (seconds), or undefined (no schedule runs twice).
+ */
+export function backupAgeThresholdSeconds(schedules: readonly string[]): { gap: number; threshold: number } | undefined {
   const gap = longestCronGapSeconds(schedules);
-  return gap === undefined ? undefined : gap + Math.max(BACKUP_AGE_GRACE_SECONDS, gap / 4);
+  return gap === undefined ? undefined : { gap, threshold: gap + Math.max(BACKUP_AGE_GRACE_SECONDS, gap / 4) };
+}
+
+/**
+ * The selectors of a metric another exporter publishes about an object in the cluster's
+ * namespace: its namespace label is the object's when scraped with honorLabels (kube-prometheus),
+ * else exported_namespace (the target's namespace wins); one selector when no namespace is set.
+ */
+function namespacedSelectors(ns: string | undefined, matcher: string): string[] {
+  return ns !== undefined ? [`{namespace="${ns}",${matcher}}`, `{exported_namespace="${ns}",${matcher}}`] : [`{${matcher}}`];
 }
 
 /** The metric names (and PromQL functions, keywords) a rule expression references. */
@@ -339,14 +351,12 @@ export function alertRuleGroups(input: AlertRulesInput): AlertRuleGroup[] {
   );
 
   for (const b of input.backups ?? []) {
-    const gap = longestCronGapSeconds(b.schedules);
-    const threshold = backupAgeThresholdSeconds(b.schedules);
-    if (gap === undefined || threshold === undefined) continue;
-    // kube-state-metrics' CronJob metrics: the namespace label is the CronJob's when scraped with
-    // honorLabels (kube-prometheus), else exported_namespace.
+    const age = backupAgeThresholdSeconds(b.schedules);
+    if (age === undefined) continue;
+    const { gap, threshold } = age;
+    // kube-state-metrics' CronJob metrics.
     const metric = 'kube_cronjob_status_last_successful_time';
-    const jobs = `cronjob=~"${quoteRegex([...b.cronJobs])}"`;
-    const selectors = ns !== undefined ? [`{namespace="${ns}",${jobs}}`, `{exported_namespace="${ns}",${jobs}}`] : [`{${jobs}}`];
+    const selectors = namespacedSelectors(ns, `cronjob=~"${quoteRegex([...b.cronJobs])}"`);
     const hours = (n: number) => `${Math.round(n / 360) / 10} h`;
     rules.push({
       alert: 'PostgresBackupTooOld',
@@ -361,17 +371,14 @@ export function alertRuleGroups(input: AlertRulesInput): AlertRuleGroup[] {
   }
 
   if (input.certificates.length > 0) {
-    // cert-manager renews renewBefore ahead of expiry. Scraped with honorLabels false, the
-    // Certificate's namespace label is exported_namespace (the target's namespace wins).
+    // cert-manager renews renewBefore ahead of expiry.
     const byRenew = new Map<number, string[]>();
     for (const c of [...input.certificates].sort((a, b) => a.name.localeCompare(b.name))) {
       byRenew.set(c.renewBeforeSeconds, [...(byRenew.get(c.renewBeforeSeconds) ?? []), c.name]);
     }
     const metric = 'certmanager_certificate_expiration_timestamp_seconds';
     const clauses = [...byRenew.entries()].sort(([a], [b]) => a - b).flatMap(([renew, names]) => {
-      const nameMatcher = `name=~"${quoteRegex(names)}"`;
-      const selectors = ns !== undefined ? [`{namespace="${ns}",${nameMatcher}}`, `{exported_namespace="${ns}",${nameMatcher}}`] : [`{${nameMatcher}}`];
-      return selectors.map((sel) => `${metric}${sel} - time() < ${renew}`);
+      return namespacedSelectors(ns, `name=~"${quoteRegex(names)}"`).map((sel) => `${metric}${sel} - time() < ${renew}`);
     });
     rules.push({
       alert: 'PostgresCertificateNotRenewed',

@@ -125,7 +125,7 @@ describe('alertRuleGroups', () => {
       // a week apart: 168 h + 42 h
       ['2', 'time() - max(kube_cronjob_status_last_successful_time{namespace="ns",cronjob=~"db-repo2-full"} or kube_cronjob_status_last_successful_time{exported_namespace="ns",cronjob=~"db-repo2-full"}) > 756000'],
     ]);
-    expect(backupAgeThresholdSeconds(['*/15 * * * *'])).toBe(15 * 60 + BACKUP_AGE_GRACE_SECONDS);
+    expect(backupAgeThresholdSeconds(['*/15 * * * *'])).toEqual({ gap: 15 * 60, threshold: 15 * 60 + BACKUP_AGE_GRACE_SECONDS });
     expect(backupAgeThresholdSeconds(['0 0 30 2 *'])).toBeUndefined();
     // without backups, or with schedules that never run twice, no rule
     expect(alertRuleGroups(INPUT).flatMap((g) => g.rules).some((r) => r.alert === 'PostgresBackupTooOld')).toBe(false);
