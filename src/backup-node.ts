@@ -45,13 +45,14 @@ export const BACKUP_PATHS = {
 const DEFAULT_SCHEDULES: BackupSchedules = { full: '0 1 * * 0', incremental: '0 1 * * 1-6' };
 const JOB_RESOURCES = Resources.of({ cpu: kplus.Cpu.millis(500), memory: Size.mebibytes(256) });
 const SERVER_RESOURCES = Resources.of({ cpu: kplus.Cpu.millis(250), memory: Size.mebibytes(128) });
-const TYPES: Array<[keyof BackupSchedules, string, string]> = [['full', 'full', 'full'], ['differential', 'diff', 'diff'], ['incremental', 'incr', 'incr']];
+/** Each schedule and the pgBackRest backup type it runs (also the suffix of its CronJob's name). */
+const TYPES: Array<[keyof BackupSchedules, string]> = [['full', 'full'], ['differential', 'diff'], ['incremental', 'incr']];
 
 /** A repository's scheduled backups: each CronJob's name, schedule and pgBackRest type. @internal */
 export function repoBackupSchedules(clusterName: string, repo: ResolvedRepo): Array<{ cronJob: string; schedule: string; type: string }> {
-  return TYPES.flatMap(([key, suffix, type]) => {
+  return TYPES.flatMap(([key, type]) => {
     const schedule = repo.schedules[key];
-    return schedule === undefined ? [] : [{ cronJob: `${clusterName}-repo${repo.input.index}-${suffix}`, schedule: schedule.trim(), type }];
+    return schedule === undefined ? [] : [{ cronJob: `${clusterName}-repo${repo.input.index}-${type}`, schedule: schedule.trim(), type }];
   });
 }
 
@@ -644,7 +645,7 @@ export class BackupNode extends Construct {
     for (const repo of r.repos) {
       for (const { cronJob: cronName, schedule, type } of repoBackupSchedules(name, repo)) {
         this.cronJobNames.push(cronName);
-        new k8s.KubeCronJob(this, `Backup${repo.input.index}${cronName.slice(cronName.lastIndexOf('-') + 1)}`, {
+        new k8s.KubeCronJob(this, `Backup${repo.input.index}${type}`, {
           metadata: { name: cronName, labels: jobLabels },
           spec: {
             schedule,
