@@ -4,11 +4,10 @@
  * command's work is a function in ./commands; this file parses flags, prints, and exits.
  */
 import { mkdirSync, writeFileSync } from 'fs';
-import { AddressInfo } from 'net';
 import { join } from 'path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { BACKUP_TYPES, runBackup } from './commands/backup';
-import { dashboardServer, isLoopback, loopbackHosts } from './commands/dashboard';
+import { runDashboard } from './commands/dashboard';
 import { writeDiagrams } from './commands/diagram';
 import { InitLanguage, ownPackage, runInit } from './commands/init';
 import { runRestart } from './commands/restart';
@@ -212,28 +211,15 @@ function program(io: Io, setExit: (code: number) => void, name: string): Command
         const read = async () => clusterStatus(cluster, ns, await fetchClusterObjects(client, cluster, ns));
         // A cluster that is not there, or an API that refuses, fails now with its exit code.
         await read();
-        let hosts: string[] | undefined;
-        const server = dashboardServer({
+        await runDashboard({
           status: read,
           switchover: (to) => switchover(client, cluster, ns, { to, timeoutSeconds: 60 }),
           restart: () => runRestart(client, cluster, ns, { wait: true, timeoutSeconds: 1800 }),
           backup: (repo, type) => runBackup(client, cluster, ns, { repo, type, wait: true, timeoutSeconds: 3600 }),
-        }, { allowActions: opts.allowActions }, () => hosts);
-        await new Promise<void>((resolve, reject) => {
-          server.once('error', (err) => reject(new CliError(`cannot listen on ${opts.address}:${opts.port}: ${err.message}`, EXIT_USAGE)));
-          server.listen(opts.port, opts.address, resolve);
+        }, opts, (url, warning) => {
+          io.out(`dashboard of ${cluster} in namespace ${ns}: ${url} (${opts.allowActions ? 'actions allowed' : 'read-only'}); Ctrl-C stops it\n`);
+          if (warning) io.err(`warning: ${warning}\n`);
         });
-        const port = (server.address() as AddressInfo).port;
-        const loopback = isLoopback(opts.address);
-        hosts = loopback ? loopbackHosts(opts.address, port) : [];
-        const shown = opts.address.includes(':') ? `[${opts.address}]` : opts.address;
-        io.out(`dashboard of ${cluster} in namespace ${ns}: http://${shown}:${port}/ (${opts.allowActions ? 'actions allowed' : 'read-only'}); Ctrl-C stops it\n`);
-        if (!loopback) io.err(`warning: ${opts.address} is not a loopback address: whoever reaches it can read the cluster's status${opts.allowActions ? ' and run its actions' : ''}\n`);
-        await new Promise<void>((resolve) => {
-          process.once('SIGINT', resolve);
-          process.once('SIGTERM', resolve);
-        });
-        await new Promise<void>((resolve) => server.close(() => resolve()));
       });
     });
 

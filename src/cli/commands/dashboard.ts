@@ -13,12 +13,13 @@
 import { randomBytes } from 'crypto';
 import { readFileSync } from 'fs';
 import { IncomingMessage, Server, ServerResponse, createServer } from 'http';
+import { AddressInfo } from 'net';
 import { join } from 'path';
 import { BACKUP_TYPES, BackupResult } from './backup';
 import { RestartResult } from './restart';
 import { ClusterStatus } from './status';
 import { SwitchoverResult } from './switchover';
-import { CliError, EXIT_FAILED } from '../exit';
+import { CliError, EXIT_FAILED, EXIT_USAGE } from '../exit';
 
 /** What the page can ask the server for: the `status`, `switchover`, `restart` and `backup` commands. */
 export interface DashboardBackend {
@@ -180,4 +181,39 @@ export function dashboardServer(backend: DashboardBackend, opts: DashboardOption
 export function loopbackHosts(address: string, port: number): string[] {
   const own = address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
   return [...new Set([own, `localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`])];
+}
+
+/** Where {@link runDashboard} listens, and whether the page may run actions. */
+export interface DashboardListen {
+  readonly address: string;
+  /** 0: any free port. */
+  readonly port: number;
+  readonly allowActions: boolean;
+}
+
+/**
+ * Serves the dashboard until SIGINT or SIGTERM. Once it listens, `started` gets the page's URL
+ * and, when the address is not a loopback one, a warning that others can reach it. An address
+ * it cannot listen on fails with the usage exit code.
+ */
+export async function runDashboard(
+  backend: DashboardBackend, listen: DashboardListen, started: (url: string, warning?: string) => void,
+): Promise<void> {
+  let hosts: string[] | undefined;
+  const server = dashboardServer(backend, { allowActions: listen.allowActions }, () => hosts);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err) => reject(new CliError(`cannot listen on ${listen.address}:${listen.port}: ${err.message}`, EXIT_USAGE)));
+    server.listen(listen.port, listen.address, resolve);
+  });
+  const port = (server.address() as AddressInfo).port;
+  const loopback = isLoopback(listen.address);
+  hosts = loopback ? loopbackHosts(listen.address, port) : [];
+  const shown = listen.address.includes(':') ? `[${listen.address}]` : listen.address;
+  started(`http://${shown}:${port}/`, loopback ? undefined
+    : `${listen.address} is not a loopback address: whoever reaches it can read the cluster's status${listen.allowActions ? ' and run its actions' : ''}`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await new Promise<void>((resolve) => server.close(() => resolve()));
 }
