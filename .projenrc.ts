@@ -159,7 +159,7 @@ const lintScripts = project.addTask('lint:scripts', {
     // The local Kubernetes cluster's scripts and the e2e installer (run from the repository root).
     { exec: 'shellcheck -x --severity=style test/kube/*.sh test/kube/node-agent/*.sh test/e2e/install-deps.sh' },
     // The packages' checks in every language (test:languages).
-    { exec: 'shellcheck --severity=style test/languages/*.sh test/languages/*/run.sh' },
+    { exec: 'shellcheck -x --severity=style test/languages/*.sh test/languages/*/run.sh' },
     { exec: '/usr/bin/python3 -m pyflakes src/scripts test/scripts test/languages/python' },
     // The dashboard page's script runs in the browser as written (no build step): it must parse.
     { exec: 'node --check src/cli/dashboard/page.js' },

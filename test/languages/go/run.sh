@@ -12,6 +12,8 @@ if [ "$#" -ne 1 ]; then
 fi
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
+# shellcheck source=test/languages/lib.sh
+. "$here/../lib.sh"
 
 if [ ! -f "$root/dist/go/cdk8spostgrescluster/go.mod" ]; then
   echo "go smoke: $root/dist/go/cdk8spostgrescluster is missing: run npx projen package:go first" >&2
@@ -31,10 +33,6 @@ outdir="$(cd "$1" && pwd)"
 # The binary goes to a temporary directory, so nothing is left in the repository.
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-
-# The jsii runtime warns on every start when Node.js is past its end of life; silence that one warning.
-JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="${JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION:-$(node -p 'process.versions.node.split(".")[0]')}"
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION
 
 cd "$here"
 go build -mod=readonly -o "$tmp/go-smoke" .

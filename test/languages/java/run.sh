@@ -18,6 +18,8 @@ mkdir -p "$1"
 outdir="$(cd "$1" && pwd)"
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
+# shellcheck source=test/languages/lib.sh
+. "$here/../lib.sh"
 
 version=0.0.0 # the cdk8s-postgres-cluster version pom.xml pins
 pg_repo="$root/dist/java"
@@ -35,7 +37,7 @@ fi
 # and constructs JavaScript, and the jsii-runtime of the jsii-pacmak that generated the bindings:
 # the versions pom.xml pins must be the ones in node_modules.
 for pkg in cdk8s cdk8s-plus-27 constructs jsii-pacmak; do
-  want="$(node -p "require('$root/node_modules/$pkg/package.json').version")"
+  want="$(node_module_version "$pkg")"
   pinned="$(sed -n "s|.*<$pkg\.version>\(.*\)</$pkg\.version>.*|\1|p" "$here/pom.xml")"
   if [ "$want" != "$pinned" ]; then
     echo "java smoke: pom.xml pins $pkg $pinned but node_modules has $want: update pom.xml" >&2
@@ -53,7 +55,6 @@ mkdir -p "$m2"
 build="$(mktemp -d "${TMPDIR:-/tmp}/cdk8s-pg-java-smoke.XXXXXX")"
 trap 'rm -rf "$build"' EXIT
 
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="${JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION:-$(node -p "process.versions.node.split('.')[0]")}"
 # Maven 3.8's -q still prints bare colour resets (ESC[0m) to stdout: keep its output for failures.
 mvn -B -q -f "$here/pom.xml" \
   -Dmaven.repo.local="$m2" -Dstyle.color=never \

@@ -17,6 +17,8 @@ fi
 outdir="$1"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
+# shellcheck source=test/languages/lib.sh
+. "$here/../lib.sh"
 
 shopt -s nullglob
 wheels=("$root"/dist/python/cdk8s_postgres_cluster-*.whl)
@@ -31,13 +33,10 @@ if [ "${#wheels[@]}" -gt 1 ]; then
 fi
 wheel="${wheels[0]}"
 
-version() {
-  node -p "require('$root/node_modules/$1/package.json').version"
-}
-cdk8s_version="$(version cdk8s)"
-constructs_version="$(version constructs)"
-plus_version="$(version cdk8s-plus-27)"
-jsii_version="$(version jsii-pacmak)"
+cdk8s_version="$(node_module_version cdk8s)"
+constructs_version="$(node_module_version constructs)"
+plus_version="$(node_module_version cdk8s-plus-27)"
+jsii_version="$(node_module_version jsii-pacmak)"
 
 venv="$(mktemp -d "${TMPDIR:-/tmp}/cdk8s-pg-python.XXXXXX")"
 trap 'rm -rf "$venv"' EXIT
@@ -53,9 +52,7 @@ python3 -m venv "$venv"
 installed="$(date +%s.%N)"
 
 mkdir -p "$outdir"
-# The jsii runtime prints a banner when Node.js is past end-of-life; the smoke test is not about that.
-JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="$(node -p 'process.versions.node.split(".")[0]')" \
-  "$venv/bin/python" "$here/app.py" "$outdir"
+"$venv/bin/python" "$here/app.py" "$outdir"
 done_at="$(date +%s.%N)"
 
 echo "python smoke: cdk8s $cdk8s_version, constructs $constructs_version, cdk8s-plus-27 $plus_version, jsii $jsii_version, $(basename "$wheel")" >&2
