@@ -13,7 +13,7 @@ import { FailoverTiming, PostgresClusterProps, PostgresImage, ReplicationMode } 
 import { KubeCluster, KubePostgres, Obj, deploy } from './harness/kube';
 import { jobComplete, jobPods, jobsNamed } from './harness/kube-access';
 import { containerLog } from './harness/kube-backup';
-import { Measured, allUpdated, writeWhileApplying } from './harness/kube-rollout';
+import { Measured, allUpdated, explainLongestGap, writeWhileApplying } from './harness/kube-rollout';
 import { record } from './harness/results';
 import { synthCluster } from './harness/synth';
 import { makeWorkDir, removeWorkDir } from './lib/fsutil';
@@ -120,6 +120,7 @@ describe.each([
     expect(m.leaders.length - 1).toBe(1);
     expect(m.leaders[0]).toBe(leader);
     // One switchover's worth of outage.
+    if (m.longestWriteOutage >= 15) console.log(`${explainLongestGap(pg, m)}\n-- the config Job's log:\n${log}`);
     expect(m.longestWriteOutage).toBeLessThan(15);
   }, 700_000);
 

@@ -130,6 +130,28 @@ export class KubeCluster {
   podLogDir(namespace: string, pod: Obj): string {
     return path.join(STATE, 'pods', `${namespace}_${pod.metadata.name}_${pod.metadata.uid.replace(/-/g, '').slice(0, 8)}`, 'logs');
   }
+
+  /**
+   * The log lines of every container of every pod the namespace ever had (deleted pods too) that
+   * carry a timestamp (Patroni's, PostgreSQL's) between `fromMs` and `toMs`, in time order, each
+   * prefixed with its pod and container: what the members did during a window a test measured.
+   */
+  logLinesBetween(namespace: string, fromMs: number, toMs: number): string[] {
+    const root = path.join(STATE, 'pods');
+    const out: Array<[number, string]> = [];
+    for (const dir of fs.existsSync(root) ? fs.readdirSync(root).filter((d) => d.startsWith(`${namespace}_`)) : []) {
+      const logs = path.join(root, dir, 'logs');
+      for (const file of fs.existsSync(logs) ? fs.readdirSync(logs) : []) {
+        for (const line of fs.readFileSync(path.join(logs, file), 'utf8').split('\n')) {
+          const t = /^(\d{4}-\d\d-\d\d)[ T](\d\d:\d\d:\d\d(?:[.,]\d+)?)/.exec(line);
+          if (!t) continue;
+          const at = Date.parse(`${t[1]}T${t[2].replace(',', '.')}Z`);
+          if (at >= fromMs && at <= toMs) out.push([at, `${dir.slice(namespace.length + 1)}/${file.replace(/\.log$/, '')}: ${line}`]);
+        }
+      }
+    }
+    return out.sort((a, b) => a[0] - b[0]).map((x) => x[1]);
+  }
 }
 
 function isAlive(pidFile: string): boolean {
