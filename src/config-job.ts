@@ -4,6 +4,7 @@ import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { PostgresImage } from './image';
 import { CLUSTER_LABEL, clusterLabels, memberSelector } from './labels';
+import { MEMBER_VOLUME_CLAIM } from './member-statefulset';
 import { JOB_TTL_SECONDS } from './monitoring-defaults';
 import { APPLY_CONFIG_SCRIPT } from './render/scripts';
 import { ResolvedScheduling, withScheduling } from './scheduling';
@@ -29,6 +30,8 @@ export interface RolledStatefulSet {
   readonly pods: string[];
   /** A hash of its pod template as synthesized; called at synth. */
   readonly templateHash: () => string;
+  /** The size its pods' volume claims are expanded to (a quantity); undefined: left as they are. */
+  readonly expandedClaimSize?: string;
 }
 
 /** @internal */
@@ -67,6 +70,9 @@ export class ConfigJob extends Construct {
     const labels = { ...clusterLabels(props.clusterName), 'app.kubernetes.io/name': CONFIG_JOB_NAME_LABEL };
     const name = `${props.clusterName}-config`;
     new k8s.KubeServiceAccount(this, 'ServiceAccount', { metadata: { name, labels }, automountServiceAccountToken: false });
+    // Each claim to expand, by name (`<template>-<pod>`, as the StatefulSet controller names them).
+    const claims = props.statefulSets.flatMap((s) => (s.expandedClaimSize === undefined ? []
+      : s.pods.map((pod) => ({ name: `${MEMBER_VOLUME_CLAIM}-${pod}`, size: s.expandedClaimSize! }))));
     new k8s.KubeRole(this, 'Role', {
       metadata: { name, labels },
       rules: [
@@ -78,6 +84,8 @@ export class ConfigJob extends Construct {
         { apiGroups: [''], resources: ['pods/eviction'], verbs: ['create'], resourceNames: props.statefulSets.flatMap((s) => s.pods) },
         // Taking turns with the other runs of the program (list cannot be limited to names).
         { apiGroups: ['batch'], resources: ['jobs'], verbs: ['list'] },
+        // Growing the members' volumes: only the claims of storage.expandedSize, by name.
+        ...(claims.length > 0 ? [{ apiGroups: [''], resources: ['persistentvolumeclaims'], verbs: ['get', 'patch'], resourceNames: claims.map((c) => c.name) }] : []),
       ],
     });
     new k8s.KubeRoleBinding(this, 'RoleBinding', {
@@ -119,6 +127,7 @@ export class ConfigJob extends Construct {
                 statefulSets: Object.fromEntries(props.statefulSets.map((s) => [s.name, s.templateHash()])),
               }),
             },
+            ...(claims.length > 0 ? [{ name: 'PGC_EXPAND_CLAIMS', value: JSON.stringify(claims) }] : []),
             ...(opts.restart ? [{ name: 'PGC_RESTART', value: 'all' }] : []),
           ],
           volumeMounts: props.tlsSecretName ? [{ name: 'tls', mountPath: TLS_DIR, readOnly: true }] : undefined,

@@ -84,6 +84,8 @@ export interface MemberSetObjects {
   readonly dynamicConfig: Record<string, unknown>;
   /** A hash of the pod template as synthesized (escape-hatch JSON patches included); valid at synth. */
   readonly templateHash: () => string;
+  /** The size its claims are expanded to (a quantity), when `storage.expandedSize` grows them. */
+  readonly expandedClaimSize?: string;
 }
 
 /** A memory quantity in bytes. */
@@ -404,7 +406,10 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
       }],
     },
   });
-  return { statefulSet, configMap, dynamicConfig: (patroni.bootstrap as { dcs: Record<string, unknown> }).dcs, templateHash };
+  // Larger than the template's size (validated by NodeConfig): the config Job expands the claims.
+  const expandedBytes = spec.storage.expandedSize ? bytesOf(spec.storage.expandedSize) : 0;
+  const expandedClaimSize = expandedBytes > storageBytes ? k8sMebibytes(expandedBytes) : undefined;
+  return { statefulSet, configMap, dynamicConfig: (patroni.bootstrap as { dcs: Record<string, unknown> }).dcs, templateHash, expandedClaimSize };
 }
 
 /** The heartbeat sidecar (always) and the metrics exporter (unless disabled). */

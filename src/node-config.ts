@@ -563,6 +563,14 @@ export class NodeConfig extends Construct {
     if (storageBytes < 2 ** 30) {
       throw propError(scope, `${input.storageProperty}.size`, formatQuantity(storageBytes), 'must be at least 1Gi');
     }
+    const expandedBytes = input.storage.expandedSize ? bytes(input.storage.expandedSize) : undefined;
+    if (expandedBytes !== undefined && expandedBytes < storageBytes) {
+      throw propError(scope, `${input.storageProperty}.expandedSize`, formatQuantity(expandedBytes),
+        `must be at least size (${formatQuantity(storageBytes)}): volume claims only grow`);
+    }
+    // The room WAL may take: the grown volume. The derived limits stay those of `size`, so that
+    // growing the volumes changes no member's configuration (and restarts nothing).
+    const volumeBytes = expandedBytes ?? storageBytes;
 
     const derived = tuneFromLimits({
       memoryBytes: memoryLimit, cpus: cpuLimit, maxConnections: this.maxConnections, disk: input.storage.type ?? StorageType.NETWORK_SSD,
@@ -626,14 +634,15 @@ export class NodeConfig extends Construct {
       throw propError(scope, 'config.parameters.max_wal_size', raw.max_wal_size, 'must be a size such as 1024MB or 4GB (a bare number is MB)');
     }
     const maxWal = rawMaxWal ?? Math.min(Math.max(storageBytes / 8, 256 * MiB), 16 * 2 ** 30);
-    if (maxWal + maxSlotKeep + walKeep > storageBytes * 0.8) {
+    if (maxWal + maxSlotKeep + walKeep > volumeBytes * 0.8) {
       const walSum = `max_wal_size ${rawMaxWal !== undefined ? raw.max_wal_size : formatQuantity(Math.floor(maxWal / MiB) * MiB)} + maxSlotWalKeepSize`
         + ` ${formatQuantity(Math.floor(maxSlotKeep / MiB) * MiB)} + walKeepSize ${formatQuantity(Math.floor(walKeep / MiB) * MiB)}`;
       if (rawMaxWal !== undefined) {
         throw propError(scope, 'config.parameters.max_wal_size', raw.max_wal_size,
-          `WAL could fill the volume: ${walSum} must stay within 80 % of ${input.storageProperty}.size ${formatQuantity(storageBytes)}`);
+          `WAL could fill the volume: ${walSum} must stay within 80 % of ${input.storageProperty}.${expandedBytes !== undefined ? 'expandedSize' : 'size'} ${formatQuantity(volumeBytes)}`);
       }
-      throw propError(scope, `${input.storageProperty}.size`, formatQuantity(storageBytes), `WAL could fill the volume: ${walSum} must stay within 80 % of it`);
+      throw propError(scope, `${input.storageProperty}.${expandedBytes !== undefined ? 'expandedSize' : 'size'}`, formatQuantity(volumeBytes),
+        `WAL could fill the volume: ${walSum} must stay within 80 % of it`);
     }
 
     const format = db.logFormat ?? LogFormat.TEXT;

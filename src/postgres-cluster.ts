@@ -608,6 +608,7 @@ export class PostgresCluster extends Construct {
       name: set.statefulSetName,
       pods: Array.from({ length: set instanceof PrimaryNode ? 1 : set.count }, (_, i) => `${set.statefulSetName}-${i}`),
       templateHash: set._templateHash,
+      expandedClaimSize: set._expandedClaimSize,
     }));
     const memberUrls = statefulSets.flatMap((set) => set.pods.map((pod) =>
       `${memberContext.tls ? 'https' : 'http'}://${pod}.${this.headlessServiceName}:${memberContext.restApiPort}`));

@@ -66,13 +66,18 @@ export class PrimaryNode extends Construct {
    * @internal
    */
   public readonly _templateHash: () => string;
+  /**
+   * The size the config Job expands this set's volume claims to (`storage.expandedSize`), if any.
+   * @internal
+   */
+  public readonly _expandedClaimSize?: string;
 
   constructor(scope: Construct, id: string, props: PrimaryNodeProps) {
     super(scope, id);
     const ctx = props.cluster._memberContext;
     this.statefulSetName = `${ctx.clusterName}-primary`;
     this.serviceName = ctx.primaryServiceName;
-    const { statefulSet, dynamicConfig, templateHash } = addMemberSet(this, ctx, {
+    const { statefulSet, dynamicConfig, templateHash, expandedClaimSize } = addMemberSet(this, ctx, {
       nodeSet: 'primary',
       statefulSetName: this.statefulSetName,
       replicas: 1,
@@ -87,6 +92,7 @@ export class PrimaryNode extends Construct {
     });
     this.statefulSet = statefulSet;
     this._templateHash = templateHash;
+    this._expandedClaimSize = expandedClaimSize;
     this._dynamicConfig = dynamicConfig;
     new kplus.k8s.KubeService(this, 'Service', {
       metadata: { name: this.serviceName, labels: serviceLabels(ctx.clusterName) },

@@ -86,6 +86,11 @@ export class ReplicaSet extends Construct {
    * @internal
    */
   public readonly _templateHash: () => string;
+  /**
+   * The size the config Job expands this set's volume claims to (`storage.expandedSize`), if any.
+   * @internal
+   */
+  public readonly _expandedClaimSize?: string;
 
   constructor(scope: Construct, id: string, props: ReplicaSetProps) {
     super(scope, id);
@@ -103,7 +108,7 @@ export class ReplicaSet extends Construct {
       applyDelaySeconds = ms / 1000;
     }
     this.statefulSetName = `${ctx.clusterName}-${delayed ? 'delayed' : 'replica'}`;
-    const { statefulSet, templateHash } = addMemberSet(this, ctx, {
+    const { statefulSet, templateHash, expandedClaimSize } = addMemberSet(this, ctx, {
       nodeSet: delayed ? 'delayed' : 'replica',
       statefulSetName: this.statefulSetName,
       replicas: count,
@@ -119,6 +124,7 @@ export class ReplicaSet extends Construct {
     });
     this.statefulSet = statefulSet;
     this._templateHash = templateHash;
+    this._expandedClaimSize = expandedClaimSize;
     if (!delayed) {
       this.serviceName = `${ctx.clusterName}-replicas`;
       new kplus.k8s.KubeService(this, 'Service', {

@@ -13,6 +13,20 @@ export interface StorageOptions {
   readonly size?: Size;
 
   /**
+   * Grows the volumes of a running cluster: the size each member's claim is expanded to, larger
+   * than `size`. Kubernetes forbids changing a StatefulSet's claim template, so an apply with a
+   * changed `size` is refused; `size` stays what the claims were created with, and the config Job
+   * patches the existing claims to this size (the CronJob `<cluster>-reconcile` also those of
+   * members added later). No pod is restarted: the derived WAL limits stay those of `size`
+   * (explicit WAL settings may use the grown room). Needs a StorageClass with
+   * `allowVolumeExpansion: true`; when the API server refuses, the config Job fails with its
+   * reason and applies nothing else of the change. Claims only grow: a smaller value than a
+   * claim already has is an error at synth, or left as it is by the Job.
+   * @default - the claims keep `size`
+   */
+  readonly expandedSize?: Size;
+
+  /**
    * StorageClass of the volume claims.
    * @default - the cluster's default StorageClass
    */

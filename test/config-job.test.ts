@@ -155,3 +155,52 @@ test('without TLS it speaks plain HTTP and mounts nothing', () => {
   expect(env(job).PGC_TLS_DIR).toBe('');
   expect(job.spec.template.spec.volumes).toBeUndefined();
 });
+
+describe('storage.expandedSize: the Job grows the existing claims; nothing else changes', () => {
+  const base = synthCluster({ replicas: { count: 2 }, storage: { size: Size.gibibytes(10) } });
+  const grown = synthCluster({ replicas: { count: 2 }, storage: { size: Size.gibibytes(10), expandedSize: Size.gibibytes(20) } });
+  const claims = ['pgdata-db-primary-0', 'pgdata-db-replica-0', 'pgdata-db-replica-1'];
+
+  test('the Job names each member\'s claim and the size it grows to; a new Job, the same CronJobs\' program', () => {
+    expect(env(configJob(base)).PGC_EXPAND_CLAIMS).toBeUndefined();
+    const job = configJob(grown);
+    expect(JSON.parse(env(job).PGC_EXPAND_CLAIMS)).toEqual(claims.map((name) => ({ name, size: '20480Mi' })));
+    expect(job.metadata.name).not.toBe(configJob(base).metadata.name);
+    const reconcile = find(grown, 'CronJob', 'db-reconcile').spec.jobTemplate.spec.template.spec.containers[0].env;
+    expect(reconcile.find((e: any) => e.name === 'PGC_EXPAND_CLAIMS').value).toBe(env(job).PGC_EXPAND_CLAIMS);
+  });
+
+  test('the StatefulSets, their pod templates and the members\' configuration stay as they were (Kubernetes forbids a changed claim template; nothing restarts)', () => {
+    for (const kind of ['StatefulSet', 'ConfigMap']) {
+      const members = (m: Manifest[]) => ofKind(m, kind).filter((o) => o.metadata.name.startsWith('db-'));
+      expect(members(grown)).toEqual(members(base));
+    }
+    expect(find(grown, 'StatefulSet', 'db-primary').spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe('10240Mi');
+  });
+
+  test('RBAC: get and patch those claims by name, only when they grow', () => {
+    expect(find(base, 'Role', 'db-config').rules.some((r: any) => r.resources.includes('persistentvolumeclaims'))).toBe(false);
+    expect(find(grown, 'Role', 'db-config').rules.filter((r: any) => r.resources.includes('persistentvolumeclaims'))).toEqual([
+      { apiGroups: [''], resources: ['persistentvolumeclaims'], verbs: ['get', 'patch'], resourceNames: claims },
+    ]);
+  });
+
+  test('per node set: only the set whose claims grow is named; expandedSize equal to size grows nothing', () => {
+    const replicasOnly = synthCluster({ replicas: { count: 1, storage: { size: Size.gibibytes(10), expandedSize: Size.gibibytes(15) } } });
+    expect(JSON.parse(env(configJob(replicasOnly)).PGC_EXPAND_CLAIMS)).toEqual([{ name: 'pgdata-db-replica-0', size: '15360Mi' }]);
+    const same = synthCluster({ storage: { size: Size.gibibytes(10), expandedSize: Size.gibibytes(10) } });
+    expect(env(configJob(same)).PGC_EXPAND_CLAIMS).toBeUndefined();
+  });
+
+  test('claims only grow: an expandedSize below size is an error naming the property', () => {
+    expect(() => synthCluster({ storage: { size: Size.gibibytes(10), expandedSize: Size.gibibytes(5) } }))
+      .toThrow(/storage\.expandedSize.*5Gi.*must be at least size \(10Gi\): volume claims only grow/);
+  });
+
+  test('explicit WAL settings may use the grown room; the derived ones stay those of size', () => {
+    const big = { max_wal_size: '6GB' };
+    expect(() => synthCluster({ storage: { size: Size.gibibytes(10) }, config: { parameters: big } })).toThrow(/WAL could fill the volume.*storage\.size 10Gi/);
+    const grownRoom = { size: Size.gibibytes(10), expandedSize: Size.gibibytes(20) };
+    expect(() => synthCluster({ storage: grownRoom, config: { parameters: big } })).not.toThrow();
+  });
+});

@@ -13,6 +13,8 @@ configuration and pod templates, it
    streaming before the next; then a switchover from the leader to an up-to-date replica, and the
    old leader last: one switchover is all clients see;
 3. restarts the members whose PostgreSQL reports a pending restart, in the same order.
+Before all of it, the members' volume claims grow to the declared size (storage.expandedSize)
+when that is larger than what they request, and it waits until each has that capacity.
 Before each replacement or restart every member must be Ready and running, so this program never
 takes a second member down, and a Job of an older declaration stops once a newer one is applied.
 
@@ -25,12 +27,15 @@ members with a pending restart; `all`: every member, in the same order, for `kub
 PGC_ROLLOUT (JSON: {"selector": the members' label selector, "statefulSets": {name: the template
 hash it declares}, "jobSelector": the label selector of this program's Jobs}; empty: no rollout
 and no Kubernetes API call), PGC_NAMESPACE (the StatefulSets' namespace) and PGC_JOB_NAME (this
-run's Job: it waits for the older unfinished ones); the API is reached with the pod's service
-account token.
+run's Job: it waits for the older unfinished ones), PGC_EXPAND_CLAIMS (JSON: [{"name": a member's
+volume claim, "size": the quantity it grows to}]: expanded first, before anything else; empty:
+none); the API is reached with the pod's service account token.
 Standard library only.
 """
+import decimal
 import json
 import os
+import re
 import ssl
 import sys
 import time
@@ -60,7 +65,7 @@ def http(url, method, body, context, timeout, headers=None):
     req = urllib.request.Request(url, data=data, method=method)
     for name, value in (headers or {}).items():
         req.add_header(name, value)
-    if data is not None:
+    if data is not None and "Content-Type" not in (headers or {}):
         req.add_header("Content-Type", "application/json")
     try:
         with urllib.request.urlopen(req, context=context, timeout=timeout) as resp:
@@ -140,6 +145,7 @@ class Applier:
         self.rest, self.members, self.wait_seconds = rest, members, wait_seconds
         self.restart_all = restart_all
         self.rollout = None
+        self.expansion = None
         self.interrupt = None
         self.sleep, self.clock = sleep, clock
         self.noted = set()
@@ -191,6 +197,10 @@ class Applier:
         if self.rollout:
             self.interrupt = self.rollout.interrupt
             self.rollout.wait_turn()
+        # The volumes first: the declared WAL settings may count on the grown room, and a refused
+        # expansion stops the change before anything else of it is applied.
+        if self.expansion:
+            self.expansion.run()
         self.until("a member that answers with a leader", self.cluster)
         current = self.until("the DCS configuration", self.current_config)
         patch = config_patch(current, desired, removable)
@@ -260,9 +270,12 @@ class Kube:
     def __init__(self, base, token, context):
         self.base, self.token, self.context = base, token, context
 
-    def call(self, method, path, body=None):
+    def call(self, method, path, body=None, content_type=None):
         """(status, parsed JSON or text); (None, reason) when the API server was not reached."""
-        return http(self.base + path, method, body, self.context, 30, {"Authorization": "Bearer " + self.token})
+        headers = {"Authorization": "Bearer " + self.token}
+        if content_type:
+            headers["Content-Type"] = content_type
+        return http(self.base + path, method, body, self.context, 30, headers)
 
 
 def kube_from_env(env):
@@ -308,7 +321,7 @@ def order(job):
     return (job["metadata"].get("creationTimestamp", ""), job["metadata"]["name"])
 
 
-DECLARATION_ENV = ("PGC_CONFIG", "PGC_MEMBERS", "PGC_ROLLOUT")
+DECLARATION_ENV = ("PGC_CONFIG", "PGC_MEMBERS", "PGC_ROLLOUT", "PGC_EXPAND_CLAIMS")
 
 
 def declaration(job):
@@ -535,6 +548,95 @@ class Rollout:
         log("%s leads" % candidate)
 
 
+QUANTITY_SUFFIXES = {"": 1, "k": 10 ** 3, "M": 10 ** 6, "G": 10 ** 9, "T": 10 ** 12, "P": 10 ** 15, "E": 10 ** 18,
+                     "Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40, "Pi": 2 ** 50, "Ei": 2 ** 60}
+
+
+def quantity_bytes(q):
+    """A Kubernetes storage quantity ("10Gi", "1500M", "1e9", "512") in bytes, rounded up; None for None."""
+    if q is None:
+        return None
+    m = re.fullmatch(r"([0-9]+(?:\.[0-9]*)?)(?:[eE]([0-9]+)|([a-zA-Z]*))", str(q).strip())
+    if not m or (m.group(3) or "") not in QUANTITY_SUFFIXES:
+        raise ValueError("not a storage quantity: %r" % (q,))
+    n = decimal.Decimal(m.group(1)) * (10 ** int(m.group(2)) if m.group(2) else QUANTITY_SUFFIXES[m.group(3) or ""])
+    return int(n.to_integral_value(rounding=decimal.ROUND_CEILING))
+
+
+class Expansion:
+    """Grows the members' volume claims to the declared size (storage.expandedSize): patches each
+    claim that requests less, then waits until every claim's capacity is at least that size.
+    Claims only grow: one that requests more is left as it is."""
+
+    def __init__(self, applier, kube, namespace, claims):
+        self.applier, self.kube, self.namespace, self.claims = applier, kube, namespace, claims
+
+    def path(self, name):
+        return "/api/v1/namespaces/%s/persistentvolumeclaims/%s" % (self.namespace, name)
+
+    def get(self, name):
+        status, pvc = self.kube.call("GET", self.path(name))
+        if status == 404:
+            return None
+        if status != 200 or not isinstance(pvc, dict):
+            raise SystemExit("reading the volume claim %s failed: %s %s" % (name, status, pvc))
+        return pvc
+
+    def run(self):
+        """The names of the claims it expanded (or found still growing)."""
+        growing = {}
+        for claim in self.claims:
+            name, size = claim["name"], claim["size"]
+            want = quantity_bytes(size)
+            pvc = self.get(name)
+            if pvc is None:
+                # Its member was never started (scaled up, not scheduled yet): the CronJob
+                # <cluster>-reconcile expands it once the StatefulSet controller has created it.
+                log("volume claim %s does not exist yet: not expanded" % name)
+                continue
+            requested = ((pvc.get("spec") or {}).get("resources") or {}).get("requests", {}).get("storage")
+            if quantity_bytes(requested) < want:
+                log("expanding volume claim %s from %s to %s" % (name, requested, size))
+                status, body = self.kube.call("PATCH", self.path(name), {"spec": {"resources": {"requests": {"storage": size}}}},
+                                              content_type="application/merge-patch+json")
+                if status != 200:
+                    reason = body.get("message") if isinstance(body, dict) else body
+                    raise SystemExit(
+                        "expanding volume claim %s to %s was refused: %s %s. Its StorageClass (%s) must allow volume expansion "
+                        "(allowVolumeExpansion: true); nothing else of this change was applied. Remove storage.expandedSize, "
+                        "or expand the claims another way." % (name, size, status, reason,
+                                                               (pvc.get("spec") or {}).get("storageClassName") or "the default"))
+            elif quantity_bytes(requested) > want:
+                self.applier.note("volume claim %s requests %s, more than the declared %s: claims only grow, it is left as it is"
+                                  % (name, requested, size))
+                want = quantity_bytes(requested)
+            if self.capacity(pvc) < want:
+                growing[name] = want
+        if growing:
+            self.applier.until("the volume claims %s to grow" % ", ".join(sorted(growing)), lambda: self.grown(growing), interval=2.0)
+            log("volume claims expanded: %s" % ", ".join(sorted(growing)))
+        return sorted(growing)
+
+    @staticmethod
+    def capacity(pvc):
+        return quantity_bytes(((pvc.get("status") or {}).get("capacity") or {}).get("storage") or "0")
+
+    def grown(self, growing):
+        """True once every claim in `growing` has its size; notes why one has not (its conditions)."""
+        done = True
+        for name, want in sorted(growing.items()):
+            pvc = self.get(name)
+            if pvc is not None and self.capacity(pvc) >= want:
+                continue
+            done = False
+            conditions = ", ".join("%s: %s" % (c.get("type"), c.get("message") or c.get("reason") or c.get("status"))
+                                   for c in ((pvc or {}).get("status") or {}).get("conditions") or [])
+            self.applier.note("volume claim %s has %s of %d bytes%s" % (
+                name, ((pvc or {}).get("status") or {}).get("capacity", {}).get("storage", "nothing"), want,
+                " (%s)" % conditions if conditions else ""))
+        return done
+
+
 def ssl_context(tls_dir):
     if not tls_dir:
         return None
@@ -558,9 +660,12 @@ def main(env):
         raise SystemExit("PGC_RESTART must be pending or all, got %r" % restart)
     applier = Applier(Rest(ssl_context(env.get("PGC_TLS_DIR", ""))), members, int(env.get("PGC_WAIT_SECONDS", "600")),
                       restart_all=restart == "all")
+    kube = kube_from_env(env) if env.get("PGC_ROLLOUT") or env.get("PGC_EXPAND_CLAIMS") else None
     if env.get("PGC_ROLLOUT"):
-        applier.rollout = Rollout(applier, kube_from_env(env), dict(json.loads(env["PGC_ROLLOUT"]), namespace=env["PGC_NAMESPACE"],
-                                                                     jobName=env.get("PGC_JOB_NAME")))
+        applier.rollout = Rollout(applier, kube, dict(json.loads(env["PGC_ROLLOUT"]), namespace=env["PGC_NAMESPACE"],
+                                                      jobName=env.get("PGC_JOB_NAME")))
+    if env.get("PGC_EXPAND_CLAIMS"):
+        applier.expansion = Expansion(applier, kube, env["PGC_NAMESPACE"], json.loads(env["PGC_EXPAND_CLAIMS"]))
     applier.apply(spec["config"], spec.get("removable", []))
 
 

@@ -82,4 +82,8 @@ export const NODE_AGENT_DIFFERENCES: readonly Difference[] = [
     what: 'NetworkPolicies are enforced only while the network-policy suite runs (kube-router\'s firewall, scoped to that suite\'s namespace, test/kube/ADDONS.md); kube-router admits all traffic from the node\'s own address, which is the host here, where the test clients run',
     why: 'the bridge network has no policy engine of its own, as with a kubelet and the plain bridge CNI; the daemon is scoped so the other suites on the shared cluster are not judged by a half-built rule set',
   },
+  {
+    what: 'The agent is also the volume resizer: when a bound claim on a host-path PersistentVolume requests more than its capacity (the API server having admitted the growth by its StorageClass\'s allowVolumeExpansion), it sets the volume\'s capacity and then the claim\'s status capacity in one step (resizer.ts); a CSI driver\'s external resizer and the kubelet\'s online file system resize take two, with the conditions Resizing and FileSystemResizePending between them, and a real disk may refuse or take minutes',
+    why: 'the controller manager does not expand host-path volumes ("waiting for an external controller"), and a host-path volume is a directory with no file system of its own to grow; the library\'s part, patching the claims and waiting for their capacity, runs as it would against any driver',
+  },
 ];

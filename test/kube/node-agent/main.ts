@@ -6,6 +6,7 @@
  *                               stop the node's heartbeats (the node lifecycle controller decides the rest)
  *   POST /nodes/<name>/restore  heartbeats again; the pods still bound to it start again, as after a reboot
  *   GET  /pods                  the pods it runs, with their IPs and log directories
+ * It also expands host-path volumes whose claims ask for more (resizer.ts).
  * Every difference from a kubelet is listed in differences.ts.
  */
 import * as fs from 'node:fs';
@@ -16,6 +17,7 @@ import { HOST_PG_BIN_DIR } from './images';
 import { KubeClient, KubeError, KubeObject } from './kube-client';
 import { AgentContext, PodRunner } from './pod';
 import { PodAddresses } from './pod-addresses';
+import { startResizer } from './resizer';
 import { MountPoints } from './sandbox';
 
 const state = must('PGK_STATE');
@@ -280,6 +282,7 @@ async function main() {
   await reserveRecordedIps();
   heartbeats();
   api.informer('/api/v1/pods', 'fieldSelector=spec.nodeName!%3D', onPod);
+  startResizer(api, log);
   controlServer();
   process.on('SIGTERM', () => void shutdown());
   process.on('SIGINT', () => void shutdown());
