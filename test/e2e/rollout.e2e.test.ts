@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { FailoverTiming, PostgresClusterProps, PostgresImage, ReplicationMode } from '../../src';
+import { FailoverTiming, LogLevel, PostgresClusterProps, PostgresImage, ReplicationMode } from '../../src';
 import { KubeCluster, KubePostgres, Obj, deploy } from './harness/kube';
 import { jobComplete, jobPods, jobsNamed } from './harness/kube-access';
 import { containerLog } from './harness/kube-backup';
@@ -38,7 +38,8 @@ afterAll(() => {
 const props = (mode: ReplicationMode, tag: string): PostgresClusterProps => ({
   failoverTiming: FailoverTiming.FAST,
   replicas: { count: MEMBERS - 1 },
-  config: { replication: { mode } },
+  // Patroni at INFO: its decisions are in the members' logs a too-long write gap prints.
+  config: { replication: { mode }, database: { logLevel: LogLevel.NOTICE } },
   image: PostgresImage.custom({ image: `docker.io/percona/percona-distribution-postgresql:${tag}`, postgresVersion: 17 }),
 });
 

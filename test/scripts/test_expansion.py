@@ -1,6 +1,7 @@
 """apply-config.py's volume growth: which claims it patches, what it waits for, how a refusal reads."""
 import unittest
 
+from fake_clock import Clock
 from loader import load
 
 ac = load("apply-config.py")
@@ -43,17 +44,6 @@ class Claims:
             self.pending[name] = self.grow_after
             return 200, pvc
         return 405, "no"
-
-
-class Clock:
-    def __init__(self):
-        self.now = 0.0
-
-    def sleep(self, s):
-        self.now += s
-
-    def __call__(self):
-        return self.now
 
 
 def expand(claims, declared, wait_seconds=600):

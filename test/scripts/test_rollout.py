@@ -1,6 +1,7 @@
 """apply-config.py's rollout: which members it replaces, in which order, and when it stops."""
 import unittest
 
+from fake_clock import Clock
 from loader import load
 
 ac = load("apply-config.py")
@@ -92,17 +93,6 @@ class Rest:
             self.c.members[body["candidate"]]["state"] = "running"
             return 200, "Successfully switched over"
         raise AssertionError("unexpected REST call %s %s" % (method, url))
-
-
-class Clock:
-    def __init__(self):
-        self.now = 0.0
-
-    def sleep(self, s):
-        self.now += s
-
-    def __call__(self):
-        return self.now
 
 
 def run(cluster, declared, settle_seconds=60, wait_seconds=600):
