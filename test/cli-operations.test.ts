@@ -314,3 +314,17 @@ describe('restart', () => {
     expect(calls.filter((c) => c.startsWith('POST'))).toEqual(['POST /apis/batch/v1/namespaces/shop/jobs']);
   });
 });
+
+test('status: each member\'s volume from its claim, an expansion under way shown as growing; unknown without the claims', () => {
+  const claim = (member: string, requested: string, capacity: string) => ({ metadata: { name: `pgdata-${member}` }, spec: { resources: { requests: { storage: requested } } }, status: { capacity: { storage: capacity } } });
+  const objects = { ...OBJECTS, claims: [claim('db-primary-0', '2Gi', '2Gi'), claim('db-replica-0', '2048Mi', '1Gi'), claim('db-replica-1', '1Gi', '1024Mi')] };
+  const st = clusterStatus('db', 'shop', objects);
+  expect(st.members.map((m) => [m.name, m.volume?.capacity, m.volume?.growing])).toEqual([
+    ['db-primary-0', '2Gi', false], ['db-replica-0', '1Gi', true], ['db-replica-1', '1024Mi', false], ['db-replica-2', undefined, undefined],
+  ]);
+  const text = formatStatus(st);
+  expect(text).toMatch(/db-primary-0\s+leader.*\s2Gi\n/);
+  expect(text).toMatch(/db-replica-0\s+sync standby.*\s1Gi \(growing to 2048Mi\)\n/);
+  expect(text).toMatch(/db-replica-2\s.*\s-\n/);
+  expect(clusterStatus('db', 'shop', OBJECTS).members.every((m) => m.volume === undefined)).toBe(true);
+});

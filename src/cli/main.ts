@@ -152,9 +152,9 @@ function program(io: Io, setExit: (code: number) => void, name: string): Command
     });
 
   withKubeFlags(cmd.command('status'))
-    .description('Show a running cluster as the Kubernetes API has it: members with role, state, timeline, lag, pending restart and readiness; where its Services point; the last run of each backup schedule; certificate expiry.')
+    .description('Show a running cluster as the Kubernetes API has it: members with role, state, timeline, lag, pending restart, readiness and volume size; where its Services point; the last run of each backup schedule; certificate expiry.')
     .argument('<cluster>', 'the cluster\'s name (the PostgresCluster id, e.g. orders-db)')
-    .addHelpText('after', `\nNeeds get/list on pods, configmaps, endpointslices, cronjobs and cert-manager certificates in the namespace.\n\n${EXIT_CODES_HELP}`)
+    .addHelpText('after', `\nNeeds get/list on pods, configmaps, endpointslices, cronjobs and cert-manager certificates in the namespace; list on statefulsets and persistentvolumeclaims for the template and volume columns (optional).\n\n${EXIT_CODES_HELP}`)
     .action(async (cluster: string, opts: KubeTarget & { output: string }) => {
       const status = await withClient(opts, async (client, ns) => clusterStatus(cluster, ns, await fetchClusterObjects(client, cluster, ns)));
       io.out(opts.output === 'json' ? JSON.stringify(status, null, 2) + '\n' : formatStatus(status));

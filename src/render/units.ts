@@ -26,6 +26,21 @@ export function parseCpuCores(amount: string): number {
   return m[2] === 'm' ? n / 1000 : n;
 }
 
+const STORAGE_SUFFIXES: Record<string, number> = {
+  '': 1, 'k': 1e3, 'M': 1e6, 'G': 1e9, 'T': 1e12, 'P': 1e15, 'Ki': 1024, 'Mi': MiB, 'Gi': 1024 * MiB, 'Ti': 1024 * 1024 * MiB, 'Pi': 1024 ** 5,
+};
+
+/**
+ * Parses a Kubernetes storage quantity as the API server writes it ("1Gi", "2048Mi", "500M",
+ * "1e9", "512") into bytes; undefined when it is not one.
+ */
+export function parseStorageQuantity(value: string | undefined): number | undefined {
+  const m = /^([0-9]+(?:\.[0-9]+)?)(?:[eE]([0-9]+)|([a-zA-Z]*))$/.exec(String(value ?? '').trim());
+  if (!m) return undefined;
+  const unit = m[2] !== undefined ? 10 ** Number(m[2]) : STORAGE_SUFFIXES[m[3] ?? ''];
+  return unit === undefined ? undefined : Math.ceil(Number(m[1]) * unit);
+}
+
 /** Formats a byte count as a Kubernetes quantity for messages: the largest exact unit of Ti, Gi, Mi and Ki. */
 export function formatQuantity(bytes: number): string {
   if (bytes !== 0 && bytes % (1024 * 1024 * MiB) === 0) return `${bytes / (1024 * 1024 * MiB)}Ti`;

@@ -13,13 +13,13 @@ import { PNG } from 'pngjs';
 import puppeteer, { Page } from 'puppeteer-core';
 import { stringify } from 'yaml';
 import { BackupRepository, FailoverTiming } from '../../src';
+import { cli } from './harness/cli';
 import { KubeCluster, KubePostgres, Obj } from './harness/kube';
 import { record } from './harness/results';
 import { synthCluster } from './harness/synth';
 import { makeWorkDir } from './lib/fsutil';
 import { psql } from './lib/pg';
 import { EXIT_NOT_ALLOWED, EXIT_NOT_FOUND, EXIT_OK } from '../../src/cli/exit';
-import { main } from '../../src/cli/main';
 
 const RUN = Date.now().toString(36).slice(-5);
 const NS = `op-${RUN}`;
@@ -28,14 +28,6 @@ let kube: KubeCluster;
 let pg: KubePostgres;
 let leader: Obj;
 let workDir: string;
-
-/** Runs the CLI in-process as `cdk8s-postgres-cluster <args>`. */
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(args, { out: (t) => out.push(t), err: (t) => err.push(t) });
-  return { code, out: out.join(''), err: err.join('') };
-}
 
 beforeAll(async () => {
   workDir = makeWorkDir('pg-kube-cli');
@@ -66,6 +58,11 @@ test('status --output json: members, roles and lag as Patroni records them, the 
     [replica.metadata.name, 'replica', true, true, replica.spec.nodeName],
   ].sort((a, b) => String(a[0]).localeCompare(String(b[0]))));
   expect(s.members.find((m: any) => m.name === replica.metadata.name)).toMatchObject({ state: 'streaming', lagBytes: expect.any(Number) });
+  // Each member's volume, as its claim has it.
+  for (const m of s.members) {
+    const claim = await kube.get('pvc', `pgdata-${m.name}`, NS);
+    expect(m.volume).toEqual({ claim: `pgdata-${m.name}`, capacity: claim.status.capacity.storage, requested: claim.spec.resources.requests.storage, growing: false });
+  }
   expect(s.services).toEqual(expect.arrayContaining([
     { name: `${NAME}-primary`, endpoints: [leader.metadata.name] },
     { name: `${NAME}-replicas`, endpoints: [replica.metadata.name] },

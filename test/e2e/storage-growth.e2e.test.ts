@@ -10,6 +10,7 @@
 import * as path from 'node:path';
 import { Size } from 'cdk8s';
 import { FailoverTiming, PostgresClusterProps } from '../../src';
+import { cli } from './harness/cli';
 import { KubeCluster, KubePostgres, Obj, deploy } from './harness/kube';
 import { jobComplete, jobPods, jobsNamed } from './harness/kube-access';
 import { containerLog } from './harness/kube-backup';
@@ -54,18 +55,19 @@ async function newConfigJob(ns: string, name: string, earlier: string[]): Promis
     (await jobsNamed(kube, ns, `${name}-config-`)).find((j) => !earlier.includes(j.metadata.name)));
 }
 
+/** A 2-member cluster on `storageClassName` for the enclosing describe block; its namespace goes after it. */
+function deployedFor(ns: string, name: string, storageClassName: string, use: (pg: KubePostgres) => void): void {
+  beforeAll(async () => use((await deploy(kube, workDir, ns, name, props(storageClassName), 2)).pg), 600_000);
+  afterAll(async () => {
+    await kube?.kubectl(['delete', 'namespace', ns, '--wait=false']).catch(() => undefined);
+  });
+}
+
 describe('a StorageClass that allows expansion', () => {
   const name = 'pgsg';
   const ns = `storage-grow-${RUN}`;
   let pg: KubePostgres;
-
-  beforeAll(async () => {
-    ({ pg } = await deploy(kube, workDir, ns, name, props('standard'), 2));
-  }, 600_000);
-
-  afterAll(async () => {
-    await kube?.kubectl(['delete', 'namespace', ns, '--wait=false']).catch(() => undefined);
-  });
+  deployedFor(ns, name, 'standard', (deployed) => { pg = deployed; });
 
   test('expandedSize grows every member\'s claim and volume; no pod replaced or restarted, the data stays', async () => {
     const rw = await pg.superuserVia(`${name}-primary`);
@@ -97,6 +99,11 @@ describe('a StorageClass that allows expansion', () => {
     expect(await incarnations(pg)).toEqual(before);
     await pg.waitHealthy(2);
     expect(await psql(rw, 'select count(*) from kept')).toBe('1000');
+    // `status` shows the grown volumes.
+    const r = await cli('status', name, '-n', ns, '--kubeconfig', kube.kubeconfig, '-o', 'json');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out).members.map((m: any) => [m.name, m.volume.capacity, m.volume.growing]))
+      .toEqual([[`${name}-primary-0`, '2Gi', false], [`${name}-replica-0`, '2Gi', false]]);
   }, 600_000);
 });
 
@@ -104,14 +111,7 @@ describe('a StorageClass without expansion', () => {
   const name = 'pgsf';
   const ns = `storage-fixed-${RUN}`;
   let pg: KubePostgres;
-
-  beforeAll(async () => {
-    ({ pg } = await deploy(kube, workDir, ns, name, props('fixed'), 2));
-  }, 600_000);
-
-  afterAll(async () => {
-    await kube?.kubectl(['delete', 'namespace', ns, '--wait=false']).catch(() => undefined);
-  });
+  deployedFor(ns, name, 'fixed', (deployed) => { pg = deployed; });
 
   test('the API server refuses, and the config Job fails saying why and what to do; the claims and the pods stay', async () => {
     const before = await incarnations(pg);

@@ -1,5 +1,5 @@
 import * as fc from 'fast-check';
-import { MiB, formatQuantity, k8sMebibytes, parseCpuCores, parsePgMemory, pgMegabytes } from '../../src/render/units';
+import { MiB, formatQuantity, k8sMebibytes, parseCpuCores, parsePgMemory, parseStorageQuantity, pgMegabytes } from '../../src/render/units';
 
 describe('pgMegabytes', () => {
   test.each([
@@ -109,4 +109,14 @@ describe('formatQuantity', () => {
       expect(Number(m[1]) * factors[m[2] ?? '']).toBe(bytes);
     }));
   });
+});
+
+test('storage quantities as the API server writes them, in bytes; anything else is undefined', () => {
+  expect(parseStorageQuantity('1Gi')).toBe(1024 * MiB);
+  expect(parseStorageQuantity('2048Mi')).toBe(2048 * MiB);
+  expect(parseStorageQuantity('500M')).toBe(500e6);
+  expect(parseStorageQuantity('1e9')).toBe(1e9);
+  expect(parseStorageQuantity('512')).toBe(512);
+  expect(parseStorageQuantity('1.5Gi')).toBe(1536 * MiB);
+  for (const bad of ['10GB', 'ten', '-1Gi', '', undefined]) expect(parseStorageQuantity(bad)).toBeUndefined();
 });

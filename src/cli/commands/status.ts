@@ -5,6 +5,8 @@
  * expiry. Reading needs only `get`/`list` in the namespace; no exec, no port-forward.
  */
 import { CLUSTER_LABEL } from '../../labels';
+import { MEMBER_VOLUME_CLAIM } from '../../member-statefulset';
+import { parseStorageQuantity } from '../../render/units';
 import { CliError, EXIT_NOT_FOUND } from '../exit';
 import { KubeClient, apiErrorToCli } from '../kube/client';
 
@@ -27,6 +29,19 @@ export interface MemberStatus {
    * config Job has yet to replace it. Undefined when the StatefulSet could not be read.
    */
   readonly upToDate?: boolean;
+  /** The member's volume claim (`pgdata-<pod>`); undefined when the claims could not be read. */
+  readonly volume?: VolumeStatus;
+}
+
+/** A member's volume claim: what it has and what it asks for. */
+export interface VolumeStatus {
+  readonly claim: string;
+  /** The size the volume has (the claim's status), as the API server writes it. */
+  readonly capacity?: string;
+  /** The size the claim requests. */
+  readonly requested?: string;
+  /** The claim requests more than it has: an expansion (storage.expandedSize) is under way. */
+  readonly growing: boolean;
 }
 
 /** Where a Service sends connections. */
@@ -74,6 +89,8 @@ export interface ClusterObjects {
   readonly certificates: readonly any[];
   /** The member StatefulSets (empty when they could not be read). */
   readonly statefulSets?: readonly any[];
+  /** The cluster's PersistentVolumeClaims (undefined when they could not be read). */
+  readonly claims?: readonly any[];
 }
 
 function memberData(pod: any): any {
@@ -97,6 +114,16 @@ export function clusterStatus(cluster: string, namespace: string, objects: Clust
   const leaderLsn = typeof leaderData.xlog_location === 'number' ? leaderData.xlog_location : undefined;
   const revisions = new Map<string, string>((objects.statefulSets ?? [])
     .filter((x) => x.status?.updateRevision).map((x) => [x.metadata.name, x.status.updateRevision]));
+  const claims = objects.claims === undefined ? undefined : new Map<string, any>(objects.claims.map((c) => [c.metadata?.name, c]));
+  const volumeOf = (pod: string): VolumeStatus | undefined => {
+    const c = claims?.get(`${MEMBER_VOLUME_CLAIM}-${pod}`);
+    if (!c) return undefined;
+    const capacity: string | undefined = c.status?.capacity?.storage;
+    const requested: string | undefined = c.spec?.resources?.requests?.storage;
+    const has = parseStorageQuantity(capacity);
+    const wants = parseStorageQuantity(requested);
+    return { claim: c.metadata.name, capacity, requested, growing: has !== undefined && wants !== undefined && wants > has };
+  };
   const members = pods.map((pod): MemberStatus => {
     const d = memberData(pod);
     const owner = (pod.metadata.ownerReferences ?? []).find((o: any) => o.kind === 'StatefulSet')?.name;
@@ -118,6 +145,7 @@ export function clusterStatus(cluster: string, namespace: string, objects: Clust
       lagBytes: name === leader ? 0 : leaderLsn !== undefined && typeof position === 'number' ? Math.max(0, leaderLsn - position) : undefined,
       pendingRestart: d.pending_restart === true,
       upToDate: updateRevision === undefined ? undefined : pod.metadata.labels?.['controller-revision-hash'] === updateRevision,
+      volume: volumeOf(name),
     };
   });
   const byIp = new Map(pods.filter((p) => p.status?.podIP).map((p) => [p.status.podIP, p.metadata.name]));
@@ -189,17 +217,22 @@ export async function fetchClusterObjects(client: KubeClient, cluster: string, n
       if (err?.status === 403 || err?.status === 404) return [];
       return apiErrorToCli(err, `list statefulsets in namespace ${namespace}`);
     }),
+    // Each member's volume; optional as the StatefulSets are.
+    client.request('GET', `/api/v1/namespaces/${ns}/persistentvolumeclaims?labelSelector=${sel}`).then((r: any) => r.items ?? [], (err: any) => {
+      if (err?.status === 403 || err?.status === 404) return undefined;
+      return apiErrorToCli(err, `list persistentvolumeclaims in namespace ${namespace}`);
+    }),
   ]);
   const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
-  const [pods, leaderConfigMap, syncConfigMap, endpointSlices, cronJobs, certificates, statefulSets] =
+  const [pods, leaderConfigMap, syncConfigMap, endpointSlices, cronJobs, certificates, statefulSets, claims] =
     settled.map((r) => (r as PromiseFulfilledResult<any>).value);
   if (pods.length === 0 && !leaderConfigMap) {
     throw new CliError(`no cluster ${cluster} in namespace ${namespace}: no member pods labelled ${CLUSTER_LABEL}=${cluster} and no ConfigMap ${cluster}-leader`, EXIT_NOT_FOUND);
   }
   // Only the Services of this cluster: those whose name starts with the cluster's name.
   const own = (endpointSlices as any[]).filter((s: any) => String(s.metadata?.labels?.['kubernetes.io/service-name'] ?? '').startsWith(`${cluster}-`));
-  return { pods, leaderConfigMap, syncConfigMap, endpointSlices: own, cronJobs, certificates, statefulSets };
+  return { pods, leaderConfigMap, syncConfigMap, endpointSlices: own, cronJobs, certificates, statefulSets, claims };
 }
 
 function table(rows: readonly (readonly string[])[]): string {
@@ -225,9 +258,10 @@ export function formatStatus(s: ClusterStatus): string {
   const out: string[] = [];
   out.push(`Cluster ${s.cluster} in namespace ${s.namespace}: leader ${s.leader ?? 'NONE'}\n\n`);
   out.push(table([
-    ['MEMBER', 'ROLE', 'STATE', 'READY', 'TL', 'LAG', 'PENDING RESTART', 'NODE', 'UP TO DATE'],
+    ['MEMBER', 'ROLE', 'STATE', 'READY', 'TL', 'LAG', 'PENDING RESTART', 'NODE', 'UP TO DATE', 'VOLUME'],
     ...s.members.map((m) => [m.name, m.role, m.state, m.ready ? 'yes' : 'no', m.timeline === undefined ? '-' : String(m.timeline),
-      bytes(m.lagBytes), m.pendingRestart ? 'yes' : 'no', m.node ?? '-', m.upToDate === undefined ? '-' : m.upToDate ? 'yes' : 'no (awaits the config Job)']),
+      bytes(m.lagBytes), m.pendingRestart ? 'yes' : 'no', m.node ?? '-', m.upToDate === undefined ? '-' : m.upToDate ? 'yes' : 'no (awaits the config Job)',
+      !m.volume ? '-' : m.volume.growing ? `${m.volume.capacity} (growing to ${m.volume.requested})` : m.volume.capacity ?? m.volume.requested ?? '-']),
   ]));
   if (s.services.length > 0) {
     out.push('\n');

@@ -48,6 +48,7 @@ function render(s) {
   document.title = `${s.cluster}: PostgreSQL cluster`;
   $('title').textContent = `Cluster ${s.cluster} in namespace ${s.namespace}`;
   $('leader').textContent = s.leader || 'NONE';
+  const volume = (v) => (!v ? '-' : v.growing ? `${v.capacity} (growing to ${v.requested})` : v.capacity || v.requested || '-');
   fill('members', s.members.map((m) => {
     const role = document.createElement('td');
     const badge = document.createElement('span');
@@ -58,6 +59,7 @@ function render(s) {
       cell(m.name), role, cell(m.state), cell(m.ready ? 'yes' : 'no', m.ready ? '' : 'no'),
       cell(m.timeline === undefined ? '-' : String(m.timeline)), cell(bytes(m.lagBytes)),
       cell(m.pendingRestart ? 'yes' : 'no'), cell(m.upToDate === undefined ? '-' : m.upToDate ? 'yes' : 'no'), cell(m.node || '-'),
+      cell(volume(m.volume)),
     ], { 'data-member': m.name, 'data-role': m.role });
   }));
   fill('services', s.services.map((v) => row([cell(v.name), cell(v.endpoints.length > 0 ? v.endpoints.join(', ') : '(none)')], { 'data-service': v.name })));
