@@ -18,7 +18,9 @@ import {
   PGBACKREST_PORT, PgInstance, RepoHost, RepoInput, TlsFiles, cipherPassEnv, credentialEnv, jobConfig, memberConfig, repoHostConfig,
   sourceConfig,
 } from './render/pgbackrest';
-import { RELOAD_ON_CHANGE_FILE, RELOAD_ON_CHANGE_SCRIPT, reloadingCommand } from './render/scripts';
+import {
+  PGBACKREST_SERVER_FILE, PGBACKREST_SERVER_SCRIPT, pgbackrestServerCommand, RELOAD_ON_CHANGE_FILE, RELOAD_ON_CHANGE_SCRIPT, reloadingCommand,
+} from './render/scripts';
 import { k8sMebibytes } from './render/units';
 import { Resources } from './resources';
 import { ResolvedScheduling, withScheduling } from './scheduling';
@@ -400,7 +402,7 @@ export function pgbackrestSidecar(image: PostgresImage, member: MemberBackup, mo
     name: 'pgbackrest',
     image: image.image,
     // pgBackRest's server reloads its configuration and certificate on SIGHUP.
-    command: reloadingCommand(reload.scriptsDir, reload.watched, [image.pgbackrestPath, 'server']),
+    command: reloadingCommand(reload.scriptsDir, reload.watched, pgbackrestServerCommand(reload.scriptsDir, image.pgbackrestPath)),
     env: [{ name: 'PATH', value: image.searchPath }, ...member.env],
     ports: [{ name: 'pgbackrest', containerPort: PGBACKREST_PORT, protocol: 'TCP' }],
     resources: resourceRequirements(member.serverResources),
@@ -535,7 +537,10 @@ export class BackupNode extends Construct {
           selector: { matchLabels: { [CLUSTER_LABEL]: name, 'app.kubernetes.io/component': 'repo-host' } },
           template: {
             // The wrapper's text: a new version of it reaches the pod by a rollout.
-            metadata: { labels: repoHostLabels, annotations: { [CONFIG_HASH_ANNOTATION]: createHash('sha256').update(RELOAD_ON_CHANGE_SCRIPT).digest('hex').slice(0, 16) } },
+            metadata: {
+              labels: repoHostLabels,
+              annotations: { [CONFIG_HASH_ANNOTATION]: createHash('sha256').update(RELOAD_ON_CHANGE_SCRIPT).update(PGBACKREST_SERVER_SCRIPT).digest('hex').slice(0, 16) },
+            },
             spec: withScheduling({
               automountServiceAccountToken: false,
               enableServiceLinks: false,
@@ -553,7 +558,8 @@ export class BackupNode extends Construct {
               containers: [{
                 name: 'pgbackrest',
                 image: ctx.image.image,
-                command: reloadingCommand(props.scriptsMountPath, [BACKUP_PATHS.serverTls, BACKUP_PATHS.config], [ctx.image.pgbackrestPath, 'server']),
+                command: reloadingCommand(props.scriptsMountPath, [BACKUP_PATHS.serverTls, BACKUP_PATHS.config],
+                  pgbackrestServerCommand(props.scriptsMountPath, ctx.image.pgbackrestPath)),
                 env: [{ name: 'PATH', value: ctx.image.searchPath }, { name: 'PGBACKREST_CONFIG', value: `${BACKUP_PATHS.config}/pgbackrest.conf` }, ...cipherEnv],
                 ports: [{ name: 'pgbackrest', containerPort: PGBACKREST_PORT, protocol: 'TCP' }],
                 resources: resourceRequirements(r.resources),
@@ -571,7 +577,14 @@ export class BackupNode extends Construct {
               volumes: [
                 { name: 'pgbackrest-config', configMap: { name: r.member.configMapName, items: [{ key: 'repo-host.conf', path: 'pgbackrest.conf' }], defaultMode: 0o444 } },
                 { name: 'server-tls', secret: { secretName: ctx.repoHostSecretName, defaultMode: 0o640 } },
-                { name: 'scripts', configMap: { name: props.scriptsConfigMapName, items: [{ key: RELOAD_ON_CHANGE_FILE, path: RELOAD_ON_CHANGE_FILE }], defaultMode: 0o555 } },
+                {
+                  name: 'scripts',
+                  configMap: {
+                    name: props.scriptsConfigMapName,
+                    items: [RELOAD_ON_CHANGE_FILE, PGBACKREST_SERVER_FILE].map((f) => ({ key: f, path: f })),
+                    defaultMode: 0o555,
+                  },
+                },
                 tmpVolume,
               ],
             }, props.scheduling),

@@ -12,6 +12,7 @@ export * from './monitoring';
 export * from './tls';
 export * from './scheduling';
 export * from './network-policy';
+export * from './service-ip-families';
 export * from './access';
 export * from './backup';
 export { BackupNode } from './backup-node';

@@ -115,7 +115,7 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
   });
   const memoryLimit = bytesOf(res.memoryLimit);
   const memoryRequest = bytesOf(res.memoryRequest);
-  const storageBytes = bytesOf(spec.storage.size ?? Size.gibibytes(10));
+  const storageBytes = rendered.claimBytes;
   const dataDir = `${PATHS.data}/pg${image.postgresVersion}`;
   const backup = ctx.backup;
   const archiving = backup?.archiving === true;
@@ -406,9 +406,8 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
       }],
     },
   });
-  // Larger than the template's size (validated by NodeConfig): the config Job expands the claims.
-  const expandedBytes = spec.storage.expandedSize ? bytesOf(spec.storage.expandedSize) : 0;
-  const expandedClaimSize = expandedBytes > storageBytes ? k8sMebibytes(expandedBytes) : undefined;
+  // Larger than the template's size (as NodeConfig decided): the config Job expands the claims.
+  const expandedClaimSize = rendered.expandedClaimBytes === undefined ? undefined : k8sMebibytes(rendered.expandedClaimBytes);
   return { statefulSet, configMap, dynamicConfig: (patroni.bootstrap as { dcs: Record<string, unknown> }).dcs, templateHash, expandedClaimSize };
 }
 

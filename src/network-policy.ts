@@ -4,6 +4,7 @@ import { Construct } from 'constructs';
 import { CONFIG_JOB_NAME_LABEL } from './config-job';
 import { CLUSTER_LABEL, clusterLabels, memberSelector } from './labels';
 import { PGBACKREST_PORT } from './render/pgbackrest';
+import { ServiceIpFamilies } from './service-ip-families';
 
 /**
  * Who may open connections to the cluster (a NetworkPolicy peer).
@@ -118,7 +119,7 @@ export class ApiServerAccess {
 }
 
 /**
- * Network isolation of the cluster's pods.
+ * Network isolation of the cluster's pods, and the IP families of its Services.
  */
 export interface NetworkOptions {
   /**
@@ -148,6 +149,12 @@ export interface NetworkOptions {
    * @deprecated use `apiServer: ApiServerAccess.cidrs(...)`
    */
   readonly apiServerCidrs?: string[];
+  /**
+   * The IP families of every Service the cluster emits (IPv4, IPv6 or both): which ClusterIPs
+   * clients get, and which addresses the members' DNS names resolve to.
+   * @default ServiceIpFamilies.clusterDefault() (one ClusterIP of the cluster's primary family)
+   */
+  readonly serviceIpFamilies?: ServiceIpFamilies;
 }
 
 /** `app.kubernetes.io/name` of the pods that call the API server: members, the credentials Job, the CA publisher. */

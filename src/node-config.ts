@@ -317,6 +317,10 @@ export interface RenderedMember {
   readonly tuning: Tuning;
   readonly sharedMemoryVolume: number;
   readonly parameters: Record<string, string | number | boolean>;
+  /** The claims' size (storage.size, validated). */
+  readonly claimBytes: number;
+  /** What the claims grow to (storage.expandedSize), only when it is larger than `claimBytes`. */
+  readonly expandedClaimBytes?: number;
 }
 
 /** What a node set brings to its members' configuration. @internal */
@@ -677,7 +681,13 @@ export class NodeConfig extends Construct {
       overrides: raw,
       ssl: input.ssl ? { ...input.ssl, minProtocolVersion: this.tlsMinVersion } : undefined,
     };
-    return { tuning, sharedMemoryVolume: tuning.sharedMemoryVolume, parameters: memberParameters(paramInput) };
+    return {
+      tuning,
+      sharedMemoryVolume: tuning.sharedMemoryVolume,
+      parameters: memberParameters(paramInput),
+      claimBytes: storageBytes,
+      expandedClaimBytes: expandedBytes !== undefined && expandedBytes > storageBytes ? expandedBytes : undefined,
+    };
   }
 }
 

@@ -33,7 +33,8 @@ import { exporterQueries } from './render/exporter-queries';
 import { grafanaDashboard } from './render/grafana-dashboard';
 import { HEARTBEAT_SCRIPT } from './render/heartbeat';
 import {
-  BACKUP_INIT_SCRIPT, BOOTSTRAP_RESTORE_SCRIPT, ENSURE_SECRETS_SCRIPT, PGBACKREST_SOURCE_SCRIPT, POST_BOOTSTRAP_SCRIPT,
+  BACKUP_INIT_SCRIPT, BOOTSTRAP_RESTORE_SCRIPT, ENSURE_SECRETS_SCRIPT, PGBACKREST_SERVER_FILE, PGBACKREST_SERVER_SCRIPT, PGBACKREST_SOURCE_SCRIPT,
+  POST_BOOTSTRAP_SCRIPT,
   RELOAD_ON_CHANGE_FILE, RELOAD_ON_CHANGE_SCRIPT, WAIT_FOR_LEADER_SCRIPT,
 } from './render/scripts';
 import { formatQuantity, parseCpuCores } from './render/units';
@@ -402,7 +403,7 @@ export class PostgresCluster extends Construct {
       'post-bootstrap.sh': POST_BOOTSTRAP_SCRIPT,
       [RELOAD_ON_CHANGE_FILE]: RELOAD_ON_CHANGE_SCRIPT,
       'wait-for-leader.sh': WAIT_FOR_LEADER_SCRIPT,
-      ...(props.backup ? { 'backup-init.sh': BACKUP_INIT_SCRIPT } : {}),
+      ...(props.backup ? { 'backup-init.sh': BACKUP_INIT_SCRIPT, [PGBACKREST_SERVER_FILE]: PGBACKREST_SERVER_SCRIPT } : {}),
       ...(props.restore ? { 'bootstrap-restore.sh': BOOTSTRAP_RESTORE_SCRIPT, 'pgbackrest-source.sh': PGBACKREST_SOURCE_SCRIPT } : {}),
     };
     const useEndpoints = (props.dcs ?? PatroniDcs.CONFIGMAPS) === PatroniDcs.ENDPOINTS;
@@ -745,6 +746,8 @@ export class PostgresCluster extends Construct {
     }
     this.primaryHost = host(this.primary.serviceName);
     this.replicasHost = host(`${name}-replicas`);
+    // Last: every Service of the cluster exists now (members, poolers, backup repository host).
+    props.network?.serviceIpFamilies?._applyTo(this);
   }
 
   /** The PrometheusRule of the cluster's alerts, rendered from its settings (src/render/alert-rules.ts). */

@@ -2,9 +2,11 @@
  * IPv4, IPv6 and dual-stack clusters (issue 20, item 10): every listener takes both address
  * families, and no address a member publishes is a bare pod IP (an IPv6 one needs brackets).
  */
+import { App, Chart } from 'cdk8s';
 import { parse } from 'yaml';
-import { Tls } from '../src';
+import { BackupRepository, IpFamily, ServiceIpFamilies, Tls } from '../src';
 import { Manifest, find, synthCluster } from './helpers/manifests';
+import { readClusterSpec } from '../src/cli/spec/cluster-spec';
 
 const MEMBERS = ['db-primary', 'db-replica'];
 
@@ -37,5 +39,47 @@ describe.each([['TLS (the default)', {}], ['without TLS', { tls: Tls.disabled() 
       expect(envValue(container(m, sts, 'heartbeat'), 'HB_LISTEN')).toBe('*');
     }
     expect(find(m, 'ConfigMap', 'db-pooler').data['pgbouncer.ini']).toMatch(/^listen_addr = \*$/m);
+  });
+});
+
+describe('the Services\' IP families (network.serviceIpFamilies)', () => {
+  const withFamilies = (serviceIpFamilies?: ServiceIpFamilies) => synthCluster({
+    pooler: {}, network: { serviceIpFamilies }, backup: { repositories: [BackupRepository.volume()] },
+  }).filter((o) => o.kind === 'Service');
+  const SERVICES = ['db-pods', 'db-pooler', 'db-primary', 'db-replicas', 'db-repo-host'];
+
+  test('by default no Service states a family: each gets one ClusterIP of the cluster\'s primary family', () => {
+    for (const services of [withFamilies(), withFamilies(ServiceIpFamilies.clusterDefault())]) {
+      expect(services.map((s) => s.metadata.name).sort()).toEqual(SERVICES);
+      for (const svc of services) {
+        expect(svc.spec.ipFamilyPolicy).toBeUndefined();
+        expect(svc.spec.ipFamilies).toBeUndefined();
+      }
+    }
+  });
+
+  test.each([
+    ['single-stack IPv6', ServiceIpFamilies.singleStack(IpFamily.IPV6), 'SingleStack', ['IPv6']],
+    ['prefer dual-stack', ServiceIpFamilies.preferDualStack(), 'PreferDualStack', undefined],
+    ['require dual-stack, the cluster\'s order', ServiceIpFamilies.requireDualStack(), 'RequireDualStack', undefined],
+    ['require dual-stack, IPv6 first', ServiceIpFamilies.requireDualStack(IpFamily.IPV6), 'RequireDualStack', ['IPv6', 'IPv4']],
+    ['require dual-stack, IPv4 first', ServiceIpFamilies.requireDualStack(IpFamily.IPV4), 'RequireDualStack', ['IPv4', 'IPv6']],
+  ])('%s: every Service of the cluster, the headless ones included, carries it', (_what, families, policy, order) => {
+    const services = withFamilies(families);
+    expect(services.map((s) => s.metadata.name).sort()).toEqual(SERVICES);
+    for (const svc of services) {
+      expect(svc.spec.ipFamilyPolicy).toBe(policy);
+      expect(svc.spec.ipFamilies).toEqual(order);
+    }
+  });
+
+  test('the CLI spec reads each choice, and names the allowed ones for a bad value', () => {
+    const read = (v: string) => readClusterSpec({ metadata: { name: 'db' }, spec: { network: { serviceIpFamilies: v } } },
+      { scope: new Chart(new App(), 'c') }).props.network?.serviceIpFamilies;
+    expect(read('ipv6')).toMatchObject({ ipFamilyPolicy: 'SingleStack', ipFamilies: ['IPv6'] });
+    expect(read('prefer-dual-stack')).toMatchObject({ ipFamilyPolicy: 'PreferDualStack' });
+    expect(read('require-dual-stack')).toMatchObject({ ipFamilyPolicy: 'RequireDualStack' });
+    expect(read('cluster-default')?.ipFamilyPolicy).toBeUndefined();
+    expect(() => read('dual')).toThrow(/network\.serviceIpFamilies.*cluster-default, ipv4, ipv6, prefer-dual-stack, require-dual-stack/);
   });
 });

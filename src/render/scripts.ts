@@ -77,6 +77,21 @@ export const RELOAD_ON_CHANGE_SCRIPT = scriptText('reload-on-change.sh');
 /** The file name of RELOAD_ON_CHANGE_SCRIPT in the scripts ConfigMap. */
 export const RELOAD_ON_CHANGE_FILE = 'reload-on-change.sh';
 
+/**
+ * The starter of every pgBackRest TLS server (members and repository host): it listens on `::`
+ * where the pod has IPv6 (an IPv6 socket takes IPv4 too), else on `*`, because pgBackRest binds
+ * only the first address of its tls-server-address. Arguments: pgBackRest's path, then options.
+ */
+export const PGBACKREST_SERVER_SCRIPT = scriptText('pgbackrest-server.sh');
+
+/** The file name of PGBACKREST_SERVER_SCRIPT in the scripts ConfigMap. */
+export const PGBACKREST_SERVER_FILE = 'pgbackrest-server.sh';
+
+/** The command of a pgBackRest TLS server on every address family (PGBACKREST_SERVER_SCRIPT). */
+export function pgbackrestServerCommand(scriptsDir: string, pgbackrestPath: string): string[] {
+  return ['/bin/bash', `${scriptsDir}/${PGBACKREST_SERVER_FILE}`, pgbackrestPath];
+}
+
 /** The `command` that runs `server` under the reload wrapper, watching `watched`. */
 export function reloadingCommand(scriptsDir: string, watched: readonly string[], server: readonly string[]): string[] {
   return ['/bin/bash', `${scriptsDir}/${RELOAD_ON_CHANGE_FILE}`, ...watched, '--', ...server];

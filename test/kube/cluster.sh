@@ -4,6 +4,8 @@
 #                      kube-controller-manager, kube-scheduler, kube-proxy, CoreDNS,
 #                      cert-manager and the node agent, and prints the KUBECONFIG to use
 #   cluster.sh down    stops every process it started and removes everything it made
+#   PGK_IP_FAMILY=ipv6|dual cluster.sh up
+#                      the same with single-stack IPv6 pods and Services, or dual-stack (IPv4 first)
 #   cluster.sh env     prints the `export KUBECONFIG=... PATH=...` lines for a running cluster
 #                      (eval "$(bash test/kube/cluster.sh env)" puts its kubectl first on PATH)
 # Only the kubelet is emulated (node-agent/): see node-agent/differences.ts.
@@ -12,13 +14,29 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 state="${PGK_STATE:-/var/lib/cdk8s-pg-kube}"
-# The pods' network: a bridge owned by this cluster, one /24 per node, nothing routed beyond it.
+# The pods' network: a bridge owned by this cluster, one /24 (and /112) per node, nothing routed
+# beyond it. The host keeps its IPv4 bridge address in every mode: the control plane and the
+# tests reach the API server there.
 bridge=pgk0
 gateway=10.250.0.1
 pod_cidr=10.250.0.0/16
 service_cidr=10.96.0.0/16
 api_service_ip=10.96.0.1
 dns_service_ip=10.96.0.10
+gateway6=fd00:250::1
+pod_cidr6=fd00:250::/64
+service_cidr6=fd00:96::/108
+api_service_ip6=fd00:96::1
+dns_service_ip6=fd00:96::a
+ip_family="${PGK_IP_FAMILY:-ipv4}"
+case "$ip_family" in
+  # primary family first, as Kubernetes orders a dual-stack cluster's ranges
+  ipv4) pod_cidrs=$pod_cidr service_cidrs=$service_cidr node_ip=$gateway api_service=$api_service_ip dns_service=$dns_service_ip ;;
+  ipv6) pod_cidrs=$pod_cidr6 service_cidrs=$service_cidr6 node_ip=$gateway6 api_service=$api_service_ip6 dns_service=$dns_service_ip6 ;;
+  dual) pod_cidrs=$pod_cidr,$pod_cidr6 service_cidrs=$service_cidr,$service_cidr6 node_ip=$gateway api_service=$api_service_ip dns_service=$dns_service_ip ;;
+  *) echo "cluster.sh: PGK_IP_FAMILY=$ip_family: use ipv4, ipv6 or dual" >&2; exit 2 ;;
+esac
+has_ipv6() { [ "$ip_family" != ipv4 ]; }
 api_port=6443
 etcd_port=23790
 
@@ -31,7 +49,7 @@ pki() {
   openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=cdk8s-pg-kube-ca" \
     -keyout "$d/ca.key" -out "$d/ca.crt" 2>/dev/null
   cat > "$d/apiserver.ext" <<EOF
-subjectAltName=DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,DNS:localhost,IP:127.0.0.1,IP:$gateway,IP:$api_service_ip
+subjectAltName=DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,DNS:localhost,IP:127.0.0.1,IP:$gateway,IP:$api_service_ip,IP:$gateway6,IP:$api_service_ip6
 extendedKeyUsage=serverAuth
 keyUsage=digitalSignature,keyEncipherment
 EOF
@@ -88,6 +106,12 @@ network() {
   ip route add "$service_cidr" dev "$bridge"
   cat /proc/sys/net/ipv4/ip_forward > "$state/ip_forward.saved"
   echo 1 > /proc/sys/net/ipv4/ip_forward
+  if has_ipv6; then
+    ip -6 addr add "$gateway6/64" dev "$bridge" nodad
+    ip -6 route add "$service_cidr6" dev "$bridge"
+    cat /proc/sys/net/ipv6/conf/all/forwarding > "$state/ip6_forward.saved"
+    echo 1 > /proc/sys/net/ipv6/conf/all/forwarding
+  fi
   # Pod traffic is forwarded between pods and to the host, never beyond the bridge.
   nft -f - <<EOF
 table inet cdk8s-pg-kube-guard {
@@ -100,6 +124,58 @@ table inet cdk8s-pg-kube-guard {
 EOF
   # Bridged pod-to-pod replies must pass conntrack for Service DNAT to be undone.
   echo 1 > /proc/sys/net/bridge/bridge-nf-call-iptables 2>/dev/null || true
+  echo 1 > /proc/sys/net/bridge/bridge-nf-call-ip6tables 2>/dev/null || true
+}
+
+# The cluster DNS Service with an address per family, and the slices CoreDNS's pod would publish
+# (CoreDNS runs as a host process on the bridge's addresses).
+dns_objects() {
+  local ips="\"$dns_service_ip\"" families="IPv4" policy=SingleStack
+  case "$ip_family" in
+    ipv6) ips="\"$dns_service_ip6\"" families="IPv6" ;;
+    dual) ips="\"$dns_service_ip\", \"$dns_service_ip6\"" families="IPv4, IPv6" policy=RequireDualStack ;;
+  esac
+  cat <<EOF
+apiVersion: v1
+kind: Service
+metadata:
+  name: kube-dns
+  namespace: kube-system
+  labels: {k8s-app: kube-dns}
+spec:
+  clusterIPs: [$ips]
+  ipFamilies: [$families]
+  ipFamilyPolicy: $policy
+  ports:
+    - {name: dns, port: 53, protocol: UDP, targetPort: 53}
+    - {name: dns-tcp, port: 53, protocol: TCP, targetPort: 53}
+EOF
+  local family address
+  for family in IPv4 IPv6; do
+    case "$family,$ip_family" in
+      IPv4,ipv6|IPv6,ipv4) continue ;;
+      IPv4,*) address=$gateway ;;
+      IPv6,*) address=$gateway6 ;;
+    esac
+    cat <<EOF
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: kube-dns-host-${family,,}
+  namespace: kube-system
+  labels:
+    kubernetes.io/service-name: kube-dns
+    endpointslice.kubernetes.io/managed-by: cdk8s-pg-kube
+addressType: $family
+endpoints:
+  - addresses: ["$address"]
+    conditions: {ready: true}
+ports:
+  - {name: dns, port: 53, protocol: UDP}
+  - {name: dns-tcp, port: 53, protocol: TCP}
+EOF
+  done
 }
 
 start() {
@@ -142,6 +218,7 @@ up() {
   venv="$(bash "$here/python-env.sh")"
   mkdir -p "$state"
   echo "$bin" > "$state/bin-dir"
+  echo "$ip_family" > "$state/ip-family"
   pki
   network
   mkdir -p /dev/shm/cdk8s-pg-kube-etcd
@@ -158,12 +235,12 @@ rules:
 EOF
   start kube-apiserver "$bin/kube-apiserver" \
     --etcd-servers "http://127.0.0.1:$etcd_port" \
-    --bind-address "$gateway" --advertise-address "$gateway" --secure-port "$api_port" \
+    --bind-address "$(has_ipv6 && echo :: || echo "$gateway")" --advertise-address "$node_ip" --secure-port "$api_port" \
     --tls-cert-file "$state/pki/apiserver.crt" --tls-private-key-file "$state/pki/apiserver.key" \
     --client-ca-file "$state/pki/ca.crt" \
     --service-account-issuer https://kubernetes.default.svc.cluster.local \
     --service-account-key-file "$state/pki/sa.pub" --service-account-signing-key-file "$state/pki/sa.key" \
-    --service-cluster-ip-range "$service_cidr" \
+    --service-cluster-ip-range "$service_cidrs" \
     --authorization-mode Node,RBAC \
     --enable-admission-plugins NodeRestriction \
     --audit-policy-file "$state/audit-policy.yaml" --audit-log-path "$state/logs/audit.log" \
@@ -176,7 +253,7 @@ EOF
     --bind-address 127.0.0.1 --secure-port 10257 \
     --controllers '*' --use-service-account-credentials \
     --service-account-private-key-file "$state/pki/sa.key" --root-ca-file "$state/pki/ca.crt" \
-    --cluster-cidr "$pod_cidr" --service-cluster-ip-range "$service_cidr" \
+    --cluster-cidr "$pod_cidrs" --service-cluster-ip-range "$service_cidrs" \
     --enable-hostpath-provisioner --leader-elect=false
   start kube-scheduler "$bin/kube-scheduler" \
     --kubeconfig "$state/scheduler.kubeconfig" \
@@ -184,15 +261,16 @@ EOF
     --authorization-kubeconfig "$state/scheduler.kubeconfig" \
     --bind-address 127.0.0.1 --secure-port 10259 --leader-elect=false
   start kube-proxy "$bin/kube-proxy" --kubeconfig "$state/kube-proxy.kubeconfig" \
-    --proxy-mode nftables --cluster-cidr "$pod_cidr" --hostname-override node-a \
+    --proxy-mode nftables --cluster-cidr "$pod_cidrs" --hostname-override node-a \
     --conntrack-max-per-core 0 --metrics-bind-address 127.0.0.1:10249 --healthz-bind-address 127.0.0.1:10256
   kctl apply --server-side -f "$here/bootstrap.yaml" >/dev/null
+  dns_objects | kctl apply --server-side -f - >/dev/null
   kctl apply --server-side -f "$(dirname "$addons")/cert-manager-crds" >/dev/null
   kctl wait --for condition=Established --timeout 60s crd --all >/dev/null
   # Cluster DNS: CoreDNS on the bridge's host address, behind the kube-dns Service's ClusterIP.
   cat > "$state/Corefile" <<EOF
 .:53 {
-    bind $gateway
+    bind $gateway$(if has_ipv6; then echo " $gateway6"; fi)
     errors
     health 127.0.0.1:18080
     ready 127.0.0.1:18181
@@ -209,12 +287,12 @@ EOF
   start cert-manager "$addons/cert-manager-controller" --kubeconfig "$state/cert-manager.kubeconfig" \
     --cluster-resource-namespace cert-manager --metrics-listen-address 127.0.0.1:19402
   start node-agent env PGK_STATE="$state" PGK_VENV="$venv" PGK_GATEWAY="$gateway" PGK_BRIDGE="$bridge" \
-    PGK_DNS="$dns_service_ip" PGK_API_SERVICE="$api_service_ip" \
+    PGK_IP_FAMILY="$ip_family" PGK_GATEWAY6="$gateway6" PGK_DNS="$dns_service" PGK_API_SERVICE="$api_service" \
     node "$repo/node_modules/ts-node/dist/bin.js" --transpile-only --project "$repo/test/tsconfig.json" \
     "$here/node-agent/main.ts"
   wait_for "three Ready nodes" 120 bash -c "[ \"\$('$bin/kubectl' --kubeconfig '$state/admin.kubeconfig' get nodes --no-headers 2>/dev/null | grep -c ' Ready ')\" = 3 ]"
   wait_for "the default ServiceAccount" 120 kctl -n default get serviceaccount default
-  log "up: $(kctl version -o json | sed -n 's/.*"gitVersion": "\(v[^"]*\)".*/\1/p' | tail -1), state in $state"
+  log "up ($ip_family): $(kctl version -o json | sed -n 's/.*"gitVersion": "\(v[^"]*\)".*/\1/p' | tail -1), state in $state"
   env_lines
 }
 
@@ -244,8 +322,10 @@ down() {
   nft delete table ip kube-proxy 2>/dev/null || true
   nft delete table ip6 kube-proxy 2>/dev/null || true
   ip route del "$service_cidr" dev "$bridge" 2>/dev/null || true
+  ip -6 route del "$service_cidr6" dev "$bridge" 2>/dev/null || true
   ip link del "$bridge" 2>/dev/null || true
   if [ -f "$state/ip_forward.saved" ]; then cat "$state/ip_forward.saved" > /proc/sys/net/ipv4/ip_forward; fi
+  if [ -f "$state/ip6_forward.saved" ]; then cat "$state/ip6_forward.saved" > /proc/sys/net/ipv6/conf/all/forwarding; fi
   if [ -f "$state/pv-paths" ]; then
     # No PersistentVolume left (every namespace deleted first) is an empty list, not a failure.
     { grep '^/tmp/hostpath_pv/' "$state/pv-paths" || true; } | while read -r p; do rm -rf "$p"; done

@@ -15,8 +15,8 @@ import {
 } from './field';
 import {
   ApiServerAccess, BackupCompression, BackupRepository, BackupRetention, RecoveryTarget, S3UriStyle,
-  ClientAuthMethod, DatabasePrivilege, FailoverTiming, HbaConnectionType, HugePages, IssuerKind, ListenAddress, LogFormat, LogLevel,
-  NetworkPeer, PatroniDcs, PoolMode, PostgresClusterProps, PostgresImage, ReplicationMode, Resources, SchemaPrivilege, StorageType,
+  ClientAuthMethod, DatabasePrivilege, FailoverTiming, HbaConnectionType, HugePages, IpFamily, IssuerKind, ListenAddress, LogFormat, LogLevel,
+  NetworkPeer, PatroniDcs, PoolMode, PostgresClusterProps, PostgresImage, ReplicationMode, Resources, SchemaPrivilege, ServiceIpFamilies, StorageType,
   TablePrivilege, TaintEffect, Tls, TlsVersion, TolerationOperator, WalLevel,
 } from '../..';
 
@@ -377,7 +377,14 @@ export const SPEC_FIELDS: Readonly<Record<string, Field>> = {
       }), (o: any) => ApiServerAccess.cidrs(o.cidrs, o.ports)),
     ), 'how pods reach the API server: anywhere (default), cilium, or {cidrs, ports}'),
     apiServerCidrs: field(list(str()), 'the Kubernetes API server addresses (shorthand for apiServer: {cidrs})'),
-  }), 'network isolation'),
+    serviceIpFamilies: field(preset({
+      'cluster-default': () => ServiceIpFamilies.clusterDefault(),
+      'ipv4': () => ServiceIpFamilies.singleStack(IpFamily.IPV4),
+      'ipv6': () => ServiceIpFamilies.singleStack(IpFamily.IPV6),
+      'prefer-dual-stack': () => ServiceIpFamilies.preferDualStack(),
+      'require-dual-stack': () => ServiceIpFamilies.requireDualStack(),
+    }), 'the Services\' IP families: cluster-default, ipv4, ipv6, prefer-dual-stack or require-dual-stack'),
+  }), 'network isolation and the Services\' IP families'),
   backup: field(object({
     repositories: field(list(repository), 'one to four repositories: {volume}, {s3}, {gcs}, {azure}', { required: true }),
     schedules: field(schedules, 'schedules of the first repository'),

@@ -27,10 +27,20 @@ export class KubectlError extends Error {}
 
 /** The running local cluster. */
 export class KubeCluster {
-  /** Starts the cluster unless one is running; `started` says whether this process must stop it. */
-  static up(): KubeCluster {
+  /**
+   * Starts the cluster unless one is running; `started` says whether this process must stop it.
+   * `ipFamily`: the pod network's families (cluster.sh's PGK_IP_FAMILY); a running cluster of
+   * other families is refused rather than reused.
+   */
+  static up(ipFamily: 'ipv4' | 'ipv6' | 'dual' = 'ipv4'): KubeCluster {
     const running = fs.existsSync(path.join(STATE, 'admin.kubeconfig')) && isAlive(path.join(STATE, 'pids/kube-apiserver.pid'));
-    if (!running) execFileSync('bash', [CLUSTER_SH, 'up'], { stdio: ['ignore', 'inherit', 'inherit'], timeout: 1_800_000 });
+    if (running) {
+      const file = path.join(STATE, 'ip-family');
+      const runningFamily = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim() : 'ipv4';
+      if (runningFamily !== ipFamily) throw new Error(`a ${runningFamily} test cluster is running; this suite needs ${ipFamily} (bash test/kube/cluster.sh down first)`);
+    } else {
+      execFileSync('bash', [CLUSTER_SH, 'up'], { stdio: ['ignore', 'inherit', 'inherit'], timeout: 1_800_000, env: { ...process.env, PGK_IP_FAMILY: ipFamily } });
+    }
     return new KubeCluster(!running);
   }
 

@@ -39,7 +39,7 @@ export const NODE_AGENT_DIFFERENCES: readonly Difference[] = [
     why: 'one agent serves three nodes; the objects under test (the library\'s ServiceAccounts, Roles and Jobs) are authorized by RBAC exactly as in a cluster',
   },
   {
-    what: 'All three Nodes share one kernel, one host address (InternalIP 10.250.0.1) and one kube-proxy; a pod\'s IP is 10.250.<node>.<n> on one bridge',
+    what: 'All three Nodes share one kernel, one host address per family (InternalIP 10.250.0.1, and fd00:250::1 on an IPv6 or dual-stack cluster) and one kube-proxy; a pod\'s IP is 10.250.<node>.<n> (fd00:250::<node>:<n>) on one bridge. The host keeps its IPv4 address on an IPv6 cluster, where the control plane and the tests reach the API server',
     why: 'one machine; Services, DNS and pod-to-pod traffic still go through kube-proxy\'s nftables rules and the pods\' own network namespaces',
   },
   {

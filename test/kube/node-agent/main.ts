@@ -14,6 +14,7 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { HOST_PG_BIN_DIR } from './images';
+import { IpFamily, parseIpFamilies, podCidr } from './ip-families';
 import { KubeClient, KubeError, KubeObject } from './kube-client';
 import { AgentContext, PodRunner } from './pod';
 import { PodAddresses } from './pod-addresses';
@@ -21,11 +22,14 @@ import { startResizer } from './resizer';
 import { MountPoints } from './sandbox';
 
 const state = must('PGK_STATE');
-const gateway = must('PGK_GATEWAY');
+/** The pod network's families, primary first, and the bridge's address in each (the Nodes' addresses). */
+const families = parseIpFamilies(process.env.PGK_IP_FAMILY);
+const gateways: Record<IpFamily, string> = { IPv4: must('PGK_GATEWAY'), IPv6: process.env.PGK_GATEWAY6 ?? 'fd00:250::1' };
+const hostIps = families.map((f) => gateways[f]);
 const api = new KubeClient(path.join(state, 'node-agent.kubeconfig'));
 const log = (msg: string) => process.stderr.write(`${new Date().toISOString()} ${msg}\n`);
 
-/** Nodes: name, zone; each gets 10.250.<index>.0/24 for its pods. */
+/** Nodes: name, zone; each gets 10.250.<index>.0/24 and fd00:250::<index>:0/112 for its pods (ip-families.ts). */
 const NODES = (process.env.PGK_NODES ?? 'node-a:zone-a,node-b:zone-b,node-c:zone-a').split(',').map((s, i) => {
   const [name, zone] = s.split(':');
   return { name, zone, index: i + 1 };
@@ -35,7 +39,8 @@ const ctx: AgentContext = {
   api,
   stateDir: state,
   bridge: must('PGK_BRIDGE'),
-  gateway,
+  gateways,
+  hostIps,
   dnsIp: must('PGK_DNS'),
   apiServiceIp: must('PGK_API_SERVICE'),
   host: { pgBinDir: HOST_PG_BIN_DIR, venv: must('PGK_VENV') },
@@ -46,7 +51,7 @@ const ctx: AgentContext = {
 const pods = new Map<string, PodRunner>();
 const podNode = new Map<string, string>();
 const lostNodes = new Set<string>();
-const addresses = new PodAddresses();
+const addresses = new PodAddresses(families);
 
 function must(name: string): string {
   const v = process.env[name];
@@ -72,7 +77,7 @@ async function registerNode(n: typeof NODES[number]): Promise<void> {
         'topology.kubernetes.io/region': 'local',
       },
     },
-    spec: { podCIDR: `10.250.${n.index}.0/24`, podCIDRs: [`10.250.${n.index}.0/24`] },
+    spec: { podCIDR: podCidr(families[0], n.index), podCIDRs: families.map((f) => podCidr(f, n.index)) },
   };
   const existing = await api.getOptional(`/api/v1/nodes/${n.name}`);
   if (!existing) await api.create('/api/v1/nodes', body);
@@ -92,7 +97,7 @@ async function postNodeStatus(n: typeof NODES[number]): Promise<void> {
         cond('Ready', 'True', 'KubeletReady'), cond('MemoryPressure', 'False', 'KubeletHasSufficientMemory'),
         cond('DiskPressure', 'False', 'KubeletHasNoDiskPressure'), cond('PIDPressure', 'False', 'KubeletHasSufficientPID'),
       ],
-      addresses: [{ type: 'InternalIP', address: gateway }, { type: 'Hostname', address: n.name }],
+      addresses: [...hostIps.map((address) => ({ type: 'InternalIP', address })), { type: 'Hostname', address: n.name }],
       daemonEndpoints: { kubeletEndpoint: { Port: 10250 } },
       nodeInfo: {
         machineID: n.name,
@@ -142,14 +147,14 @@ function heartbeats() {
 
 function startPod(pod: KubeObject) {
   const node = NODES.find((n) => n.name === pod.spec.nodeName)!;
-  let ip: string;
+  let ips: string[];
   try {
-    ip = addresses.allocate(node, pod.metadata.uid, pod.status?.podIP);
+    ips = addresses.allocate(node, pod.metadata.uid, pod.status?.podIP);
   } catch (err) {
     log(`pod ${pod.metadata.namespace}/${pod.metadata.name}: not started: ${(err as Error).message}`);
     return;
   }
-  const runner = new PodRunner(pod, node, ip, ctx);
+  const runner = new PodRunner(pod, node, ips, ctx);
   pods.set(pod.metadata.uid, runner);
   podNode.set(pod.metadata.uid, node.name);
   log(`pod ${runner.name}: starting on ${node.name}`);

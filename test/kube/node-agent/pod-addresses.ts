@@ -1,9 +1,11 @@
 /**
- * Pod IPs of the node agent's Nodes: each Node has 10.250.<index>.0/24 and a new pod gets the
- * lowest free host number from 10. A pod keeps the address its status records (the API server
- * refuses to change a pod's IP), e.g. when its Node comes back or the agent restarts, so every
- * recorded address must be taken before a pod new to the Node is given one.
+ * Pod IPs of the node agent's Nodes: each Node has a range per IP family (ip-families.ts) and a
+ * new pod gets the lowest free host number from 10, the same in every family. A pod keeps the
+ * address its status records (the API server refuses to change a pod's IP), e.g. when its Node
+ * comes back or the agent restarts, so every recorded address must be taken before a pod new to
+ * the Node is given one.
  */
+import { hostNumber, IpFamily, podAddress } from './ip-families';
 import type { KubeObject } from './kube-client';
 
 export interface AddressNode {
@@ -19,15 +21,21 @@ export class PodAddresses {
   private readonly owners = new Map<string, Map<number, string>>();
   private readonly byUid = new Map<string, { node: string; host: number }>();
 
-  /** The pod's address: the one its status records, else the lowest free one of its node. */
-  allocate(node: AddressNode, uid: string, recorded?: string): string {
+  /** `families`: the pod network's, primary first. */
+  constructor(private readonly families: readonly IpFamily[] = ['IPv4']) {}
+
+  /**
+   * The pod's addresses, one per family, primary first: the ones its status records (its
+   * primary podIP), else the lowest free host number of its node.
+   */
+  allocate(node: AddressNode, uid: string, recorded?: string): string[] {
     const held = this.byUid.get(uid);
-    if (held) return `10.250.${node.index}.${held.host}`;
+    if (held) return this.addresses(node, held.host);
     const owners = this.ownersOf(node);
-    const prefix = `10.250.${node.index}.`;
+    const recordedHost = recorded === undefined ? undefined : hostNumber(this.families[0], node.index, recorded);
     let host: number;
-    if (recorded?.startsWith(prefix)) {
-      host = Number(recorded.slice(prefix.length));
+    if (recordedHost !== undefined) {
+      host = recordedHost;
       const other = owners.get(host);
       if (other !== undefined && other !== uid) {
         throw new Error(`pod ${uid}: its recorded address ${recorded} is held by pod ${other}`);
@@ -39,7 +47,7 @@ export class PodAddresses {
     }
     owners.set(host, uid);
     this.byUid.set(uid, { node: node.name, host });
-    return `${prefix}${host}`;
+    return this.addresses(node, host);
   }
 
   /** The pod's address is free again (its pod is gone or will not run again on this agent). */
@@ -67,6 +75,10 @@ export class PodAddresses {
         // refused again, with its message, when that pod is started
       }
     }
+  }
+
+  private addresses(node: AddressNode, host: number): string[] {
+    return this.families.map((f) => podAddress(f, node.index, host));
   }
 
   private ownersOf(node: AddressNode): Map<number, string> {

@@ -11,6 +11,7 @@ import * as https from 'node:https';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { HostPrograms, imageProfile } from './images';
+import { familyOf, IpFamily } from './ip-families';
 import { KubeClient, KubeError, KubeObject } from './kube-client';
 import {
   cgroupPids, ContainerCgroups, createCgroups, createNetwork, killCgroup, MountPoints, oomKilled, PodNetwork,
@@ -23,7 +24,10 @@ export interface AgentContext {
   readonly api: KubeClient;
   readonly stateDir: string;
   readonly bridge: string;
-  readonly gateway: string;
+  /** The bridge's address per family: the pods' default routes. */
+  readonly gateways: Readonly<Record<IpFamily, string>>;
+  /** The Nodes' addresses (every Node's are the host's), primary family first. */
+  readonly hostIps: readonly string[];
   readonly dnsIp: string;
   readonly apiServiceIp: string;
   readonly host: HostPrograms;
@@ -74,7 +78,7 @@ export class PodRunner {
   private message?: string;
   private readonly envCache = new Map<string, Record<string, string>>();
 
-  constructor(private pod: KubeObject, readonly node: { name: string; index: number }, private readonly ip: string,
+  constructor(private pod: KubeObject, readonly node: { name: string; index: number }, private readonly ips: readonly string[],
     private readonly ctx: AgentContext) {
     this.uid = pod.metadata.uid;
     this.id = this.uid.replace(/-/g, '').slice(0, 8);
@@ -83,6 +87,11 @@ export class PodRunner {
       spec, init, running: false, started: false, ready: false, restartCount: 0, probeTimers: [], nextStartAt: 0, backoffSeconds: 10,
     });
     this.containers = [...(pod.spec.initContainers ?? []).map((c: any) => mk(c, true)), ...pod.spec.containers.map((c: any) => mk(c, false))];
+  }
+
+  /** The primary pod IP. */
+  private get ip(): string {
+    return this.ips[0];
   }
 
   get name(): string {
@@ -96,7 +105,7 @@ export class PodRunner {
     try {
       const unsupported = unsupportedFields(this.pod);
       if (unsupported.length > 0) throw new Error(`the node agent does not support ${unsupported.join(', ')} (see node-agent/differences.ts)`);
-      this.network = createNetwork(this.id, this.ip, this.ctx.bridge, this.ctx.gateway);
+      this.network = createNetwork(this.id, this.ips, this.ctx.bridge, this.ctx.gateways);
       this.writeIdentityFiles();
       this.statusDirty = true;
       for (;;) {
@@ -275,12 +284,14 @@ export class PodRunner {
   private containerEnv(spec: any): Record<string, string> {
     const cached = this.envCache.get(spec.name);
     if (cached) return cached;
+    // As the kubelet writes them: an IPv6 address in brackets in the URL forms.
+    const apiHostPort = `${familyOf(this.ctx.apiServiceIp) === 'IPv6' ? `[${this.ctx.apiServiceIp}]` : this.ctx.apiServiceIp}:443`;
     const env: Record<string, string> = {
       KUBERNETES_SERVICE_HOST: this.ctx.apiServiceIp,
       KUBERNETES_SERVICE_PORT: '443',
       KUBERNETES_SERVICE_PORT_HTTPS: '443',
-      KUBERNETES_PORT: `tcp://${this.ctx.apiServiceIp}:443`,
-      KUBERNETES_PORT_443_TCP: `tcp://${this.ctx.apiServiceIp}:443`,
+      KUBERNETES_PORT: `tcp://${apiHostPort}`,
+      KUBERNETES_PORT_443_TCP: `tcp://${apiHostPort}`,
       KUBERNETES_PORT_443_TCP_PROTO: 'tcp',
       KUBERNETES_PORT_443_TCP_PORT: '443',
       KUBERNETES_PORT_443_TCP_ADDR: this.ctx.apiServiceIp,
@@ -383,7 +394,7 @@ export class PodRunner {
     const ns = this.pod.metadata.namespace;
     const sub = this.pod.spec.subdomain;
     const fqdn = sub ? `${this.hostname()}.${sub}.${ns}.svc.cluster.local` : '';
-    fs.writeFileSync(path.join(etc, 'hosts'), `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${this.ip}\t${fqdn ? `${fqdn}\t` : ''}${this.hostname()}\n`);
+    fs.writeFileSync(path.join(etc, 'hosts'), `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${this.ips.map((ip) => `${ip}\t${fqdn ? `${fqdn}\t` : ''}${this.hostname()}\n`).join('')}`);
     fs.writeFileSync(path.join(etc, 'resolv.conf'), `search ${ns}.svc.cluster.local svc.cluster.local cluster.local\nnameserver ${this.ctx.dnsIp}\noptions ndots:5\n`);
     fs.writeFileSync(path.join(etc, 'hostname'), `${this.hostname()}\n`);
     // The images run PostgreSQL as postgres with uid/gid 26 (UBI's postgres user).
@@ -414,9 +425,9 @@ export class PodRunner {
       case 'spec.nodeName': return this.pod.spec.nodeName;
       case 'spec.serviceAccountName': return this.pod.spec.serviceAccountName ?? 'default';
       case 'status.podIP': return this.ip;
-      case 'status.podIPs': return this.ip;
-      case 'status.hostIP': return this.ctx.gateway;
-      case 'status.hostIPs': return this.ctx.gateway;
+      case 'status.podIPs': return this.ips.join(',');
+      case 'status.hostIP': return this.ctx.hostIps[0];
+      case 'status.hostIPs': return this.ctx.hostIps.join(',');
       default: throw new Error(`fieldRef ${fieldPath} is not supported by the node agent`);
     }
   }
@@ -658,10 +669,10 @@ export class PodRunner {
     ].map(keep);
     return {
       phase: this.phase,
-      hostIP: this.ctx.gateway,
-      hostIPs: [{ ip: this.ctx.gateway }],
+      hostIP: this.ctx.hostIps[0],
+      hostIPs: this.ctx.hostIps.map((ip) => ({ ip })),
       podIP: this.ip,
-      podIPs: [{ ip: this.ip }],
+      podIPs: this.ips.map((ip) => ({ ip })),
       startTime: this.startTime,
       conditions,
       ...(this.message && this.phase === 'Failed' ? { message: this.message } : {}),

@@ -10,14 +10,14 @@
  * admission plugin, from the StorageClass's allowVolumeExpansion), as in any cluster.
  */
 import { KubeClient, KubeObject } from './kube-client';
-import { parseQuantity } from './volumes';
+import { parseStorageQuantity } from '../../../src/render/units';
 
 /** The claim's requested size when it is bound and requests more than its capacity; else undefined. */
 export function pendingExpansion(pvc: KubeObject): string | undefined {
   const want = pvc.spec?.resources?.requests?.storage;
   const have = pvc.status?.capacity?.storage;
   if (pvc.status?.phase !== 'Bound' || !want || !have || !pvc.spec?.volumeName) return undefined;
-  return (parseQuantity(want) ?? 0) > (parseQuantity(have) ?? 0) ? String(want) : undefined;
+  return (parseStorageQuantity(String(want)) ?? 0) > (parseStorageQuantity(String(have)) ?? 0) ? String(want) : undefined;
 }
 
 /** Watches every claim and expands those pending on host-path volumes; returns a stop function. */

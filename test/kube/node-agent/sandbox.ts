@@ -7,6 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { bridgePrefix, familyOf, IpFamily } from './ip-families';
 
 /** Runs a command, throwing with its stderr on failure. */
 export function run(cmd: string, args: readonly string[]): string {
@@ -26,15 +27,18 @@ export function tryRun(cmd: string, args: readonly string[]): void {
   }
 }
 
-/** A pod's network: namespace name, host-side veth, address. */
+/** A pod's network: namespace name, host-side veth, addresses (primary first). */
 export interface PodNetwork {
   readonly netns: string;
   readonly hostVeth: string;
-  readonly ip: string;
+  readonly ips: readonly string[];
 }
 
-/** Creates the pod's network namespace with `ip` on eth0, routed through the bridge's gateway. */
-export function createNetwork(id: string, ip: string, bridge: string, gateway: string): PodNetwork {
+/**
+ * Creates the pod's network namespace with `ips` on eth0 (one per family), each family routed
+ * through the bridge's gateway of that family.
+ */
+export function createNetwork(id: string, ips: readonly string[], bridge: string, gateways: Readonly<Record<IpFamily, string>>): PodNetwork {
   const netns = `pgk-${id}`;
   const hostVeth = `pgkv${id}`.slice(0, 15);
   const peer = `pgkp${id}`.slice(0, 15);
@@ -49,11 +53,18 @@ export function createNetwork(id: string, ip: string, bridge: string, gateway: s
   run('ip', ['link', 'set', hostVeth, 'up']);
   const inNs = (args: string[]) => run('ip', ['-n', netns, ...args]);
   inNs(['link', 'set', peer, 'name', 'eth0']);
-  inNs(['addr', 'add', `${ip}/16`, 'dev', 'eth0']);
+  for (const ip of ips) {
+    const family = familyOf(ip);
+    // nodad: the address is usable at once, not tentative for a second of duplicate detection.
+    inNs(['addr', 'add', `${ip}/${bridgePrefix(family)}`, 'dev', 'eth0', ...(family === 'IPv6' ? ['nodad'] : [])]);
+  }
   inNs(['link', 'set', 'eth0', 'up']);
   inNs(['link', 'set', 'lo', 'up']);
-  inNs(['route', 'add', 'default', 'via', gateway]);
-  return { netns, hostVeth, ip };
+  for (const ip of ips) {
+    const family = familyOf(ip);
+    inNs([...(family === 'IPv6' ? ['-6'] : []), 'route', 'add', 'default', 'via', gateways[family]]);
+  }
+  return { netns, hostVeth, ips };
 }
 
 /** Cuts the pod off the network (node loss) or reconnects it. */
