@@ -98,7 +98,11 @@ EOF
 
 network() {
   ip link show "$bridge" >/dev/null 2>&1 && return 0
-  ip link add "$bridge" type bridge
+  # A fixed address: a bridge without one takes the lowest of its ports', so it changes whenever a
+  # pod's veth comes or goes, and every pod whose neighbour entry still holds the old one sends
+  # its traffic for the host (and, through kube-proxy, every ClusterIP) into the void until the
+  # entry is resolved again (tens of seconds).
+  ip link add "$bridge" address 02:50:47:4b:00:01 type bridge
   ip addr add "$gateway/16" dev "$bridge"
   ip link set "$bridge" up
   # Host-originated traffic to a ClusterIP needs a route before kube-proxy's DNAT rewrites it;
@@ -130,9 +134,9 @@ EOF
 # The cluster DNS Service with an address per family, and the slices CoreDNS's pod would publish
 # (CoreDNS runs as a host process on the bridge's addresses).
 dns_objects() {
-  local ips="\"$dns_service_ip\"" families="IPv4" policy=SingleStack
+  local first=$dns_service_ip ips="\"$dns_service_ip\"" families="IPv4" policy=SingleStack
   case "$ip_family" in
-    ipv6) ips="\"$dns_service_ip6\"" families="IPv6" ;;
+    ipv6) first=$dns_service_ip6 ips="\"$dns_service_ip6\"" families="IPv6" ;;
     dual) ips="\"$dns_service_ip\", \"$dns_service_ip6\"" families="IPv4, IPv6" policy=RequireDualStack ;;
   esac
   cat <<EOF
@@ -143,6 +147,7 @@ metadata:
   namespace: kube-system
   labels: {k8s-app: kube-dns}
 spec:
+  clusterIP: "$first"
   clusterIPs: [$ips]
   ipFamilies: [$families]
   ipFamilyPolicy: $policy
