@@ -36,7 +36,9 @@ describe('a cluster with a volume repository', () => {
     const pod = find(m, 'StatefulSet', 'db-primary').spec.template.spec;
     const side = pod.containers.find((c: any) => c.name === 'pgbackrest');
     // Under the reload wrapper: a renewed server certificate or a changed configuration gets it SIGHUP.
-    expect(side.command).toEqual(['/bin/bash', '/opt/cdk8s-postgres/reload-on-change.sh', '/etc/postgres-tls/server', '/etc/pgbackrest/conf', '--', '/usr/bin/pgbackrest', 'server']);
+    // Started by pgbackrest-server.sh, which adds `server` and the address of every family.
+    expect(side.command).toEqual(['/bin/bash', '/opt/cdk8s-postgres/reload-on-change.sh', '/etc/postgres-tls/server', '/etc/pgbackrest/conf', '--',
+      '/bin/bash', '/opt/cdk8s-postgres/pgbackrest-server.sh', '/usr/bin/pgbackrest']);
     expect(side.resources.limits).toEqual({ cpu: '250m', memory: '128Mi' });
     expect(side.readinessProbe).toBeUndefined();
     expect(side.volumeMounts.map((v: any) => v.mountPath)).toEqual(expect.arrayContaining(['/pgdata', '/tmp', '/etc/postgres-tls/server', '/etc/pgbackrest/conf']));
@@ -48,7 +50,10 @@ describe('a cluster with a volume repository', () => {
     const node = find(m, 'StatefulSet', 'db-repo-host');
     expect(node.spec.replicas).toBe(1);
     expect(node.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe('20480Mi');
-    expect(node.spec.template.spec.containers[0].command.slice(-2)).toEqual(['/usr/bin/pgbackrest', 'server']);
+    expect(node.spec.template.spec.containers[0].command.slice(-3)).toEqual(['/bin/bash', '/opt/cdk8s-postgres/pgbackrest-server.sh', '/usr/bin/pgbackrest']);
+    // The starter is mounted beside the reload wrapper.
+    expect(node.spec.template.spec.volumes.find((v: any) => v.name === 'scripts').configMap.items.map((i: any) => i.key))
+      .toEqual(['reload-on-change.sh', 'pgbackrest-server.sh']);
     expect(find(m, 'Certificate', 'db-repo-host').spec.dnsNames).toEqual(['*.db-repo-host']);
     expect(find(m, 'Certificate', 'db-pgbackrest').spec.commonName).toBe('pgbackrest');
   });

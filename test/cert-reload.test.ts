@@ -81,11 +81,13 @@ describe('which servers and files', () => {
     ]);
     const sidecar = containers.find((c: any) => c.name === 'pgbackrest');
     expect(sidecar.command).toEqual([
-      '/bin/bash', '/opt/cdk8s-postgres/reload-on-change.sh', '/etc/postgres-tls/server', '/etc/pgbackrest/conf', '--', '/usr/bin/pgbackrest', 'server',
+      '/bin/bash', '/opt/cdk8s-postgres/reload-on-change.sh', '/etc/postgres-tls/server', '/etc/pgbackrest/conf', '--',
+      '/bin/bash', '/opt/cdk8s-postgres/pgbackrest-server.sh', '/usr/bin/pgbackrest',
     ]);
     const repoHost = find(m, 'StatefulSet', 'db-repo-host').spec.template;
     expect(repoHost.spec.containers[0].command).toEqual([
-      '/bin/bash', '/opt/cdk8s-postgres/reload-on-change.sh', '/etc/pgbackrest/server-tls', '/etc/pgbackrest/conf', '--', '/usr/bin/pgbackrest', 'server',
+      '/bin/bash', '/opt/cdk8s-postgres/reload-on-change.sh', '/etc/pgbackrest/server-tls', '/etc/pgbackrest/conf', '--',
+      '/bin/bash', '/opt/cdk8s-postgres/pgbackrest-server.sh', '/usr/bin/pgbackrest',
     ]);
     // A new version of the wrapper reaches the backup node by a rollout.
     expect(repoHost.metadata.annotations['postgres.cdk8s.io/config-hash']).toMatch(/^[0-9a-f]{16}$/);

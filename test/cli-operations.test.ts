@@ -131,6 +131,20 @@ describe('status', () => {
     expect(s.certificates).toEqual([{ name: 'db-server', ready: true, notAfter: '2027-03-01T00:00:00Z', renewalTime: '2027-02-14T00:00:00Z' }]);
   });
 
+  test('a dual-stack Service (a slice per family, addresses without pod references) lists each pod once', () => {
+    const dualPod = (name: string, ips: string[]) => ({ ...pod(name, undefined, true, ips[0]), status: { ...pod(name, undefined, true, ips[0]).status, podIPs: ips.map((ip) => ({ ip })) } });
+    const slice = (addressType: string, addresses: string[]) => ({
+      metadata: { labels: { 'kubernetes.io/service-name': 'db-replicas' } }, addressType,
+      endpoints: addresses.map((a) => ({ addresses: [a], conditions: { ready: true } })),
+    });
+    const dual = clusterStatus('db', 'shop', {
+      ...OBJECTS,
+      pods: [dualPod('db-replica-0', ['10.0.0.2', 'fd00::2']), dualPod('db-replica-1', ['10.0.0.3', 'fd00::3'])],
+      endpointSlices: [slice('IPv4', ['10.0.0.2', '10.0.0.3']), slice('IPv6', ['fd00::3', 'fd00::2'])],
+    });
+    expect(dual.services).toEqual([{ name: 'db-replicas', endpoints: ['db-replica-0', 'db-replica-1'] }]);
+  });
+
   test('the table for people', () => {
     const text = formatStatus(s);
     expect(text).toContain('Cluster db in namespace shop: leader db-primary-0');

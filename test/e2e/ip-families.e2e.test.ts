@@ -102,7 +102,7 @@ describe.each(CASES)('%s', (what, c) => {
   test(`${what}: every Job that calls the API server or the members succeeds, the first backup among them`, async () => {
     const jobs = await kube.until('the credentials, access, CA, config and backup init Jobs to succeed', 420_000, async () => {
       const all = await kube.list('jobs', ns);
-      const prefixes = ['credentials', 'access', 'ca', 'config', 'backup-init'].map((p) => `${NAME}-${p}`);
+      const prefixes = ['credentials', 'access', 'publish-ca', 'config', 'backup-init'].map((p) => `${NAME}-${p}`);
       const done = prefixes.map((p) => all.find((j) => j.metadata.name.startsWith(p) && j.status?.succeeded === 1));
       return done.every(Boolean) ? all : undefined;
     }, 1000);

@@ -101,6 +101,12 @@ function memberData(pod: any): any {
   }
 }
 
+/** The pod's addresses: podIPs (one per family), else podIP. */
+function podAddresses(pod: any): string[] {
+  const ips: string[] = (pod.status?.podIPs ?? []).map((a: any) => a.ip).filter(Boolean);
+  return ips.length > 0 ? ips : pod.status?.podIP ? [pod.status.podIP] : [];
+}
+
 function isReady(pod: any): boolean {
   return !pod.metadata?.deletionTimestamp && (pod.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True');
 }
@@ -148,17 +154,19 @@ export function clusterStatus(cluster: string, namespace: string, objects: Clust
       volume: volumeOf(name),
     };
   });
-  const byIp = new Map(pods.filter((p) => p.status?.podIP).map((p) => [p.status.podIP, p.metadata.name]));
-  const services = new Map<string, string[]>();
+  // Every address of each pod: a dual-stack pod has one per family.
+  const byIp = new Map(pods.flatMap((p) => podAddresses(p).map((ip): [string, string] => [ip, p.metadata.name])));
+  // A set per Service: a dual-stack Service has a slice per family, each listing the same pods.
+  const services = new Map<string, Set<string>>();
   for (const slice of objects.endpointSlices) {
     const svc = slice.metadata?.labels?.['kubernetes.io/service-name'];
     if (!svc) continue;
-    const list = services.get(svc) ?? [];
+    const set = services.get(svc) ?? new Set<string>();
     for (const ep of slice.endpoints ?? []) {
       if (ep.conditions?.ready === false) continue;
-      list.push(ep.targetRef?.kind === 'Pod' ? ep.targetRef.name : byIp.get(ep.addresses?.[0]) ?? ep.addresses?.[0]);
+      set.add(ep.targetRef?.kind === 'Pod' ? ep.targetRef.name : byIp.get(ep.addresses?.[0]) ?? ep.addresses?.[0]);
     }
-    services.set(svc, list);
+    services.set(svc, set);
   }
   return {
     cluster,

@@ -234,8 +234,10 @@ export class KubePostgres {
       if (pods.length !== members || !pods.every(KubeCluster.isReady)) return undefined;
       const leader = await this.labelledLeader();
       if (!leader) return undefined;
+      // Only the leader's addresses (one slice per family of a dual-stack Service).
       const eps = await this.kube.readyEndpoints(`${this.name}-primary`, this.namespace);
-      if (eps.length !== 1 || eps[0] !== leader.status.podIP) return undefined;
+      const leaderIps: string[] = (leader.status.podIPs ?? [{ ip: leader.status.podIP }]).map((a: any) => a.ip);
+      if (eps.length === 0 || new Set(eps).size !== eps.length || !eps.every((ip) => leaderIps.includes(ip))) return undefined;
       const failsafe = (await this.failsafeMembers()) ?? pods.map((p) => p.metadata.name);
       if (!pods.every((p) => failsafe.includes(p.metadata.name))) return undefined;
       // Every other member streams from the leader (its pg_stat_replication, through Patroni).
