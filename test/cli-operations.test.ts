@@ -132,9 +132,13 @@ describe('status', () => {
   });
 
   test('a dual-stack Service (a slice per family, addresses without pod references) lists each pod once', () => {
-    const dualPod = (name: string, ips: string[]) => ({ ...pod(name, undefined, true, ips[0]), status: { ...pod(name, undefined, true, ips[0]).status, podIPs: ips.map((ip) => ({ ip })) } });
+    const dualPod = (name: string, ips: string[]) => {
+      const p = pod(name, undefined, true, ips[0]);
+      return { ...p, status: { ...p.status, podIPs: ips.map((ip) => ({ ip })) } };
+    };
     const slice = (addressType: string, addresses: string[]) => ({
-      metadata: { labels: { 'kubernetes.io/service-name': 'db-replicas' } }, addressType,
+      metadata: { labels: { 'kubernetes.io/service-name': 'db-replicas' } },
+      addressType,
       endpoints: addresses.map((a) => ({ addresses: [a], conditions: { ready: true } })),
     });
     const dual = clusterStatus('db', 'shop', {
