@@ -20,7 +20,9 @@ function serverCommand(command: string[] | undefined): string[] {
   const c = command ?? [];
   return c.some((a) => a.endsWith(`/${WRAPPER}`)) ? c.slice(c.indexOf('--') + 1) : c;
 }
-const isTlsServer = (cmd: string[]) => /\/(patroni|pgbouncer)$/.test(cmd[0] ?? '') || (/\/pgbackrest$/.test(cmd[0] ?? '') && cmd[1] === 'server');
+// pgBackRest's servers start through the starter script, which adds `server` itself.
+const PGBACKREST_STARTER = 'pgbackrest-server.sh';
+const isTlsServer = (cmd: string[]) => /\/(patroni|pgbouncer)$/.test(cmd[0] ?? '') || (cmd[1] ?? '').endsWith(`/${PGBACKREST_STARTER}`);
 
 function mountedConfigMapText(manifests: Manifest[], spec: any, container: any): string {
   let text = '';
@@ -51,7 +53,7 @@ describe.each([...exampleCases(), ...variantCases()])('$name', ({ manifests: syn
         servers++;
         expect({ where, wrapped }).toEqual({ where, wrapped: true });
         expect(c.command[0]).toBe('/bin/bash');
-        const watched = c.command.slice(2, c.command.indexOf('--'));
+        const watched = c.command.slice(2, c.command.indexOf('--')).filter((a: string) => !a.startsWith('--'));
         // Each watched path is a mount of this container, and the wrapper comes from the scripts ConfigMap.
         for (const w of watched) {
           expect({ where, w, mounted: (c.volumeMounts ?? []).some((vm: any) => vm.mountPath === w) }).toEqual({ where, w, mounted: true });
@@ -60,7 +62,10 @@ describe.each([...exampleCases(), ...variantCases()])('$name', ({ manifests: syn
         const scriptsVolume = t.spec.volumes.find((v: any) => v.name === scriptsMount?.name)?.configMap;
         expect(scriptsVolume?.name).toMatch(/-scripts$/);
         expect(find(manifests, 'ConfigMap', scriptsVolume.name).data[WRAPPER]).toMatch(/^#!\/bin\/bash/);
-        if (scriptsVolume.items) expect(scriptsVolume.items).toEqual([{ key: WRAPPER, path: WRAPPER }]);
+        // The starter of a pgBackRest server comes from the same ConfigMap.
+        const starter = server[1]?.endsWith(`/${PGBACKREST_STARTER}`) ? [PGBACKREST_STARTER] : [];
+        if (starter.length > 0) expect(server[1]).toBe(`${scriptsMount.mountPath}/${PGBACKREST_STARTER}`);
+        if (scriptsVolume.items) expect(scriptsVolume.items).toEqual([WRAPPER, ...starter].map((k) => ({ key: k, path: k })));
         // Every certificate, key, CA and userlist the server loads lies in a watched directory.
         for (const f of files) {
           expect({ where, f, watched: watched.some((w: string) => f === w || f.startsWith(`${w}/`)) }).toEqual({ where, f, watched: true });
@@ -72,7 +77,7 @@ describe.each([...exampleCases(), ...variantCases()])('$name', ({ manifests: syn
 });
 
 describe('which servers and files', () => {
-  test('members: Patroni watches the server and replication certificates; the pgBackRest sidecar its server certificate and configuration', () => {
+  test('members: Patroni watches the server and replication certificates; the pgBackRest servers their certificate and configuration, restarted when a reload cannot rebind', () => {
     const m = synthCluster({ backup: { repositories: [BackupRepository.volume()] } });
     const containers = find(m, 'StatefulSet', 'db-primary').spec.template.spec.containers;
     expect(containers[0].command).toEqual([
@@ -81,12 +86,12 @@ describe('which servers and files', () => {
     ]);
     const sidecar = containers.find((c: any) => c.name === 'pgbackrest');
     expect(sidecar.command).toEqual([
-      '/bin/bash', '/opt/cdk8s-postgres/reload-on-change.sh', '/etc/postgres-tls/server', '/etc/pgbackrest/conf', '--',
+      '/bin/bash', '/opt/cdk8s-postgres/reload-on-change.sh', '--restart-on-reload-exit=41', '/etc/postgres-tls/server', '/etc/pgbackrest/conf', '--',
       '/bin/bash', '/opt/cdk8s-postgres/pgbackrest-server.sh', '/usr/bin/pgbackrest',
     ]);
     const repoHost = find(m, 'StatefulSet', 'db-repo-host').spec.template;
     expect(repoHost.spec.containers[0].command).toEqual([
-      '/bin/bash', '/opt/cdk8s-postgres/reload-on-change.sh', '/etc/pgbackrest/server-tls', '/etc/pgbackrest/conf', '--',
+      '/bin/bash', '/opt/cdk8s-postgres/reload-on-change.sh', '--restart-on-reload-exit=41', '/etc/pgbackrest/server-tls', '/etc/pgbackrest/conf', '--',
       '/bin/bash', '/opt/cdk8s-postgres/pgbackrest-server.sh', '/usr/bin/pgbackrest',
     ]);
     // A new version of the wrapper reaches the backup node by a rollout.
