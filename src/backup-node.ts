@@ -19,7 +19,7 @@ import {
   sourceConfig,
 } from './render/pgbackrest';
 import {
-  PGBACKREST_SERVER_FILE, PGBACKREST_SERVER_SCRIPT, pgbackrestServerCommand, RELOAD_ON_CHANGE_FILE, RELOAD_ON_CHANGE_SCRIPT, reloadingCommand,
+  PGBACKREST_SERVER_FILE, PGBACKREST_SERVER_SCRIPT, pgbackrestServerCommand, RELOAD_ON_CHANGE_FILE, RELOAD_ON_CHANGE_SCRIPT,
 } from './render/scripts';
 import { k8sMebibytes } from './render/units';
 import { Resources } from './resources';
@@ -402,7 +402,7 @@ export function pgbackrestSidecar(image: PostgresImage, member: MemberBackup, mo
     name: 'pgbackrest',
     image: image.image,
     // pgBackRest's server reloads its configuration and certificate on SIGHUP.
-    command: reloadingCommand(reload.scriptsDir, reload.watched, pgbackrestServerCommand(reload.scriptsDir, image.pgbackrestPath)),
+    command: pgbackrestServerCommand(reload.scriptsDir, reload.watched, image.pgbackrestPath),
     env: [{ name: 'PATH', value: image.searchPath }, ...member.env],
     ports: [{ name: 'pgbackrest', containerPort: PGBACKREST_PORT, protocol: 'TCP' }],
     resources: resourceRequirements(member.serverResources),
@@ -558,8 +558,7 @@ export class BackupNode extends Construct {
               containers: [{
                 name: 'pgbackrest',
                 image: ctx.image.image,
-                command: reloadingCommand(props.scriptsMountPath, [BACKUP_PATHS.serverTls, BACKUP_PATHS.config],
-                  pgbackrestServerCommand(props.scriptsMountPath, ctx.image.pgbackrestPath)),
+                command: pgbackrestServerCommand(props.scriptsMountPath, [BACKUP_PATHS.serverTls, BACKUP_PATHS.config], ctx.image.pgbackrestPath),
                 env: [{ name: 'PATH', value: ctx.image.searchPath }, { name: 'PGBACKREST_CONFIG', value: `${BACKUP_PATHS.config}/pgbackrest.conf` }, ...cipherEnv],
                 ports: [{ name: 'pgbackrest', containerPort: PGBACKREST_PORT, protocol: 'TCP' }],
                 resources: resourceRequirements(r.resources),

@@ -36,8 +36,10 @@ describe('a cluster with a volume repository', () => {
     const pod = find(m, 'StatefulSet', 'db-primary').spec.template.spec;
     const side = pod.containers.find((c: any) => c.name === 'pgbackrest');
     // Under the reload wrapper: a renewed server certificate or a changed configuration gets it SIGHUP.
-    // Started by pgbackrest-server.sh, which adds `server` and the address of every family.
-    expect(side.command).toEqual(['/bin/bash', '/opt/cdk8s-postgres/reload-on-change.sh', '/etc/postgres-tls/server', '/etc/pgbackrest/conf', '--',
+    // Started by pgbackrest-server.sh, which adds `server` and the address of every family; started
+    // again when a reload cannot bind the port (status 41).
+    expect(side.command).toEqual(['/bin/bash', '/opt/cdk8s-postgres/reload-on-change.sh', '--restart-on-reload-exit=41',
+      '/etc/postgres-tls/server', '/etc/pgbackrest/conf', '--',
       '/bin/bash', '/opt/cdk8s-postgres/pgbackrest-server.sh', '/usr/bin/pgbackrest']);
     expect(side.resources.limits).toEqual({ cpu: '250m', memory: '128Mi' });
     expect(side.readinessProbe).toBeUndefined();

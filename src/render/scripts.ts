@@ -87,14 +87,32 @@ export const PGBACKREST_SERVER_SCRIPT = scriptText('pgbackrest-server.sh');
 /** The file name of PGBACKREST_SERVER_SCRIPT in the scripts ConfigMap. */
 export const PGBACKREST_SERVER_FILE = 'pgbackrest-server.sh';
 
-/** The command of a pgBackRest TLS server on every address family (PGBACKREST_SERVER_SCRIPT). */
-export function pgbackrestServerCommand(scriptsDir: string, pgbackrestPath: string): string[] {
-  return ['/bin/bash', `${scriptsDir}/${PGBACKREST_SERVER_FILE}`, pgbackrestPath];
+/**
+ * The status pgBackRest's server (up to 2.53) ends with when a reload cannot bind its port again
+ * (FileOpenError, "Address already in use": the child serving a connection accepted just before
+ * still holds the listening socket). The reload wrapper starts such a server again.
+ */
+export const PGBACKREST_REBIND_FAILURE_STATUS = 41;
+
+/**
+ * The `command` of a pgBackRest TLS server (members' sidecar, repository host): the starter
+ * (PGBACKREST_SERVER_SCRIPT) under the reload wrapper, which watches `watched` and starts the
+ * server again when a reload ends it with PGBACKREST_REBIND_FAILURE_STATUS.
+ */
+export function pgbackrestServerCommand(scriptsDir: string, watched: readonly string[], pgbackrestPath: string): string[] {
+  return reloadingCommand(scriptsDir, watched, ['/bin/bash', `${scriptsDir}/${PGBACKREST_SERVER_FILE}`, pgbackrestPath],
+    PGBACKREST_REBIND_FAILURE_STATUS);
 }
 
-/** The `command` that runs `server` under the reload wrapper, watching `watched`. */
-export function reloadingCommand(scriptsDir: string, watched: readonly string[], server: readonly string[]): string[] {
-  return ['/bin/bash', `${scriptsDir}/${RELOAD_ON_CHANGE_FILE}`, ...watched, '--', ...server];
+/**
+ * The `command` that runs `server` under the reload wrapper, watching `watched`; with
+ * `restartOnReloadExit`, a server that ends with that status within 10 s of a reload is started
+ * again instead of ending the container.
+ */
+export function reloadingCommand(scriptsDir: string, watched: readonly string[], server: readonly string[],
+  restartOnReloadExit?: number): string[] {
+  const restart = restartOnReloadExit === undefined ? [] : [`--restart-on-reload-exit=${restartOnReloadExit}`];
+  return ['/bin/bash', `${scriptsDir}/${RELOAD_ON_CHANGE_FILE}`, ...restart, ...watched, '--', ...server];
 }
 
 /**

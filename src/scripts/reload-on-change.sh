@@ -2,16 +2,32 @@
 # Runs a server and makes it reload when the files it serves change: a renewed certificate
 # (cert-manager rewrites the Secret, the kubelet swaps the mounted files) or a new userlist.
 #
-#   reload-on-change.sh WATCHED... -- COMMAND [ARG...]
+#   reload-on-change.sh [--restart-on-reload-exit=STATUS] WATCHED... -- COMMAND [ARG...]
 #
 # WATCHED are files or directories (every file directly in them). Every PGC_RELOAD_SECONDS
 # (default 10) their contents are compared with what the server last loaded; on a change the
 # server gets SIGHUP, which PostgreSQL's Patroni, pgBackRest's server and PgBouncer all take as
 # "reload your configuration and certificates" without dropping a connection. Signals sent to
 # this script (the kubelet's SIGTERM) are passed on; it exits with the server's status.
+# With --restart-on-reload-exit, a server that ends with STATUS within 10 seconds of a SIGHUP
+# (and not after a stop signal) is started again instead. The pgBackRest servers need it: up to
+# 2.53, pgBackRest binds its port again on every reload and gives up at once if the bind fails,
+# and it fails while the child serving a connection accepted just before has not yet closed its
+# copy of the listening socket ("unable to bind socket: [98] Address already in use", status 41;
+# pgBackRest 2.54 retries the bind). Connections being served go on in those children.
 # Needs bash 4.3 or later and nothing else: it starts no process but the server.
 set -uo pipefail
 
+restart_status=""
+case "${1:-}" in
+  --restart-on-reload-exit=*)
+    restart_status="${1#*=}"
+    shift
+    case "$restart_status" in
+      ''|*[!0-9]*) echo "reload-on-change.sh: --restart-on-reload-exit takes an exit status, got '$restart_status'" >&2; exit 64 ;;
+    esac
+    ;;
+esac
 watched=()
 while [ $# -gt 0 ] && [ "$1" != "--" ]; do
   watched+=("$1")
@@ -56,19 +72,39 @@ loaded="$fingerprint"
 exec {timer}<> <(:)
 # Reap the `:` behind it now, so the server is this process's only child from here on.
 wait "$!" 2>/dev/null
-"$@" &
-server=$!
-for sig in TERM INT QUIT HUP USR1 USR2; do
-  # shellcheck disable=SC2064 # expand $sig and $server now
-  trap "kill -$sig $server 2>/dev/null" "$sig"
-done
+command=("$@")
+start_server() {
+  "${command[@]}" &
+  server=$!
+}
+start_server
+# When the last SIGHUP went to the server ($SECONDS), and whether it was told to stop.
+reloaded_at=-100
+stopping=0
+reload() {
+  reloaded_at=$SECONDS
+  kill -HUP "$server" 2>/dev/null
+}
+trap 'stopping=1; kill -TERM "$server" 2>/dev/null' TERM
+trap 'stopping=1; kill -INT "$server" 2>/dev/null' INT
+trap 'stopping=1; kill -QUIT "$server" 2>/dev/null' QUIT
+trap 'reload' HUP
+trap 'kill -USR1 "$server" 2>/dev/null' USR1
+trap 'kill -USR2 "$server" 2>/dev/null' USR2
 # Bash runs a CHLD trap only after the read returns, so the timer ticks every half second: the
 # server's end is seen within that, the files are compared every $interval seconds.
 server_ended() {
-  if ! kill -0 "$server" 2>/dev/null; then
-    wait "$server"
-    exit $?
+  local status
+  kill -0 "$server" 2>/dev/null && return
+  wait "$server"
+  status=$?
+  if [ -n "$restart_status" ] && [ "$status" = "$restart_status" ] && [ "$stopping" = 0 ] \
+    && [ $((SECONDS - reloaded_at)) -le 10 ]; then
+    echo "reload-on-change.sh: ${command[*]} ended with status $status during a reload; starting it again" >&2
+    start_server
+    return
   fi
+  exit "$status"
 }
 
 ticks=0
@@ -81,7 +117,7 @@ while :; do
   fingerprint
   if [ "$fingerprint" != "$loaded" ]; then
     loaded="$fingerprint"
-    echo "reload-on-change.sh: ${watched[*]} changed, sending SIGHUP to $1 (pid $server)" >&2
-    kill -HUP "$server" 2>/dev/null
+    echo "reload-on-change.sh: ${watched[*]} changed, sending SIGHUP to ${command[0]} (pid $server)" >&2
+    reload
   fi
 done

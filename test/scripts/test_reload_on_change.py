@@ -14,14 +14,22 @@ from loader import SCRIPTS
 SCRIPT = os.path.join(SCRIPTS, "reload-on-change.sh")
 
 # Appends each SIGHUP to a file; exits 7 on SIGTERM, or with its argument when told to by a file.
+# With a file hup-exit beside the log, a SIGHUP ends it with the status that file holds (as
+# pgBackRest's server does when a reload cannot bind its port); term-exit does so for SIGTERM.
 SERVER = textwrap.dedent("""
     import os, signal, sys, time
     log, stop = sys.argv[1], sys.argv[2]
+    def status_in(name, default):
+        path = os.path.join(os.path.dirname(log), name)
+        return int(open(path).read()) if os.path.exists(path) else default
     def hup(*_):
         with open(log, "a") as f:
             f.write("HUP\\n")
+        status = status_in("hup-exit", None)
+        if status is not None:
+            sys.exit(status)
     signal.signal(signal.SIGHUP, hup)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(7))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(status_in("term-exit", 7)))
     with open(log, "a") as f:
         f.write("started %d\\n" % os.getpid())
     while not os.path.exists(stop):
@@ -31,6 +39,8 @@ SERVER = textwrap.dedent("""
 
 
 class ReloadOnChangeTest(unittest.TestCase):
+    OPTIONS = []
+
     def setUp(self):
         self.dir = tempfile.mkdtemp()
         self.addCleanup(shutil.rmtree, self.dir)
@@ -43,7 +53,7 @@ class ReloadOnChangeTest(unittest.TestCase):
         with open(server, "w") as f:
             f.write(SERVER)
         self.proc = subprocess.Popen(
-            ["/bin/bash", SCRIPT, self.certs, os.path.join(self.dir, "userlist.txt"), "--",
+            ["/bin/bash", SCRIPT, *self.OPTIONS, self.certs, os.path.join(self.dir, "userlist.txt"), "--",
              sys.executable, server, self.log, self.stop],
             env={**os.environ, "PGC_RELOAD_SECONDS": "1"}, stderr=subprocess.DEVNULL, start_new_session=True)
         self.addCleanup(self.kill)
@@ -125,6 +135,50 @@ class ReloadOnChangeTest(unittest.TestCase):
         self.assertLess(time.monotonic() - started, 0.9)
 
 
+class RestartOnReloadExitTest(ReloadOnChangeTest):
+    """--restart-on-reload-exit=41: what the pgBackRest servers run with."""
+    OPTIONS = ["--restart-on-reload-exit=41"]
+
+    def exit_on(self, signal_name, status):
+        with open(os.path.join(self.dir, signal_name + "-exit"), "w") as f:
+            f.write(str(status))
+
+    def started(self):
+        return [int(line.split()[1]) for line in self.lines() if line.startswith("started")]
+
+    def test_a_reload_that_ends_the_server_with_that_status_starts_it_again(self):
+        self.exit_on("hup", 41)
+        self.write_version("2")
+        self.wait_for(lambda: len(self.started()) == 2, 3.0)
+        self.assertEqual([line.split()[0] for line in self.lines()], ["started", "HUP", "started"])
+        self.assertIsNone(self.proc.poll())
+        # The restarted server is the one signals reach now, and its status is the script's.
+        self.assertEqual(self.children(), [self.started()[1]])
+        self.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(self.proc.wait(timeout=3), 7)
+
+    def test_another_status_after_a_reload_ends_the_script(self):
+        self.exit_on("hup", 3)
+        self.write_version("2")
+        self.assertEqual(self.proc.wait(timeout=3), 3)
+        self.assertEqual(len(self.started()), 1)
+
+    def test_that_status_without_a_reload_ends_the_script(self):
+        with open(self.stop, "w") as f:
+            f.write("41")
+        self.assertEqual(self.proc.wait(timeout=3), 41)
+        self.assertEqual(len(self.started()), 1)
+
+    def test_that_status_after_a_stop_signal_ends_the_script(self):
+        # A SIGHUP passed on just before, so the server's end falls within the reload's window.
+        self.proc.send_signal(signal.SIGHUP)
+        self.wait_for(lambda: self.lines()[1:] == ["HUP"], 3.0)
+        self.exit_on("term", 41)
+        self.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(self.proc.wait(timeout=3), 41)
+        self.assertEqual(len(self.started()), 1)
+
+
 class UsageTest(unittest.TestCase):
     def run_script(self, *args, env=None):
         return subprocess.run(["/bin/bash", SCRIPT, *args], env={**os.environ, **(env or {})},
@@ -134,6 +188,11 @@ class UsageTest(unittest.TestCase):
         self.assertEqual(self.run_script("/tmp").returncode, 64)
         self.assertEqual(self.run_script("/tmp", "--").returncode, 64)
         self.assertEqual(self.run_script("--", "true").returncode, 64)
+
+    def test_bad_restart_status(self):
+        res = self.run_script("--restart-on-reload-exit=soon", "/tmp", "--", "true")
+        self.assertEqual(res.returncode, 64)
+        self.assertIn("--restart-on-reload-exit takes an exit status, got 'soon'", res.stderr)
 
     def test_bad_interval(self):
         res = self.run_script("/tmp", "--", "true", env={"PGC_RELOAD_SECONDS": "soon"})
