@@ -38,7 +38,7 @@ describe('a cluster with a volume repository', () => {
     // Under the reload wrapper: a renewed server certificate or a changed configuration gets it SIGHUP.
     // Started by pgbackrest-server.sh, which adds `server` and the address of every family; started
     // again when a reload cannot bind the port (status 41).
-    expect(side.command).toEqual(['/bin/bash', '/opt/cdk8s-postgres/reload-on-change.sh', '--restart-on-reload-exit=41',
+    expect(side.command).toEqual(['/bin/bash', '/opt/cdk8s-postgres/reload-on-change.sh', '--restart-on-exit=41,139',
       '/etc/postgres-tls/server', '/etc/pgbackrest/conf', '--',
       '/bin/bash', '/opt/cdk8s-postgres/pgbackrest-server.sh', '/usr/bin/pgbackrest']);
     expect(side.resources.limits).toEqual({ cpu: '250m', memory: '128Mi' });

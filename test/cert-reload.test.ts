@@ -86,12 +86,12 @@ describe('which servers and files', () => {
     ]);
     const sidecar = containers.find((c: any) => c.name === 'pgbackrest');
     expect(sidecar.command).toEqual([
-      '/bin/bash', '/opt/cdk8s-postgres/reload-on-change.sh', '--restart-on-reload-exit=41', '/etc/postgres-tls/server', '/etc/pgbackrest/conf', '--',
+      '/bin/bash', '/opt/cdk8s-postgres/reload-on-change.sh', '--restart-on-exit=41,139', '/etc/postgres-tls/server', '/etc/pgbackrest/conf', '--',
       '/bin/bash', '/opt/cdk8s-postgres/pgbackrest-server.sh', '/usr/bin/pgbackrest',
     ]);
     const repoHost = find(m, 'StatefulSet', 'db-repo-host').spec.template;
     expect(repoHost.spec.containers[0].command).toEqual([
-      '/bin/bash', '/opt/cdk8s-postgres/reload-on-change.sh', '--restart-on-reload-exit=41', '/etc/pgbackrest/server-tls', '/etc/pgbackrest/conf', '--',
+      '/bin/bash', '/opt/cdk8s-postgres/reload-on-change.sh', '--restart-on-exit=41,139', '/etc/pgbackrest/server-tls', '/etc/pgbackrest/conf', '--',
       '/bin/bash', '/opt/cdk8s-postgres/pgbackrest-server.sh', '/usr/bin/pgbackrest',
     ]);
     // A new version of the wrapper reaches the backup node by a rollout.

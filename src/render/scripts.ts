@@ -95,23 +95,32 @@ export const PGBACKREST_SERVER_FILE = 'pgbackrest-server.sh';
 export const PGBACKREST_REBIND_FAILURE_STATUS = 41;
 
 /**
+ * The status of pgBackRest's server killed by SIGSEGV (128 + 11). Under a stream of short
+ * connections its SIGCHLD handler, which removes the ended child from the list the accept loop
+ * appends to, now and then crashes it (2.45 and up to 2.59 at least). The reload wrapper starts
+ * such a server again; the children serving connections go on.
+ */
+export const PGBACKREST_CRASH_STATUS = 139;
+
+/**
  * The `command` of a pgBackRest TLS server (members' sidecar, repository host): the starter
  * (PGBACKREST_SERVER_SCRIPT) under the reload wrapper, which watches `watched` and starts the
- * server again when a reload ends it with PGBACKREST_REBIND_FAILURE_STATUS.
+ * server again when it ends with PGBACKREST_REBIND_FAILURE_STATUS or PGBACKREST_CRASH_STATUS
+ * (within 10 s of a reload, or after running for 10 s).
  */
 export function pgbackrestServerCommand(scriptsDir: string, watched: readonly string[], pgbackrestPath: string): string[] {
   return reloadingCommand(scriptsDir, watched, ['/bin/bash', `${scriptsDir}/${PGBACKREST_SERVER_FILE}`, pgbackrestPath],
-    PGBACKREST_REBIND_FAILURE_STATUS);
+    [PGBACKREST_REBIND_FAILURE_STATUS, PGBACKREST_CRASH_STATUS]);
 }
 
 /**
- * The `command` that runs `server` under the reload wrapper, watching `watched`; with
- * `restartOnReloadExit`, a server that ends with that status within 10 s of a reload is started
- * again instead of ending the container.
+ * The `command` that runs `server` under the reload wrapper, watching `watched`. A server that
+ * ends with one of `restartOnExit` (not after a stop signal), within 10 s of a reload or after
+ * running for 10 s, is started again instead of ending the container.
  */
 export function reloadingCommand(scriptsDir: string, watched: readonly string[], server: readonly string[],
-  restartOnReloadExit?: number): string[] {
-  const restart = restartOnReloadExit === undefined ? [] : [`--restart-on-reload-exit=${restartOnReloadExit}`];
+  restartOnExit: readonly number[] = []): string[] {
+  const restart = restartOnExit.length === 0 ? [] : [`--restart-on-exit=${restartOnExit.join(',')}`];
   return ['/bin/bash', `${scriptsDir}/${RELOAD_ON_CHANGE_FILE}`, ...restart, ...watched, '--', ...server];
 }
 

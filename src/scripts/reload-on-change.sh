@@ -2,29 +2,34 @@
 # Runs a server and makes it reload when the files it serves change: a renewed certificate
 # (cert-manager rewrites the Secret, the kubelet swaps the mounted files) or a new userlist.
 #
-#   reload-on-change.sh [--restart-on-reload-exit=STATUS] WATCHED... -- COMMAND [ARG...]
+#   reload-on-change.sh [--restart-on-exit=STATUS[,STATUS...]] WATCHED... -- COMMAND [ARG...]
 #
 # WATCHED are files or directories (every file directly in them). Every PGC_RELOAD_SECONDS
 # (default 10) their contents are compared with what the server last loaded; on a change the
 # server gets SIGHUP, which PostgreSQL's Patroni, pgBackRest's server and PgBouncer all take as
 # "reload your configuration and certificates" without dropping a connection. Signals sent to
 # this script (the kubelet's SIGTERM) are passed on; it exits with the server's status.
-# With --restart-on-reload-exit, a server that ends with STATUS within 10 seconds of a SIGHUP
-# (and not after a stop signal) is started again instead. The pgBackRest servers need it: up to
-# 2.53, pgBackRest binds its port again on every reload and gives up at once if the bind fails,
-# and it fails while the child serving a connection accepted just before has not yet closed its
-# copy of the listening socket ("unable to bind socket: [98] Address already in use", status 41;
-# pgBackRest 2.54 retries the bind). Connections being served go on in those children.
+# With --restart-on-exit, a server that ends with one of the STATUSes, not after a stop signal,
+# is started again instead when it ended within 10 seconds of a SIGHUP or had run for at least
+# 10 seconds (so a server that fails as it starts still ends the container, and the kubelet's
+# back-off applies). The pgBackRest servers need it, for two faults of pgBackRest 2.45
+# (Debian bookworm): it binds its port again on every reload and gives up at once if the bind
+# fails, and it fails while the child serving a connection accepted just before has not yet
+# closed its copy of the listening socket ("unable to bind socket: [98] Address already in use",
+# status 41; pgBackRest 2.54 retries the bind); and under a stream of short connections its
+# SIGCHLD handler, which edits the list of children the accept loop appends to, now and then
+# crashes the server (SIGSEGV, status 139; still so in 2.57). Connections being served go on in
+# the children either way.
 # Needs bash 4.3 or later and nothing else: it starts no process but the server.
 set -uo pipefail
 
-restart_status=""
+restart_statuses=""
 case "${1:-}" in
-  --restart-on-reload-exit=*)
-    restart_status="${1#*=}"
+  --restart-on-exit=*)
+    restart_statuses="${1#*=}"
     shift
-    case "$restart_status" in
-      ''|*[!0-9]*) echo "reload-on-change.sh: --restart-on-reload-exit takes an exit status, got '$restart_status'" >&2; exit 64 ;;
+    case ",$restart_statuses," in
+      ,,|*[!0-9,]*|*,,*) echo "reload-on-change.sh: --restart-on-exit takes exit statuses separated by commas, got '$restart_statuses'" >&2; exit 64 ;;
     esac
     ;;
 esac
@@ -76,6 +81,7 @@ command=("$@")
 start_server() {
   "${command[@]}" &
   server=$!
+  started_at=$SECONDS
 }
 start_server
 # When the last SIGHUP went to the server ($SECONDS), and whether it was told to stop.
@@ -98,11 +104,17 @@ server_ended() {
   kill -0 "$server" 2>/dev/null && return
   wait "$server"
   status=$?
-  if [ -n "$restart_status" ] && [ "$status" = "$restart_status" ] && [ "$stopping" = 0 ] \
-    && [ $((SECONDS - reloaded_at)) -le 10 ]; then
-    echo "reload-on-change.sh: ${command[*]} ended with status $status during a reload; starting it again" >&2
-    start_server
-    return
+  if [ "$stopping" = 0 ] && [[ ",$restart_statuses," == *",$status,"* ]]; then
+    if [ $((SECONDS - reloaded_at)) -le 10 ]; then
+      echo "reload-on-change.sh: ${command[*]} ended with status $status during a reload; starting it again" >&2
+      start_server
+      return
+    fi
+    if [ $((SECONDS - started_at)) -ge 10 ]; then
+      echo "reload-on-change.sh: ${command[*]} ended with status $status after $((SECONDS - started_at)) s; starting it again" >&2
+      start_server
+      return
+    fi
   fi
   exit "$status"
 }

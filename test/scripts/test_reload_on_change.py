@@ -13,7 +13,8 @@ from loader import SCRIPTS
 
 SCRIPT = os.path.join(SCRIPTS, "reload-on-change.sh")
 
-# Appends each SIGHUP to a file; exits 7 on SIGTERM, or with its argument when told to by a file.
+# Appends each SIGHUP to a file; exits 7 on SIGTERM, or with the status a stop file holds (which
+# it removes, so that a server started again runs on).
 # With a file hup-exit beside the log, a SIGHUP ends it with the status that file holds (as
 # pgBackRest's server does when a reload cannot bind its port); term-exit does so for SIGTERM.
 SERVER = textwrap.dedent("""
@@ -34,7 +35,9 @@ SERVER = textwrap.dedent("""
         f.write("started %d\\n" % os.getpid())
     while not os.path.exists(stop):
         time.sleep(0.05)
-    sys.exit(int(open(stop).read() or "0"))
+    status = int(open(stop).read() or "0")
+    os.remove(stop)
+    sys.exit(status)
 """)
 
 
@@ -135,9 +138,9 @@ class ReloadOnChangeTest(unittest.TestCase):
         self.assertLess(time.monotonic() - started, 0.9)
 
 
-class RestartOnReloadExitTest(ReloadOnChangeTest):
-    """--restart-on-reload-exit=41: what the pgBackRest servers run with."""
-    OPTIONS = ["--restart-on-reload-exit=41"]
+class RestartOnExitTest(ReloadOnChangeTest):
+    """--restart-on-exit=41,139: what the pgBackRest servers run with."""
+    OPTIONS = ["--restart-on-exit=41,139"]
 
     def exit_on(self, signal_name, status):
         with open(os.path.join(self.dir, signal_name + "-exit"), "w") as f:
@@ -154,6 +157,24 @@ class RestartOnReloadExitTest(ReloadOnChangeTest):
         self.assertIsNone(self.proc.poll())
         # The restarted server is the one signals reach now, and its status is the script's.
         self.assertEqual(self.children(), [self.started()[1]])
+        self.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(self.proc.wait(timeout=3), 7)
+
+    def test_a_reload_that_ends_the_server_with_another_listed_status_starts_it_again(self):
+        self.exit_on("hup", 139)
+        self.write_version("2")
+        self.wait_for(lambda: len(self.started()) == 2, 3.0)
+        self.assertIsNone(self.proc.poll())
+
+    def test_that_status_after_ten_seconds_up_starts_it_again_without_a_reload(self):
+        # A crash with no reload near it (pgBackRest's SIGCHLD race): started again once the
+        # server has run for 10 s, so that one failing as it starts still ends the container.
+        time.sleep(10.5)
+        with open(self.stop, "w") as f:
+            f.write("139")
+        self.wait_for(lambda: len(self.started()) == 2, 3.0)
+        self.assertEqual([line.split()[0] for line in self.lines()], ["started", "started"])
+        self.assertIsNone(self.proc.poll())
         self.proc.send_signal(signal.SIGTERM)
         self.assertEqual(self.proc.wait(timeout=3), 7)
 
@@ -189,10 +210,11 @@ class UsageTest(unittest.TestCase):
         self.assertEqual(self.run_script("/tmp", "--").returncode, 64)
         self.assertEqual(self.run_script("--", "true").returncode, 64)
 
-    def test_bad_restart_status(self):
-        res = self.run_script("--restart-on-reload-exit=soon", "/tmp", "--", "true")
-        self.assertEqual(res.returncode, 64)
-        self.assertIn("--restart-on-reload-exit takes an exit status, got 'soon'", res.stderr)
+    def test_bad_restart_statuses(self):
+        for bad in ("soon", "", "41,", "41,,139", ",139", "41;139"):
+            res = self.run_script("--restart-on-exit=" + bad, "/tmp", "--", "true")
+            self.assertEqual(res.returncode, 64, bad)
+            self.assertIn("--restart-on-exit takes exit statuses separated by commas, got '%s'" % bad, res.stderr)
 
     def test_bad_interval(self):
         res = self.run_script("/tmp", "--", "true", env={"PGC_RELOAD_SECONDS": "soon"})
