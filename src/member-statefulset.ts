@@ -13,7 +13,7 @@ import { SidecarOptions } from './monitoring';
 import { HEARTBEAT_PORT, INIT_RESOURCES, METRICS_PORT, MONITORING_USER } from './monitoring-defaults';
 import { patroniConfig } from './render/patroni-config';
 import { clusterParameters, sorted } from './render/postgresql-parameters';
-import { reloadingCommand } from './render/scripts';
+import { onRoleChangeCommand, reloadingCommand } from './render/scripts';
 import { k8sMebibytes } from './render/units';
 import { WalLevel } from './replication';
 import { Resources } from './resources';
@@ -166,6 +166,15 @@ export function addMemberSet(scope: Construct, ctx: MemberContext, spec: MemberS
     ignoreLogicalSlots: config.walLevel === WalLevel.LOGICAL,
     patroniLogLevel: config._patroniLogLevel,
     postBootstrap: `${PATHS.scripts}/post-bootstrap.sh`,
+    onRoleChange: onRoleChangeCommand({
+      python3Path: image.python3Path,
+      scriptsDir: PATHS.scripts,
+      scopeLabel: CLUSTER_LABEL,
+      roleLabel: ROLE_LABEL,
+      leaderValue: LEADER_ROLE,
+      // Patroni's leader object: `<scope>-leader` in ConfigMaps mode, `<scope>` in Endpoints mode.
+      leaderObject: ctx.useEndpoints ? `endpoints/${ctx.clusterName}` : `configmaps/${ctx.clusterName}-leader`,
+    }),
     tls: ctx.tls ? {
       certFile: `${PATHS.tlsServer}/tls.crt`,
       keyFile: `${PATHS.tlsServer}/tls.key`,

@@ -34,7 +34,7 @@ import { grafanaDashboard } from './render/grafana-dashboard';
 import { HEARTBEAT_SCRIPT } from './render/heartbeat';
 import {
   BACKUP_INIT_SCRIPT, BOOTSTRAP_RESTORE_SCRIPT, ENSURE_SECRETS_SCRIPT, PGBACKREST_SERVER_FILE, PGBACKREST_SERVER_SCRIPT, PGBACKREST_SOURCE_SCRIPT,
-  POST_BOOTSTRAP_SCRIPT,
+  ON_ROLE_CHANGE_FILE, ON_ROLE_CHANGE_SCRIPT, POST_BOOTSTRAP_SCRIPT,
   RELOAD_ON_CHANGE_FILE, RELOAD_ON_CHANGE_SCRIPT, WAIT_FOR_LEADER_SCRIPT,
 } from './render/scripts';
 import { formatQuantity, parseCpuCores } from './render/units';
@@ -400,6 +400,7 @@ export class PostgresCluster extends Construct {
       'ensure-secrets.py': ENSURE_SECRETS_SCRIPT,
       'exporter-queries.yaml': exporterQueries(),
       'heartbeat.py': HEARTBEAT_SCRIPT,
+      [ON_ROLE_CHANGE_FILE]: ON_ROLE_CHANGE_SCRIPT,
       'post-bootstrap.sh': POST_BOOTSTRAP_SCRIPT,
       [RELOAD_ON_CHANGE_FILE]: RELOAD_ON_CHANGE_SCRIPT,
       'wait-for-leader.sh': WAIT_FOR_LEADER_SCRIPT,

@@ -178,6 +178,19 @@ describe('DCS mode', () => {
     expect(find(m, 'Role', 'db-patroni').rules.find((r: any) => r.resources.includes('services')).verbs).toEqual(['create']);
     expect(patroni(m, 'db-primary').kubernetes.use_endpoints).toBe(true);
     expect(patroni(m, 'db-replica').kubernetes.use_endpoints).toBe(true);
+    // The new leader's callback reads Patroni's leader object of this mode.
+    expect(patroni(m, 'db-replica').postgresql.callbacks.on_role_change).toMatch(/ --leader-object=endpoints\/db$/);
+  });
+
+  test.each(['db-primary', 'db-replica'])('%s: a new leader takes the leader label off a lost leader (Patroni\'s on_role_change callback)', (sts) => {
+    const m = synthCluster({ dcs: PatroniDcs.CONFIGMAPS });
+    expect(patroni(m, sts).postgresql.callbacks).toEqual({
+      on_role_change: '/usr/bin/python3 /opt/cdk8s-postgres/on-role-change.py --scope-label=postgres.cdk8s.io/cluster '
+        + '--role-label=postgres.cdk8s.io/role --leader-value=primary --leader-object=configmaps/db-leader',
+    });
+    // The program it runs ships in the scripts ConfigMap the members mount.
+    expect(find(m, 'ConfigMap', 'db-scripts').data['on-role-change.py']).toMatch(/^#!\/usr\/bin\/env python3/);
+    expect(find(m, 'StatefulSet', sts).spec.template.spec.containers[0].volumeMounts.map((v: any) => v.mountPath)).toContain('/opt/cdk8s-postgres');
   });
 
   test('CONFIGMAPS (the default) grants configmaps only', () => {

@@ -102,7 +102,7 @@ describe('defaults', () => {
   test('post_bootstrap runs the post-bootstrap script shipped in the scripts ConfigMap', () => {
     const scripts = find(m, 'ConfigMap', 'db-scripts');
     expect(Object.keys(scripts.data).sort()).toEqual([
-      'ensure-secrets.py', 'exporter-queries.yaml', 'heartbeat.py', 'post-bootstrap.sh', 'reload-on-change.sh', 'wait-for-leader.sh',
+      'ensure-secrets.py', 'exporter-queries.yaml', 'heartbeat.py', 'on-role-change.py', 'post-bootstrap.sh', 'reload-on-change.sh', 'wait-for-leader.sh',
     ]);
     for (const sts of MEMBER_SETS) {
       const path: string = patroni(m, sts).bootstrap.post_bootstrap;

@@ -50,9 +50,10 @@ const GRANTS: readonly Grant[] = [
   { component: 'patroni', mode: 'endpoints', resource: 'endpoints', verb: 'patch', reason: 'takes and renews the leader lock; the leader publishes its address' },
   { component: 'patroni', mode: 'endpoints', resource: 'endpoints', verb: 'watch', reason: 'watches the leader Endpoints' },
   { component: 'patroni', mode: 'endpoints', resource: 'services', verb: 'create', reason: 'creates the Service that keeps its leader Endpoints from being garbage-collected' },
-  // Patroni, both modes: member state and the role label on its own pod.
-  { component: 'patroni', mode: 'any', resource: 'pods', verb: 'list', reason: 'lists the members by scope label' },
-  { component: 'patroni', mode: 'any', resource: 'pods', verb: 'patch', reason: 'sets the role label and its member state annotation' },
+  // Patroni, both modes: member state and the role label on its own pod; its on_role_change
+  // callback (on-role-change.py) takes the leader label off a lost leader's pod with the same grants.
+  { component: 'patroni', mode: 'any', resource: 'pods', verb: 'list', reason: 'lists the members by scope label (the callback: the pods with the leader label)' },
+  { component: 'patroni', mode: 'any', resource: 'pods', verb: 'patch', reason: 'sets the role label and its member state annotation (the callback: removes a lost leader\'s leader label)' },
   { component: 'patroni', mode: 'any', resource: 'pods', verb: 'watch', reason: 'follows the other members' },
   // The credentials Job.
   { component: 'credentials-job', mode: 'any', resource: 'secrets', verb: 'create', reason: 'creates a missing credential Secret (create cannot be limited to names)' },

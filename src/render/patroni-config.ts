@@ -58,6 +58,11 @@ export interface PatroniConfigInput {
    * bootstrap with EXECUTE on the four functions pg_rewind reads files with, and nothing else.
    */
   readonly rewindUser: string;
+  /**
+   * Patroni's `postgresql.callbacks.on_role_change` command line (ON_ROLE_CHANGE_SCRIPT); none
+   * when undefined.
+   */
+  readonly onRoleChange?: string;
   /** Member tags (for example `nofailover`). */
   readonly tags: Record<string, boolean>;
   /** One replication slot per member on the leader. */
@@ -184,6 +189,7 @@ export function patroniConfig(input: PatroniConfigInput): Record<string, unknown
       },
       parameters: { ...input.memberParameters },
       pg_hba: [...input.hba],
+      ...(input.onRoleChange ? { callbacks: { on_role_change: input.onRoleChange } } : {}),
       create_replica_methods: input.pgbackrest ? ['pgbackrest', 'basebackup'] : ['basebackup'],
       ...(input.pgbackrest ? {
         // keep_data: a re-initialised replica restores with --delta over its old files.

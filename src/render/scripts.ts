@@ -28,6 +28,47 @@ export const WAIT_FOR_LEADER_SCRIPT = scriptText('wait-for-leader.sh');
 export const POST_BOOTSTRAP_SCRIPT = scriptText('post-bootstrap.sh');
 
 /**
+ * Patroni's on_role_change callback: on the member Patroni has just promoted, takes the leader
+ * role label off every member pod that has it but is not the member the DCS's leader object
+ * names. After a node loss the lost leader's pod keeps that label and stays Ready until the node
+ * lifecycle controller marks it NotReady (50 s by default), and the read-write Service would
+ * route to it until then. Talks to the Kubernetes API with Patroni's service account (pods list
+ * and patch, the leader object get: grants Patroni has anyway); standard library only.
+ *
+ * Arguments: see onRoleChangeCommand. Patroni removes PATRONI_* from its environment, so the
+ * namespace comes from the service account mount.
+ */
+export const ON_ROLE_CHANGE_SCRIPT = scriptText('on-role-change.py');
+
+/** The file name of ON_ROLE_CHANGE_SCRIPT in the scripts ConfigMap. */
+export const ON_ROLE_CHANGE_FILE = 'on-role-change.py';
+
+/** What the on_role_change callback needs to know about Patroni's labels and leader object. */
+export interface OnRoleChangeInput {
+  readonly python3Path: string;
+  readonly scriptsDir: string;
+  /** Label key holding the cluster name (Patroni's scope_label). */
+  readonly scopeLabel: string;
+  /** Label key Patroni sets to each pod's role (role_label). */
+  readonly roleLabel: string;
+  /** The leader's value of that label (leader_label_value). */
+  readonly leaderValue: string;
+  /** Patroni's leader object as `configmaps/<scope>-leader` or `endpoints/<scope>`. */
+  readonly leaderObject: string;
+}
+
+/**
+ * The command line of Patroni's `postgresql.callbacks.on_role_change` (Patroni splits it as a
+ * shell would and appends the action, the role and the scope).
+ */
+export function onRoleChangeCommand(input: OnRoleChangeInput): string {
+  const words = [input.python3Path, `${input.scriptsDir}/${ON_ROLE_CHANGE_FILE}`, `--scope-label=${input.scopeLabel}`,
+    `--role-label=${input.roleLabel}`, `--leader-value=${input.leaderValue}`, `--leader-object=${input.leaderObject}`];
+  // Quoted as a POSIX shell (and Python's shlex.split, which Patroni uses) reads it back.
+  return words.map((w) => (/^[A-Za-z0-9_./=:@+-]+$/.test(w) ? w : `'${w.replace(/'/g, '\'"\'"\'')}'`)).join(' ');
+}
+
+/**
  * Creates the cluster's credential Secrets when they do not exist yet, with random passwords made
  * inside the cluster (never in the synthesized YAML). Idempotent: an existing Secret is left as is,
  * so re-applying the manifests never rotates a password. Talks to the Kubernetes API with the

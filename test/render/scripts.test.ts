@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { createHash, createHmac, pbkdf2Sync } from 'node:crypto';
 import { tmpdir } from 'os';
 import { join } from 'path';
-import { ENSURE_SECRETS_SCRIPT, POST_BOOTSTRAP_SCRIPT, WAIT_FOR_LEADER_SCRIPT } from '../../src/render/scripts';
+import { ENSURE_SECRETS_SCRIPT, onRoleChangeCommand, POST_BOOTSTRAP_SCRIPT, WAIT_FOR_LEADER_SCRIPT } from '../../src/render/scripts';
 
 describe('scripts', () => {
   let dir: string;
@@ -259,5 +259,21 @@ describe('scripts', () => {
     expect(calls).toHaveLength(1);
     expect(calls[0].stdin).not.toMatch(/ROLE|pg_monitor/);
     expect(out).not.toContain('monitoring role');
+  });
+
+  test('the on_role_change command line: plain words, and what a shell would split quoted so that shlex.split reads it back', () => {
+    const input = {
+      python3Path: '/usr/bin/python3',
+      scriptsDir: '/opt/s',
+      scopeLabel: 'example.com/cluster',
+      roleLabel: 'example.com/role',
+      leaderValue: 'primary',
+      leaderObject: 'configmaps/db-leader',
+    };
+    expect(onRoleChangeCommand(input)).toBe('/usr/bin/python3 /opt/s/on-role-change.py --scope-label=example.com/cluster '
+      + '--role-label=example.com/role --leader-value=primary --leader-object=configmaps/db-leader');
+    const odd = onRoleChangeCommand({ ...input, python3Path: "/opt/it's $HOME/python3" });
+    const split = execFileSync('python3', ['-c', 'import json, shlex, sys; print(json.dumps(shlex.split(sys.argv[1])))', odd], { encoding: 'utf8' });
+    expect(JSON.parse(split)[0]).toBe("/opt/it's $HOME/python3");
   });
 });
