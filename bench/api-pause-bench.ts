@@ -14,15 +14,12 @@
  * trial and a table; the numbers are in BENCHMARKS.md. Not part of `npm test`: it pauses the API server every other
  * suite uses.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { FailoverTiming, LogLevel, PostgresClusterProps } from '../src';
 import { deploy, KubeCluster, KubePostgres } from '../test/e2e/harness/kube';
 import { makeWorkDir } from '../test/e2e/lib/fsutil';
 import { PgTarget, psql } from '../test/e2e/lib/pg';
 import { sleep } from '../test/e2e/lib/processes';
 
-const STATE = '/var/lib/cdk8s-pg-kube';
 const TRIALS = Number(process.env.BENCH_TRIALS ?? 2);
 const ALL_PROFILES: Array<[string, FailoverTiming]> = [['DEFAULT', FailoverTiming.DEFAULT], ['FAST', FailoverTiming.FAST]];
 const PROFILES = ALL_PROFILES.filter(([name]) => (process.env.BENCH_PROFILES ?? 'DEFAULT,FAST').split(',').includes(name));
@@ -46,10 +43,6 @@ interface Trial {
   /** Longest time between two committed writes from the pause to the end of the settling wait. */
   readonly longestWriteGapSeconds: number;
   readonly writesDuringPause: number;
-}
-
-function apiServerPid(): number {
-  return Number(fs.readFileSync(path.join(STATE, 'pids/kube-apiserver.pid'), 'utf8'));
 }
 
 /** The leader's name and timeline, from its Patroni REST API (no API server needed). */
@@ -77,7 +70,7 @@ async function trial(profile: string, timing: FailoverTiming, pg: KubePostgres, 
   const before = await leaderState(pg);
   const writes = writeLoop(rw);
   await sleep(2000);
-  const pid = apiServerPid();
+  const pid = pg.kube.apiServerPid();
   const t0 = Date.now();
   process.kill(pid, 'SIGSTOP');
   try {

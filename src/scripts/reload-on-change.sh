@@ -104,19 +104,17 @@ server_ended() {
   kill -0 "$server" 2>/dev/null && return
   wait "$server"
   status=$?
+  local when=""
   if [ "$stopping" = 0 ] && [[ ",$restart_statuses," == *",$status,"* ]]; then
     if [ $((SECONDS - reloaded_at)) -le 10 ]; then
-      echo "reload-on-change.sh: ${command[*]} ended with status $status during a reload; starting it again" >&2
-      start_server
-      return
-    fi
-    if [ $((SECONDS - started_at)) -ge 10 ]; then
-      echo "reload-on-change.sh: ${command[*]} ended with status $status after $((SECONDS - started_at)) s; starting it again" >&2
-      start_server
-      return
+      when="during a reload"
+    elif [ $((SECONDS - started_at)) -ge 10 ]; then
+      when="after $((SECONDS - started_at)) s"
     fi
   fi
-  exit "$status"
+  [ -n "$when" ] || exit "$status"
+  echo "reload-on-change.sh: ${command[*]} ended with status $status $when; starting it again" >&2
+  start_server
 }
 
 ticks=0

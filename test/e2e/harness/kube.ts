@@ -54,6 +54,11 @@ export class KubeCluster {
 
   private constructor(readonly started: boolean) {}
 
+  /** The process id of the running kube-apiserver (cluster.sh's pid file). */
+  apiServerPid(): number {
+    return Number(fs.readFileSync(path.join(STATE, 'pids/kube-apiserver.pid'), 'utf8'));
+  }
+
   /** Stops the cluster if this process started it. */
   down(): void {
     if (this.started) execFileSync('bash', [CLUSTER_SH, 'down'], { stdio: ['ignore', 'inherit', 'inherit'], timeout: 300_000 });
