@@ -160,6 +160,8 @@ const lintScripts = project.addTask('lint:scripts', {
     { exec: 'shellcheck -x --severity=style test/kube/*.sh test/kube/node-agent/*.sh test/e2e/install-deps.sh' },
     // The packages' checks in every language (test:languages).
     { exec: 'shellcheck -x --severity=style test/languages/*.sh test/languages/*/run.sh' },
+    // The benchmarks' shell programs.
+    { exec: 'shellcheck -x --severity=style bench/*.sh' },
     { exec: '/usr/bin/python3 -m pyflakes src/scripts test/scripts test/languages/python' },
     // The dashboard page's script runs in the browser as written (no build step): it must parse.
     { exec: 'node --check src/cli/dashboard/page.js' },

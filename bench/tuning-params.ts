@@ -1,7 +1,8 @@
-// The library's rendered PostgreSQL parameters for one member with a 2 CPU / 2 GiB limit, as the
-// "L" configuration of bench/tuning-bench.sh. Run from the repository root:
-//   npx ts-node --transpile-only bench/tuning-params.ts          -> JSON {source, dcs, member, merged}
-//   npx ts-node --transpile-only bench/tuning-params.ts --conf   -> postgresql.conf lines
+// The library's rendered PostgreSQL parameters for one member with a CPU / memory limit (2 CPUs,
+// 2 GiB unless --cpus / --memory-gib say otherwise), as the "L" configuration of
+// bench/tuning-bench.sh. Run from the repository root:
+//   npx ts-node --transpile-only bench/tuning-params.ts [--cpus N] [--memory-gib N]         -> JSON
+//   npx ts-node --transpile-only bench/tuning-params.ts [--cpus N] [--memory-gib N] --conf  -> postgresql.conf lines
 // The parameters come from the synthesized ConfigMap `db-primary-config` (patroni.yaml:
 // bootstrap.dcs.postgresql.parameters, then postgresql.parameters over them). If the construct
 // API does not work (it is being changed), it falls back to src/render's tuneFromLimits +
@@ -11,6 +12,16 @@ import * as kplus from 'cdk8s-plus-27';
 import * as YAML from 'yaml';
 
 type Params = Record<string, string | number | boolean>;
+
+function numberArg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(name);
+  if (i < 0) return fallback;
+  const v = Number(process.argv[i + 1]);
+  if (!Number.isFinite(v) || v <= 0) throw new Error(`${name} must be a positive number, got '${process.argv[i + 1]}'`);
+  return v;
+}
+const CPUS = numberArg('--cpus', 2);
+const MEMORY_GIB = numberArg('--memory-gib', 2);
 
 /**
  * Settings the benchmark sets itself (socket, address), that need a backup repository, or TLS:
@@ -24,7 +35,7 @@ function fromSynth(): { dcs: Params; member: Params } {
   const lib = require('../src');
   const chart = Testing.chart();
   new lib.PostgresCluster(chart, 'db', {
-    config: { resources: lib.Resources.of({ cpu: kplus.Cpu.units(2), memory: Size.gibibytes(2) }) },
+    config: { resources: lib.Resources.of({ cpu: kplus.Cpu.units(CPUS), memory: Size.gibibytes(MEMORY_GIB) }) },
     storage: { size: Size.gibibytes(20) },
   });
   const manifests: any[] = Testing.synth(chart);
@@ -47,7 +58,7 @@ function fromRender(): { dcs: Params; member: Params } {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const params = require('../src/render/postgresql-parameters');
   const MiB = 1024 * 1024;
-  const t = tuning.tuneFromLimits({ memoryBytes: 2048 * MiB, cpus: 2, maxConnections: 100, disk: 'network-ssd' });
+  const t = tuning.tuneFromLimits({ memoryBytes: MEMORY_GIB * 1024 * MiB, cpus: CPUS, maxConnections: 100, disk: 'network-ssd' });
   const dcs = params.clusterParameters({
     maxConnections: 100, maxWalSenders: 16, maxReplicationSlots: 16, maxWorkerProcesses: t.maxWorkerProcesses,
   });
@@ -83,7 +94,7 @@ for (const [k, v] of Object.entries(merged)) if (!DROPPED.some((re) => re.test(k
 
 if (process.argv.includes('--conf')) {
   const quote = (v: string | number | boolean) => (typeof v === 'number' ? String(v) : `'${String(v).replace(/'/g, "''")}'`);
-  process.stdout.write(`# L: library parameters, source: ${source}\n`);
+  process.stdout.write(`# L: library parameters for ${CPUS} CPUs / ${MEMORY_GIB} GiB, source: ${source}\n`);
   for (const [k, v] of Object.entries(kept)) process.stdout.write(`${k} = ${quote(v)}\n`);
 } else {
   process.stdout.write(JSON.stringify({ source, dcs: got.dcs, member: got.member, merged, used: kept }, null, 2) + '\n');

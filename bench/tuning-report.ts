@@ -1,19 +1,29 @@
-// Markdown summary of bench/tuning-bench.sh's results.tsv: medians per config and workload, and
-// P/D, L/D as the median of the per-round ratios (each round runs D, P, L back to back, so the
-// per-round ratio cancels most of the machine's noise).
-// Usage: npx ts-node --transpile-only bench/tuning-report.ts bench/results/tuning-<stamp>/results.tsv
+// Markdown summary of one bench/tuning-bench.sh run: medians per config and workload, and ratios
+// between configs as the median of the per-round ratios with their range (each round runs every
+// config back to back, so a per-round ratio cancels most of the machine's noise).
+// Usage: npx ts-node --transpile-only bench/tuning-report.ts bench/results/tuning-<stamp>
 import * as fs from 'fs';
+import * as path from 'path';
 
-const file = process.argv[2];
-if (!file) throw new Error('usage: tuning-report.ts results.tsv');
-const [header, ...lines] = fs.readFileSync(file, 'utf8').trim().split('\n');
+type Row = Record<string, string>;
+
+const dir = process.argv[2];
+if (!dir) throw new Error('usage: tuning-report.ts <results dir of bench/tuning-bench.sh>');
+const [header, ...lines] = fs.readFileSync(path.join(dir, 'results.tsv'), 'utf8').trim().split('\n');
 const cols = header.split('\t');
-const rows = lines.map((l) => {
+const rows: Row[] = lines.map((l) => {
   const v = l.split('\t');
-  return Object.fromEntries(cols.map((c, i) => [c, v[i] ?? 'NA'])) as Record<string, string>;
+  return Object.fromEntries(cols.map((c, i) => [c, v[i] ?? 'NA']));
 });
+const configsFile = path.join(dir, 'configs.txt');
+const configs = fs.existsSync(configsFile)
+  ? fs.readFileSync(configsFile, 'utf8').trim().split('\n')
+  : [...new Set(rows.map((r) => r.config))];
+const groupsFile = path.join(dir, 'groups.tsv');
+const groups: Array<[string, string]> = fs.existsSync(groupsFile)
+  ? fs.readFileSync(groupsFile, 'utf8').trim().split('\n').slice(1).map((l) => l.split('\t') as [string, string])
+  : [];
 
-const CONFIGS = ['D', 'P', 'L'];
 const MiB = 1024 * 1024;
 const median = (xs: number[]): number => {
   const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
@@ -21,60 +31,93 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 const num = (s: string | undefined) => (s === undefined || s === 'NA' || s === '' ? NaN : Number(s));
-
-interface Metric { label: string; value: (r: Record<string, string>) => number; fmt: (v: number) => string; ratio: boolean }
 const fix = (d: number) => (v: number) => (Number.isFinite(v) ? v.toFixed(d) : 'n/a');
-const metrics: Metric[] = [
-  { label: 'TPS', value: (r) => num(r.tps), fmt: fix(0), ratio: true },
-  { label: 'latency ms', value: (r) => num(r.lat_ms), fmt: fix(2), ratio: true },
-  { label: 'shared-buffer hit %', value: (r) => 100 * num(r.hit_ratio), fmt: fix(2), ratio: false },
-  { label: 'blocks read (shared-buffer misses) per tx', value: (r) => num(r.blks_read) / num(r.txns), fmt: fix(3), ratio: true },
-  { label: 'WAL MiB', value: (r) => num(r.wal_bytes) / MiB, fmt: fix(0), ratio: true },
-  { label: 'WAL bytes per tx', value: (r) => num(r.wal_bytes) / num(r.txns), fmt: fix(0), ratio: true },
-  { label: 'buffers_backend', value: (r) => num(r.buffers_backend), fmt: fix(0), ratio: false },
-  { label: 'checkpoints', value: (r) => num(r.checkpoints), fmt: fix(0), ratio: false },
-  { label: 'cgroup peak MiB', value: (r) => num(r.cg_max_usage) / MiB, fmt: fix(0), ratio: true },
-  { label: 'cgroup shmem MiB at end', value: (r) => num(r.cg_shmem) / MiB, fmt: fix(0), ratio: false },
-  { label: 'cgroup failcnt (limit hits, reclaim)', value: (r) => num(r.cg_failcnt), fmt: fix(0), ratio: false },
-];
 
-const ok = rows.filter((r) => r.status === 'ok');
-const failed = rows.filter((r) => r.status !== 'ok');
+interface Metric { label: string; value: (r: Row) => number; fmt: (v: number) => string; ratio: boolean }
+const M: Record<string, Metric> = {
+  tps: { label: 'TPS', value: (r) => num(r.tps), fmt: fix(0), ratio: true },
+  cpu: { label: 'server CPU µs per tx', value: (r) => num(r.cpu_ns) / num(r.txns) / 1000, fmt: fix(1), ratio: true },
+  lat: { label: 'latency ms', value: (r) => num(r.lat_ms), fmt: fix(2), ratio: true },
+  hit: { label: 'shared-buffer hit %', value: (r) => 100 * num(r.hit_ratio), fmt: fix(1), ratio: false },
+  miss: { label: 'shared-buffer misses per tx', value: (r) => num(r.blks_read) / num(r.txns), fmt: fix(2), ratio: true },
+  walTx: { label: 'WAL bytes per tx', value: (r) => num(r.wal_bytes) / num(r.txns), fmt: fix(0), ratio: true },
+  ckpt: { label: 'checkpoints', value: (r) => num(r.checkpoints), fmt: fix(0), ratio: false },
+  peak: { label: 'cgroup peak MiB', value: (r) => num(r.cg_max_usage) / MiB, fmt: fix(0), ratio: false },
+  fail: { label: 'cgroup failcnt (limit hits)', value: (r) => num(r.cg_failcnt), fmt: fix(0), ratio: false },
+  oom: { label: 'OOM kills', value: (r) => num(r.oom_kills), fmt: fix(0), ratio: false },
+  temp: { label: 'temp files', value: (r) => num(r.temp_files), fmt: fix(0), ratio: false },
+  clients: { label: 'clients', value: (r) => num(r.clients), fmt: fix(0), ratio: false },
+  sortRows: { label: 'rows per sort', value: (r) => num(r.sort_rows), fmt: fix(0), ratio: false },
+};
+const WORKLOADS: Record<string, { name: string; metrics: Metric[] }> = {
+  S: { name: 'select-only', metrics: [M.tps, M.cpu, M.lat, M.hit, M.miss, M.peak, M.fail] },
+  TPCB: { name: 'TPC-B', metrics: [M.tps, M.cpu, M.lat, M.hit, M.walTx, M.ckpt, M.peak, M.fail] },
+  WM: { name: 'work_mem sorts', metrics: [M.clients, M.sortRows, { ...M.tps, ratio: false }, M.temp, M.peak, M.fail, M.oom] },
+};
+
 const rounds = [...new Set(rows.map((r) => r.round))];
-const out: string[] = [];
-out.push('| workload | metric | D (defaults) | P (PGTune) | L (library) | P/D | L/D |');
-out.push('|---|---|---|---|---|---|---|');
-for (const wl of ['S', 'TPCB']) {
-  const wlName = wl === 'S' ? 'select-only (-S)' : 'TPC-B (read-write)';
-  for (const m of metrics) {
-    const med = CONFIGS.map((c) => median(ok.filter((r) => r.workload === wl && r.config === c).map(m.value)));
-    const ratio = (c: string) => {
-      if (!m.ratio) return '';
-      const per = rounds.map((rd) => {
-        const get = (cc: string) => ok.find((r) => r.round === rd && r.workload === wl && r.config === cc);
-        const a = get(c); const d = get('D');
-        return a && d ? m.value(a) / m.value(d) : NaN;
-      });
-      const v = median(per);
-      return Number.isFinite(v) ? v.toFixed(2) : 'n/a';
-    };
-    out.push(`| ${wlName} | ${m.label} | ${med.map(m.fmt).join(' | ')} | ${ratio('P')} | ${ratio('L')} |`);
-  }
+const ok = rows.filter((r) => r.status === 'ok');
+const get = (rd: string, wl: string, c: string) => ok.find((r) => r.round === rd && r.workload === wl && r.config === c);
+const present = (wl: string, c: string) => ok.some((r) => r.workload === wl && r.config === c);
+
+/** Median [min–max] over rounds of metric(a) / metric(b). */
+function ratio(wl: string, m: Metric, a: string, b: string): string {
+  const per = rounds.map((rd) => {
+    const x = get(rd, wl, a); const y = get(rd, wl, b);
+    return x && y ? m.value(x) / m.value(y) : NaN;
+  }).filter((v) => Number.isFinite(v));
+  if (!per.length) return 'n/a';
+  return `${median(per).toFixed(2)} [${Math.min(...per).toFixed(2)}–${Math.max(...per).toFixed(2)}]`;
 }
+
+const out: string[] = [];
+const wls = Object.keys(WORKLOADS).filter((wl) => rows.some((r) => r.workload === wl));
+
+const main = ['D', 'P', 'L'].filter((c) => configs.includes(c));
+if (main.length > 1) {
+  const pairs = [['L', 'D'], ['P', 'D'], ['L', 'P']].filter(([a, b]) => main.includes(a) && main.includes(b));
+  out.push(`| workload | metric | ${main.join(' | ')} | ${pairs.map(([a, b]) => `${a}/${b}`).join(' | ')} |`);
+  out.push(`|---|---|${main.map(() => '---|').join('')}${pairs.map(() => '---|').join('')}`);
+  for (const wl of wls) {
+    for (const m of WORKLOADS[wl].metrics) {
+      const med = main.map((c) => m.fmt(median(ok.filter((r) => r.workload === wl && r.config === c).map(m.value))));
+      const rat = pairs.map(([a, b]) => (m.ratio ? ratio(wl, m, a, b) : ''));
+      out.push(`| ${WORKLOADS[wl].name} | ${m.label} | ${med.join(' | ')} | ${rat.join(' | ')} |`);
+    }
+  }
+  out.push('');
+}
+
+if (groups.length) {
+  const cells: Array<[string, Metric]> = [['S', M.tps], ['S', M.cpu], ['TPCB', M.tps], ['TPCB', M.cpu], ['TPCB', M.walTx]];
+  const head = (what: string) => cells.map(([wl, m]) => `${what} ${wl} ${m.label}`).join(' | ');
+  out.push(`| group | settings | ${head('D+g / D:')} | ${head('L-g / L:')} |`);
+  out.push(`|---|---|${cells.map(() => '---|').join('')}${cells.map(() => '---|').join('')}`);
+  out.push(`| (L itself) | all | ${cells.map(([wl, m]) => ratio(wl, m, 'L', 'D')).join(' | ')} | ${cells.map(() => '').join(' | ')} |`);
+  for (const [g, settings] of groups) {
+    const plus = cells.map(([wl, m]) => (present(wl, `D+${g}`) ? ratio(wl, m, `D+${g}`, 'D') : 'n/a'));
+    const minus = cells.map(([wl, m]) => (present(wl, `L-${g}`) ? ratio(wl, m, `L-${g}`, 'L') : 'n/a'));
+    const list = settings.split(' ');
+    const shown = g === 'rest' ? `${list.length} others: ${list.map((kv) => kv.split('=')[0]).join(', ')}` : settings;
+    out.push(`| ${g} | ${shown} | ${plus.join(' | ')} | ${minus.join(' | ')} |`);
+  }
+  out.push('');
+}
+
+const failed = rows.filter((r) => r.status !== 'ok');
 const ooms = rows.reduce((s, r) => s + (Number.isFinite(num(r.oom_kills)) ? num(r.oom_kills) : 0), 0);
-out.push('');
 out.push(`Runs: ${rows.length} workload runs over ${rounds.length} rounds; ${ok.length} ok, ${failed.length} failed`
   + `${failed.length ? ` (${failed.map((r) => `r${r.round} ${r.config} ${r.workload}: ${r.status}`).join('; ')})` : ''}; OOM kills: ${ooms}.`);
 out.push('');
-out.push('Per-round TPS (round order rotates D,P,L / P,L,D / L,D,P):');
+out.push('Per-round TPS (the order of the configs rotates by one each round):');
 out.push('');
-out.push(`| round | ${CONFIGS.map((c) => `${c} -S`).join(' | ')} | ${CONFIGS.map((c) => `${c} TPC-B`).join(' | ')} |`);
-out.push(`|---|${CONFIGS.map(() => '---|').join('')}${CONFIGS.map(() => '---|').join('')}`);
-for (const rd of rounds) {
-  const cell = (c: string, wl: string) => {
+out.push(`| config | ${wls.map((wl) => rounds.map((rd) => `${wl} r${rd}`).join(' | ')).join(' | ')} |`);
+out.push(`|---|${wls.map(() => rounds.map(() => '---|').join('')).join('')}`);
+for (const c of configs) {
+  const cell = (rd: string, wl: string) => {
     const r = rows.find((x) => x.round === rd && x.config === c && x.workload === wl);
     return r ? (r.status === 'ok' ? Number(r.tps).toFixed(0) : r.status) : '-';
   };
-  out.push(`| ${rd} | ${CONFIGS.map((c) => cell(c, 'S')).join(' | ')} | ${CONFIGS.map((c) => cell(c, 'TPCB')).join(' | ')} |`);
+  out.push(`| ${c} | ${wls.map((wl) => rounds.map((rd) => cell(rd, wl)).join(' | ')).join(' | ')} |`);
 }
 process.stdout.write(out.join('\n') + '\n');
