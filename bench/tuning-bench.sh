@@ -33,6 +33,7 @@ DURATION=${DURATION:-30}
 WARMUP=${WARMUP:-15}
 MEMORY_GIB=${MEMORY_GIB:-2}
 SCALE=${SCALE:-$((50 * MEMORY_GIB))}
+ACCOUNTS=$((100000 * SCALE)) # rows of pgbench_accounts
 ABLATION=${ABLATION:-0}
 CLIENTS=8
 THREADS=2
@@ -74,11 +75,16 @@ cleanup() {
   stop_pg
   for cg in "${CREATED_CGS[@]}"; do
     [[ -d $cg ]] || continue
-    while read -r p; do kill -KILL "$p" 2>/dev/null; done <"$cg/cgroup.procs"
-    for _ in $(seq 1 50); do [[ -z $(cat "$cg/cgroup.procs" 2>/dev/null) ]] && break; sleep 0.1; done
-    rmdir "$cg" 2>/dev/null || echo "could not remove cgroup $cg" >&2
+    remove_cgroup "$cg" 2>/dev/null || echo "could not remove cgroup $cg" >&2
   done
   rm -rf "$WORK"
+}
+# remove_cgroup CGROUP: kills what is left in it, waits up to 5 s for it to empty, removes it.
+remove_cgroup() {
+  local cg=$1 p
+  while read -r p; do kill -KILL "$p" 2>/dev/null || true; done <"$cg/cgroup.procs"
+  for _ in $(seq 1 50); do [[ -z $(cat "$cg/cgroup.procs" 2>/dev/null) ]] && break; sleep 0.1; done
+  rmdir "$cg"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -222,19 +228,18 @@ sort_fits() {
 # wm_calibrate: the largest row count whose sort still fits in this config's work_mem (within
 # 1 %), by doubling and bisection. Prints "<rows> <kB used> <work_mem kB>".
 wm_calibrate() {
-  local wm_kb lo=1000 hi n used
+  local wm_kb lo=1000 hi n used kb
   wm_kb=$(psql_q -c "SELECT setting FROM pg_settings WHERE name = 'work_mem'")
-  sort_fits "$lo" >/dev/null || { echo "tuning-bench: even a $lo-row sort spills with work_mem ${wm_kb}kB" >&2; return 1; }
+  used=$(sort_fits "$lo") || { echo "tuning-bench: even a $lo-row sort spills with work_mem ${wm_kb}kB" >&2; return 1; }
   while :; do
     n=$((lo * 2))
-    ((n <= 100000 * SCALE / 2)) || { echo "tuning-bench: a sort of $lo rows still fits work_mem ${wm_kb}kB" >&2; return 1; }
-    if sort_fits "$n" >/dev/null; then lo=$n; else hi=$n; break; fi
+    ((n <= ACCOUNTS / 2)) || { echo "tuning-bench: a sort of $lo rows still fits work_mem ${wm_kb}kB" >&2; return 1; }
+    if kb=$(sort_fits "$n"); then lo=$n; used=$kb; else hi=$n; break; fi
   done
   while ((hi - lo > lo / 100 + 1)); do
     n=$(((lo + hi) / 2))
-    if sort_fits "$n" >/dev/null; then lo=$n; else hi=$n; fi
+    if kb=$(sort_fits "$n"); then lo=$n; used=$kb; else hi=$n; fi
   done
-  used=$(sort_fits "$lo")
   echo "$lo $used $wm_kb"
 }
 oom_kills() { awk '$1 == "oom_kill" { print $2 }' "$1/memory.oom_control"; }
@@ -287,7 +292,7 @@ run_one() {
         read -r rows kb_used wm_kb <<<"$cal"
         maxc=$(psql_q -c "SHOW max_connections"); reserved=$(psql_q -c "SHOW superuser_reserved_connections")
         clients=$((maxc - reserved)); sort_rows=$rows
-        printf '%s\n' "\set a random(1, $((100000 * SCALE - rows)))" "${WM_SQL//:n/$rows};" >"$OUT/$tag-wm.sql"
+        printf '%s\n' "\set a random(1, $((ACCOUNTS - rows)))" "${WM_SQL//:n/$rows};" >"$OUT/$tag-wm.sql"
         args+=(-f "$OUT/$tag-wm.sql")
         log "$tag WM: $clients clients, each sorting $rows rows in memory (${kb_used} kB of work_mem ${wm_kb} kB)"
         ;;
@@ -324,9 +329,8 @@ run_one() {
   done
   stop_pg
   grep -E 'terminated by signal|out of memory' "$logf" >>"$OUT/bench.log" 2>/dev/null || true
-  while read -r p; do kill -KILL "$p" 2>/dev/null || true; done <"$cg/cgroup.procs"
-  for _ in $(seq 1 50); do [[ -z $(cat "$cg/cgroup.procs" 2>/dev/null) ]] && break; sleep 0.1; done
-  rmdir "$cg" "$cpucg"
+  remove_cgroup "$cg"
+  remove_cgroup "$cpucg"
   rm -rf "$data"
 }
 

@@ -10,8 +10,9 @@
 import { Size, Testing } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import * as YAML from 'yaml';
+import { confLines, ParamValue } from './postgresql-conf';
 
-type Params = Record<string, string | number | boolean>;
+type Params = Record<string, ParamValue>;
 
 function numberArg(name: string, fallback: number): number {
   const i = process.argv.indexOf(name);
@@ -93,9 +94,7 @@ const kept: Params = {};
 for (const [k, v] of Object.entries(merged)) if (!DROPPED.some((re) => re.test(k))) kept[k] = v;
 
 if (process.argv.includes('--conf')) {
-  const quote = (v: string | number | boolean) => (typeof v === 'number' ? String(v) : `'${String(v).replace(/'/g, "''")}'`);
-  process.stdout.write(`# L: library parameters for ${CPUS} CPUs / ${MEMORY_GIB} GiB, source: ${source}\n`);
-  for (const [k, v] of Object.entries(kept)) process.stdout.write(`${k} = ${quote(v)}\n`);
+  process.stdout.write(`# L: library parameters for ${CPUS} CPUs / ${MEMORY_GIB} GiB, source: ${source}\n${confLines(kept)}`);
 } else {
   process.stdout.write(JSON.stringify({ source, dcs: got.dcs, member: got.member, merged, used: kept }, null, 2) + '\n');
 }
