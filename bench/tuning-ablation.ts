@@ -4,7 +4,7 @@
 //
 // Usage: npx ts-node --transpile-only bench/tuning-ablation.ts <library-params.json> <outdir>
 //   writes <outdir>/D+<group>.conf and <outdir>/L-<group>.conf, <outdir>/groups.tsv (group, the
-//   settings in it), and prints the configuration names, one per line.
+//   setting names, the settings with their values), and prints the configuration names, one per line.
 //
 // The groups are the settings that can change what pgbench's statements cost: memory for the
 // buffer pool, WAL volume and checkpoints, WAL buffers, hint-bit logging. Everything else the
@@ -13,11 +13,12 @@
 // statements are single-row index lookups and updates, with no sort, hash or parallel plan.
 import * as fs from 'fs';
 import * as path from 'path';
+import { confLines, ParamValue } from './postgresql-conf';
 
-type Params = Record<string, string | number | boolean>;
+type Params = Record<string, ParamValue>;
 
 /** Group name -> the settings in it (only those the library renders are used). */
-export const GROUPS: ReadonlyArray<readonly [string, readonly string[]]> = [
+const GROUPS: ReadonlyArray<readonly [string, readonly string[]]> = [
   ['shared_buffers', ['shared_buffers']],
   ['wal_compression', ['wal_compression']],
   ['checkpoints', ['max_wal_size', 'min_wal_size', 'checkpoint_timeout', 'checkpoint_completion_target']],
@@ -25,12 +26,8 @@ export const GROUPS: ReadonlyArray<readonly [string, readonly string[]]> = [
   ['wal_log_hints', ['wal_log_hints']],
 ];
 
-function quote(v: string | number | boolean): string {
-  return typeof v === 'number' ? String(v) : `'${String(v).replace(/'/g, "''")}'`;
-}
-
 function conf(title: string, params: Params): string {
-  return [`# ${title}`, ...Object.entries(params).map(([k, v]) => `${k} = ${quote(v)}`)].join('\n') + '\n';
+  return `# ${title}\n${confLines(params)}`;
 }
 
 function main(): void {
@@ -45,7 +42,7 @@ function main(): void {
     ['rest', rest],
   ];
   const names: string[] = [];
-  const rows: string[] = ['group\tsettings'];
+  const rows: string[] = ['group\tnames\tsettings'];
   for (const [g, keys] of groups) {
     if (!keys.length) continue;
     const plus: Params = {};
@@ -57,7 +54,7 @@ function main(): void {
     fs.writeFileSync(path.join(outDir, `D+${g}.conf`), conf(`D+${g}: PostgreSQL defaults plus the library's ${keys.join(', ')}`, plus));
     fs.writeFileSync(path.join(outDir, `L-${g}.conf`), conf(`L-${g}: the library's settings without ${keys.join(', ')}`, minus));
     names.push(`D+${g}`, `L-${g}`);
-    rows.push(`${g}\t${keys.map((k) => `${k}=${used[k]}`).join(' ')}`);
+    rows.push(`${g}\t${keys.join(',')}\t${keys.map((k) => `${k}=${used[k]}`).join('; ')}`);
   }
   fs.writeFileSync(path.join(outDir, 'groups.tsv'), rows.join('\n') + '\n');
   process.stdout.write(names.join('\n') + '\n');

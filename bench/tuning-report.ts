@@ -20,8 +20,9 @@ const configs = fs.existsSync(configsFile)
   ? fs.readFileSync(configsFile, 'utf8').trim().split('\n')
   : [...new Set(rows.map((r) => r.config))];
 const groupsFile = path.join(dir, 'groups.tsv');
-const groups: Array<[string, string]> = fs.existsSync(groupsFile)
-  ? fs.readFileSync(groupsFile, 'utf8').trim().split('\n').slice(1).map((l) => l.split('\t') as [string, string])
+// group, setting names (comma-separated), the settings with their values ('; '-separated).
+const groups: Array<[string, string, string]> = fs.existsSync(groupsFile)
+  ? fs.readFileSync(groupsFile, 'utf8').trim().split('\n').slice(1).map((l) => l.split('\t') as [string, string, string])
   : [];
 
 const MiB = 1024 * 1024;
@@ -58,7 +59,6 @@ const WORKLOADS: Record<string, { name: string; metrics: Metric[] }> = {
 const rounds = [...new Set(rows.map((r) => r.round))];
 const ok = rows.filter((r) => r.status === 'ok');
 const get = (rd: string, wl: string, c: string) => ok.find((r) => r.round === rd && r.workload === wl && r.config === c);
-const present = (wl: string, c: string) => ok.some((r) => r.workload === wl && r.config === c);
 
 /** Median [min–max] over rounds of metric(a) / metric(b). */
 function ratio(wl: string, m: Metric, a: string, b: string): string {
@@ -94,11 +94,11 @@ if (groups.length) {
   out.push(`| group | settings | ${head('D+g / D:')} | ${head('L-g / L:')} |`);
   out.push(`|---|---|${cells.map(() => '---|').join('')}${cells.map(() => '---|').join('')}`);
   out.push(`| (L itself) | all | ${cells.map(([wl, m]) => ratio(wl, m, 'L', 'D')).join(' | ')} | ${cells.map(() => '').join(' | ')} |`);
-  for (const [g, settings] of groups) {
-    const plus = cells.map(([wl, m]) => (present(wl, `D+${g}`) ? ratio(wl, m, `D+${g}`, 'D') : 'n/a'));
-    const minus = cells.map(([wl, m]) => (present(wl, `L-${g}`) ? ratio(wl, m, `L-${g}`, 'L') : 'n/a'));
-    const list = settings.split(' ');
-    const shown = g === 'rest' ? `${list.length} others: ${list.map((kv) => kv.split('=')[0]).join(', ')}` : settings;
+  for (const [g, names, settings] of groups) {
+    const plus = cells.map(([wl, m]) => ratio(wl, m, `D+${g}`, 'D'));
+    const minus = cells.map(([wl, m]) => ratio(wl, m, `L-${g}`, 'L'));
+    const list = names.split(',');
+    const shown = g === 'rest' ? `${list.length} others: ${list.join(', ')}` : settings;
     out.push(`| ${g} | ${shown} | ${plus.join(' | ')} | ${minus.join(' | ')} |`);
   }
   out.push('');
